@@ -1,0 +1,1910 @@
+//! # exec storm: how execsnoop holds up under a burst of exec()s
+//!
+//! This benchmark measures and prints figures. It asserts nothing about time.
+//! It fails only when it cannot measure at all, for example when the tracer
+//! never becomes ready or you are not root.
+//!
+//! ## What it does
+//!
+//! It builds a tiny static no-op program (`int main(){return 0;}`, with
+//! `cc -static -O2`). If that fails it falls back to `/bin/true` and says
+//! so. It then runs an *exec storm*: W worker threads together run N
+//! `posix_spawn` + `waitpid` of that program. Each exec gets a recognisable
+//! argv, `noop storm <worker> <seq> <40-byte filler>`. The filler is
+//! derived from worker and seq, so every captured row can be checked for
+//! its complete, correct argv. The PID that `posix_spawn` returned and the
+//! benchmark's own PID (the parent) are checked too.
+//!
+//! Each run goes through these scenarios, and every scenario is repeated R
+//! times. The table shows medians.
+//!
+//! 1. **baseline**: the storm with no tracer (wall time).
+//! 2. **execsnoop json**: `execsnoop --json`, stdout to a file.
+//! 3. **execsnoop text**: `execsnoop`, stdout to a file.
+//! 4. **libbpf-tools**: Debian's `/usr/sbin/execsnoop`, if installed. It
+//!    runs under `stdbuf -oL` so its header line can be seen. Without that,
+//!    its stdout to a file is fully buffered.
+//!
+//! For every tracer run the benchmark does the following:
+//!
+//! 1. It spawns the tracer.
+//! 2. It waits until the tracer is ready, with a 10 s timeout. Ready means
+//!    the stderr banner `Tracing exec()s. Ctrl-C to end.` for `--json`, and
+//!    the header line in the stdout file for text mode and libbpf-tools.
+//! 3. It runs the storm.
+//! 4. It waits until the output file has stopped growing for 300 ms.
+//! 5. It samples CPU time and peak RSS.
+//! 6. It sends SIGINT and waits up to 10 s for a clean exit.
+//! 7. It parses the output.
+//!
+//! A separate short start/stop run per repetition measures how long it takes
+//! our text-mode header to reach a **pipe**. That checks it is flushed when
+//! stdout is not a tty. The same run checks SIGINT handling: `Ending
+//! tracing...` is printed and the exit status is 0.
+//!
+//! ## Columns
+//!
+//! - `captured`: storm execs (distinct `worker`/`seq`) that appear as a
+//!   record whose argv starts `noop storm <worker> <seq>`.
+//! - `full-argv`: of those, records with exactly the expected 5 arguments,
+//!   the right filler, and no truncation mark.
+//! - `lost`: events the tracer reported as lost. For our `--json` this is the
+//!   `lost` records. For our text mode it is `WARNING: lost N` on stderr. For
+//!   libbpf-tools it is `Lost N events` on stderr.
+//! - `cpu/1k ev`: the tracer's CPU time from readiness until just before
+//!   SIGINT, per 1,000 records it wrote. The time is the sum of
+//!   `/proc/PID/task/*/schedstat`, which has ns resolution. If that is
+//!   missing it falls back to utime+stime from `/proc/PID/stat`. The CPU
+//!   spent starting up (loading BPF, BTF, ...) is reported on its own line.
+//! - `peak RSS`: VmHWM from `/proc/PID/status` just before SIGINT.
+//! - `ready`: time from spawn to readiness (see above).
+//! - `slowdown`: median storm wall time with the tracer running, divided by
+//!   the median baseline wall time.
+//!
+//! Anything odd is listed under `notes:` after the table. This includes lost
+//! events, wrong PIDs, malformed JSON, unexpected stderr output, a non-zero
+//! exit, and a slow or hung shutdown.
+//!
+//! ## Running
+//!
+//! ```text
+//! cargo build --release              # the tracer binary must exist
+//! sudo cargo bench --bench storm     # full run: 20000 execs, 4 workers, 3 runs
+//! sudo cargo bench --bench storm -- --quick   # smoke: 2000 execs, 1 run
+//! ```
+//!
+//! You can also run the compiled bench binary directly:
+//! `sudo target/release/deps/storm-<hash> [--quick]`.
+//!
+//! Environment variables:
+//!
+//! - `STORM_WORKERS`: number of worker threads (default 4).
+//! - `STORM_EXECS`: total execs per storm (default 20000).
+//! - `STORM_RUNS`: repetitions (default 3).
+//! - `STORM_QUICK=1`: the same as `--quick`. Explicit `STORM_EXECS` and
+//!   `STORM_RUNS` still win.
+//! - `STORM_EXTRA_ARGS`: extra flags, split at whitespace, passed to our
+//!   execsnoop in every run (e.g. `--exits`).
+//! - `STORM_EXECSNOOP`: path of the tracer to test. The default is
+//!   `target/release/execsnoop` next to this bench binary.
+//! - `STORM_NO_LIBBPF=1`: skip the libbpf-tools comparison.
+//!
+//! It must run as root. Temporary files live in one directory under
+//! `$TMPDIR`, which is removed on every exit path. The tracers run in their
+//! own process group with a parent-death signal. They are stopped if the
+//! benchmark errors out, is interrupted with Ctrl-C, or is killed.
+
+use std::collections::BTreeMap;
+use std::ffi::{CStr, CString, OsStr};
+use std::fmt::Write as _;
+use std::fs;
+use std::io::{self, BufRead, BufReader, Read};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::sync::{Arc, Barrier};
+use std::thread;
+use std::time::{Duration, Instant, SystemTime};
+
+const DEFAULT_WORKERS: usize = 4;
+const DEFAULT_EXECS: usize = 20_000;
+const DEFAULT_RUNS: usize = 3;
+const QUICK_EXECS: usize = 2_000;
+const QUICK_RUNS: usize = 1;
+const WARMUP_EXECS: usize = 200;
+
+const READY_TIMEOUT: Duration = Duration::from_secs(10);
+const STOP_TIMEOUT: Duration = Duration::from_secs(10);
+const DRAIN_QUIET: Duration = Duration::from_millis(300);
+const DRAIN_MAX: Duration = Duration::from_secs(30);
+
+const BANNER: &str = "Tracing exec()s. Ctrl-C to end.";
+const ENDING: &str = "Ending tracing...";
+const TEXT_HEADER: &str = "   PID   PPID ARGS";
+const LIBBPF_HEADER_START: &str = "PCOMM";
+const LIBBPF_PATH: &str = "/usr/sbin/execsnoop";
+
+const FILLER_LEN: usize = 40;
+const FILLER_ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ";
+
+type Res<T> = Result<T, String>;
+
+// ---------------------------------------------------------------------------
+// Interruption: Ctrl-C / SIGTERM set a flag that every loop checks, so the
+// guards below always get to clean up.
+
+static ABORT: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_signal(_sig: libc::c_int) {
+    ABORT.store(true, Ordering::SeqCst);
+}
+
+fn install_signal_handlers() {
+    for sig in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
+        // SAFETY: a zeroed sigaction is a valid starting point; the handler
+        // only stores to an atomic, which is async-signal-safe.
+        unsafe {
+            let mut sa: libc::sigaction = std::mem::zeroed();
+            sa.sa_sigaction = on_signal as *const () as usize;
+            sa.sa_flags = libc::SA_RESTART;
+            libc::sigemptyset(&mut sa.sa_mask);
+            libc::sigaction(sig, &sa, std::ptr::null_mut());
+        }
+    }
+}
+
+fn aborted() -> bool {
+    ABORT.load(Ordering::SeqCst)
+}
+
+fn check_abort() -> Res<()> {
+    if aborted() { Err("interrupted (Ctrl-C / SIGTERM); cleaned up".into()) } else { Ok(()) }
+}
+
+/// Sleep in small slices so an interrupt is noticed quickly.
+fn nap(d: Duration) -> Res<()> {
+    let end = Instant::now() + d;
+    loop {
+        check_abort()?;
+        let now = Instant::now();
+        if now >= end {
+            return Ok(());
+        }
+        thread::sleep((end - now).min(Duration::from_millis(20)));
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Configuration
+
+struct Config {
+    workers: usize,
+    execs: usize,
+    runs: usize,
+    quick: bool,
+    extra_args: Vec<String>,
+    execsnoop: PathBuf,
+    libbpf: Option<PathBuf>,
+    stdbuf: Option<PathBuf>,
+}
+
+fn env_usize(name: &str) -> Res<Option<usize>> {
+    match std::env::var(name) {
+        Ok(v) if v.trim().is_empty() => Ok(None),
+        Ok(v) => match v.trim().parse::<usize>() {
+            Ok(n) if n > 0 => Ok(Some(n)),
+            _ => Err(format!("{name} must be a positive integer, got {v:?}")),
+        },
+        Err(_) => Ok(None),
+    }
+}
+
+fn env_flag(name: &str) -> bool {
+    std::env::var(name).is_ok_and(|v| !v.is_empty() && v != "0")
+}
+
+fn find_in_path(prog: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH").unwrap_or_else(|| "/usr/bin:/bin".into());
+    std::env::split_paths(&path).map(|d| d.join(prog)).find(|p| is_executable(p))
+}
+
+fn is_executable(p: &Path) -> bool {
+    let Ok(c) = CString::new(p.as_os_str().as_bytes()) else { return false };
+    // SAFETY: `c` is a valid NUL-terminated path.
+    p.is_file() && unsafe { libc::access(c.as_ptr(), libc::X_OK) } == 0
+}
+
+fn locate_execsnoop() -> PathBuf {
+    if let Some(p) = std::env::var_os("STORM_EXECSNOOP") {
+        return PathBuf::from(p);
+    }
+    // The bench binary lives in target/<profile>/deps/; the tracer in target/<profile>/.
+    if let Ok(exe) = std::env::current_exe()
+        && let Some(profile_dir) = exe.parent().and_then(Path::parent) {
+            let cand = profile_dir.join("execsnoop");
+            if cand.is_file() {
+                return cand;
+            }
+        }
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("target/release/execsnoop")
+}
+
+fn parse_config() -> Res<Config> {
+    let mut quick = env_flag("STORM_QUICK");
+    for a in std::env::args().skip(1) {
+        match a.as_str() {
+            "--quick" => quick = true,
+            "-h" | "--help" => {
+                println!(
+                    "exec storm benchmark for execsnoop\n\nusage: sudo cargo bench --bench storm [-- --quick]\n\
+                     env: STORM_WORKERS STORM_EXECS STORM_RUNS STORM_QUICK STORM_EXTRA_ARGS STORM_EXECSNOOP STORM_NO_LIBBPF"
+                );
+                std::process::exit(0);
+            }
+            // `cargo bench` passes --bench (and possibly a filter); ignore the rest.
+            _ => {}
+        }
+    }
+    let (def_execs, def_runs) = if quick { (QUICK_EXECS, QUICK_RUNS) } else { (DEFAULT_EXECS, DEFAULT_RUNS) };
+    let workers = env_usize("STORM_WORKERS")?.unwrap_or(DEFAULT_WORKERS);
+    let execs = env_usize("STORM_EXECS")?.unwrap_or(def_execs);
+    let runs = env_usize("STORM_RUNS")?.unwrap_or(def_runs);
+    let extra_args = std::env::var("STORM_EXTRA_ARGS")
+        .map(|s| s.split_whitespace().map(str::to_owned).collect())
+        .unwrap_or_default();
+    let libbpf = if env_flag("STORM_NO_LIBBPF") {
+        None
+    } else {
+        Some(PathBuf::from(LIBBPF_PATH)).filter(|p| is_executable(p))
+    };
+    Ok(Config {
+        workers,
+        execs,
+        runs,
+        quick,
+        extra_args,
+        execsnoop: locate_execsnoop(),
+        libbpf,
+        stdbuf: find_in_path("stdbuf"),
+    })
+}
+
+/// Newest modification time of the sources the tracer is built from.
+fn newest_source_mtime(dir: &Path) -> Option<SystemTime> {
+    let mut newest: Option<SystemTime> = None;
+    let mut stack = vec![dir.join("src"), dir.join("bpf"), dir.join("Cargo.toml")];
+    while let Some(p) = stack.pop() {
+        let Ok(md) = fs::metadata(&p) else { continue };
+        if md.is_dir() {
+            if let Ok(rd) = fs::read_dir(&p) {
+                stack.extend(rd.flatten().map(|e| e.path()));
+            }
+        } else if let Ok(m) = md.modified() {
+            newest = Some(newest.map_or(m, |n| n.max(m)));
+        }
+    }
+    newest
+}
+
+// ---------------------------------------------------------------------------
+// Temporary directory, removed on drop.
+
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new() -> Res<TempDir> {
+        let base = std::env::temp_dir().join("execsnoop-storm.XXXXXX");
+        let mut tmpl = base.as_os_str().as_bytes().to_vec();
+        tmpl.push(0);
+        // SAFETY: `tmpl` is a writable NUL-terminated template ending in XXXXXX.
+        let r = unsafe { libc::mkdtemp(tmpl.as_mut_ptr().cast()) };
+        if r.is_null() {
+            return Err(format!("mkdtemp {}: {}", base.display(), io::Error::last_os_error()));
+        }
+        tmpl.pop();
+        Ok(TempDir(PathBuf::from(OsStr::from_bytes(&tmpl))))
+    }
+    fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The no-op program
+
+struct Noop {
+    path: CString,
+    path_str: String,
+    /// What the kernel's comm will be after exec.
+    comm: String,
+    /// "static" or a description of the fallback.
+    kind: String,
+}
+
+fn build_noop(dir: &Path) -> Noop {
+    let src = dir.join("noop.c");
+    let bin = dir.join("noop");
+    let why = match fs::write(&src, "int main(void){return 0;}\n") {
+        Err(e) => format!("cannot write {}: {e}", src.display()),
+        Ok(()) => match Command::new("cc").arg("-static").arg("-O2").arg("-o").arg(&bin).arg(&src).output() {
+            Err(e) => format!("cannot run cc: {e}"),
+            Ok(o) if o.status.success() && is_executable(&bin) => {
+                let path_str = bin.to_string_lossy().into_owned();
+                return Noop {
+                    path: CString::new(path_str.clone()).unwrap_or_default(),
+                    path_str,
+                    comm: "noop".into(),
+                    kind: "static".into(),
+                };
+            }
+            Ok(o) => {
+                let err = String::from_utf8_lossy(&o.stderr);
+                format!("cc -static failed ({}): {}", o.status, err.lines().next().unwrap_or("").trim())
+            }
+        },
+    };
+    let truebin = ["/bin/true", "/usr/bin/true"].into_iter().find(|p| is_executable(Path::new(p))).unwrap_or("/bin/true");
+    eprintln!("storm: WARNING: could not build a static no-op ({why}); falling back to {truebin}");
+    Noop {
+        path: CString::new(truebin).unwrap_or_default(),
+        path_str: truebin.into(),
+        comm: "true".into(),
+        kind: format!("{truebin} (fallback: static build failed)"),
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The storm
+
+/// Which exec belongs to which worker/seq, and what its argv must be.
+struct Plan {
+    workers: usize,
+    per_worker: Vec<usize>,
+    offsets: Vec<usize>,
+    total: usize,
+}
+
+impl Plan {
+    fn new(workers: usize, total: usize) -> Plan {
+        let per_worker: Vec<usize> = (0..workers).map(|w| total / workers + usize::from(w < total % workers)).collect();
+        let mut offsets = Vec::with_capacity(workers);
+        let mut acc = 0;
+        for &n in &per_worker {
+            offsets.push(acc);
+            acc += n;
+        }
+        Plan { workers, per_worker, offsets, total }
+    }
+
+    /// Global index of (worker, seq), if it is part of the plan.
+    fn index(&self, w: usize, s: usize) -> Option<usize> {
+        (w < self.workers && s < self.per_worker[w]).then(|| self.offsets[w] + s)
+    }
+}
+
+fn filler(w: usize, s: usize) -> String {
+    (0..FILLER_LEN)
+        .map(|i| FILLER_ALPHABET[(w * 7919 + s * 31 + i * 17) % FILLER_ALPHABET.len()] as char)
+        .collect()
+}
+
+fn expected_argv(tag: &str, w: usize, s: usize) -> [String; 5] {
+    ["noop".into(), tag.into(), w.to_string(), s.to_string(), filler(w, s)]
+}
+
+struct StormOutcome {
+    wall: Duration,
+    /// PID of each exec by global index (0 when the spawn failed).
+    pids: Vec<i32>,
+    failures: u64,
+    first_error: Option<String>,
+}
+
+fn run_storm(plan: &Plan, noop: &Noop, tag: &'static str) -> Res<StormOutcome> {
+    check_abort()?;
+    let barrier = Arc::new(Barrier::new(plan.workers + 1));
+    let mut handles = Vec::with_capacity(plan.workers);
+    for w in 0..plan.workers {
+        let n = plan.per_worker[w];
+        let path = noop.path.clone();
+        let barrier = Arc::clone(&barrier);
+        let h = thread::Builder::new()
+            .name(format!("storm-{w}"))
+            .spawn(move || storm_worker(w, n, &path, tag, &barrier))
+            .map_err(|e| format!("cannot start worker thread: {e}"));
+        match h {
+            Ok(h) => handles.push(h),
+            Err(e) => {
+                // Let the started workers through the barrier so they can finish.
+                ABORT.store(true, Ordering::SeqCst);
+                return Err(e);
+            }
+        }
+    }
+    barrier.wait();
+    let t0 = Instant::now();
+    let mut pids = Vec::with_capacity(plan.total);
+    let mut failures = 0;
+    let mut first_error = None;
+    for h in handles {
+        match h.join() {
+            Ok((p, f, e)) => {
+                pids.extend(p);
+                failures += f;
+                if first_error.is_none() {
+                    first_error = e;
+                }
+            }
+            Err(_) => return Err("a storm worker thread panicked".into()),
+        }
+    }
+    let wall = t0.elapsed();
+    check_abort()?;
+    Ok(StormOutcome { wall, pids, failures, first_error })
+}
+
+fn storm_worker(w: usize, n: usize, path: &CStr, tag: &str, barrier: &Barrier) -> (Vec<i32>, u64, Option<String>) {
+    let argvs: Vec<Vec<CString>> = (0..n)
+        .map(|s| expected_argv(tag, w, s).into_iter().map(|a| CString::new(a).unwrap_or_default()).collect())
+        .collect();
+    let envp: [*mut libc::c_char; 1] = [std::ptr::null_mut()];
+    let mut pids = Vec::with_capacity(n);
+    let mut failures = 0u64;
+    let mut first_error: Option<String> = None;
+    barrier.wait();
+    for argv in &argvs {
+        if aborted() {
+            pids.push(0);
+            continue;
+        }
+        let mut ptrs: Vec<*mut libc::c_char> = argv.iter().map(|a| a.as_ptr().cast_mut()).collect();
+        ptrs.push(std::ptr::null_mut());
+        let mut pid: libc::pid_t = 0;
+        // SAFETY: path, argv and envp are valid NUL-terminated arrays of
+        // NUL-terminated strings that outlive the call; null file actions
+        // and attributes are allowed.
+        let rc = unsafe {
+            libc::posix_spawn(&mut pid, path.as_ptr(), std::ptr::null(), std::ptr::null(), ptrs.as_ptr(), envp.as_ptr())
+        };
+        if rc != 0 {
+            failures += 1;
+            first_error.get_or_insert_with(|| format!("posix_spawn: {}", io::Error::from_raw_os_error(rc)));
+            pids.push(0);
+            continue;
+        }
+        let mut status = 0;
+        loop {
+            // SAFETY: waiting for our own child with a valid status pointer.
+            let r = unsafe { libc::waitpid(pid, &mut status, 0) };
+            if r == pid {
+                if !(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0) {
+                    failures += 1;
+                    first_error.get_or_insert_with(|| format!("noop ended with {}", describe_status(status)));
+                }
+                break;
+            }
+            let err = io::Error::last_os_error();
+            if r < 0 && err.raw_os_error() == Some(libc::EINTR) {
+                continue;
+            }
+            failures += 1;
+            first_error.get_or_insert_with(|| format!("waitpid: {err}"));
+            break;
+        }
+        pids.push(pid);
+    }
+    (pids, failures, first_error)
+}
+
+fn describe_status(status: i32) -> String {
+    if libc::WIFEXITED(status) {
+        format!("exit {}", libc::WEXITSTATUS(status))
+    } else if libc::WIFSIGNALED(status) {
+        format!("signal {}", libc::WTERMSIG(status))
+    } else {
+        format!("status {status:#x}")
+    }
+}
+
+// ---------------------------------------------------------------------------
+// A traced process: spawned in its own process group with a parent-death
+// signal, stderr (and optionally stdout) read by threads, always reaped.
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Stream {
+    Out,
+    Err,
+}
+
+struct Line {
+    stream: Stream,
+    at: Instant,
+    text: String,
+}
+
+struct Exited {
+    status: i32,
+    rusage: libc::rusage,
+    /// Time from SIGINT to exit.
+    stop_latency: Duration,
+    /// SIGINT did not end it in time; it was killed.
+    killed: bool,
+}
+
+struct Tracer {
+    name: String,
+    pid: libc::pid_t,
+    started: Instant,
+    rx: Receiver<Line>,
+    lines: Vec<Line>,
+    exited: Option<(i32, libc::rusage)>,
+}
+
+fn spawn_reader<R: Read + Send + 'static>(r: R, stream: Stream, tx: Sender<Line>) {
+    let _ = thread::Builder::new().name(format!("reader-{stream:?}")).spawn(move || {
+        let mut r = BufReader::new(r);
+        let mut buf = Vec::new();
+        loop {
+            buf.clear();
+            match r.read_until(b'\n', &mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {
+                    let at = Instant::now();
+                    while buf.last().is_some_and(|&b| b == b'\n' || b == b'\r') {
+                        buf.pop();
+                    }
+                    let text = String::from_utf8_lossy(&buf).into_owned();
+                    if tx.send(Line { stream, at, text }).is_err() {
+                        break;
+                    }
+                }
+            }
+        }
+    });
+}
+
+enum Ready<'a> {
+    /// A stderr line containing this text.
+    Stderr(&'a str),
+    /// A stdout (pipe) line starting with this text.
+    StdoutPipe(&'a str),
+    /// A line in the stdout file starting with this text.
+    File(&'a Path, &'a str),
+    /// No observable signal: wait this long.
+    Fixed(Duration),
+}
+
+impl Tracer {
+    fn spawn(name: &str, program: &Path, args: &[String], stdout: Stdio, pipe_stdout: bool) -> Res<Tracer> {
+        check_abort()?;
+        let mut cmd = Command::new(program);
+        cmd.args(args).stdin(Stdio::null()).stderr(Stdio::piped()).process_group(0);
+        if pipe_stdout {
+            cmd.stdout(Stdio::piped());
+        } else {
+            cmd.stdout(stdout);
+        }
+        // SAFETY: prctl is async-signal-safe; it runs in the child between
+        // fork and exec and touches no memory of ours.
+        unsafe {
+            cmd.pre_exec(|| {
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong) != 0 {
+                    return Err(io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        let started = Instant::now();
+        let mut child = cmd.spawn().map_err(|e| format!("cannot start {name} ({}): {e}", program.display()))?;
+        let pid = child.id() as libc::pid_t;
+        let (tx, rx) = mpsc::channel();
+        if let Some(e) = child.stderr.take() {
+            spawn_reader(e, Stream::Err, tx.clone());
+        }
+        if let Some(o) = child.stdout.take() {
+            spawn_reader(o, Stream::Out, tx.clone());
+        }
+        drop(tx);
+        // `child` is dropped without waiting; we reap the pid ourselves with wait4.
+        drop(child);
+        Ok(Tracer { name: name.into(), pid, started, rx, lines: Vec::new(), exited: None })
+    }
+
+    fn pump(&mut self, wait: Duration) {
+        match self.rx.recv_timeout(wait) {
+            Ok(l) => self.lines.push(l),
+            Err(_) => return,
+        }
+        while let Ok(l) = self.rx.try_recv() {
+            self.lines.push(l);
+        }
+    }
+
+    fn try_reap(&mut self) -> bool {
+        if self.exited.is_some() {
+            return true;
+        }
+        let mut status = 0;
+        // SAFETY: zeroed rusage is valid; waiting for our own child.
+        let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+        let r = unsafe { libc::wait4(self.pid, &mut status, libc::WNOHANG, &mut ru) };
+        if r == self.pid {
+            self.exited = Some((status, ru));
+            true
+        } else {
+            // r < 0 with ECHILD would mean someone else reaped it; treat as gone.
+            r < 0 && io::Error::last_os_error().raw_os_error() == Some(libc::ECHILD)
+        }
+    }
+
+    fn stderr_text(&self) -> String {
+        let v: Vec<&str> = self.lines.iter().filter(|l| l.stream == Stream::Err).map(|l| l.text.as_str()).collect();
+        if v.is_empty() { "(nothing)".into() } else { v.join(" | ") }
+    }
+
+    /// Wait until the tracer is ready; returns the time from spawn.
+    fn wait_ready(&mut self, how: &Ready) -> Res<Option<Duration>> {
+        let deadline = self.started + READY_TIMEOUT;
+        let mut seen = 0;
+        loop {
+            check_abort()?;
+            self.pump(Duration::from_millis(1));
+            for l in &self.lines[seen..] {
+                let hit = match how {
+                    Ready::Stderr(s) => l.stream == Stream::Err && l.text.contains(s),
+                    Ready::StdoutPipe(s) => l.stream == Stream::Out && l.text.starts_with(s),
+                    _ => false,
+                };
+                if hit {
+                    return Ok(Some(l.at - self.started));
+                }
+            }
+            seen = self.lines.len();
+            match how {
+                Ready::File(p, s)
+                    if file_has_line_starting(p, s) => {
+                        return Ok(Some(self.started.elapsed()));
+                    }
+                Ready::Fixed(d)
+                    if self.started.elapsed() >= *d => {
+                        return Ok(None);
+                    }
+                _ => {}
+            }
+            if self.try_reap() {
+                thread::sleep(Duration::from_millis(50));
+                self.pump(Duration::from_millis(1));
+                let st = self.exited.map_or("unknown status".into(), |(s, _)| describe_status(s));
+                return Err(format!("{} exited ({st}) before it was ready; its stderr: {}", self.name, self.stderr_text()));
+            }
+            if Instant::now() >= deadline {
+                let what = match how {
+                    Ready::Stderr(s) => format!("stderr line {s:?}"),
+                    Ready::StdoutPipe(s) | Ready::File(_, s) => format!("stdout line starting {s:?}"),
+                    Ready::Fixed(_) => "fixed wait".into(),
+                };
+                return Err(format!(
+                    "{} was not ready within {} s (waiting for {what}); its stderr so far: {}",
+                    self.name,
+                    READY_TIMEOUT.as_secs(),
+                    self.stderr_text()
+                ));
+            }
+        }
+    }
+
+    /// CPU time of all live threads in ns (schedstat), or utime+stime.
+    fn cpu_ns(&self) -> Option<u64> {
+        let mut total = 0u64;
+        let mut any = false;
+        if let Ok(rd) = fs::read_dir(format!("/proc/{}/task", self.pid)) {
+            for e in rd.flatten() {
+                let Ok(s) = fs::read_to_string(e.path().join("schedstat")) else { continue };
+                if let Some(ns) = s.split_whitespace().next().and_then(|v| v.parse::<u64>().ok()) {
+                    total += ns;
+                    any = true;
+                }
+            }
+        }
+        if any {
+            return Some(total);
+        }
+        let stat = fs::read_to_string(format!("/proc/{}/stat", self.pid)).ok()?;
+        let rest = &stat[stat.rfind(')')? + 2..];
+        let f: Vec<&str> = rest.split_whitespace().collect();
+        let ticks = f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?;
+        // SAFETY: sysconf has no preconditions.
+        let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
+        Some(ticks * 1_000_000_000 / hz)
+    }
+
+    fn hwm_kib(&self) -> Option<u64> {
+        let s = fs::read_to_string(format!("/proc/{}/status", self.pid)).ok()?;
+        let l = s.lines().find(|l| l.starts_with("VmHWM:"))?;
+        l.split_whitespace().nth(1)?.parse().ok()
+    }
+
+    /// SIGINT, then wait up to `timeout`; SIGKILL if it does not end.
+    fn stop(&mut self, timeout: Duration) -> Exited {
+        let t0 = Instant::now();
+        let mut killed = false;
+        if !self.try_reap() {
+            // SAFETY: signalling our own child.
+            unsafe { libc::kill(self.pid, libc::SIGINT) };
+            while !self.try_reap() {
+                if t0.elapsed() >= timeout {
+                    killed = true;
+                    self.kill_hard();
+                    break;
+                }
+                self.pump(Duration::from_millis(2));
+            }
+        }
+        let stop_latency = t0.elapsed();
+        // Collect the rest of its output (the pipes close when it is gone).
+        let deadline = Instant::now() + Duration::from_secs(2);
+        loop {
+            match self.rx.recv_timeout(Duration::from_millis(20)) {
+                Ok(l) => self.lines.push(l),
+                Err(RecvTimeoutError::Disconnected) => break,
+                Err(RecvTimeoutError::Timeout) if Instant::now() >= deadline => break,
+                Err(RecvTimeoutError::Timeout) => {}
+            }
+        }
+        // SAFETY: zeroed rusage is a valid value.
+        let (status, rusage) = self.exited.unwrap_or((-1, unsafe { std::mem::zeroed() }));
+        Exited { status, rusage, stop_latency, killed }
+    }
+
+    fn kill_hard(&mut self) {
+        // SAFETY: signalling our own child and its process group.
+        unsafe {
+            libc::kill(-self.pid, libc::SIGKILL);
+            libc::kill(self.pid, libc::SIGKILL);
+        }
+        let t0 = Instant::now();
+        while !self.try_reap() && t0.elapsed() < Duration::from_secs(5) {
+            thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    fn stderr_lines(&self) -> impl Iterator<Item = &str> {
+        self.lines.iter().filter(|l| l.stream == Stream::Err).map(|l| l.text.as_str())
+    }
+}
+
+impl Drop for Tracer {
+    fn drop(&mut self) {
+        if self.try_reap() {
+            return;
+        }
+        // SAFETY: signalling our own child.
+        unsafe { libc::kill(self.pid, libc::SIGINT) };
+        let t0 = Instant::now();
+        while !self.try_reap() {
+            if t0.elapsed() >= Duration::from_secs(2) {
+                self.kill_hard();
+                break;
+            }
+            thread::sleep(Duration::from_millis(5));
+        }
+    }
+}
+
+fn file_has_line_starting(p: &Path, prefix: &str) -> bool {
+    let Ok(f) = fs::File::open(p) else { return false };
+    let mut buf = Vec::with_capacity(4096);
+    if f.take(64 * 1024).read_to_end(&mut buf).is_err() {
+        return false;
+    }
+    // Only complete lines count: the piece after the last newline may be partial.
+    let complete = match buf.iter().rposition(|&b| b == b'\n') {
+        Some(end) => &buf[..end],
+        None => return false,
+    };
+    complete.split(|&b| b == b'\n').any(|l| l.starts_with(prefix.as_bytes()))
+}
+
+/// Wait until the tracer has written every storm row, or until the number of
+/// storm rows in its output has not grown for DRAIN_QUIET (and at least that
+/// long has passed). Rows from unrelated execs on the machine do not count, so
+/// background activity cannot keep this waiting. Returns the time from the
+/// storm's end to the last new storm row, and whether DRAIN_MAX was hit.
+fn wait_drained(p: &Path, t: &mut Tracer, expected: usize) -> Res<(Duration, bool)> {
+    let t0 = Instant::now();
+    let mut file = fs::File::open(p).map_err(|e| format!("open {}: {e}", p.display()))?;
+    let mut carry: Vec<u8> = Vec::new();
+    let mut chunk = vec![0u8; 1 << 16];
+    let mut storm_rows = 0usize;
+    let mut last_change = t0;
+    loop {
+        check_abort()?;
+        // Read whatever is new and count complete lines mentioning "storm".
+        let before = storm_rows;
+        loop {
+            let n = file.read(&mut chunk).map_err(|e| format!("read {}: {e}", p.display()))?;
+            if n == 0 {
+                break;
+            }
+            carry.extend_from_slice(&chunk[..n]);
+            if let Some(end) = carry.iter().rposition(|&b| b == b'\n') {
+                storm_rows += carry[..end].split(|&b| b == b'\n').filter(|l| contains(l, b"storm")).count();
+                carry.drain(..=end);
+            }
+        }
+        let now = Instant::now();
+        if storm_rows != before {
+            last_change = now;
+        }
+        if storm_rows >= expected {
+            return Ok((last_change - t0, false));
+        }
+        if now - last_change >= DRAIN_QUIET && now - t0 >= DRAIN_QUIET {
+            return Ok((last_change - t0, false));
+        }
+        if now - t0 >= DRAIN_MAX {
+            return Ok((now - t0, true));
+        }
+        if t.try_reap() {
+            return Ok((now - t0, false));
+        }
+        t.pump(Duration::from_millis(20));
+    }
+}
+
+fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle)
+}
+
+// ---------------------------------------------------------------------------
+// A minimal JSON parser (std only), strict enough to flag malformed output.
+
+#[derive(Debug)]
+enum J {
+    Null,
+    Bool(bool),
+    Num(String),
+    Str(String),
+    Arr(Vec<J>),
+    Obj(Vec<(String, J)>),
+}
+
+impl J {
+    fn get(&self, k: &str) -> Option<&J> {
+        match self {
+            J::Obj(v) => v.iter().find(|(key, _)| key == k).map(|(_, v)| v),
+            _ => None,
+        }
+    }
+    fn as_str(&self) -> Option<&str> {
+        if let J::Str(s) = self { Some(s) } else { None }
+    }
+    fn as_u64(&self) -> Option<u64> {
+        if let J::Num(s) = self { s.parse().ok() } else { None }
+    }
+    fn as_bool(&self) -> Option<bool> {
+        if let J::Bool(b) = self { Some(*b) } else { None }
+    }
+}
+
+struct JP<'a> {
+    b: &'a [u8],
+    i: usize,
+}
+
+fn parse_json(s: &str) -> Result<J, String> {
+    let mut p = JP { b: s.as_bytes(), i: 0 };
+    p.ws();
+    let v = p.value(0)?;
+    p.ws();
+    if p.i != p.b.len() {
+        return Err(format!("trailing data at byte {}", p.i));
+    }
+    Ok(v)
+}
+
+impl JP<'_> {
+    fn ws(&mut self) {
+        while self.i < self.b.len() && matches!(self.b[self.i], b' ' | b'\t' | b'\n' | b'\r') {
+            self.i += 1;
+        }
+    }
+    fn peek(&self) -> Option<u8> {
+        self.b.get(self.i).copied()
+    }
+    fn eat(&mut self, c: u8) -> Result<(), String> {
+        if self.peek() == Some(c) {
+            self.i += 1;
+            Ok(())
+        } else {
+            Err(format!("expected {:?} at byte {}", c as char, self.i))
+        }
+    }
+    fn lit(&mut self, word: &str, v: J) -> Result<J, String> {
+        if self.b[self.i..].starts_with(word.as_bytes()) {
+            self.i += word.len();
+            Ok(v)
+        } else {
+            Err(format!("bad literal at byte {}", self.i))
+        }
+    }
+    fn value(&mut self, depth: usize) -> Result<J, String> {
+        if depth > 64 {
+            return Err("nesting too deep".into());
+        }
+        match self.peek() {
+            Some(b'{') => {
+                self.i += 1;
+                let mut v = Vec::new();
+                self.ws();
+                if self.peek() == Some(b'}') {
+                    self.i += 1;
+                    return Ok(J::Obj(v));
+                }
+                loop {
+                    self.ws();
+                    let k = self.string()?;
+                    self.ws();
+                    self.eat(b':')?;
+                    self.ws();
+                    let val = self.value(depth + 1)?;
+                    v.push((k, val));
+                    self.ws();
+                    match self.peek() {
+                        Some(b',') => self.i += 1,
+                        Some(b'}') => {
+                            self.i += 1;
+                            return Ok(J::Obj(v));
+                        }
+                        _ => return Err(format!("expected ',' or '}}' at byte {}", self.i)),
+                    }
+                }
+            }
+            Some(b'[') => {
+                self.i += 1;
+                let mut v = Vec::new();
+                self.ws();
+                if self.peek() == Some(b']') {
+                    self.i += 1;
+                    return Ok(J::Arr(v));
+                }
+                loop {
+                    self.ws();
+                    v.push(self.value(depth + 1)?);
+                    self.ws();
+                    match self.peek() {
+                        Some(b',') => self.i += 1,
+                        Some(b']') => {
+                            self.i += 1;
+                            return Ok(J::Arr(v));
+                        }
+                        _ => return Err(format!("expected ',' or ']' at byte {}", self.i)),
+                    }
+                }
+            }
+            Some(b'"') => Ok(J::Str(self.string()?)),
+            Some(b't') => self.lit("true", J::Bool(true)),
+            Some(b'f') => self.lit("false", J::Bool(false)),
+            Some(b'n') => self.lit("null", J::Null),
+            Some(b'-' | b'0'..=b'9') => self.number(),
+            _ => Err(format!("unexpected {:?} at byte {}", self.peek().map(|c| c as char), self.i)),
+        }
+    }
+    fn digits(&mut self) -> usize {
+        let s = self.i;
+        while self.peek().is_some_and(|c| c.is_ascii_digit()) {
+            self.i += 1;
+        }
+        self.i - s
+    }
+    fn number(&mut self) -> Result<J, String> {
+        let s = self.i;
+        if self.peek() == Some(b'-') {
+            self.i += 1;
+        }
+        let int_start = self.i;
+        let n = self.digits();
+        if n == 0 || (n > 1 && self.b[int_start] == b'0') {
+            return Err(format!("bad number at byte {s}"));
+        }
+        if self.peek() == Some(b'.') {
+            self.i += 1;
+            if self.digits() == 0 {
+                return Err(format!("bad number at byte {s}"));
+            }
+        }
+        if matches!(self.peek(), Some(b'e' | b'E')) {
+            self.i += 1;
+            if matches!(self.peek(), Some(b'+' | b'-')) {
+                self.i += 1;
+            }
+            if self.digits() == 0 {
+                return Err(format!("bad number at byte {s}"));
+            }
+        }
+        Ok(J::Num(String::from_utf8_lossy(&self.b[s..self.i]).into_owned()))
+    }
+    fn hex4(&mut self) -> Result<u32, String> {
+        let h = self.b.get(self.i..self.i + 4).ok_or("short \\u escape")?;
+        let v = u32::from_str_radix(std::str::from_utf8(h).map_err(|e| e.to_string())?, 16)
+            .map_err(|_| format!("bad \\u escape at byte {}", self.i))?;
+        self.i += 4;
+        Ok(v)
+    }
+    fn string(&mut self) -> Result<String, String> {
+        self.eat(b'"')?;
+        let mut out: Vec<u8> = Vec::new();
+        loop {
+            let c = self.peek().ok_or("unterminated string")?;
+            self.i += 1;
+            match c {
+                b'"' => return String::from_utf8(out).map_err(|e| e.to_string()),
+                b'\\' => {
+                    let e = self.peek().ok_or("unterminated escape")?;
+                    self.i += 1;
+                    let ch = match e {
+                        b'"' => '"',
+                        b'\\' => '\\',
+                        b'/' => '/',
+                        b'b' => '\u{8}',
+                        b'f' => '\u{c}',
+                        b'n' => '\n',
+                        b'r' => '\r',
+                        b't' => '\t',
+                        b'u' => {
+                            let hi = self.hex4()?;
+                            let cp = if (0xD800..0xDC00).contains(&hi) {
+                                if !self.b[self.i..].starts_with(b"\\u") {
+                                    return Err("lone high surrogate".into());
+                                }
+                                self.i += 2;
+                                let lo = self.hex4()?;
+                                if !(0xDC00..0xE000).contains(&lo) {
+                                    return Err("bad low surrogate".into());
+                                }
+                                0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00)
+                            } else {
+                                hi
+                            };
+                            char::from_u32(cp).ok_or("invalid code point")?
+                        }
+                        _ => return Err(format!("bad escape at byte {}", self.i - 1)),
+                    };
+                    let mut b = [0u8; 4];
+                    out.extend_from_slice(ch.encode_utf8(&mut b).as_bytes());
+                }
+                0..0x20 => return Err(format!("raw control character in string at byte {}", self.i - 1)),
+                _ => out.push(c),
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Output analysis
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    OursJson,
+    OursText,
+    Libbpf,
+}
+
+impl Kind {
+    fn label(self) -> &'static str {
+        match self {
+            Kind::OursJson => "execsnoop json",
+            Kind::OursText => "execsnoop text",
+            Kind::Libbpf => "libbpf-tools",
+        }
+    }
+}
+
+#[derive(Default)]
+struct Analysis {
+    /// Records of any event kind (the divisor for cpu/1k ev).
+    events: u64,
+    captured: u64,
+    full: u64,
+    duplicates: u64,
+    stray: u64,
+    stray_example: Option<String>,
+    pid_wrong: u64,
+    pid_example: Option<String>,
+    ppid_wrong: u64,
+    comm_wrong: u64,
+    comm_example: Option<String>,
+    filename_wrong: u64,
+    filename_example: Option<String>,
+    truncated_marked: u64,
+    malformed: u64,
+    malformed_example: Option<String>,
+    lost: u64,
+    lost_by_kind: BTreeMap<String, u64>,
+    end: Option<(Option<u64>, Option<u64>, Option<u64>)>,
+    other_types: BTreeMap<String, u64>,
+    notes: Vec<String>,
+}
+
+enum Match {
+    None,
+    Stray,
+    Storm { idx: usize, w: usize, s: usize, full: bool },
+}
+
+fn classify(plan: &Plan, argv: &[&str]) -> Match {
+    if argv.len() < 2 || argv[0] != "noop" || argv[1] != "storm" {
+        return if argv.contains(&"storm") { Match::Stray } else { Match::None };
+    }
+    let (Some(w), Some(s)) = (argv.get(2).and_then(|v| v.parse().ok()), argv.get(3).and_then(|v| v.parse().ok())) else {
+        return Match::Stray;
+    };
+    let Some(idx) = plan.index(w, s) else { return Match::Stray };
+    let full = argv.len() == 5 && argv[4] == filler(w, s);
+    Match::Storm { idx, w, s, full }
+}
+
+struct Tally<'a> {
+    plan: &'a Plan,
+    pids: &'a [i32],
+    seen: Vec<u8>,
+    a: Analysis,
+}
+
+impl<'a> Tally<'a> {
+    fn new(plan: &'a Plan, pids: &'a [i32]) -> Self {
+        Tally { plan, pids, seen: vec![0; plan.total], a: Analysis::default() }
+    }
+
+    fn stray(&mut self, example: &str) {
+        self.a.stray += 1;
+        self.a.stray_example.get_or_insert_with(|| clip(example));
+    }
+
+    /// Count one record's argv; returns the storm (w, s, idx) it names, if any.
+    fn argv(&mut self, argv: &[&str], truncated: bool, line: &str) -> Option<(usize, usize, usize)> {
+        match classify(self.plan, argv) {
+            Match::None => None,
+            Match::Stray => {
+                self.stray(line);
+                None
+            }
+            Match::Storm { idx, w, s, full } => {
+                if self.seen[idx] & 1 != 0 {
+                    self.a.duplicates += 1;
+                } else {
+                    self.seen[idx] |= 1;
+                    self.a.captured += 1;
+                }
+                if full && !truncated && self.seen[idx] & 2 == 0 {
+                    self.seen[idx] |= 2;
+                    self.a.full += 1;
+                }
+                Some((w, s, idx))
+            }
+        }
+    }
+
+    fn check_pids(&mut self, idx: usize, pid: Option<u64>, ppid: Option<u64>, line: &str) {
+        let want = self.pids.get(idx).copied().unwrap_or(0);
+        if want > 0 && pid != Some(want as u64) {
+            self.a.pid_wrong += 1;
+            self.a.pid_example.get_or_insert_with(|| format!("expected pid {want}: {}", clip(line)));
+        }
+        // SAFETY: getpid has no preconditions.
+        let me = unsafe { libc::getpid() } as u64;
+        if ppid != Some(me) {
+            self.a.ppid_wrong += 1;
+        }
+    }
+}
+
+fn clip(s: &str) -> String {
+    const MAX: usize = 160;
+    if s.len() <= MAX {
+        return s.to_owned();
+    }
+    let mut end = MAX;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}...", &s[..end])
+}
+
+/// Sum of every "lost N" / "Lost N" number on stderr.
+fn stderr_lost(lines: &[&str]) -> u64 {
+    let mut total = 0;
+    for l in lines {
+        let lower = l.to_ascii_lowercase();
+        let mut rest = lower.as_str();
+        while let Some(p) = rest.find("lost ") {
+            rest = &rest[p + 5..];
+            let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+            if let Ok(n) = digits.parse::<u64>() {
+                total += n;
+            }
+        }
+    }
+    total
+}
+
+fn analyze_json(data: &str, plan: &Plan, pids: &[i32], noop: &Noop) -> Analysis {
+    let mut t = Tally::new(plan, pids);
+    for line in data.lines() {
+        if line.is_empty() {
+            continue;
+        }
+        let v = match parse_json(line) {
+            Ok(v @ J::Obj(_)) => v,
+            other => {
+                let e = other.err().unwrap_or_else(|| "not a JSON object".into());
+                t.a.malformed += 1;
+                t.a.malformed_example.get_or_insert_with(|| format!("{e}: {}", clip(line)));
+                continue;
+            }
+        };
+        let ty = v.get("type").and_then(J::as_str).unwrap_or("(no type)").to_owned();
+        match ty.as_str() {
+            "exec" => {
+                t.a.events += 1;
+                let argv_v: Option<Vec<&str>> = match v.get("argv") {
+                    Some(J::Arr(a)) => a.iter().map(J::as_str).collect(),
+                    _ => None,
+                };
+                let Some(argv) = argv_v else {
+                    let comm = v.get("comm").and_then(J::as_str);
+                    if comm == Some(noop.comm.as_str()) {
+                        t.stray(line);
+                    }
+                    continue;
+                };
+                let truncated = v.get("args_truncated").and_then(J::as_bool);
+                if truncated.is_none() {
+                    t.a.notes.push("exec record without a boolean args_truncated".into());
+                }
+                let truncated = truncated.unwrap_or(false);
+                let before = t.a.stray;
+                let hit = t.argv(&argv, truncated, line);
+                if hit.is_none() && t.a.stray == before && v.get("comm").and_then(J::as_str) == Some(noop.comm.as_str()) && noop.comm == "noop" {
+                    t.stray(line);
+                }
+                if let Some((_, _, idx)) = hit {
+                    if truncated {
+                        t.a.truncated_marked += 1;
+                    }
+                    let pid = v.get("pid").and_then(J::as_u64);
+                    let ppid = v.get("ppid").and_then(J::as_u64);
+                    t.check_pids(idx, pid, ppid, line);
+                    let comm = v.get("comm").and_then(J::as_str);
+                    if comm != Some(noop.comm.as_str()) {
+                        t.a.comm_wrong += 1;
+                        t.a.comm_example.get_or_insert_with(|| format!("comm {comm:?}, expected {:?}", noop.comm));
+                    }
+                    let filename = v.get("filename").and_then(J::as_str);
+                    if filename != Some(noop.path_str.as_str()) {
+                        t.a.filename_wrong += 1;
+                        t.a.filename_example
+                            .get_or_insert_with(|| format!("filename {filename:?}, expected {:?}", noop.path_str));
+                    }
+                }
+            }
+            "lost" => {
+                let n = v.get("count").and_then(J::as_u64).unwrap_or(0);
+                t.a.lost += n;
+                let kind = v.get("kind").and_then(J::as_str).unwrap_or("?").to_owned();
+                *t.a.lost_by_kind.entry(kind).or_default() += n;
+            }
+            "end" => {
+                if t.a.end.is_some() {
+                    t.a.notes.push("more than one end record".into());
+                }
+                t.a.end = Some((
+                    v.get("received").and_then(J::as_u64),
+                    v.get("shown").and_then(J::as_u64),
+                    v.get("lost").and_then(J::as_u64),
+                ));
+            }
+            other => {
+                t.a.events += 1;
+                *t.a.other_types.entry(other.to_owned()).or_default() += 1;
+            }
+        }
+    }
+    // Cross-check the closing record.
+    let mut a = t.a;
+    let execs = a.events - a.other_types.values().sum::<u64>();
+    match a.end {
+        None => a.notes.push("no {\"type\":\"end\"} record at the end of the JSON output".into()),
+        Some((received, shown, lost)) => {
+            if shown != Some(execs) {
+                a.notes.push(format!("end record shown={shown:?} but {execs} exec records were written"));
+            }
+            if lost != Some(a.lost) {
+                a.notes.push(format!("end record lost={lost:?} but lost records add up to {}", a.lost));
+            }
+            if received.is_none() {
+                a.notes.push("end record has no numeric received".into());
+            }
+        }
+    }
+    if let Some(last) = data.lines().rev().find(|l| !l.is_empty())
+        && !last.contains("\"end\"") {
+            a.notes.push("the last JSON line is not the end record".into());
+        }
+    a
+}
+
+fn analyze_text(data: &str, plan: &Plan, pids: &[i32], kind: Kind, noop: &Noop) -> Analysis {
+    let mut t = Tally::new(plan, pids);
+    let mut libbpf_filename_argv0 = false;
+    let mut ret_nonzero = 0u64;
+    let mut lines = data.lines();
+    let first = lines.next().unwrap_or("");
+    match kind {
+        Kind::OursText if first != TEXT_HEADER => {
+            t.a.notes.push(format!("first stdout line is {:?}, expected the header {TEXT_HEADER:?}", clip(first)));
+        }
+        Kind::Libbpf if !first.starts_with(LIBBPF_HEADER_START) => {
+            t.a.notes.push(format!("first stdout line is {:?}, expected the PCOMM header", clip(first)));
+        }
+        _ => {}
+    }
+    for line in lines {
+        if line.is_empty() {
+            continue;
+        }
+        t.a.events += 1;
+        let Some(spos) = line.find(" storm ") else { continue };
+        // argv[0] is the token just before "storm".
+        let a0_start = line[..spos].rfind(' ').map_or(0, |i| i + 1);
+        let head = &line[..a0_start];
+        let tail = &line[a0_start..];
+        let tail = if kind == Kind::Libbpf { tail.trim_end_matches(' ') } else { tail };
+        // Text mode marks cut argument lists with " [...]".
+        let truncated = tail.ends_with(" [...]");
+        let mut argv: Vec<&str> = tail.split(' ').collect();
+        // libbpf-tools prints the exec'd filename in place of argv[0].
+        if kind == Kind::Libbpf && argv[0] == noop.path_str {
+            argv[0] = "noop";
+            libbpf_filename_argv0 = true;
+        }
+        if let Some((_, _, idx)) = t.argv(&argv, truncated, line) {
+            if truncated {
+                t.a.truncated_marked += 1;
+            }
+            let h: Vec<&str> = head.split_whitespace().collect();
+            let (pid, ppid) = match kind {
+                // PCOMM PID PPID RET
+                Kind::Libbpf => {
+                    if h.get(3) != Some(&"0") {
+                        ret_nonzero += 1;
+                    }
+                    (h.get(1), h.get(2))
+                }
+                // [TIME] PID PPID: the two columns just before ARGS.
+                _ => (h.len().checked_sub(2).and_then(|i| h.get(i)), h.last()),
+            };
+            let pid = pid.and_then(|v| v.parse().ok());
+            let ppid = ppid.and_then(|v| v.parse().ok());
+            t.check_pids(idx, pid, ppid, line);
+        }
+    }
+    if ret_nonzero > 0 {
+        t.a.notes.push(format!("{ret_nonzero} storm rows with RET != 0"));
+    }
+    if libbpf_filename_argv0 {
+        t.a.notes.push("shows the exec filename instead of argv[0] (its usual behaviour); counted as argv[0]".into());
+    }
+    t.a
+}
+
+// ---------------------------------------------------------------------------
+// Scenarios
+
+struct TracerRun {
+    ready: Option<Duration>,
+    banner: Option<Duration>,
+    startup_cpu_ns: Option<u64>,
+    storm: StormOutcome,
+    drain: Duration,
+    drain_timed_out: bool,
+    storm_cpu_ns: Option<u64>,
+    hwm_kib: Option<u64>,
+    exited: Exited,
+    ending_seen: bool,
+    stderr_unexpected: Vec<String>,
+    analysis: Analysis,
+}
+
+fn our_args(cfg: &Config, json: bool) -> Vec<String> {
+    let mut v = Vec::new();
+    if json {
+        v.push("--json".to_owned());
+    }
+    v.extend(cfg.extra_args.iter().cloned());
+    v
+}
+
+fn run_tracer(cfg: &Config, kind: Kind, plan: &Plan, noop: &Noop, dir: &Path, run: usize) -> Res<TracerRun> {
+    let out_path = dir.join(format!("out-{}-{run}.txt", kind.label().replace(' ', "-")));
+    let out_file = fs::File::create(&out_path).map_err(|e| format!("create {}: {e}", out_path.display()))?;
+    let (program, args, ready): (PathBuf, Vec<String>, Ready) = match kind {
+        Kind::OursJson => (cfg.execsnoop.clone(), our_args(cfg, true), Ready::Stderr(BANNER)),
+        Kind::OursText => (cfg.execsnoop.clone(), our_args(cfg, false), Ready::File(&out_path, TEXT_HEADER)),
+        Kind::Libbpf => {
+            let lb = cfg.libbpf.clone().ok_or("libbpf-tools execsnoop not available")?;
+            match &cfg.stdbuf {
+                Some(sb) => (sb.clone(), vec!["-oL".into(), lb.to_string_lossy().into_owned()], Ready::File(&out_path, LIBBPF_HEADER_START)),
+                None => (lb, Vec::new(), Ready::Fixed(Duration::from_secs(3))),
+            }
+        }
+    };
+    let mut tr = Tracer::spawn(kind.label(), &program, &args, Stdio::from(out_file), false)?;
+    let ready_at = tr.wait_ready(&ready)?;
+    let startup_cpu_ns = tr.cpu_ns();
+    let storm = run_storm(plan, noop, "storm")?;
+    let (drain, drain_timed_out) = wait_drained(&out_path, &mut tr, plan.total)?;
+    let cpu_end = tr.cpu_ns();
+    let hwm_kib = tr.hwm_kib();
+    let still_running = !tr.try_reap();
+    let exited = tr.stop(STOP_TIMEOUT);
+    let mut stderr_unexpected = Vec::new();
+    if !still_running {
+        stderr_unexpected.push(format!("tracer had already exited ({}) before SIGINT", describe_status(exited.status)));
+    }
+    let err_lines: Vec<&str> = tr.stderr_lines().collect();
+    let banner = tr.lines.iter().find(|l| l.stream == Stream::Err && l.text.contains(BANNER)).map(|l| l.at - tr.started);
+    let ending_seen = err_lines.iter().any(|l| l.contains(ENDING));
+    for l in &err_lines {
+        let expected = match kind {
+            Kind::OursJson | Kind::OursText => {
+                l.contains(BANNER) || l.contains(ENDING) || l.starts_with("WARNING: lost ")
+            }
+            Kind::Libbpf => l.to_ascii_lowercase().contains("lost "),
+        };
+        if !expected && l.trim() != "" {
+            stderr_unexpected.push(clip(l));
+        }
+    }
+    let data = fs::read(&out_path).map_err(|e| format!("read {}: {e}", out_path.display()))?;
+    let _ = fs::remove_file(&out_path);
+    let data = String::from_utf8_lossy(&data);
+    let mut analysis = match kind {
+        Kind::OursJson => analyze_json(&data, plan, &storm.pids, noop),
+        Kind::OursText | Kind::Libbpf => analyze_text(&data, plan, &storm.pids, kind, noop),
+    };
+    if kind != Kind::OursJson {
+        analysis.lost = stderr_lost(&err_lines);
+    }
+    let storm_cpu_ns = match (startup_cpu_ns, cpu_end) {
+        (Some(a), Some(b)) => Some(b.saturating_sub(a)),
+        _ => None,
+    };
+    Ok(TracerRun {
+        ready: ready_at,
+        banner,
+        startup_cpu_ns,
+        storm,
+        drain,
+        drain_timed_out,
+        storm_cpu_ns,
+        hwm_kib,
+        exited,
+        ending_seen,
+        stderr_unexpected,
+        analysis,
+    })
+}
+
+struct StartStop {
+    header: Duration,
+    banner: Option<Duration>,
+    exited: Exited,
+    ending_seen: bool,
+}
+
+/// Our text mode with stdout on a pipe: is the header flushed, and does SIGINT end it cleanly?
+fn run_start_stop(cfg: &Config) -> Res<StartStop> {
+    let mut tr = Tracer::spawn("execsnoop (text, stdout pipe)", &cfg.execsnoop, &our_args(cfg, false), Stdio::null(), true)?;
+    let header = tr.wait_ready(&Ready::StdoutPipe(TEXT_HEADER))?.unwrap_or_default();
+    let banner = {
+        // The banner may come a moment after the header; give it 500 ms.
+        let t0 = Instant::now();
+        loop {
+            if let Some(l) = tr.lines.iter().find(|l| l.stream == Stream::Err && l.text.contains(BANNER)) {
+                break Some(l.at - tr.started);
+            }
+            if t0.elapsed() > Duration::from_millis(500) {
+                break None;
+            }
+            tr.pump(Duration::from_millis(5));
+        }
+    };
+    nap(Duration::from_millis(100))?;
+    let exited = tr.stop(STOP_TIMEOUT);
+    let ending_seen = tr.stderr_lines().any(|l| l.contains(ENDING));
+    Ok(StartStop { header, banner, exited, ending_seen })
+}
+
+// ---------------------------------------------------------------------------
+// Reporting helpers
+
+fn median_f(mut v: Vec<f64>) -> Option<f64> {
+    if v.is_empty() {
+        return None;
+    }
+    v.sort_by(|a, b| a.total_cmp(b));
+    let n = v.len();
+    Some(if n % 2 == 1 { v[n / 2] } else { (v[n / 2 - 1] + v[n / 2]) / 2.0 })
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+fn fmt_ms(v: Option<f64>) -> String {
+    match v {
+        None => "n/a".into(),
+        Some(x) if x < 10.0 => format!("{x:.1} ms"),
+        Some(x) => format!("{x:.0} ms"),
+    }
+}
+
+fn fmt_secs(d: f64) -> String {
+    if d < 1.0 { format!("{:.0} ms", d * 1000.0) } else { format!("{d:.2} s") }
+}
+
+#[derive(Default)]
+struct Rows {
+    captured_pct: Vec<f64>,
+    full_pct: Vec<f64>,
+    lost: Vec<f64>,
+    cpu_per_1k_ms: Vec<f64>,
+    startup_cpu_ms: Vec<f64>,
+    total_cpu_ms: Vec<f64>,
+    rss_mib: Vec<f64>,
+    ready_ms: Vec<f64>,
+    storm_s: Vec<f64>,
+    drain_ms: Vec<f64>,
+    stop_ms: Vec<f64>,
+    notes: Vec<String>,
+}
+
+impl Rows {
+    fn note(&mut self, n: String) {
+        if !self.notes.contains(&n) {
+            self.notes.push(n);
+        }
+    }
+}
+
+fn record(rows: &mut Rows, kind: Kind, plan: &Plan, r: &TracerRun, run: usize) {
+    let a = &r.analysis;
+    let total = plan.total as f64;
+    rows.captured_pct.push(a.captured as f64 * 100.0 / total);
+    rows.full_pct.push(a.full as f64 * 100.0 / total);
+    rows.lost.push(a.lost as f64);
+    if let Some(ns) = r.storm_cpu_ns
+        && a.events > 0 {
+            rows.cpu_per_1k_ms.push(ns as f64 / 1e6 / (a.events as f64 / 1000.0));
+        }
+    if let Some(ns) = r.startup_cpu_ns {
+        rows.startup_cpu_ms.push(ns as f64 / 1e6);
+    }
+    let ru = &r.exited.rusage;
+    let tv_ms = |t: libc::timeval| t.tv_sec as f64 * 1000.0 + t.tv_usec as f64 / 1000.0;
+    let total_ms = tv_ms(ru.ru_utime) + tv_ms(ru.ru_stime);
+    if total_ms > 0.0 {
+        rows.total_cpu_ms.push(total_ms);
+    }
+    // VmHWM just before SIGINT; else the kernel's ru_maxrss (KiB) from wait4.
+    match r.hwm_kib {
+        Some(k) => rows.rss_mib.push(k as f64 / 1024.0),
+        None if ru.ru_maxrss > 0 => rows.rss_mib.push(ru.ru_maxrss as f64 / 1024.0),
+        None => {}
+    }
+    if let Some(d) = r.ready {
+        rows.ready_ms.push(ms(d));
+    }
+    rows.storm_s.push(r.storm.wall.as_secs_f64());
+    rows.drain_ms.push(ms(r.drain));
+    rows.stop_ms.push(ms(r.exited.stop_latency));
+
+    let run_tag = format!("run {}", run + 1);
+    let label = kind.label();
+    if a.captured < plan.total as u64 {
+        rows.note(format!(
+            "{label} ({run_tag}): captured {}/{} storm execs, {} with full argv; lost reported: {}",
+            a.captured, plan.total, a.full, a.lost
+        ));
+    } else if a.full < a.captured {
+        rows.note(format!("{label} ({run_tag}): {} of {} captured rows lack the full, correct argv", a.captured - a.full, a.captured));
+    }
+    if a.lost > 0 {
+        let by_kind = if a.lost_by_kind.is_empty() { String::new() } else { format!(" {:?}", a.lost_by_kind) };
+        rows.note(format!("{label} ({run_tag}): reported {} lost events{by_kind}", a.lost));
+    }
+    if a.duplicates > 0 {
+        rows.note(format!("{label} ({run_tag}): {} duplicate rows for the same exec", a.duplicates));
+    }
+    if a.stray > 0 {
+        rows.note(format!("{label} ({run_tag}): {} storm-looking rows not matching any exec, e.g. {}", a.stray, a.stray_example.clone().unwrap_or_default()));
+    }
+    if a.truncated_marked > 0 {
+        rows.note(format!("{label} ({run_tag}): {} storm rows marked truncated (argv is only ~60 bytes)", a.truncated_marked));
+    }
+    if a.pid_wrong > 0 {
+        rows.note(format!("{label} ({run_tag}): {} rows with the wrong PID, e.g. {}", a.pid_wrong, a.pid_example.clone().unwrap_or_default()));
+    }
+    if a.ppid_wrong > 0 {
+        rows.note(format!("{label} ({run_tag}): {} rows whose PPID is not the benchmark's PID", a.ppid_wrong));
+    }
+    if a.comm_wrong > 0 {
+        rows.note(format!("{label} ({run_tag}): {} rows with unexpected comm, e.g. {}", a.comm_wrong, a.comm_example.clone().unwrap_or_default()));
+    }
+    if a.filename_wrong > 0 {
+        rows.note(format!("{label} ({run_tag}): {} rows with unexpected filename, e.g. {}", a.filename_wrong, a.filename_example.clone().unwrap_or_default()));
+    }
+    if a.malformed > 0 {
+        rows.note(format!("{label} ({run_tag}): {} malformed JSON lines, e.g. {}", a.malformed, a.malformed_example.clone().unwrap_or_default()));
+    }
+    if !a.other_types.is_empty() {
+        rows.note(format!("{label}: other record types seen: {:?}", a.other_types));
+    }
+    for n in &a.notes {
+        rows.note(format!("{label} ({run_tag}): {n}"));
+    }
+    let ours = kind != Kind::Libbpf;
+    if r.exited.killed {
+        rows.note(format!("{label} ({run_tag}): did not exit within {} s of SIGINT; killed", STOP_TIMEOUT.as_secs()));
+    } else if ours && !(libc::WIFEXITED(r.exited.status) && libc::WEXITSTATUS(r.exited.status) == 0) {
+        rows.note(format!("{label} ({run_tag}): ended with {} after SIGINT, expected exit 0", describe_status(r.exited.status)));
+    }
+    if r.exited.stop_latency > Duration::from_secs(1) && !r.exited.killed {
+        rows.note(format!("{label} ({run_tag}): took {:.1} s to exit after SIGINT", r.exited.stop_latency.as_secs_f64()));
+    }
+    if ours && !r.ending_seen {
+        rows.note(format!("{label} ({run_tag}): no {ENDING:?} on stderr"));
+    }
+    if ours && r.banner.is_none() {
+        rows.note(format!("{label} ({run_tag}): no banner {BANNER:?} on stderr"));
+    }
+    if kind == Kind::OursText
+        && let (Some(b), Some(h)) = (r.banner, r.ready)
+            && h > b + Duration::from_millis(50) {
+                rows.note(format!("{label} ({run_tag}): header reached the file {:.0} ms after the stderr banner", ms(h - b)));
+            }
+    for u in &r.stderr_unexpected {
+        rows.note(format!("{label} ({run_tag}): stderr: {u}"));
+    }
+    if r.drain_timed_out {
+        rows.note(format!("{label} ({run_tag}): storm rows still arriving {} s after the storm", DRAIN_MAX.as_secs()));
+    } else if r.drain > Duration::from_secs(1) {
+        rows.note(format!("{label} ({run_tag}): storm rows kept arriving for {:.1} s after the storm ended", r.drain.as_secs_f64()));
+    }
+    if r.storm.failures > 0 {
+        rows.note(format!("{label} ({run_tag}): {} storm execs failed: {}", r.storm.failures, r.storm.first_error.clone().unwrap_or_default()));
+    }
+    // The end record's received vs shown can reveal filtering bugs.
+    if let Some((Some(received), Some(shown), _)) = a.end
+        && (received < a.events || shown > received) {
+            rows.note(format!("{label} ({run_tag}): end record received={received} shown={shown} vs {} exec rows", a.events));
+        }
+}
+
+// ---------------------------------------------------------------------------
+
+fn main() -> ExitCode {
+    install_signal_handlers();
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("storm: error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> Res<()> {
+    let cfg = parse_config()?;
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        return Err("this benchmark must run as root (the tracers load eBPF programs): \
+                    run `sudo cargo bench --bench storm`"
+            .into());
+    }
+    if !cfg.execsnoop.is_file() {
+        return Err(format!(
+            "tracer binary {} not found: run `cargo build --release` first (or set STORM_EXECSNOOP)",
+            cfg.execsnoop.display()
+        ));
+    }
+    if !is_executable(&cfg.execsnoop) {
+        return Err(format!("{} is not executable", cfg.execsnoop.display()));
+    }
+    let mut global_notes: Vec<String> = Vec::new();
+    if let (Ok(bin_m), Some(src_m)) =
+        (fs::metadata(&cfg.execsnoop).and_then(|m| m.modified()), newest_source_mtime(Path::new(env!("CARGO_MANIFEST_DIR"))))
+        && bin_m < src_m {
+            let msg = format!("{} is older than the newest source file; run `cargo build --release` to test the current code", cfg.execsnoop.display());
+            eprintln!("storm: WARNING: {msg}");
+            global_notes.push(msg);
+        }
+
+    let tmp = TempDir::new()?;
+    let noop = build_noop(tmp.path());
+    let plan = Plan::new(cfg.workers, cfg.execs);
+    let mut kinds = vec![Kind::OursJson, Kind::OursText];
+    if cfg.libbpf.is_some() {
+        kinds.push(Kind::Libbpf);
+    }
+    if cfg.libbpf.is_some() && cfg.stdbuf.is_none() {
+        global_notes.push("stdbuf not found: libbpf-tools runs fully buffered, readiness is a fixed 3 s wait".into());
+    }
+    eprintln!(
+        "storm: {} execs x {} workers, {} run(s){}; tracer {}{}",
+        plan.total,
+        plan.workers,
+        cfg.runs,
+        if cfg.quick { " (quick)" } else { "" },
+        cfg.execsnoop.display(),
+        if cfg.extra_args.is_empty() { String::new() } else { format!(" extra args {:?}", cfg.extra_args) }
+    );
+
+    // Warm up: page in the binary and the spawn path.
+    let warm = run_storm(&Plan::new(cfg.workers, WARMUP_EXECS.min(plan.total.max(cfg.workers))), &noop, "warmup")?;
+    if warm.failures > 0 {
+        return Err(format!("the no-op program fails to run: {}", warm.first_error.unwrap_or_default()));
+    }
+
+    let mut baseline_s = Vec::new();
+    let mut rows: Vec<(Kind, Rows)> = kinds.iter().map(|&k| (k, Rows::default())).collect();
+    let mut start_stop: Vec<StartStop> = Vec::new();
+
+    for run in 0..cfg.runs {
+        let base = run_storm(&plan, &noop, "storm")?;
+        if base.failures > 0 {
+            global_notes.push(format!("baseline run {}: {} execs failed: {}", run + 1, base.failures, base.first_error.clone().unwrap_or_default()));
+        }
+        eprintln!(
+            "[run {}/{}] baseline: storm {} ({:.0} execs/s)",
+            run + 1,
+            cfg.runs,
+            fmt_secs(base.wall.as_secs_f64()),
+            plan.total as f64 / base.wall.as_secs_f64()
+        );
+        baseline_s.push(base.wall.as_secs_f64());
+        nap(Duration::from_millis(200))?;
+
+        for (kind, r) in rows.iter_mut() {
+            let tr = run_tracer(&cfg, *kind, &plan, &noop, tmp.path(), run)?;
+            let a = &tr.analysis;
+            eprintln!(
+                "[run {}/{}] {}: ready {}, storm {}, captured {}/{}, full {}, lost {}, events {}, cpu {} (+{} startup), HWM {}, drain {:.0} ms, stop {:.0} ms {}",
+                run + 1,
+                cfg.runs,
+                kind.label(),
+                fmt_ms(tr.ready.map(ms)),
+                fmt_secs(tr.storm.wall.as_secs_f64()),
+                a.captured,
+                plan.total,
+                a.full,
+                a.lost,
+                a.events,
+                fmt_ms(tr.storm_cpu_ns.map(|n| n as f64 / 1e6)),
+                fmt_ms(tr.startup_cpu_ns.map(|n| n as f64 / 1e6)),
+                tr.hwm_kib.map_or("n/a".into(), |k| format!("{:.1} MiB", k as f64 / 1024.0)),
+                ms(tr.drain),
+                ms(tr.exited.stop_latency),
+                if tr.exited.killed { "KILLED".into() } else { describe_status(tr.exited.status) },
+            );
+            record(r, *kind, &plan, &tr, run);
+            nap(Duration::from_millis(200))?;
+        }
+
+        let ss = run_start_stop(&cfg)?;
+        eprintln!(
+            "[run {}/{}] text header via pipe: {}, banner {}, stop {:.0} ms {}",
+            run + 1,
+            cfg.runs,
+            fmt_ms(Some(ms(ss.header))),
+            fmt_ms(ss.banner.map(ms)),
+            ms(ss.exited.stop_latency),
+            if ss.exited.killed { "KILLED".into() } else { describe_status(ss.exited.status) }
+        );
+        start_stop.push(ss);
+    }
+
+    // ---- report
+    let base_med = median_f(baseline_s.clone()).unwrap_or(f64::NAN);
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "\nexec storm: {} execs, {} workers, {} run{} (medians)   noop: {}",
+        plan.total,
+        plan.workers,
+        cfg.runs,
+        if cfg.runs == 1 { "" } else { "s" },
+        noop.kind
+    );
+    if !cfg.extra_args.is_empty() {
+        let _ = writeln!(out, "extra execsnoop args: {}", cfg.extra_args.join(" "));
+    }
+    let _ = writeln!(
+        out,
+        "baseline (no tracer): storm wall {} ({:.0} execs/s)",
+        fmt_secs(base_med),
+        plan.total as f64 / base_med
+    );
+    let _ = writeln!(out, "{:<16}{:>9}  {:>9}  {:>5}  {:>9}  {:>9}  {:>7}  {:>8}", "tool", "captured", "full-argv", "lost", "cpu/1k ev", "peak RSS", "ready", "slowdown");
+    for (kind, r) in &rows {
+        let pct = |v: &Vec<f64>| median_f(v.clone()).map_or("n/a".into(), |x| format!("{x:.2}%"));
+        let lost = median_f(r.lost.clone()).map_or("n/a".into(), |x| format!("{x:.0}"));
+        let cpu = fmt_ms(median_f(r.cpu_per_1k_ms.clone()));
+        let rss = median_f(r.rss_mib.clone()).map_or("n/a".into(), |x| format!("{x:.1} MiB"));
+        let ready = fmt_ms(median_f(r.ready_ms.clone()));
+        let slow = median_f(r.storm_s.clone()).map_or("n/a".into(), |x| format!("{:.2}x", x / base_med));
+        let _ = writeln!(out, "{:<16}{:>9}  {:>9}  {:>5}  {:>9}  {:>9}  {:>7}  {:>8}", kind.label(), pct(&r.captured_pct), pct(&r.full_pct), lost, cpu, rss, ready, slow);
+    }
+    let _ = writeln!(out);
+    for (kind, r) in &rows {
+        let _ = writeln!(
+            out,
+            "{:<16}startup CPU {}, whole-life CPU {}, drain after storm {}, SIGINT->exit {}",
+            kind.label(),
+            fmt_ms(median_f(r.startup_cpu_ms.clone())),
+            fmt_ms(median_f(r.total_cpu_ms.clone())),
+            fmt_ms(median_f(r.drain_ms.clone())),
+            fmt_ms(median_f(r.stop_ms.clone()))
+        );
+    }
+    let hdr = median_f(start_stop.iter().map(|s| ms(s.header)).collect());
+    let ban = median_f(start_stop.iter().filter_map(|s| s.banner.map(ms)).collect());
+    let clean = start_stop
+        .iter()
+        .filter(|s| !s.exited.killed && libc::WIFEXITED(s.exited.status) && libc::WEXITSTATUS(s.exited.status) == 0 && s.ending_seen)
+        .count();
+    let _ = writeln!(
+        out,
+        "execsnoop text, stdout on a pipe: header after {}, banner after {}; clean SIGINT exit {}/{}",
+        fmt_ms(hdr),
+        fmt_ms(ban),
+        clean,
+        start_stop.len()
+    );
+    let _ = writeln!(
+        out,
+        "(cpu/1k ev = tracer CPU from ready to SIGINT per 1000 rows written; ready = spawn -> banner (json) / header line in stdout file (text, libbpf-tools); slowdown = storm wall / baseline)"
+    );
+    for (i, s) in start_stop.iter().enumerate() {
+        if s.exited.killed {
+            global_notes.push(format!("text/pipe start-stop run {}: did not exit within {} s of SIGINT; killed", i + 1, STOP_TIMEOUT.as_secs()));
+        } else if !(libc::WIFEXITED(s.exited.status) && libc::WEXITSTATUS(s.exited.status) == 0) {
+            global_notes.push(format!("text/pipe start-stop run {}: ended with {}", i + 1, describe_status(s.exited.status)));
+        }
+        if !s.ending_seen {
+            global_notes.push(format!("text/pipe start-stop run {}: no {ENDING:?} on stderr", i + 1));
+        }
+        if s.banner.is_none() {
+            global_notes.push(format!("text/pipe start-stop run {}: no banner on stderr", i + 1));
+        }
+    }
+    let all_notes: Vec<&String> = global_notes.iter().chain(rows.iter().flat_map(|(_, r)| r.notes.iter())).collect();
+    if !all_notes.is_empty() {
+        let _ = writeln!(out, "\nnotes:");
+        for n in all_notes {
+            let _ = writeln!(out, "  - {n}");
+        }
+    }
+    print!("{out}");
+    Ok(())
+}

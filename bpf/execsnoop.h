@@ -1,0 +1,57 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * execsnoop.h: the one definition of the wire format between the BPF program
+ * (execsnoop.bpf.c) and user space. src/wire.rs mirrors it field by field and
+ * asserts the sizes and offsets; change both together.
+ *
+ * Every record in the ring buffer starts with a __u32 type. An exec record is
+ * struct exec_event followed by filename_len bytes of filename (no NUL) and
+ * then args_len bytes of the new process's argument area (NUL-separated
+ * strings, exactly as the kernel laid them out at mm->arg_start).
+ */
+#ifndef EXECSNOOP_H
+#define EXECSNOOP_H
+
+#define TASK_COMM_LEN 16
+
+/* Record types. */
+#define EVENT_EXEC 1
+
+/* exec_event.flags */
+#define EXEC_F_ARGS_TRUNCATED     (1u << 0) /* args_len < args_size: cut at the cap */
+#define EXEC_F_ARGS_READ_FAILED   (1u << 1) /* reading the argument area failed */
+#define EXEC_F_FILENAME_TRUNCATED (1u << 2) /* filename longer than FILENAME_MAX_LEN */
+#define EXEC_F_FILENAME_FAILED    (1u << 3) /* filename could not be read */
+#define EXEC_F_NO_MM              (1u << 4) /* task had no mm (kernel thread) */
+
+/* Argument bytes captured per exec: default, and the largest the tool allows
+ * (the kernel's own ceiling for argv+envp is 3/4 of an 8 MiB stack, 6 MiB). */
+#define ARGS_CAP_DEFAULT (32u * 1024)
+#define ARGS_CAP_MAX     (6u * 1024 * 1024)
+
+/* Per-CPU staging buffer used to copy user memory into the record. */
+#define SCRATCH_SIZE     (16u * 1024)
+#define ARGS_MAX_CHUNKS  (ARGS_CAP_MAX / SCRATCH_SIZE)
+#define FILENAME_MAX_LEN 4096u
+
+/* Keys of the per-CPU "counters" array. */
+#define COUNTER_LOST_EXEC 0 /* exec records dropped: ring buffer full */
+#define COUNTER_MAX       4
+
+struct exec_event {
+	__u32 type;         /* EVENT_EXEC */
+	__u32 flags;        /* EXEC_F_* */
+	__u64 ts_ns;        /* bpf_ktime_get_boot_ns(): ns since boot */
+	__u64 cgroup_id;    /* cgroup v2 id of the task */
+	__u32 pid;          /* process id (tgid) after exec */
+	__u32 old_pid;      /* thread id that called exec (differs when a non-leader thread did) */
+	__u32 ppid;         /* real parent's tgid */
+	__u32 uid;          /* real uid */
+	__u32 args_size;    /* arg_end - arg_start: size of the whole argument area */
+	__u32 args_len;     /* argument bytes carried by this record */
+	__u32 filename_len; /* filename bytes carried by this record */
+	__u32 _pad;
+	char comm[TASK_COMM_LEN];
+};
+
+#endif

@@ -1,0 +1,67 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * vmlinux_min.h: the few kernel types execsnoop's BPF program touches.
+ *
+ * Hand-written instead of a 3 MB generated vmlinux.h. Every struct carries
+ * preserve_access_index, so clang records CO-RE relocations and the loader
+ * (aya) fixes each field offset against the running kernel's BTF. Only the
+ * fields named here must exist in the kernel; their order and the rest of the
+ * layout do not matter.
+ */
+#ifndef EXECSNOOP_VMLINUX_MIN_H
+#define EXECSNOOP_VMLINUX_MIN_H
+
+typedef signed char __s8;
+typedef unsigned char __u8;
+typedef short __s16;
+typedef unsigned short __u16;
+typedef int __s32;
+typedef unsigned int __u32;
+typedef long long __s64;
+typedef unsigned long long __u64;
+typedef __u16 __be16;
+typedef __u32 __be32;
+typedef __u32 __wsum;
+typedef int pid_t;
+typedef _Bool bool;
+enum { false = 0, true = 1 };
+
+/* UAPI pieces (linux/bpf.h) that libbpf's bpf_helper_defs.h expects. */
+enum bpf_map_type {
+	BPF_MAP_TYPE_HASH = 1,
+	BPF_MAP_TYPE_ARRAY = 2,
+	BPF_MAP_TYPE_PERCPU_ARRAY = 6,
+	BPF_MAP_TYPE_RINGBUF = 27,
+};
+
+struct bpf_dynptr {
+	__u64 __opaque[2];
+} __attribute__((aligned(8)));
+
+struct bpf_raw_tracepoint_args {
+	__u64 args[0];
+};
+
+#pragma clang attribute push(__attribute__((preserve_access_index)), apply_to = record)
+
+struct mm_struct {
+	unsigned long arg_start;
+	unsigned long arg_end;
+};
+
+struct task_struct {
+	pid_t pid;
+	pid_t tgid;
+	struct task_struct *real_parent;
+	struct mm_struct *mm;
+	char comm[16];
+};
+
+struct linux_binprm {
+	const char *filename;
+	const char *interp;
+};
+
+#pragma clang attribute pop
+
+#endif

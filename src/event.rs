@@ -1,0 +1,180 @@
+//! The event model: what every source produces and every sink consumes.
+//!
+//! A source (eBPF today; ftrace, proc connector and /proc later) turns its raw
+//! input into these types; filters and sinks never see anything source-specific.
+//! Argument bytes are kept exactly as the kernel laid them out (NUL-separated),
+//! so no sink has to guess what was cut: [`Exec::argv`] splits them and
+//! [`Exec::args_truncated`] says whether the last one is partial.
+
+/// One successful exec, as seen after the new program is in place.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Exec {
+    /// Kernel timestamp, nanoseconds since boot (CLOCK_BOOTTIME).
+    pub ts_ns: u64,
+    /// Process id (tgid) after the exec.
+    pub pid: u32,
+    /// Thread id that called exec; differs from `pid` when a non-leader thread did.
+    pub old_pid: u32,
+    /// Real parent's process id (tgid).
+    pub ppid: u32,
+    /// Real user id.
+    pub uid: u32,
+    /// cgroup v2 id.
+    pub cgroup_id: u64,
+    /// Process name after exec (the kernel's comm, at most 15 bytes, no NUL).
+    pub comm: Vec<u8>,
+    /// The filename the exec was given, as the kernel recorded it.
+    pub filename: Vec<u8>,
+    /// The argument area as captured: NUL-separated strings.
+    pub args: Vec<u8>,
+    /// Size of the whole argument area in the process (>= `args.len()`).
+    pub args_size: u32,
+    /// What could not be read or had to be cut.
+    pub flags: ExecFlags,
+}
+
+/// Marks on an [`Exec`] whose data is incomplete. Every one of them is shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ExecFlags {
+    /// The argument area was longer than the capture cap; `args` ends mid-way.
+    pub args_truncated: bool,
+    /// Reading the argument area failed (part or all of it is missing).
+    pub args_read_failed: bool,
+    /// The filename was longer than the source could carry.
+    pub filename_truncated: bool,
+    /// The filename could not be read.
+    pub filename_failed: bool,
+}
+
+impl Exec {
+    /// The arguments, split at NUL. A truncated area yields its partial last
+    /// argument too; an empty area yields nothing.
+    pub fn argv(&self) -> Vec<&[u8]> {
+        split_args(&self.args)
+    }
+
+    /// True when `args` does not hold the whole argument area, for any reason.
+    pub fn args_incomplete(&self) -> bool {
+        self.flags.args_truncated || self.flags.args_read_failed || (self.args.len() as u64) < u64::from(self.args_size)
+    }
+
+    /// True when the process has no usable argv[0] to show (argc 0, which the
+    /// kernel turns into one empty argument, or an empty argv[0]).
+    pub fn argv0_empty(&self) -> bool {
+        self.args.first().is_none_or(|&b| b == 0)
+    }
+}
+
+/// Split a NUL-separated argument area into its strings.
+pub fn split_args(area: &[u8]) -> Vec<&[u8]> {
+    if area.is_empty() {
+        return Vec::new();
+    }
+    let body = area.strip_suffix(&[0]).unwrap_or(area);
+    body.split(|&b| b == 0).collect()
+}
+
+/// Records lost before they reached user space.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Lost {
+    /// How many records of this kind were dropped since the last report.
+    pub count: u64,
+    /// Which kind of record was dropped.
+    pub kind: LostKind,
+    /// Kernel time (ns since boot) at which the loss was noticed: the loss
+    /// happened between the previous record and this point in the stream.
+    pub ts_ns: u64,
+}
+
+/// The kind of record that was lost, and where.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LostKind {
+    /// Exec records the kernel could not put in the full ring buffer.
+    Exec,
+    /// Records that arrived but could not be decoded (a bug; counted, never hidden).
+    Malformed,
+}
+
+impl LostKind {
+    /// Short name used in text and JSON output.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LostKind::Exec => "exec",
+            LostKind::Malformed => "malformed",
+        }
+    }
+}
+
+/// Anything a source can deliver.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Record {
+    Exec(Exec),
+    Lost(Lost),
+}
+
+impl Record {
+    /// Kernel timestamp of the record, for ordering.
+    pub fn ts_ns(&self) -> u64 {
+        match self {
+            Record::Exec(e) => e.ts_ns,
+            Record::Lost(l) => l.ts_ns,
+        }
+    }
+}
+
+/// Totals over a whole run, for the closing summary.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Totals {
+    /// Exec records received from the source.
+    pub received: u64,
+    /// Exec records that passed the filters and were written.
+    pub shown: u64,
+    /// Records lost, all kinds.
+    pub lost: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn split_plain() {
+        assert_eq!(split_args(b"ls\0-l\0/tmp\0"), vec![&b"ls"[..], b"-l", b"/tmp"]);
+    }
+
+    #[test]
+    fn split_keeps_empty_arguments() {
+        assert_eq!(split_args(b"echo\0\0x\0"), vec![&b"echo"[..], b"", b"x"]);
+        assert_eq!(split_args(b"\0"), vec![&b""[..]]);
+    }
+
+    #[test]
+    fn split_partial_last() {
+        assert_eq!(split_args(b"echo\0abc"), vec![&b"echo"[..], b"abc"]);
+    }
+
+    #[test]
+    fn split_empty_area() {
+        assert!(split_args(b"").is_empty());
+    }
+
+    #[test]
+    fn argv0_empty_cases() {
+        let mut e = Exec { args: b"\0".to_vec(), args_size: 1, ..Exec::default() };
+        assert!(e.argv0_empty());
+        e.args = b"\0x\0".to_vec();
+        assert!(e.argv0_empty());
+        e.args = b"a\0".to_vec();
+        assert!(!e.argv0_empty());
+        e.args.clear();
+        assert!(e.argv0_empty());
+    }
+
+    #[test]
+    fn incomplete_when_short() {
+        let e = Exec { args: b"ab".to_vec(), args_size: 10, ..Exec::default() };
+        assert!(e.args_incomplete());
+        let e = Exec { args: b"ab\0".to_vec(), args_size: 3, ..Exec::default() };
+        assert!(!e.args_incomplete());
+    }
+}

@@ -1,0 +1,221 @@
+//! The run loop: wait on the source, pass records through the filter to the
+//! sink, and decide when output is flushed and when tracing ends.
+//!
+//! It owns the policies that belong to no single stage: signals (SIGINT,
+//! SIGTERM, SIGHUP end tracing cleanly, with handlers installed explicitly
+//! because a tracer started from a script inherits SIGINT ignored), a closed
+//! stdout (ends tracing promptly, status 0, even when no record is pending),
+//! flushing (every batch on a terminal, at least every 100 ms into a pipe or
+//! file), and `-d` (collect, then write in time order).
+
+use std::io::{self, Write};
+use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
+use std::os::unix::net::UnixStream;
+use std::time::{Duration, Instant};
+
+use crate::config::Config;
+use crate::event::{Record, Totals};
+use crate::filter::Filter;
+use crate::sink::Sink;
+use crate::source::Source;
+
+/// Longest time output may sit in the buffer while records flow.
+pub const FLUSH_EVERY: Duration = Duration::from_millis(100);
+
+/// Why tracing ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ended {
+    /// SIGINT, SIGTERM or SIGHUP.
+    Signal,
+    /// The `-d` duration passed.
+    Duration,
+    /// Nobody reads our output any more (EPIPE / POLLERR on stdout).
+    OutputClosed,
+}
+
+/// A pipe that becomes readable when one of the ending signals arrives.
+pub struct Signals {
+    read: UnixStream,
+}
+
+impl Signals {
+    /// Install handlers for SIGINT, SIGTERM and SIGHUP (replacing an
+    /// inherited "ignore") that write to a pipe the loop waits on.
+    pub fn install() -> io::Result<Signals> {
+        let (read, write) = UnixStream::pair()?;
+        read.set_nonblocking(true)?;
+        write.set_nonblocking(true)?;
+        for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM, signal_hook::consts::SIGHUP] {
+            signal_hook::low_level::pipe::register(sig, write.try_clone()?)?;
+        }
+        Ok(Signals { read })
+    }
+
+    fn fd(&self) -> RawFd {
+        self.read.as_raw_fd()
+    }
+}
+
+/// Run until a signal, the duration, or a closed output ends tracing.
+/// `stdout_fd` is watched for the reader going away. Returns why it ended and
+/// the totals; write errors other than a closed pipe are returned as errors.
+pub fn run(
+    config: &Config,
+    source: &mut dyn Source,
+    sink: &mut dyn Sink,
+    signals: &Signals,
+    stdout_fd: BorrowedFd<'_>,
+    stdout_is_tty: bool,
+) -> io::Result<(Ended, Totals)> {
+    let filter = Filter::new(&config.user);
+    let mut totals = Totals::default();
+    let start = Instant::now();
+    let deadline = config.duration.map(|d| start + d);
+    let mut buffered: Vec<Record> = Vec::new();
+    let mut last_flush = Instant::now();
+    let mut unflushed = false;
+
+    let ended = loop {
+        let now = Instant::now();
+        if let Some(d) = deadline
+            && now >= d
+        {
+            break Ended::Duration;
+        }
+        let mut timeout = FLUSH_EVERY.min(crate::source::bpf::LOST_CHECK);
+        if let Some(d) = deadline {
+            timeout = timeout.min(d.saturating_duration_since(now));
+        }
+        let ready = wait(source.fd(), signals.fd(), stdout_fd.as_raw_fd(), timeout)?;
+        if ready.signal {
+            break Ended::Signal;
+        }
+        if ready.output_closed {
+            break Ended::OutputClosed;
+        }
+        let mut deliver = |rec: Record| handle(rec, &filter, sink, &mut totals, config.duration.is_some(), &mut buffered);
+        match source.drain(&mut deliver) {
+            Ok(0) => {}
+            Ok(_) => unflushed = true,
+            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => break Ended::OutputClosed,
+            Err(e) => return Err(e),
+        }
+        if unflushed && (stdout_is_tty || last_flush.elapsed() >= FLUSH_EVERY) {
+            match sink.flush() {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::BrokenPipe => break Ended::OutputClosed,
+                Err(e) => return Err(e),
+            }
+            last_flush = Instant::now();
+            unflushed = false;
+        }
+    };
+
+    // Detach, then take what is still in the ring buffer and the final loss
+    // count, so that shown + filtered + lost accounts for every exec.
+    source.stop();
+    if ended != Ended::OutputClosed {
+        let mut deliver = |rec: Record| handle(rec, &filter, sink, &mut totals, config.duration.is_some(), &mut buffered);
+        match source.drain(&mut deliver) {
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => return Ok((Ended::OutputClosed, totals)),
+            Err(e) => return Err(e),
+        }
+        if !buffered.is_empty() {
+            buffered.sort_by_key(Record::ts_ns);
+            for rec in &buffered {
+                let r = match rec {
+                    Record::Exec(e) => sink.exec(e),
+                    Record::Lost(l) => sink.lost(l),
+                };
+                match r {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == io::ErrorKind::BrokenPipe => return Ok((Ended::OutputClosed, totals)),
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        match sink.finish(&totals).and_then(|()| sink.flush()) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => return Ok((Ended::OutputClosed, totals)),
+            Err(e) => return Err(e),
+        }
+    } else {
+        // Nobody reads stdout, but losses still belong in the record: count
+        // them for the closing line on stderr.
+        let mut count = |rec: Record| {
+            if let Record::Lost(l) = rec {
+                totals.lost += l.count;
+            } else {
+                totals.received += 1;
+            }
+            Ok(())
+        };
+        let _ = source.drain(&mut count);
+    }
+    Ok((ended, totals))
+}
+
+fn handle(
+    rec: Record,
+    filter: &Filter,
+    sink: &mut dyn Sink,
+    totals: &mut Totals,
+    buffer: bool,
+    buffered: &mut Vec<Record>,
+) -> io::Result<()> {
+    match &rec {
+        Record::Exec(e) => {
+            totals.received += 1;
+            if !filter.keep(e) {
+                return Ok(());
+            }
+            totals.shown += 1;
+        }
+        Record::Lost(l) => totals.lost += l.count,
+    }
+    if buffer {
+        buffered.push(rec);
+        return Ok(());
+    }
+    match &rec {
+        Record::Exec(e) => sink.exec(e),
+        Record::Lost(l) => sink.lost(l),
+    }
+}
+
+struct Ready {
+    signal: bool,
+    output_closed: bool,
+}
+
+fn wait(source: BorrowedFd<'_>, signal: RawFd, stdout: RawFd, timeout: Duration) -> io::Result<Ready> {
+    let mut fds = [
+        libc::pollfd { fd: source.as_raw_fd(), events: libc::POLLIN, revents: 0 },
+        libc::pollfd { fd: signal, events: libc::POLLIN, revents: 0 },
+        // events = 0: only POLLERR/POLLHUP, which a pipe's write end reports
+        // once its reader is gone.
+        libc::pollfd { fd: stdout, events: 0, revents: 0 },
+    ];
+    let ms = timeout.as_millis().min(i32::MAX as u128) as libc::c_int;
+    // SAFETY: `fds` is a valid array of initialised pollfd structs and its
+    // length is passed alongside; poll only writes `revents`.
+    let rc = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, ms) };
+    if rc < 0 {
+        let e = io::Error::last_os_error();
+        if e.kind() == io::ErrorKind::Interrupted {
+            return Ok(Ready { signal: false, output_closed: false });
+        }
+        return Err(e);
+    }
+    Ok(Ready {
+        signal: fds[1].revents & libc::POLLIN != 0,
+        output_closed: fds[2].revents & (libc::POLLERR | libc::POLLHUP) != 0,
+    })
+}
+
+/// Write a line to stderr, ignoring failure (nothing better to do with it).
+pub fn note(msg: &str) {
+    let mut err = io::stderr().lock();
+    let _ = writeln!(err, "{msg}");
+}

@@ -1,0 +1,569 @@
+//! The JSON sink: one JSON object per line, for programs.
+//!
+//! This module owns the machine-readable wire format (`--json`). Every record
+//! is one JSON object on one line, ending in `\n` (newline-delimited JSON,
+//! "JSON Lines"); no object ever contains a raw newline. Objects are written
+//! in stream order: execs and loss reports as they happen, one `end` object
+//! last. There is no header object.
+//!
+//! Every object has a `type` field, always first, naming its record type. A
+//! consumer should ignore record types and fields it does not know: later
+//! versions may add them (at the end of an object), but will not remove or
+//! change the meaning of the ones documented here.
+//!
+//! # Record types
+//!
+//! ## `exec`
+//!
+//! One successful exec(), seen after the new program is in place. Fields, in
+//! this order:
+//!
+//! * `type` — the string `"exec"`.
+//! * `ts_ns` — unsigned integer: kernel timestamp, nanoseconds since boot
+//!   (`CLOCK_BOOTTIME`). Use it to order records and measure intervals.
+//! * `time` — string: the same instant as wall-clock time, UTC, RFC 3339 with
+//!   exactly nine fraction digits, e.g. `"2026-11-26T03:08:07.123456789Z"`.
+//!   It is `ts_ns` plus the offset between the real-time and boot clocks
+//!   measured once when tracing started, so a later change of the system
+//!   clock (NTP step, manual set) does not move it.
+//! * `pid` — unsigned integer: process id (thread group id) after the exec.
+//! * `old_pid` — unsigned integer: id of the thread that called exec(); it
+//!   differs from `pid` only when a thread other than the leader did.
+//! * `ppid` — unsigned integer: process id of the real parent.
+//! * `uid` — unsigned integer: real user id.
+//! * `cgroup_id` — unsigned integer: cgroup v2 id of the process.
+//! * `comm` — byte string (see below): the process name after the exec, as
+//!   the kernel keeps it (at most 15 bytes).
+//! * `filename` — byte string: the path the exec was given, as the kernel
+//!   recorded it.
+//! * `argv` — array of byte strings: the arguments, argv\[0\] first, exactly
+//!   as captured. When `args_truncated` is true the last element is the
+//!   partial argument at which the capture stopped. When `argv0_empty` is
+//!   true the first element is `""` (or the array is empty).
+//! * `args_size` — unsigned integer: size in bytes of the whole argument area
+//!   in the process (all arguments with their NUL terminators), whether or not
+//!   all of it was captured.
+//! * `args_truncated` — boolean: the arguments were cut (at the capture cap,
+//!   `--arg-bytes`): `argv` holds only the first part. False when
+//!   `args_read_failed` is true.
+//! * `args_read_failed` — boolean: reading the argument area failed; `argv`
+//!   holds what was read before the failure, possibly nothing.
+//! * `filename_truncated` — boolean: `filename` was longer than could be
+//!   carried and holds only its first part.
+//! * `filename_failed` — boolean: the filename could not be read; `filename`
+//!   is empty or partial.
+//! * `argv0_empty` — boolean: the process has no usable argv\[0\] (it was
+//!   started with argc 0, which the kernel turns into one empty argument, or
+//!   with an empty argv\[0\]).
+//!
+//! ```json
+//! {"type":"exec","ts_ns":12345678901234,"time":"2026-11-26T03:08:07.123456789Z","pid":4242,"old_pid":4242,"ppid":4100,"uid":1000,"cgroup_id":7390,"comm":"ls","filename":"/usr/bin/ls","argv":["ls","-l",{"bytes":"/w=="}],"args_size":12,"args_truncated":false,"args_read_failed":false,"filename_truncated":false,"filename_failed":false,"argv0_empty":false}
+//! ```
+//!
+//! ## `lost`
+//!
+//! Records that were dropped before they reached execsnoop. It appears at the
+//! point in the stream where the loss was noticed: the lost records happened
+//! after the previous record and before this one. Fields, in this order:
+//!
+//! * `type` — the string `"lost"`.
+//! * `ts_ns` — unsigned integer: when the loss was noticed, nanoseconds since
+//!   boot.
+//! * `time` — string: the same instant as `ts_ns`, formatted like an exec's
+//!   `time`.
+//! * `kind` — string: `"exec"` for exec records the kernel could not queue
+//!   because the ring buffer was full; `"malformed"` for records that arrived
+//!   but could not be decoded (a bug in execsnoop; counted, never hidden).
+//! * `count` — unsigned integer: how many records of that kind were lost since
+//!   the previous `lost` object of that kind.
+//!
+//! ```json
+//! {"type":"lost","ts_ns":12345678901234,"time":"2026-11-26T03:08:07.123456789Z","kind":"exec","count":17}
+//! ```
+//!
+//! ## `end`
+//!
+//! Written once, last, when tracing ends normally. Fields, in this order:
+//!
+//! * `type` — the string `"end"`.
+//! * `received` — unsigned integer: exec records received, before filtering.
+//! * `shown` — unsigned integer: exec objects written (those that passed the
+//!   filters).
+//! * `lost` — unsigned integer: records lost over the whole run, all kinds
+//!   (the sum of all `lost` counts).
+//!
+//! ```json
+//! {"type":"end","received":1021,"shown":980,"lost":17}
+//! ```
+//!
+//! # Byte strings
+//!
+//! `comm`, `filename` and the elements of `argv` come from the traced process
+//! and are arbitrary bytes: Linux does not require them to be UTF-8. Each is
+//! encoded as one of:
+//!
+//! * a JSON string, when the bytes are valid UTF-8. It holds exactly those
+//!   characters; control characters are escaped the JSON way (`\n`,
+//!   `\u001b`, ...). No other transformation is applied: bidirectional and
+//!   other format characters arrive as they are, and a consumer that shows
+//!   them to people must make them safe itself.
+//! * an object `{"bytes":"..."}` otherwise, whose only field holds the bytes
+//!   in standard base64 (RFC 4648 section 4: alphabet `A-Z a-z 0-9 + /`, with
+//!   `=` padding).
+//!
+//! Either way every byte is recoverable exactly: decode the string as UTF-8
+//! bytes, or the base64 as raw bytes. For example the argument `\xff` (one
+//! byte, not UTF-8) is written `{"bytes":"/w=="}`.
+
+use std::io::{self, Write};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+
+use crate::event::{Exec, Lost, Totals};
+use crate::sink::{Clock, Sink};
+
+/// Writes records as newline-delimited JSON to `out`.
+pub struct JsonSink<W> {
+    out: W,
+    clock: Clock,
+    /// Reused for every record, so steady state does no allocation.
+    buf: Vec<u8>,
+}
+
+impl<W: Write> JsonSink<W> {
+    /// A sink writing JSON lines to `out`.
+    pub fn new(out: W, clock: Clock) -> Self {
+        JsonSink { out, clock, buf: Vec::with_capacity(4096) }
+    }
+
+    /// The writer back, e.g. to inspect what was written.
+    pub fn into_inner(self) -> W {
+        self.out
+    }
+}
+
+impl<W: Write> Sink for JsonSink<W> {
+    fn header(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+
+    fn exec(&mut self, e: &Exec) -> io::Result<()> {
+        let b = &mut self.buf;
+        b.clear();
+        b.extend_from_slice(b"{\"type\":\"exec\",\"ts_ns\":");
+        push_u64(b, e.ts_ns);
+        b.extend_from_slice(b",\"time\":\"");
+        push_rfc3339(b, self.clock.wall_ns(e.ts_ns));
+        b.extend_from_slice(b"\",\"pid\":");
+        push_u64(b, e.pid.into());
+        b.extend_from_slice(b",\"old_pid\":");
+        push_u64(b, e.old_pid.into());
+        b.extend_from_slice(b",\"ppid\":");
+        push_u64(b, e.ppid.into());
+        b.extend_from_slice(b",\"uid\":");
+        push_u64(b, e.uid.into());
+        b.extend_from_slice(b",\"cgroup_id\":");
+        push_u64(b, e.cgroup_id);
+        b.extend_from_slice(b",\"comm\":");
+        push_bytes(b, &e.comm)?;
+        b.extend_from_slice(b",\"filename\":");
+        push_bytes(b, &e.filename)?;
+        b.extend_from_slice(b",\"argv\":[");
+        for (i, arg) in argv_iter(&e.args).enumerate() {
+            if i > 0 {
+                b.push(b',');
+            }
+            push_bytes(b, arg)?;
+        }
+        b.extend_from_slice(b"],\"args_size\":");
+        push_u64(b, e.args_size.into());
+        let read_failed = e.flags.args_read_failed;
+        push_bool(b, b",\"args_truncated\":", e.args_incomplete() && !read_failed);
+        push_bool(b, b",\"args_read_failed\":", read_failed);
+        push_bool(b, b",\"filename_truncated\":", e.flags.filename_truncated);
+        push_bool(b, b",\"filename_failed\":", e.flags.filename_failed);
+        push_bool(b, b",\"argv0_empty\":", e.argv0_empty());
+        b.extend_from_slice(b"}\n");
+        self.out.write_all(b)
+    }
+
+    fn lost(&mut self, l: &Lost) -> io::Result<()> {
+        let b = &mut self.buf;
+        b.clear();
+        b.extend_from_slice(b"{\"type\":\"lost\",\"ts_ns\":");
+        push_u64(b, l.ts_ns);
+        b.extend_from_slice(b",\"time\":\"");
+        push_rfc3339(b, self.clock.wall_ns(l.ts_ns));
+        b.extend_from_slice(b"\",\"kind\":\"");
+        b.extend_from_slice(l.kind.as_str().as_bytes());
+        b.extend_from_slice(b"\",\"count\":");
+        push_u64(b, l.count);
+        b.extend_from_slice(b"}\n");
+        self.out.write_all(b)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+
+    fn finish(&mut self, totals: &Totals) -> io::Result<()> {
+        let b = &mut self.buf;
+        b.clear();
+        b.extend_from_slice(b"{\"type\":\"end\",\"received\":");
+        push_u64(b, totals.received);
+        b.extend_from_slice(b",\"shown\":");
+        push_u64(b, totals.shown);
+        b.extend_from_slice(b",\"lost\":");
+        push_u64(b, totals.lost);
+        b.extend_from_slice(b"}\n");
+        self.out.write_all(b)?;
+        self.out.flush()
+    }
+}
+
+/// The arguments of a NUL-separated area, exactly as
+/// [`crate::event::split_args`] splits them, without allocating.
+fn argv_iter(area: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let body = area.strip_suffix(&[0]).unwrap_or(area);
+    (!area.is_empty()).then(|| body.split(|&b| b == 0)).into_iter().flatten()
+}
+
+/// A byte string: a JSON string if it is UTF-8, else `{"bytes":"<base64>"}`.
+fn push_bytes(b: &mut Vec<u8>, s: &[u8]) -> io::Result<()> {
+    match std::str::from_utf8(s) {
+        Ok(text) => serde_json::to_writer(&mut *b, text).map_err(io::Error::from),
+        Err(_) => {
+            b.extend_from_slice(b"{\"bytes\":\"");
+            push_base64(b, s);
+            b.extend_from_slice(b"\"}");
+            Ok(())
+        }
+    }
+}
+
+/// Standard base64 with padding, appended in place.
+fn push_base64(b: &mut Vec<u8>, s: &[u8]) {
+    // 4 output bytes per started group of 3 input bytes.
+    let len = s.len().div_ceil(3) * 4;
+    let start = b.len();
+    b.resize(start + len, 0);
+    match STANDARD.encode_slice(s, &mut b[start..]) {
+        Ok(n) => b.truncate(start + n),
+        // Cannot happen (the slice is exactly large enough); fall back to
+        // the allocating encoder rather than panic.
+        Err(_) => {
+            b.truncate(start);
+            b.extend_from_slice(STANDARD.encode(s).as_bytes());
+        }
+    }
+}
+
+fn push_bool(b: &mut Vec<u8>, key: &[u8], v: bool) {
+    b.extend_from_slice(key);
+    b.extend_from_slice(if v { b"true" } else { b"false" });
+}
+
+fn push_u64(b: &mut Vec<u8>, n: u64) {
+    let mut tmp = [0u8; 20];
+    let mut i = tmp.len();
+    let mut n = n;
+    loop {
+        i -= 1;
+        tmp[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    b.extend_from_slice(&tmp[i..]);
+}
+
+/// Append `n` as exactly `width` decimal digits (`n` must fit).
+fn push_padded(b: &mut Vec<u8>, mut n: u64, width: usize) {
+    let start = b.len();
+    b.resize(start + width, b'0');
+    for slot in b[start..].iter_mut().rev() {
+        *slot = b'0' + (n % 10) as u8;
+        n /= 10;
+    }
+}
+
+/// Earliest and latest instants RFC 3339 can express (years 0000..=9999), in
+/// ns since the Unix epoch. Wall times outside are clamped to them.
+const RFC3339_MIN_NS: i128 = -62_167_219_200 * 1_000_000_000;
+const RFC3339_MAX_NS: i128 = 253_402_300_800 * 1_000_000_000 - 1;
+
+/// `YYYY-MM-DDTHH:MM:SS.nnnnnnnnnZ` (UTC) for ns since the Unix epoch.
+fn push_rfc3339(b: &mut Vec<u8>, wall_ns: i128) {
+    let ns = wall_ns.clamp(RFC3339_MIN_NS, RFC3339_MAX_NS);
+    let secs = ns.div_euclid(1_000_000_000);
+    let frac = ns.rem_euclid(1_000_000_000) as u64;
+    // |secs| < 2^39 after clamping, so the narrowing is lossless.
+    let days = secs.div_euclid(86_400) as i64;
+    let sod = secs.rem_euclid(86_400) as u64;
+    let (y, m, d) = civil_from_days(days);
+    // Clamping keeps the year in 0..=9999.
+    push_padded(b, y.clamp(0, 9999) as u64, 4);
+    b.push(b'-');
+    push_padded(b, m.into(), 2);
+    b.push(b'-');
+    push_padded(b, d.into(), 2);
+    b.push(b'T');
+    push_padded(b, sod / 3600, 2);
+    b.push(b':');
+    push_padded(b, sod / 60 % 60, 2);
+    b.push(b':');
+    push_padded(b, sod % 60, 2);
+    b.push(b'.');
+    push_padded(b, frac, 9);
+    b.push(b'Z');
+}
+
+/// Proleptic Gregorian (year, month 1..=12, day 1..=31) for days since
+/// 1970-01-01: Howard Hinnant's `civil_from_days`.
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097); // [0, 146096]
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365; // [0, 399]
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100); // [0, 365]
+    let mp = (5 * doy + 2) / 153; // [0, 11], March-based
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32; // [1, 31]
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32; // [1, 12]
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::{ExecFlags, LostKind, split_args};
+    use serde_json::Value;
+
+    fn rfc(wall_ns: i128) -> String {
+        let mut b = Vec::new();
+        push_rfc3339(&mut b, wall_ns);
+        String::from_utf8(b).unwrap()
+    }
+
+    const S: i128 = 1_000_000_000;
+
+    /// Decode a byte-string field back to bytes, per the documented format.
+    fn decode_bytes(v: &Value) -> Vec<u8> {
+        match v {
+            Value::String(s) => s.as_bytes().to_vec(),
+            Value::Object(o) => {
+                assert_eq!(o.len(), 1, "{v}");
+                STANDARD.decode(o["bytes"].as_str().unwrap()).unwrap()
+            }
+            _ => panic!("not a byte string: {v}"),
+        }
+    }
+
+    fn lines(out: Vec<u8>) -> Vec<Value> {
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.ends_with('\n'));
+        text.lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+    }
+
+    fn keys(v: &Value, raw: &str) -> Vec<String> {
+        // serde_json's Map is sorted; the order on the wire is checked on the
+        // raw line instead.
+        let mut order = Vec::new();
+        for k in v.as_object().unwrap().keys() {
+            let pos = raw.find(&format!("\"{k}\":")).unwrap();
+            order.push((pos, k.clone()));
+        }
+        order.sort();
+        order.into_iter().map(|(_, k)| k).collect()
+    }
+
+    fn sample() -> Exec {
+        Exec {
+            ts_ns: 5_000_000_123,
+            pid: 4242,
+            old_pid: 4243,
+            ppid: 1,
+            uid: 1000,
+            cgroup_id: u64::MAX,
+            comm: b"evil\x1b".to_vec(),
+            filename: b"/tmp/\xffx".to_vec(),
+            args: b"sh\0-c\0echo \"hi\"\n\\\0\xff\xfe\0\0\xe2\x80\xae".to_vec(),
+            args_size: 400,
+            flags: ExecFlags { args_truncated: true, ..ExecFlags::default() },
+        }
+    }
+
+    #[test]
+    fn rfc3339_known_instants() {
+        assert_eq!(rfc(0), "1970-01-01T00:00:00.000000000Z");
+        assert_eq!(rfc(951_782_400 * S), "2000-02-29T00:00:00.000000000Z");
+        assert_eq!(rfc(951_782_400 * S - 1), "2000-02-28T23:59:59.999999999Z");
+        assert_eq!(rfc(1_795_662_487 * S + 123_456_789), "2026-11-26T03:08:07.123456789Z");
+        assert_eq!(rfc(1_709_164_800 * S), "2024-02-29T00:00:00.000000000Z");
+        assert_eq!(rfc(4_107_542_400 * S), "2100-03-01T00:00:00.000000000Z");
+        assert_eq!(rfc(1_767_225_599 * S + 999_999_999), "2025-12-31T23:59:59.999999999Z");
+        assert_eq!(rfc(-1), "1969-12-31T23:59:59.999999999Z");
+        assert_eq!(rfc(i128::MAX), "9999-12-31T23:59:59.999999999Z");
+        assert_eq!(rfc(i128::MIN), "0000-01-01T00:00:00.000000000Z");
+    }
+
+    #[test]
+    fn civil_round_trip_every_day_for_centuries() {
+        // Walk day by day from 1900 to 2400 checking the calendar advances
+        // by exactly one day each step.
+        let (mut y, mut m, mut d) = civil_from_days(-25_567);
+        assert_eq!((y, m, d), (1900, 1, 1));
+        for z in -25_566..157_000 {
+            let next = civil_from_days(z);
+            let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+            let len = [31, if leap { 29 } else { 28 }, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][m as usize - 1];
+            let want = if d < len {
+                (y, m, d + 1)
+            } else if m < 12 {
+                (y, m + 1, 1)
+            } else {
+                (y + 1, 1, 1)
+            };
+            assert_eq!(next, want, "day {z}");
+            (y, m, d) = next;
+        }
+    }
+
+    #[test]
+    fn exec_round_trip() {
+        let e = sample();
+        let mut s = JsonSink::new(Vec::new(), Clock { realtime_offset_ns: 1_795_662_487 * S });
+        s.exec(&e).unwrap();
+        let out = s.into_inner();
+        let raw = String::from_utf8(out.clone()).unwrap();
+        assert_eq!(raw.matches('\n').count(), 1);
+        let v = &lines(out)[0];
+
+        assert_eq!(
+            keys(v, &raw),
+            [
+                "type",
+                "ts_ns",
+                "time",
+                "pid",
+                "old_pid",
+                "ppid",
+                "uid",
+                "cgroup_id",
+                "comm",
+                "filename",
+                "argv",
+                "args_size",
+                "args_truncated",
+                "args_read_failed",
+                "filename_truncated",
+                "filename_failed",
+                "argv0_empty"
+            ]
+        );
+        assert_eq!(v["type"], "exec");
+        assert_eq!(v["ts_ns"], 5_000_000_123u64);
+        assert_eq!(v["time"], "2026-11-26T03:08:12.000000123Z");
+        assert_eq!(v["pid"], 4242);
+        assert_eq!(v["old_pid"], 4243);
+        assert_eq!(v["ppid"], 1);
+        assert_eq!(v["uid"], 1000);
+        assert_eq!(v["cgroup_id"], u64::MAX);
+        assert_eq!(v["comm"], "evil\u{1b}");
+        assert_eq!(decode_bytes(&v["filename"]), e.filename);
+        assert!(v["filename"].is_object());
+        let argv: Vec<Vec<u8>> = v["argv"].as_array().unwrap().iter().map(decode_bytes).collect();
+        let want: Vec<Vec<u8>> = split_args(&e.args).into_iter().map(<[u8]>::to_vec).collect();
+        assert_eq!(argv, want);
+        assert_eq!(argv[3], b"\xff\xfe");
+        assert_eq!(v["argv"][3], serde_json::json!({"bytes": "//4="}));
+        assert_eq!(v["argv"][4], "");
+        assert_eq!(v["argv"][5], "\u{202e}");
+        assert_eq!(v["args_size"], 400);
+        assert_eq!(v["args_truncated"], true);
+        assert_eq!(v["args_read_failed"], false);
+        assert_eq!(v["filename_truncated"], false);
+        assert_eq!(v["filename_failed"], false);
+        assert_eq!(v["argv0_empty"], false);
+    }
+
+    #[test]
+    fn base64_every_length() {
+        for n in 0..10usize {
+            let bytes: Vec<u8> = (0..n as u8).map(|i| 0xff - i * 7).collect();
+            let mut b = Vec::new();
+            push_base64(&mut b, &bytes);
+            assert_eq!(b, STANDARD.encode(&bytes).into_bytes());
+            assert_eq!(b.len() % 4, 0);
+        }
+    }
+
+    #[test]
+    fn flags_and_argc_zero() {
+        let mut e = Exec { args: b"\0".to_vec(), args_size: 1, filename: b"/bin/x".to_vec(), ..Exec::default() };
+        let mut s = JsonSink::new(Vec::new(), Clock { realtime_offset_ns: 0 });
+        s.exec(&e).unwrap();
+        e.args.clear();
+        e.args_size = 64;
+        e.flags = ExecFlags {
+            args_truncated: false,
+            args_read_failed: true,
+            filename_truncated: true,
+            filename_failed: true,
+        };
+        s.exec(&e).unwrap();
+        let v = lines(s.into_inner());
+        assert_eq!(v[0]["argv"], serde_json::json!([""]));
+        assert_eq!(v[0]["argv0_empty"], true);
+        assert_eq!(v[0]["args_truncated"], false);
+        assert_eq!(v[0]["time"], "1970-01-01T00:00:00.000000000Z");
+        assert_eq!(v[1]["argv"], serde_json::json!([]));
+        assert_eq!(v[1]["args_truncated"], false, "a read failure is not a truncation");
+        assert_eq!(v[1]["args_read_failed"], true);
+        assert_eq!(v[1]["filename_truncated"], true);
+        assert_eq!(v[1]["filename_failed"], true);
+    }
+
+    #[test]
+    fn lost_and_end() {
+        let mut s = JsonSink::new(Vec::new(), Clock { realtime_offset_ns: 951_782_400 * S });
+        s.header().unwrap();
+        s.lost(&Lost { count: 17, kind: LostKind::Exec, ts_ns: 1_500 }).unwrap();
+        s.lost(&Lost { count: 2, kind: LostKind::Malformed, ts_ns: 2_000 }).unwrap();
+        s.finish(&Totals { received: 1021, shown: 980, lost: 19 }).unwrap();
+        let out = s.into_inner();
+        let raw = String::from_utf8(out.clone()).unwrap();
+        assert_eq!(
+            raw,
+            "{\"type\":\"lost\",\"ts_ns\":1500,\"time\":\"2000-02-29T00:00:00.000001500Z\",\"kind\":\"exec\",\"count\":17}\n\
+             {\"type\":\"lost\",\"ts_ns\":2000,\"time\":\"2000-02-29T00:00:00.000002000Z\",\"kind\":\"malformed\",\"count\":2}\n\
+             {\"type\":\"end\",\"received\":1021,\"shown\":980,\"lost\":19}\n"
+        );
+        let v = lines(out);
+        assert_eq!(v.len(), 3);
+        assert_eq!(v[2]["type"], "end");
+    }
+
+    #[test]
+    fn buffer_is_reused() {
+        let e = sample();
+        let mut s = JsonSink::new(Vec::new(), Clock { realtime_offset_ns: 0 });
+        s.exec(&e).unwrap();
+        let (cap, ptr) = (s.buf.capacity(), s.buf.as_ptr());
+        for _ in 0..100 {
+            s.exec(&e).unwrap();
+        }
+        assert_eq!((s.buf.capacity(), s.buf.as_ptr()), (cap, ptr));
+        assert_eq!(lines(s.into_inner()).len(), 101);
+    }
+
+    #[test]
+    fn argv_iter_matches_split_args() {
+        let cases: &[&[u8]] = &[b"", b"\0", b"\0\0", b"a", b"a\0", b"a\0\0", b"a\0b", b"\0a\0", b"a\0\0b\0"];
+        for &c in cases {
+            assert_eq!(argv_iter(c).collect::<Vec<_>>(), split_args(c), "{c:?}");
+        }
+    }
+}

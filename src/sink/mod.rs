@@ -1,0 +1,70 @@
+//! Sinks: where records end up. A sink formats records and writes them; it
+//! never touches BPF or any other source, and never decides what to filter.
+//!
+//! Adding an output format is one new file here plus one line in [`build`].
+
+pub mod json;
+pub mod text;
+
+use std::io;
+
+use crate::config::{Config, OutputFormat};
+use crate::event::{Exec, Lost, Totals};
+
+/// A destination for records.
+pub trait Sink {
+    /// Written once, when tracing is live (the column header in text).
+    fn header(&mut self) -> io::Result<()>;
+    /// One exec that passed the filters.
+    fn exec(&mut self, e: &Exec) -> io::Result<()>;
+    /// Records that were lost; called at the point in the stream where the
+    /// loss was noticed.
+    fn lost(&mut self, l: &Lost) -> io::Result<()>;
+    /// Push buffered output to its destination.
+    fn flush(&mut self) -> io::Result<()>;
+    /// Tracing has ended; write any closing record.
+    fn finish(&mut self, totals: &Totals) -> io::Result<()>;
+}
+
+/// Clock facts a sink may need to turn kernel timestamps into wall-clock time.
+#[derive(Debug, Clone, Copy)]
+pub struct Clock {
+    /// CLOCK_REALTIME minus CLOCK_BOOTTIME, in ns, measured once at start.
+    pub realtime_offset_ns: i128,
+}
+
+impl Clock {
+    /// Measure the offset between the wall clock and the boot clock now.
+    pub fn now() -> Clock {
+        let boot = clock_ns(libc::CLOCK_BOOTTIME);
+        let real = clock_ns(libc::CLOCK_REALTIME);
+        Clock { realtime_offset_ns: real - boot }
+    }
+
+    /// Wall-clock ns since the Unix epoch for a boot-clock timestamp.
+    pub fn wall_ns(&self, boot_ns: u64) -> i128 {
+        i128::from(boot_ns) + self.realtime_offset_ns
+    }
+}
+
+fn clock_ns(clock: libc::clockid_t) -> i128 {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: `ts` is a valid, writable timespec and the clock ids used are
+    // constants the kernel supports; on failure `ts` stays zero.
+    unsafe { libc::clock_gettime(clock, &mut ts) };
+    i128::from(ts.tv_sec) * 1_000_000_000 + i128::from(ts.tv_nsec)
+}
+
+/// Build the sink the configuration asks for, writing records to `out` and
+/// notices (lost events, in text mode) to `err`.
+pub fn build<'a, W: io::Write + 'a, E: io::Write + 'a>(
+    config: &Config,
+    clock: Clock,
+    out: W,
+    err: E,
+) -> Box<dyn Sink + 'a> {
+    match &config.format {
+        OutputFormat::Text(opts) => Box::new(text::TextSink::new(out, err, opts.clone(), clock)),
+        OutputFormat::Json => Box::new(json::JsonSink::new(out, clock)),
+    }
+}

@@ -1,0 +1,310 @@
+//! The Rust mirror of `bpf/execsnoop.h`, the one definition of the records the
+//! BPF program writes into the ring buffer, and their decoding into
+//! [`crate::event`] types.
+//!
+//! The header is the source of truth. Every struct here is `#[repr(C)]` with
+//! the same fields in the same order; compile-time assertions pin their sizes
+//! and offsets, and a test reads the constants and field list out of the C
+//! header itself, so the two cannot drift apart unnoticed.
+//!
+//! Decoding never trusts lengths from the wire: a record whose declared
+//! lengths do not fit its size is an error (counted and reported by the
+//! source), never a panic or an out-of-bounds read.
+
+use std::mem::{offset_of, size_of};
+
+use crate::event::{Exec, ExecFlags};
+
+pub const TASK_COMM_LEN: usize = 16;
+
+/// Record type of an exec record.
+pub const EVENT_EXEC: u32 = 1;
+
+pub const EXEC_F_ARGS_TRUNCATED: u32 = 1 << 0;
+pub const EXEC_F_ARGS_READ_FAILED: u32 = 1 << 1;
+pub const EXEC_F_FILENAME_TRUNCATED: u32 = 1 << 2;
+pub const EXEC_F_FILENAME_FAILED: u32 = 1 << 3;
+pub const EXEC_F_NO_MM: u32 = 1 << 4;
+
+pub const ARGS_CAP_DEFAULT: u32 = 32 * 1024;
+pub const ARGS_CAP_MAX: u32 = 6 * 1024 * 1024;
+
+/// Index of the lost-exec counter in the per-CPU `counters` map.
+pub const COUNTER_LOST_EXEC: u32 = 0;
+/// Number of entries in the `counters` map.
+pub const COUNTER_MAX: u32 = 4;
+
+/// `struct exec_event` from execsnoop.h.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ExecEvent {
+    pub r#type: u32,
+    pub flags: u32,
+    pub ts_ns: u64,
+    pub cgroup_id: u64,
+    pub pid: u32,
+    pub old_pid: u32,
+    pub ppid: u32,
+    pub uid: u32,
+    pub args_size: u32,
+    pub args_len: u32,
+    pub filename_len: u32,
+    pub _pad: u32,
+    pub comm: [u8; TASK_COMM_LEN],
+}
+
+const _: () = {
+    assert!(size_of::<ExecEvent>() == 72);
+    assert!(offset_of!(ExecEvent, r#type) == 0);
+    assert!(offset_of!(ExecEvent, flags) == 4);
+    assert!(offset_of!(ExecEvent, ts_ns) == 8);
+    assert!(offset_of!(ExecEvent, cgroup_id) == 16);
+    assert!(offset_of!(ExecEvent, pid) == 24);
+    assert!(offset_of!(ExecEvent, old_pid) == 28);
+    assert!(offset_of!(ExecEvent, ppid) == 32);
+    assert!(offset_of!(ExecEvent, uid) == 36);
+    assert!(offset_of!(ExecEvent, args_size) == 40);
+    assert!(offset_of!(ExecEvent, args_len) == 44);
+    assert!(offset_of!(ExecEvent, filename_len) == 48);
+    assert!(offset_of!(ExecEvent, comm) == 56);
+};
+
+/// Why a record could not be decoded.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum DecodeError {
+    #[error("record of {0} bytes is too short")]
+    Short(usize),
+    #[error("unknown record type {0}")]
+    UnknownType(u32),
+    #[error("record lengths ({declared} bytes) exceed its size ({size} bytes)")]
+    Lengths { declared: u64, size: usize },
+}
+
+/// What a ring-buffer record decodes to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decoded {
+    Exec(Exec),
+}
+
+fn u32_at(b: &[u8], off: usize) -> u32 {
+    let mut a = [0u8; 4];
+    a.copy_from_slice(&b[off..off + 4]);
+    u32::from_ne_bytes(a)
+}
+
+fn u64_at(b: &[u8], off: usize) -> u64 {
+    let mut a = [0u8; 8];
+    a.copy_from_slice(&b[off..off + 8]);
+    u64::from_ne_bytes(a)
+}
+
+/// Decode one ring-buffer record.
+pub fn decode(rec: &[u8]) -> Result<Decoded, DecodeError> {
+    if rec.len() < 4 {
+        return Err(DecodeError::Short(rec.len()));
+    }
+    match u32_at(rec, 0) {
+        EVENT_EXEC => decode_exec(rec).map(Decoded::Exec),
+        t => Err(DecodeError::UnknownType(t)),
+    }
+}
+
+fn decode_exec(rec: &[u8]) -> Result<Exec, DecodeError> {
+    const HDR: usize = size_of::<ExecEvent>();
+    if rec.len() < HDR {
+        return Err(DecodeError::Short(rec.len()));
+    }
+    let flags = u32_at(rec, offset_of!(ExecEvent, flags));
+    let args_len = u32_at(rec, offset_of!(ExecEvent, args_len)) as usize;
+    let filename_len = u32_at(rec, offset_of!(ExecEvent, filename_len)) as usize;
+    let declared = HDR as u64 + args_len as u64 + filename_len as u64;
+    if declared > rec.len() as u64 {
+        return Err(DecodeError::Lengths { declared, size: rec.len() });
+    }
+    let comm_raw = &rec[offset_of!(ExecEvent, comm)..offset_of!(ExecEvent, comm) + TASK_COMM_LEN];
+    let comm_len = comm_raw.iter().position(|&b| b == 0).unwrap_or(TASK_COMM_LEN);
+    let fn_end = HDR + filename_len;
+    Ok(Exec {
+        ts_ns: u64_at(rec, offset_of!(ExecEvent, ts_ns)),
+        pid: u32_at(rec, offset_of!(ExecEvent, pid)),
+        old_pid: u32_at(rec, offset_of!(ExecEvent, old_pid)),
+        ppid: u32_at(rec, offset_of!(ExecEvent, ppid)),
+        uid: u32_at(rec, offset_of!(ExecEvent, uid)),
+        cgroup_id: u64_at(rec, offset_of!(ExecEvent, cgroup_id)),
+        comm: comm_raw[..comm_len].to_vec(),
+        filename: rec[HDR..fn_end].to_vec(),
+        args: rec[fn_end..fn_end + args_len].to_vec(),
+        args_size: u32_at(rec, offset_of!(ExecEvent, args_size)),
+        flags: ExecFlags {
+            args_truncated: flags & EXEC_F_ARGS_TRUNCATED != 0,
+            args_read_failed: flags & (EXEC_F_ARGS_READ_FAILED | EXEC_F_NO_MM) != 0,
+            filename_truncated: flags & EXEC_F_FILENAME_TRUNCATED != 0,
+            filename_failed: flags & EXEC_F_FILENAME_FAILED != 0,
+        },
+    })
+}
+
+/// Encode an exec record the way the BPF program lays it out (for tests and
+/// benchmarks that drive the pipe without the kernel).
+pub fn encode_exec(h: &ExecEvent, filename: &[u8], args: &[u8]) -> Vec<u8> {
+    let mut h = *h;
+    h.r#type = EVENT_EXEC;
+    h.filename_len = filename.len() as u32;
+    h.args_len = args.len() as u32;
+    let mut out = Vec::with_capacity(size_of::<ExecEvent>() + filename.len() + args.len());
+    for v in [h.r#type, h.flags] {
+        out.extend_from_slice(&v.to_ne_bytes());
+    }
+    for v in [h.ts_ns, h.cgroup_id] {
+        out.extend_from_slice(&v.to_ne_bytes());
+    }
+    for v in [h.pid, h.old_pid, h.ppid, h.uid, h.args_size, h.args_len, h.filename_len, 0] {
+        out.extend_from_slice(&v.to_ne_bytes());
+    }
+    out.extend_from_slice(&h.comm);
+    out.extend_from_slice(filename);
+    out.extend_from_slice(args);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HEADER: &str = include_str!("../bpf/execsnoop.h");
+
+    fn define(name: &str) -> String {
+        HEADER
+            .lines()
+            .find_map(|l| {
+                let mut w = l.split_whitespace();
+                (w.next() == Some("#define") && w.next() == Some(name)).then(|| w.collect::<Vec<_>>().join(" "))
+            })
+            .unwrap_or_else(|| panic!("{name} not in execsnoop.h"))
+    }
+
+    /// Evaluate the tiny constant expressions the header uses: `N`, `Nu`,
+    /// `(Nu << K)`, `(Nu * M * ...)`, and names of other defines.
+    fn value(name: &str) -> u64 {
+        let expr = define(name);
+        let expr = expr.split("/*").next().unwrap_or("").trim().trim_start_matches('(').trim_end_matches(')');
+        let atom = |t: &str| -> u64 {
+            let t = t.trim().trim_end_matches('u');
+            t.parse().unwrap_or_else(|_| value(t))
+        };
+        if let Some((a, b)) = expr.split_once("<<") {
+            atom(a) << atom(b)
+        } else if let Some((a, b)) = expr.split_once('/') {
+            atom(a) / atom(b)
+        } else {
+            expr.split('*').map(atom).product()
+        }
+    }
+
+    #[test]
+    fn constants_match_header() {
+        assert_eq!(value("TASK_COMM_LEN"), TASK_COMM_LEN as u64);
+        assert_eq!(value("EVENT_EXEC"), u64::from(EVENT_EXEC));
+        assert_eq!(value("EXEC_F_ARGS_TRUNCATED"), u64::from(EXEC_F_ARGS_TRUNCATED));
+        assert_eq!(value("EXEC_F_ARGS_READ_FAILED"), u64::from(EXEC_F_ARGS_READ_FAILED));
+        assert_eq!(value("EXEC_F_FILENAME_TRUNCATED"), u64::from(EXEC_F_FILENAME_TRUNCATED));
+        assert_eq!(value("EXEC_F_FILENAME_FAILED"), u64::from(EXEC_F_FILENAME_FAILED));
+        assert_eq!(value("EXEC_F_NO_MM"), u64::from(EXEC_F_NO_MM));
+        assert_eq!(value("ARGS_CAP_DEFAULT"), u64::from(ARGS_CAP_DEFAULT));
+        assert_eq!(value("ARGS_CAP_MAX"), u64::from(ARGS_CAP_MAX));
+        assert_eq!(value("COUNTER_LOST_EXEC"), u64::from(COUNTER_LOST_EXEC));
+        assert_eq!(value("COUNTER_MAX"), u64::from(COUNTER_MAX));
+        assert_eq!(u64::from(ARGS_CAP_DEFAULT), u64::from(crate::config::ARGS_CAP_DEFAULT));
+        assert_eq!(u64::from(ARGS_CAP_MAX), u64::from(crate::config::ARGS_CAP_MAX));
+    }
+
+    /// The fields of `struct exec_event`, in order, as the header declares them.
+    #[test]
+    fn exec_event_fields_match_header() {
+        let body = HEADER.split("struct exec_event {").nth(1).expect("struct exec_event in header");
+        let body = body.split("};").next().expect("end of struct");
+        let fields: Vec<(String, String)> = body
+            .lines()
+            .map(|l| l.split("/*").next().unwrap_or("").trim())
+            .filter(|l| !l.is_empty())
+            .map(|l| {
+                let l = l.trim_end_matches(';');
+                let (ty, name) = l.rsplit_once(' ').expect("type and name");
+                (ty.trim().to_string(), name.trim().to_string())
+            })
+            .collect();
+        let expect = [
+            ("__u32", "type"),
+            ("__u32", "flags"),
+            ("__u64", "ts_ns"),
+            ("__u64", "cgroup_id"),
+            ("__u32", "pid"),
+            ("__u32", "old_pid"),
+            ("__u32", "ppid"),
+            ("__u32", "uid"),
+            ("__u32", "args_size"),
+            ("__u32", "args_len"),
+            ("__u32", "filename_len"),
+            ("__u32", "_pad"),
+            ("char", "comm[TASK_COMM_LEN]"),
+        ];
+        let got: Vec<(&str, &str)> = fields.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+        assert_eq!(got, expect, "execsnoop.h changed: update src/wire.rs to match");
+    }
+
+    fn sample() -> ExecEvent {
+        let mut comm = [0u8; TASK_COMM_LEN];
+        comm[..4].copy_from_slice(b"echo");
+        ExecEvent {
+            flags: EXEC_F_ARGS_TRUNCATED,
+            ts_ns: 123_456_789,
+            cgroup_id: 77,
+            pid: 10,
+            old_pid: 11,
+            ppid: 9,
+            uid: 1000,
+            args_size: 100,
+            comm,
+            ..ExecEvent::default()
+        }
+    }
+
+    #[test]
+    fn round_trip() {
+        let rec = encode_exec(&sample(), b"/bin/echo", b"echo\0hi\0the");
+        let Decoded::Exec(e) = decode(&rec).expect("decodes");
+        assert_eq!(e.pid, 10);
+        assert_eq!(e.old_pid, 11);
+        assert_eq!(e.ppid, 9);
+        assert_eq!(e.uid, 1000);
+        assert_eq!(e.cgroup_id, 77);
+        assert_eq!(e.ts_ns, 123_456_789);
+        assert_eq!(e.comm, b"echo");
+        assert_eq!(e.filename, b"/bin/echo");
+        assert_eq!(e.argv(), vec![&b"echo"[..], b"hi", b"the"]);
+        assert!(e.flags.args_truncated);
+        assert!(e.args_incomplete());
+    }
+
+    #[test]
+    fn rejects_bad_lengths_without_panicking() {
+        let mut rec = encode_exec(&sample(), b"/bin/echo", b"echo\0");
+        rec.truncate(rec.len() - 2);
+        assert!(matches!(decode(&rec), Err(DecodeError::Lengths { .. })));
+        assert_eq!(decode(&rec[..10]), Err(DecodeError::Short(10)));
+        assert_eq!(decode(&[]), Err(DecodeError::Short(0)));
+        assert_eq!(decode(&9u32.to_ne_bytes()), Err(DecodeError::UnknownType(9)));
+        let mut huge = encode_exec(&sample(), b"", b"");
+        huge[44..48].copy_from_slice(&u32::MAX.to_ne_bytes());
+        huge[48..52].copy_from_slice(&u32::MAX.to_ne_bytes());
+        assert!(matches!(decode(&huge), Err(DecodeError::Lengths { .. })));
+    }
+
+    #[test]
+    fn comm_without_nul_is_kept_whole() {
+        let mut h = sample();
+        h.comm = *b"abcdefghijklmnop";
+        let Decoded::Exec(e) = decode(&encode_exec(&h, b"", b"")).expect("decodes");
+        assert_eq!(e.comm, b"abcdefghijklmnop");
+    }
+}
