@@ -1237,6 +1237,15 @@ fn stderr_lost(lines: &[&str]) -> u64 {
     total
 }
 
+/// The lost count of our closing stderr summary, "N execs traced, N shown, N lost".
+fn summary_lost(line: &str) -> Option<u64> {
+    let rest = line.trim().strip_suffix(" lost")?;
+    if !line.contains(" execs traced, ") {
+        return None;
+    }
+    rest.rsplit(' ').next()?.parse().ok()
+}
+
 fn analyze_json(data: &str, plan: &Plan, pids: &[i32], noop: &Noop) -> Analysis {
     let mut t = Tally::new(plan, pids);
     for line in data.lines() {
@@ -1467,7 +1476,7 @@ fn run_tracer(cfg: &Config, kind: Kind, plan: &Plan, noop: &Noop, dir: &Path, ru
     for l in &err_lines {
         let expected = match kind {
             Kind::OursJson | Kind::OursText => {
-                l.contains(BANNER) || l.contains(ENDING) || l.starts_with("WARNING: lost ")
+                l.contains(BANNER) || l.contains(ENDING) || l.starts_with("WARNING: lost ") || summary_lost(l).is_some()
             }
             Kind::Libbpf => l.to_ascii_lowercase().contains("lost "),
         };
@@ -1483,7 +1492,18 @@ fn run_tracer(cfg: &Config, kind: Kind, plan: &Plan, noop: &Noop, dir: &Path, ru
         Kind::OursText | Kind::Libbpf => analyze_text(&data, plan, &storm.pids, kind, noop),
     };
     if kind != Kind::OursJson {
-        analysis.lost = stderr_lost(&err_lines);
+        let warned: Vec<&str> = err_lines.iter().copied().filter(|l| summary_lost(l).is_none()).collect();
+        analysis.lost = stderr_lost(&warned);
+    }
+    // Our closing summary ("N execs traced, N shown, N lost") must agree.
+    if kind != Kind::Libbpf {
+        match err_lines.iter().find_map(|l| summary_lost(l)) {
+            Some(n) if n != analysis.lost => analysis
+                .notes
+                .push(format!("stderr summary says {n} lost, but the lost reports add up to {}", analysis.lost)),
+            Some(_) => {}
+            None => analysis.notes.push("no \"N execs traced, N shown, N lost\" summary on stderr".into()),
+        }
     }
     let storm_cpu_ns = match (startup_cpu_ns, cpu_end) {
         (Some(a), Some(b)) => Some(b.saturating_sub(a)),

@@ -15,8 +15,10 @@
 //!
 //! * `[argc=0]` — the process was started with no arguments at all; the
 //!   filename it was given is shown in place of argv\[0\].
-//! * `[argv0=""]` — argv\[0\] was empty but more arguments follow; the
-//!   filename is shown in its place, the other arguments after the marker.
+//! * `[argv0=""]` — argv\[0\] was empty but more arguments follow (or exist
+//!   beyond what was captured); the filename is shown in its place, the other
+//!   arguments after the marker. When nothing of the argument area could be
+//!   read, neither marker is shown: argc is unknown.
 //! * `[comm]` — in place of the filename when that is empty too.
 //! * `[...]` — more arguments exist than are shown: cut by `-a`, or by the
 //!   capture cap (`--arg-bytes`). It appears at most once per line.

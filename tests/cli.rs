@@ -1,0 +1,109 @@
+//! Command-line tests of the `execsnoop` binary that need no root and load no
+//! BPF: help, usage errors (exit 2, one clear line, never a panic) and the
+//! "not root" runtime error (exit 1).
+//!
+//! Every run has a timeout: a usage error that slipped through validation
+//! would otherwise start tracing (when run as root) and never end.
+
+mod common;
+
+use std::process::Command;
+
+use common::{assert_error_exit, bin, is_root, on_path, run_tool};
+
+fn tool(args: &[&str]) -> common::Finished {
+    run_tool(Command::new(bin()).args(args))
+}
+
+#[test]
+fn help_exits_0_and_documents_r_and_examples() {
+    for flag in ["--help", "-h"] {
+        let f = tool(&[flag]);
+        assert_eq!(f.status.code(), Some(0), "{flag} should exit 0\n{}", f.dump());
+        let out = f.stdout_str();
+        assert!(out.contains("Usage: execsnoop"), "{flag}: no usage line\n{}", f.dump());
+        assert!(out.contains("-r"), "{flag}: -r not listed\n{}", f.dump());
+        assert!(out.contains("compatibility"), "{flag}: -r's compatibility role not explained\n{}", f.dump());
+        assert!(out.contains("Examples:"), "{flag}: no examples\n{}", f.dump());
+        assert!(out.contains("execsnoop -t"), "{flag}: examples should show invocations\n{}", f.dump());
+        for opt in ["-a", "-d", "-P", "--json", "--arg-bytes", "--buffer-kib", "NAME"] {
+            assert!(out.contains(opt), "{flag}: option {opt} not documented\n{}", f.dump());
+        }
+        assert!(f.stderr.is_empty(), "{flag}: nothing on stderr\n{}", f.dump());
+    }
+}
+
+#[test]
+fn unknown_flag_exits_2() {
+    let f = tool(&["--no-such-flag"]);
+    // clap's own message (an `error:` line plus usage), not a one-liner.
+    assert_error_exit(&f, 2, false);
+    assert!(f.stderr.starts_with("error: "), "clap-style error expected\n{}", f.dump());
+    assert!(f.stderr.contains("--no-such-flag"), "the message should name the flag\n{}", f.dump());
+    let f = tool(&["-z"]);
+    assert_error_exit(&f, 2, false);
+}
+
+#[test]
+fn extra_positional_exits_2() {
+    let f = tool(&["bash", "zsh"]);
+    assert_error_exit(&f, 2, false);
+    assert!(f.stderr.contains("zsh"), "the message should name the extra argument\n{}", f.dump());
+}
+
+#[test]
+fn bad_regex_exits_2_with_one_line() {
+    let f = tool(&["a("]);
+    assert_error_exit(&f, 2, true);
+    assert!(f.stderr.starts_with("execsnoop: invalid name regex"), "{}", f.dump());
+    assert!(f.stderr.contains("a("), "the message should quote the pattern\n{}", f.dump());
+}
+
+#[test]
+fn bad_duration_exits_2_with_one_line() {
+    for d in ["0", "abc", "-1", "inf", "nan", ""] {
+        let f = tool(&["-d", d]);
+        assert_error_exit(&f, 2, true);
+        assert!(f.stderr.contains("invalid duration"), "-d {d:?}\n{}", f.dump());
+    }
+}
+
+#[test]
+fn buffer_kib_not_power_of_two_exits_2() {
+    for k in ["100", "2", "0"] {
+        let f = tool(&["--buffer-kib", k]);
+        assert_error_exit(&f, 2, true);
+        assert!(f.stderr.contains("--buffer-kib"), "--buffer-kib {k}\n{}", f.dump());
+    }
+}
+
+#[test]
+fn arg_bytes_out_of_range_exits_2() {
+    for n in ["0", "6291457"] {
+        let f = tool(&["--arg-bytes", n]);
+        assert_error_exit(&f, 2, true);
+        assert!(f.stderr.contains("--arg-bytes"), "--arg-bytes {n}\n{}", f.dump());
+    }
+}
+
+#[test]
+fn ppid_zero_exits_2() {
+    let f = tool(&["-P", "0"]);
+    assert_error_exit(&f, 2, true);
+    assert!(f.stderr.contains("--ppid"), "{}", f.dump());
+}
+
+#[test]
+fn not_root_exits_1_with_need_root() {
+    let f = if is_root() {
+        if !on_path("setpriv") {
+            eprintln!("SKIPPED not_root_exits_1_with_need_root: running as root and setpriv is not installed");
+            return;
+        }
+        run_tool(Command::new("setpriv").args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"]).arg(bin()))
+    } else {
+        run_tool(&mut Command::new(bin()))
+    };
+    assert_error_exit(&f, 1, true);
+    assert!(f.stderr.starts_with("execsnoop: need root (or CAP_BPF and CAP_PERFMON)"), "{}", f.dump());
+}
