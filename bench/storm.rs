@@ -223,12 +223,13 @@ fn locate_execsnoop() -> PathBuf {
     }
     // The bench binary lives in target/<profile>/deps/; the tracer in target/<profile>/.
     if let Ok(exe) = std::env::current_exe()
-        && let Some(profile_dir) = exe.parent().and_then(Path::parent) {
-            let cand = profile_dir.join("execsnoop");
-            if cand.is_file() {
-                return cand;
-            }
+        && let Some(profile_dir) = exe.parent().and_then(Path::parent)
+    {
+        let cand = profile_dir.join("execsnoop");
+        if cand.is_file() {
+            return cand;
         }
+    }
     Path::new(env!("CARGO_MANIFEST_DIR")).join("target/release/execsnoop")
 }
 
@@ -255,11 +256,8 @@ fn parse_config() -> Res<Config> {
     let extra_args = std::env::var("STORM_EXTRA_ARGS")
         .map(|s| s.split_whitespace().map(str::to_owned).collect())
         .unwrap_or_default();
-    let libbpf = if env_flag("STORM_NO_LIBBPF") {
-        None
-    } else {
-        Some(PathBuf::from(LIBBPF_PATH)).filter(|p| is_executable(p))
-    };
+    let libbpf =
+        if env_flag("STORM_NO_LIBBPF") { None } else { Some(PathBuf::from(LIBBPF_PATH)).filter(|p| is_executable(p)) };
     Ok(Config {
         workers,
         execs,
@@ -352,7 +350,8 @@ fn build_noop(dir: &Path) -> Noop {
             }
         },
     };
-    let truebin = ["/bin/true", "/usr/bin/true"].into_iter().find(|p| is_executable(Path::new(p))).unwrap_or("/bin/true");
+    let truebin =
+        ["/bin/true", "/usr/bin/true"].into_iter().find(|p| is_executable(Path::new(p))).unwrap_or("/bin/true");
     eprintln!("storm: WARNING: could not build a static no-op ({why}); falling back to {truebin}");
     Noop {
         path: CString::new(truebin).unwrap_or_default(),
@@ -392,9 +391,7 @@ impl Plan {
 }
 
 fn filler(w: usize, s: usize) -> String {
-    (0..FILLER_LEN)
-        .map(|i| FILLER_ALPHABET[(w * 7919 + s * 31 + i * 17) % FILLER_ALPHABET.len()] as char)
-        .collect()
+    (0..FILLER_LEN).map(|i| FILLER_ALPHABET[(w * 7919 + s * 31 + i * 17) % FILLER_ALPHABET.len()] as char).collect()
 }
 
 fn expected_argv(tag: &str, w: usize, s: usize) -> [String; 5] {
@@ -575,10 +572,10 @@ fn spawn_reader<R: Read + Send + 'static>(r: R, stream: Stream, tx: Sender<Line>
 enum Ready<'a> {
     /// A stderr line containing this text.
     Stderr(&'a str),
-    /// A stdout (pipe) line starting with this text.
-    StdoutPipe(&'a str),
-    /// A line in the stdout file starting with this text.
-    File(&'a Path, &'a str),
+    /// A stdout (pipe) line accepted by this test.
+    StdoutPipe(fn(&str) -> bool),
+    /// A complete line in the stdout file accepted by this test.
+    File(&'a Path, fn(&str) -> bool),
     /// No observable signal: wait this long.
     Fixed(Duration),
 }
@@ -661,7 +658,7 @@ impl Tracer {
             for l in &self.lines[seen..] {
                 let hit = match how {
                     Ready::Stderr(s) => l.stream == Stream::Err && l.text.contains(s),
-                    Ready::StdoutPipe(s) => l.stream == Stream::Out && l.text.starts_with(s),
+                    Ready::StdoutPipe(f) => l.stream == Stream::Out && f(&l.text),
                     _ => false,
                 };
                 if hit {
@@ -670,26 +667,28 @@ impl Tracer {
             }
             seen = self.lines.len();
             match how {
-                Ready::File(p, s)
-                    if file_has_line_starting(p, s) => {
-                        return Ok(Some(self.started.elapsed()));
-                    }
-                Ready::Fixed(d)
-                    if self.started.elapsed() >= *d => {
-                        return Ok(None);
-                    }
+                Ready::File(p, f) if file_has_line(p, *f) => {
+                    return Ok(Some(self.started.elapsed()));
+                }
+                Ready::Fixed(d) if self.started.elapsed() >= *d => {
+                    return Ok(None);
+                }
                 _ => {}
             }
             if self.try_reap() {
                 thread::sleep(Duration::from_millis(50));
                 self.pump(Duration::from_millis(1));
                 let st = self.exited.map_or("unknown status".into(), |(s, _)| describe_status(s));
-                return Err(format!("{} exited ({st}) before it was ready; its stderr: {}", self.name, self.stderr_text()));
+                return Err(format!(
+                    "{} exited ({st}) before it was ready; its stderr: {}",
+                    self.name,
+                    self.stderr_text()
+                ));
             }
             if Instant::now() >= deadline {
                 let what = match how {
                     Ready::Stderr(s) => format!("stderr line {s:?}"),
-                    Ready::StdoutPipe(s) | Ready::File(_, s) => format!("stdout line starting {s:?}"),
+                    Ready::StdoutPipe(_) | Ready::File(..) => "the header line on stdout".into(),
                     Ready::Fixed(_) => "fixed wait".into(),
                 };
                 return Err(format!(
@@ -800,7 +799,7 @@ impl Drop for Tracer {
     }
 }
 
-fn file_has_line_starting(p: &Path, prefix: &str) -> bool {
+fn file_has_line(p: &Path, test: fn(&str) -> bool) -> bool {
     let Ok(f) = fs::File::open(p) else { return false };
     let mut buf = Vec::with_capacity(4096);
     if f.take(64 * 1024).read_to_end(&mut buf).is_err() {
@@ -811,7 +810,16 @@ fn file_has_line_starting(p: &Path, prefix: &str) -> bool {
         Some(end) => &buf[..end],
         None => return false,
     };
-    complete.split(|&b| b == b'\n').any(|l| l.starts_with(prefix.as_bytes()))
+    complete.split(|&b| b == b'\n').any(|l| test(&String::from_utf8_lossy(l)))
+}
+
+/// Our text header: "   PID   PPID ARGS", or with extra leading columns (-t).
+fn is_text_header(line: &str) -> bool {
+    line == TEXT_HEADER || line.ends_with(TEXT_HEADER.trim_start())
+}
+
+fn is_libbpf_header(line: &str) -> bool {
+    line.starts_with(LIBBPF_HEADER_START)
 }
 
 /// Wait until the tracer has written every storm row, or until the number of
@@ -1132,7 +1140,10 @@ struct Analysis {
     lost_by_kind: BTreeMap<String, u64>,
     end: Option<(Option<u64>, Option<u64>, Option<u64>)>,
     other_types: BTreeMap<String, u64>,
+    /// Problems seen in this run.
     notes: Vec<String>,
+    /// Facts about the tool that do not depend on the run.
+    info: Vec<String>,
 }
 
 enum Match {
@@ -1145,7 +1156,8 @@ fn classify(plan: &Plan, argv: &[&str]) -> Match {
     if argv.len() < 2 || argv[0] != "noop" || argv[1] != "storm" {
         return if argv.contains(&"storm") { Match::Stray } else { Match::None };
     }
-    let (Some(w), Some(s)) = (argv.get(2).and_then(|v| v.parse().ok()), argv.get(3).and_then(|v| v.parse().ok())) else {
+    let (Some(w), Some(s)) = (argv.get(2).and_then(|v| v.parse().ok()), argv.get(3).and_then(|v| v.parse().ok()))
+    else {
         return Match::Stray;
     };
     let Some(idx) = plan.index(w, s) else { return Match::Stray };
@@ -1237,13 +1249,12 @@ fn stderr_lost(lines: &[&str]) -> u64 {
     total
 }
 
-/// The lost count of our closing stderr summary, "N execs traced, N shown, N lost".
+/// The lost count of our closing stderr summary: "N execs traced, N shown, N lost",
+/// or "..., WARNING: N lost (ring buffer full; ...)" when events were lost.
 fn summary_lost(line: &str) -> Option<u64> {
-    let rest = line.trim().strip_suffix(" lost")?;
-    if !line.contains(" execs traced, ") {
-        return None;
-    }
-    rest.rsplit(' ').next()?.parse().ok()
+    let after = &line[line.find(" execs traced, ")?..];
+    let before_lost = &after[..after.find(" lost")?];
+    before_lost.rsplit(' ').next()?.parse().ok()
 }
 
 fn analyze_json(data: &str, plan: &Plan, pids: &[i32], noop: &Noop) -> Analysis {
@@ -1283,7 +1294,11 @@ fn analyze_json(data: &str, plan: &Plan, pids: &[i32], noop: &Noop) -> Analysis 
                 let truncated = truncated.unwrap_or(false);
                 let before = t.a.stray;
                 let hit = t.argv(&argv, truncated, line);
-                if hit.is_none() && t.a.stray == before && v.get("comm").and_then(J::as_str) == Some(noop.comm.as_str()) && noop.comm == "noop" {
+                if hit.is_none()
+                    && t.a.stray == before
+                    && v.get("comm").and_then(J::as_str) == Some(noop.comm.as_str())
+                    && noop.comm == "noop"
+                {
                     t.stray(line);
                 }
                 if let Some((_, _, idx)) = hit {
@@ -1346,23 +1361,27 @@ fn analyze_json(data: &str, plan: &Plan, pids: &[i32], noop: &Noop) -> Analysis 
         }
     }
     if let Some(last) = data.lines().rev().find(|l| !l.is_empty())
-        && !last.contains("\"end\"") {
-            a.notes.push("the last JSON line is not the end record".into());
-        }
+        && !last.contains("\"end\"")
+    {
+        a.notes.push("the last JSON line is not the end record".into());
+    }
     a
 }
 
-fn analyze_text(data: &str, plan: &Plan, pids: &[i32], kind: Kind, noop: &Noop) -> Analysis {
+fn analyze_text(data: &str, plan: &Plan, pids: &[i32], kind: Kind, noop: &Noop, extra_args: bool) -> Analysis {
     let mut t = Tally::new(plan, pids);
     let mut libbpf_filename_argv0 = false;
     let mut ret_nonzero = 0u64;
     let mut lines = data.lines();
     let first = lines.next().unwrap_or("");
     match kind {
-        Kind::OursText if first != TEXT_HEADER => {
+        Kind::OursText if !is_text_header(first) => {
             t.a.notes.push(format!("first stdout line is {:?}, expected the header {TEXT_HEADER:?}", clip(first)));
         }
-        Kind::Libbpf if !first.starts_with(LIBBPF_HEADER_START) => {
+        Kind::OursText if first != TEXT_HEADER && !extra_args => {
+            t.a.notes.push(format!("header is {first:?}, expected exactly {TEXT_HEADER:?}"));
+        }
+        Kind::Libbpf if !is_libbpf_header(first) => {
             t.a.notes.push(format!("first stdout line is {:?}, expected the PCOMM header", clip(first)));
         }
         _ => {}
@@ -1411,7 +1430,7 @@ fn analyze_text(data: &str, plan: &Plan, pids: &[i32], kind: Kind, noop: &Noop) 
         t.a.notes.push(format!("{ret_nonzero} storm rows with RET != 0"));
     }
     if libbpf_filename_argv0 {
-        t.a.notes.push("shows the exec filename instead of argv[0] (its usual behaviour); counted as argv[0]".into());
+        t.a.info.push("shows the exec filename instead of argv[0] (its usual behaviour); counted as argv[0]".into());
     }
     t.a
 }
@@ -1448,11 +1467,15 @@ fn run_tracer(cfg: &Config, kind: Kind, plan: &Plan, noop: &Noop, dir: &Path, ru
     let out_file = fs::File::create(&out_path).map_err(|e| format!("create {}: {e}", out_path.display()))?;
     let (program, args, ready): (PathBuf, Vec<String>, Ready) = match kind {
         Kind::OursJson => (cfg.execsnoop.clone(), our_args(cfg, true), Ready::Stderr(BANNER)),
-        Kind::OursText => (cfg.execsnoop.clone(), our_args(cfg, false), Ready::File(&out_path, TEXT_HEADER)),
+        Kind::OursText => (cfg.execsnoop.clone(), our_args(cfg, false), Ready::File(&out_path, is_text_header)),
         Kind::Libbpf => {
             let lb = cfg.libbpf.clone().ok_or("libbpf-tools execsnoop not available")?;
             match &cfg.stdbuf {
-                Some(sb) => (sb.clone(), vec!["-oL".into(), lb.to_string_lossy().into_owned()], Ready::File(&out_path, LIBBPF_HEADER_START)),
+                Some(sb) => (
+                    sb.clone(),
+                    vec!["-oL".into(), lb.to_string_lossy().into_owned()],
+                    Ready::File(&out_path, is_libbpf_header),
+                ),
                 None => (lb, Vec::new(), Ready::Fixed(Duration::from_secs(3))),
             }
         }
@@ -1467,11 +1490,9 @@ fn run_tracer(cfg: &Config, kind: Kind, plan: &Plan, noop: &Noop, dir: &Path, ru
     let still_running = !tr.try_reap();
     let exited = tr.stop(STOP_TIMEOUT);
     let mut stderr_unexpected = Vec::new();
-    if !still_running {
-        stderr_unexpected.push(format!("tracer had already exited ({}) before SIGINT", describe_status(exited.status)));
-    }
     let err_lines: Vec<&str> = tr.stderr_lines().collect();
-    let banner = tr.lines.iter().find(|l| l.stream == Stream::Err && l.text.contains(BANNER)).map(|l| l.at - tr.started);
+    let banner =
+        tr.lines.iter().find(|l| l.stream == Stream::Err && l.text.contains(BANNER)).map(|l| l.at - tr.started);
     let ending_seen = err_lines.iter().any(|l| l.contains(ENDING));
     for l in &err_lines {
         let expected = match kind {
@@ -1489,8 +1510,11 @@ fn run_tracer(cfg: &Config, kind: Kind, plan: &Plan, noop: &Noop, dir: &Path, ru
     let data = String::from_utf8_lossy(&data);
     let mut analysis = match kind {
         Kind::OursJson => analyze_json(&data, plan, &storm.pids, noop),
-        Kind::OursText | Kind::Libbpf => analyze_text(&data, plan, &storm.pids, kind, noop),
+        Kind::OursText | Kind::Libbpf => analyze_text(&data, plan, &storm.pids, kind, noop, !cfg.extra_args.is_empty()),
     };
+    if !still_running {
+        analysis.notes.push(format!("had already exited ({}) before SIGINT", describe_status(exited.status)));
+    }
     if kind != Kind::OursJson {
         let warned: Vec<&str> = err_lines.iter().copied().filter(|l| summary_lost(l).is_none()).collect();
         analysis.lost = stderr_lost(&warned);
@@ -1534,8 +1558,9 @@ struct StartStop {
 
 /// Our text mode with stdout on a pipe: is the header flushed, and does SIGINT end it cleanly?
 fn run_start_stop(cfg: &Config) -> Res<StartStop> {
-    let mut tr = Tracer::spawn("execsnoop (text, stdout pipe)", &cfg.execsnoop, &our_args(cfg, false), Stdio::null(), true)?;
-    let header = tr.wait_ready(&Ready::StdoutPipe(TEXT_HEADER))?.unwrap_or_default();
+    let mut tr =
+        Tracer::spawn("execsnoop (text, stdout pipe)", &cfg.execsnoop, &our_args(cfg, false), Stdio::null(), true)?;
+    let header = tr.wait_ready(&Ready::StdoutPipe(is_text_header))?.unwrap_or_default();
     let banner = {
         // The banner may come a moment after the header; give it 500 ms.
         let t0 = Instant::now();
@@ -1597,6 +1622,8 @@ struct Rows {
     drain_ms: Vec<f64>,
     stop_ms: Vec<f64>,
     notes: Vec<String>,
+    /// The comparison tool failed; it is skipped from then on.
+    disabled: bool,
 }
 
 impl Rows {
@@ -1614,9 +1641,10 @@ fn record(rows: &mut Rows, kind: Kind, plan: &Plan, r: &TracerRun, run: usize) {
     rows.full_pct.push(a.full as f64 * 100.0 / total);
     rows.lost.push(a.lost as f64);
     if let Some(ns) = r.storm_cpu_ns
-        && a.events > 0 {
-            rows.cpu_per_1k_ms.push(ns as f64 / 1e6 / (a.events as f64 / 1000.0));
-        }
+        && a.events > 0
+    {
+        rows.cpu_per_1k_ms.push(ns as f64 / 1e6 / (a.events as f64 / 1000.0));
+    }
     if let Some(ns) = r.startup_cpu_ns {
         rows.startup_cpu_ms.push(ns as f64 / 1e6);
     }
@@ -1647,7 +1675,11 @@ fn record(rows: &mut Rows, kind: Kind, plan: &Plan, r: &TracerRun, run: usize) {
             a.captured, plan.total, a.full, a.lost
         ));
     } else if a.full < a.captured {
-        rows.note(format!("{label} ({run_tag}): {} of {} captured rows lack the full, correct argv", a.captured - a.full, a.captured));
+        rows.note(format!(
+            "{label} ({run_tag}): {} of {} captured rows lack the full, correct argv",
+            a.captured - a.full,
+            a.captured
+        ));
     }
     if a.lost > 0 {
         let by_kind = if a.lost_by_kind.is_empty() { String::new() } else { format!(" {:?}", a.lost_by_kind) };
@@ -1657,25 +1689,48 @@ fn record(rows: &mut Rows, kind: Kind, plan: &Plan, r: &TracerRun, run: usize) {
         rows.note(format!("{label} ({run_tag}): {} duplicate rows for the same exec", a.duplicates));
     }
     if a.stray > 0 {
-        rows.note(format!("{label} ({run_tag}): {} storm-looking rows not matching any exec, e.g. {}", a.stray, a.stray_example.clone().unwrap_or_default()));
+        rows.note(format!(
+            "{label} ({run_tag}): {} storm-looking rows not matching any exec, e.g. {}",
+            a.stray,
+            a.stray_example.clone().unwrap_or_default()
+        ));
     }
     if a.truncated_marked > 0 {
-        rows.note(format!("{label} ({run_tag}): {} storm rows marked truncated (argv is only ~60 bytes)", a.truncated_marked));
+        rows.note(format!(
+            "{label} ({run_tag}): {} storm rows marked truncated (argv is only ~60 bytes)",
+            a.truncated_marked
+        ));
     }
     if a.pid_wrong > 0 {
-        rows.note(format!("{label} ({run_tag}): {} rows with the wrong PID, e.g. {}", a.pid_wrong, a.pid_example.clone().unwrap_or_default()));
+        rows.note(format!(
+            "{label} ({run_tag}): {} rows with the wrong PID, e.g. {}",
+            a.pid_wrong,
+            a.pid_example.clone().unwrap_or_default()
+        ));
     }
     if a.ppid_wrong > 0 {
         rows.note(format!("{label} ({run_tag}): {} rows whose PPID is not the benchmark's PID", a.ppid_wrong));
     }
     if a.comm_wrong > 0 {
-        rows.note(format!("{label} ({run_tag}): {} rows with unexpected comm, e.g. {}", a.comm_wrong, a.comm_example.clone().unwrap_or_default()));
+        rows.note(format!(
+            "{label} ({run_tag}): {} rows with unexpected comm, e.g. {}",
+            a.comm_wrong,
+            a.comm_example.clone().unwrap_or_default()
+        ));
     }
     if a.filename_wrong > 0 {
-        rows.note(format!("{label} ({run_tag}): {} rows with unexpected filename, e.g. {}", a.filename_wrong, a.filename_example.clone().unwrap_or_default()));
+        rows.note(format!(
+            "{label} ({run_tag}): {} rows with unexpected filename, e.g. {}",
+            a.filename_wrong,
+            a.filename_example.clone().unwrap_or_default()
+        ));
     }
     if a.malformed > 0 {
-        rows.note(format!("{label} ({run_tag}): {} malformed JSON lines, e.g. {}", a.malformed, a.malformed_example.clone().unwrap_or_default()));
+        rows.note(format!(
+            "{label} ({run_tag}): {} malformed JSON lines, e.g. {}",
+            a.malformed,
+            a.malformed_example.clone().unwrap_or_default()
+        ));
     }
     if !a.other_types.is_empty() {
         rows.note(format!("{label}: other record types seen: {:?}", a.other_types));
@@ -1683,14 +1738,23 @@ fn record(rows: &mut Rows, kind: Kind, plan: &Plan, r: &TracerRun, run: usize) {
     for n in &a.notes {
         rows.note(format!("{label} ({run_tag}): {n}"));
     }
+    for n in &a.info {
+        rows.note(format!("{label}: {n}"));
+    }
     let ours = kind != Kind::Libbpf;
     if r.exited.killed {
         rows.note(format!("{label} ({run_tag}): did not exit within {} s of SIGINT; killed", STOP_TIMEOUT.as_secs()));
     } else if ours && !(libc::WIFEXITED(r.exited.status) && libc::WEXITSTATUS(r.exited.status) == 0) {
-        rows.note(format!("{label} ({run_tag}): ended with {} after SIGINT, expected exit 0", describe_status(r.exited.status)));
+        rows.note(format!(
+            "{label} ({run_tag}): ended with {} after SIGINT, expected exit 0",
+            describe_status(r.exited.status)
+        ));
     }
     if r.exited.stop_latency > Duration::from_secs(1) && !r.exited.killed {
-        rows.note(format!("{label} ({run_tag}): took {:.1} s to exit after SIGINT", r.exited.stop_latency.as_secs_f64()));
+        rows.note(format!(
+            "{label} ({run_tag}): took {:.1} s to exit after SIGINT",
+            r.exited.stop_latency.as_secs_f64()
+        ));
     }
     if ours && !r.ending_seen {
         rows.note(format!("{label} ({run_tag}): no {ENDING:?} on stderr"));
@@ -1700,25 +1764,37 @@ fn record(rows: &mut Rows, kind: Kind, plan: &Plan, r: &TracerRun, run: usize) {
     }
     if kind == Kind::OursText
         && let (Some(b), Some(h)) = (r.banner, r.ready)
-            && h > b + Duration::from_millis(50) {
-                rows.note(format!("{label} ({run_tag}): header reached the file {:.0} ms after the stderr banner", ms(h - b)));
-            }
+        && h > b + Duration::from_millis(50)
+    {
+        rows.note(format!("{label} ({run_tag}): header reached the file {:.0} ms after the stderr banner", ms(h - b)));
+    }
     for u in &r.stderr_unexpected {
         rows.note(format!("{label} ({run_tag}): stderr: {u}"));
     }
     if r.drain_timed_out {
         rows.note(format!("{label} ({run_tag}): storm rows still arriving {} s after the storm", DRAIN_MAX.as_secs()));
     } else if r.drain > Duration::from_secs(1) {
-        rows.note(format!("{label} ({run_tag}): storm rows kept arriving for {:.1} s after the storm ended", r.drain.as_secs_f64()));
+        rows.note(format!(
+            "{label} ({run_tag}): storm rows kept arriving for {:.1} s after the storm ended",
+            r.drain.as_secs_f64()
+        ));
     }
     if r.storm.failures > 0 {
-        rows.note(format!("{label} ({run_tag}): {} storm execs failed: {}", r.storm.failures, r.storm.first_error.clone().unwrap_or_default()));
+        rows.note(format!(
+            "{label} ({run_tag}): {} storm execs failed: {}",
+            r.storm.failures,
+            r.storm.first_error.clone().unwrap_or_default()
+        ));
     }
     // The end record's received vs shown can reveal filtering bugs.
     if let Some((Some(received), Some(shown), _)) = a.end
-        && (received < a.events || shown > received) {
-            rows.note(format!("{label} ({run_tag}): end record received={received} shown={shown} vs {} exec rows", a.events));
-        }
+        && (received < a.events || shown > received)
+    {
+        rows.note(format!(
+            "{label} ({run_tag}): end record received={received} shown={shown} vs {} exec rows",
+            a.events
+        ));
+    }
 }
 
 // ---------------------------------------------------------------------------
@@ -1752,13 +1828,18 @@ fn run() -> Res<()> {
         return Err(format!("{} is not executable", cfg.execsnoop.display()));
     }
     let mut global_notes: Vec<String> = Vec::new();
-    if let (Ok(bin_m), Some(src_m)) =
-        (fs::metadata(&cfg.execsnoop).and_then(|m| m.modified()), newest_source_mtime(Path::new(env!("CARGO_MANIFEST_DIR"))))
-        && bin_m < src_m {
-            let msg = format!("{} is older than the newest source file; run `cargo build --release` to test the current code", cfg.execsnoop.display());
-            eprintln!("storm: WARNING: {msg}");
-            global_notes.push(msg);
-        }
+    if let (Ok(bin_m), Some(src_m)) = (
+        fs::metadata(&cfg.execsnoop).and_then(|m| m.modified()),
+        newest_source_mtime(Path::new(env!("CARGO_MANIFEST_DIR"))),
+    ) && bin_m < src_m
+    {
+        let msg = format!(
+            "{} is older than the newest source file; run `cargo build --release` to test the current code",
+            cfg.execsnoop.display()
+        );
+        eprintln!("storm: WARNING: {msg}");
+        global_notes.push(msg);
+    }
 
     let tmp = TempDir::new()?;
     let noop = build_noop(tmp.path());
@@ -1793,7 +1874,12 @@ fn run() -> Res<()> {
     for run in 0..cfg.runs {
         let base = run_storm(&plan, &noop, "storm")?;
         if base.failures > 0 {
-            global_notes.push(format!("baseline run {}: {} execs failed: {}", run + 1, base.failures, base.first_error.clone().unwrap_or_default()));
+            global_notes.push(format!(
+                "baseline run {}: {} execs failed: {}",
+                run + 1,
+                base.failures,
+                base.first_error.clone().unwrap_or_default()
+            ));
         }
         eprintln!(
             "[run {}/{}] baseline: storm {} ({:.0} execs/s)",
@@ -1806,7 +1892,20 @@ fn run() -> Res<()> {
         nap(Duration::from_millis(200))?;
 
         for (kind, r) in rows.iter_mut() {
-            let tr = run_tracer(&cfg, *kind, &plan, &noop, tmp.path(), run)?;
+            if r.disabled {
+                continue;
+            }
+            let tr = match run_tracer(&cfg, *kind, &plan, &noop, tmp.path(), run) {
+                Ok(tr) => tr,
+                // libbpf-tools is only a comparison: note its failure and go on.
+                Err(e) if *kind == Kind::Libbpf && !aborted() => {
+                    eprintln!("storm: libbpf-tools failed, skipping it: {e}");
+                    r.note(format!("libbpf-tools (run {}): failed, skipped from then on: {e}", run + 1));
+                    r.disabled = true;
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
             let a = &tr.analysis;
             eprintln!(
                 "[run {}/{}] {}: ready {}, storm {}, captured {}/{}, full {}, lost {}, events {}, cpu {} (+{} startup), HWM {}, drain {:.0} ms, stop {:.0} ms {}",
@@ -1865,7 +1964,11 @@ fn run() -> Res<()> {
         fmt_secs(base_med),
         plan.total as f64 / base_med
     );
-    let _ = writeln!(out, "{:<16}{:>9}  {:>9}  {:>5}  {:>9}  {:>9}  {:>7}  {:>8}", "tool", "captured", "full-argv", "lost", "cpu/1k ev", "peak RSS", "ready", "slowdown");
+    let _ = writeln!(
+        out,
+        "{:<16}{:>9}  {:>9}  {:>5}  {:>9}  {:>9}  {:>7}  {:>8}",
+        "tool", "captured", "full-argv", "lost", "cpu/1k ev", "peak RSS", "ready", "slowdown"
+    );
     for (kind, r) in &rows {
         let pct = |v: &Vec<f64>| median_f(v.clone()).map_or("n/a".into(), |x| format!("{x:.2}%"));
         let lost = median_f(r.lost.clone()).map_or("n/a".into(), |x| format!("{x:.0}"));
@@ -1873,7 +1976,18 @@ fn run() -> Res<()> {
         let rss = median_f(r.rss_mib.clone()).map_or("n/a".into(), |x| format!("{x:.1} MiB"));
         let ready = fmt_ms(median_f(r.ready_ms.clone()));
         let slow = median_f(r.storm_s.clone()).map_or("n/a".into(), |x| format!("{:.2}x", x / base_med));
-        let _ = writeln!(out, "{:<16}{:>9}  {:>9}  {:>5}  {:>9}  {:>9}  {:>7}  {:>8}", kind.label(), pct(&r.captured_pct), pct(&r.full_pct), lost, cpu, rss, ready, slow);
+        let _ = writeln!(
+            out,
+            "{:<16}{:>9}  {:>9}  {:>5}  {:>9}  {:>9}  {:>7}  {:>8}",
+            kind.label(),
+            pct(&r.captured_pct),
+            pct(&r.full_pct),
+            lost,
+            cpu,
+            rss,
+            ready,
+            slow
+        );
     }
     let _ = writeln!(out);
     for (kind, r) in &rows {
@@ -1891,7 +2005,12 @@ fn run() -> Res<()> {
     let ban = median_f(start_stop.iter().filter_map(|s| s.banner.map(ms)).collect());
     let clean = start_stop
         .iter()
-        .filter(|s| !s.exited.killed && libc::WIFEXITED(s.exited.status) && libc::WEXITSTATUS(s.exited.status) == 0 && s.ending_seen)
+        .filter(|s| {
+            !s.exited.killed
+                && libc::WIFEXITED(s.exited.status)
+                && libc::WEXITSTATUS(s.exited.status) == 0
+                && s.ending_seen
+        })
         .count();
     let _ = writeln!(
         out,
@@ -1907,9 +2026,17 @@ fn run() -> Res<()> {
     );
     for (i, s) in start_stop.iter().enumerate() {
         if s.exited.killed {
-            global_notes.push(format!("text/pipe start-stop run {}: did not exit within {} s of SIGINT; killed", i + 1, STOP_TIMEOUT.as_secs()));
+            global_notes.push(format!(
+                "text/pipe start-stop run {}: did not exit within {} s of SIGINT; killed",
+                i + 1,
+                STOP_TIMEOUT.as_secs()
+            ));
         } else if !(libc::WIFEXITED(s.exited.status) && libc::WEXITSTATUS(s.exited.status) == 0) {
-            global_notes.push(format!("text/pipe start-stop run {}: ended with {}", i + 1, describe_status(s.exited.status)));
+            global_notes.push(format!(
+                "text/pipe start-stop run {}: ended with {}",
+                i + 1,
+                describe_status(s.exited.status)
+            ));
         }
         if !s.ending_seen {
             global_notes.push(format!("text/pipe start-stop run {}: no {ENDING:?} on stderr", i + 1));

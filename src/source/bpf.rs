@@ -60,18 +60,36 @@ impl BpfSource {
     pub fn open(config: &Config) -> Result<BpfSource, SourceError> {
         check_privileges()?;
         let btf_path = std::env::var_os("EXECSNOOP_BTF").unwrap_or_else(|| VMLINUX_BTF.into());
-        let btf = target_btf(Path::new(&btf_path))?;
+        let blob = target_btf(Path::new(&btf_path))?;
 
         let args_cap: u32 = config.kernel.args_cap;
         let targ_ppid: u32 = config.kernel.ppid.unwrap_or(0);
-        let mut ebpf = EbpfLoader::new()
-            .btf(Some(&btf))
-            .override_global("args_cap", &args_cap, true)
-            .override_global("targ_ppid", &targ_ppid, true)
-            .map_max_entries("events", config.ring_bytes)
-            .load(OBJECT)
-            .map_err(load_error)?;
-        drop(btf);
+        let load = |btf: Option<&Btf>| {
+            // aya 0.14's EbpfLoader::new() parses /sys/kernel/btf/vmlinux
+            // whole, whatever .btf() is given afterwards; see
+            // `with_pruned_vmlinux` for how that cost is avoided.
+            let mut loader = EbpfLoader::new();
+            if let Some(btf) = btf {
+                loader.btf(Some(btf));
+            }
+            loader
+                .override_global("args_cap", &args_cap, true)
+                .override_global("targ_ppid", &targ_ppid, true)
+                .map_max_entries("events", config.ring_bytes)
+                .load(OBJECT)
+        };
+        let loaded = match with_pruned_vmlinux(&blob, || load(None)) {
+            Some(r) => r,
+            None => {
+                // No private mount namespace (e.g. only CAP_BPF, no
+                // CAP_SYS_ADMIN): aya reads the whole kernel BTF, which costs
+                // memory and time but gives the same relocations.
+                let btf = Btf::parse(&blob, Endianness::default())
+                    .map_err(|e| SourceError::Other(format!("pruned kernel BTF does not parse: {e}")))?;
+                load(Some(&btf))
+            }
+        };
+        let mut ebpf = loaded.map_err(load_error)?;
 
         let prog: &mut RawTracePoint = ebpf
             .program_mut(PROGRAM)
@@ -185,8 +203,8 @@ impl Source for BpfSource {
 }
 
 /// The target BTF for CO-RE: only the structs we use, cut from the kernel's
-/// BTF by streaming it (a few hundred KiB of memory instead of ~20 MiB).
-fn target_btf(path: &Path) -> Result<Btf, SourceError> {
+/// BTF by streaming it (about 12 KiB, instead of ~20 MiB of parsed types).
+fn target_btf(path: &Path) -> Result<Vec<u8>, SourceError> {
     if !path.exists() {
         return Err(SourceError::Unsupported(format!(
             "kernel BTF not found at {}: this kernel was built without CONFIG_DEBUG_INFO_BTF, \
@@ -194,10 +212,70 @@ fn target_btf(path: &Path) -> Result<Btf, SourceError> {
             path.display()
         )));
     }
-    let blob = btf_prune::prune_file(path, CORE_STRUCTS)
-        .map_err(|e| SourceError::Unsupported(format!("cannot read kernel BTF {}: {e}", path.display())))?;
-    Btf::parse(&blob, Endianness::default())
-        .map_err(|e| SourceError::Other(format!("pruned kernel BTF does not parse: {e}")))
+    btf_prune::prune_file(path, CORE_STRUCTS).map_err(|e| SourceError::Unsupported(format!("cannot read kernel BTF: {e}")))
+}
+
+/// Run `f` while this process sees `blob` as `/sys/kernel/btf/vmlinux`.
+///
+/// aya 0.14's `EbpfLoader::new()` unconditionally parses the kernel's whole
+/// BTF (~6 MB on disk, ~20 MiB of memory, tens of ms) even when the caller
+/// then supplies its own target BTF. To keep start-up fast and peak memory
+/// small, the loader runs in a private mount namespace in which a tmpfs holding
+/// only the pruned BTF covers `/sys/kernel/btf`; afterwards the process goes
+/// back to its original mount namespace (the private one disappears with it).
+/// Nothing outside this process sees any of it.
+///
+/// Returns `None`, having changed nothing, when the namespace cannot be set up
+/// (no CAP_SYS_ADMIN, or a kernel without mount namespaces); the caller then
+/// loads the ordinary way. Must run while the process is single-threaded
+/// (setns into a mount namespace requires it).
+fn with_pruned_vmlinux<R>(blob: &[u8], f: impl FnOnce() -> R) -> Option<R> {
+    use std::ffi::CString;
+    use std::os::fd::AsRawFd;
+
+    let original = std::fs::File::open("/proc/self/ns/mnt").ok()?;
+    // SAFETY: unshare has no memory-safety preconditions; it only changes
+    // which mount namespace this (single-threaded) process is in.
+    if unsafe { libc::unshare(libc::CLONE_NEWNS) } != 0 {
+        return None;
+    }
+    let restore = || {
+        // SAFETY: `original` is an open namespace fd; setns only switches
+        // this process back to that mount namespace.
+        unsafe { libc::setns(original.as_raw_fd(), libc::CLONE_NEWNS) == 0 }
+    };
+    let setup = || -> Option<()> {
+        let root = CString::new("/").ok()?;
+        let dir = CString::new("/sys/kernel/btf").ok()?;
+        let fstype = CString::new("tmpfs").ok()?;
+        let opts = CString::new("mode=0755,size=4m").ok()?;
+        // SAFETY: all pointers are valid NUL-terminated strings or null where
+        // the kernel allows it; mount has no other memory-safety requirements.
+        // MS_PRIVATE first, so nothing mounted here propagates to the host.
+        let rc = unsafe {
+            libc::mount(std::ptr::null(), root.as_ptr(), std::ptr::null(), libc::MS_REC | libc::MS_PRIVATE, std::ptr::null())
+        };
+        if rc != 0 {
+            return None;
+        }
+        // SAFETY: as above.
+        let rc = unsafe {
+            libc::mount(fstype.as_ptr(), dir.as_ptr(), fstype.as_ptr(), 0, opts.as_ptr() as *const libc::c_void)
+        };
+        if rc != 0 {
+            return None;
+        }
+        std::fs::write("/sys/kernel/btf/vmlinux", blob).ok()
+    };
+    if setup().is_none() {
+        restore();
+        return None;
+    }
+    let r = f();
+    // Should going back fail, the process stays in the private namespace:
+    // harmless for tracing (nothing else here reads /sys/kernel/btf).
+    let _ = restore();
+    Some(r)
 }
 
 /// Fail early, in one line, when we cannot possibly load BPF programs.
