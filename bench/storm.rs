@@ -18,7 +18,8 @@
 //! Each run goes through these scenarios, and every scenario is repeated R
 //! times. The table shows medians.
 //!
-//! 1. **baseline**: the storm with no tracer (wall time).
+//! 1. **baseline**: the storm with no tracer (wall time). One baseline runs
+//!    right before each tracer run.
 //! 2. **execsnoop json**: `execsnoop --json`, stdout to a file.
 //! 3. **execsnoop text**: `execsnoop`, stdout to a file.
 //! 4. **libbpf-tools**: Debian's `/usr/sbin/execsnoop`, if installed. It
@@ -58,8 +59,11 @@
 //!   spent starting up (loading BPF, BTF, ...) is reported on its own line.
 //! - `peak RSS`: VmHWM from `/proc/PID/status` just before SIGINT.
 //! - `ready`: time from spawn to readiness (see above).
-//! - `slowdown`: median storm wall time with the tracer running, divided by
-//!   the median baseline wall time.
+//! - `slowdown`: storm wall time with the tracer running, divided by the
+//!   wall time of the baseline run just before it (median of these ratios).
+//!   On a small or shared machine, run-to-run noise of several percent can
+//!   be larger than the tracer's effect. `cpu/1k ev` is the steadier cost
+//!   figure.
 //!
 //! Anything odd is listed under `notes:` after the table. This includes lost
 //! events, wrong PIDs, malformed JSON, unexpected stderr output, a non-zero
@@ -1619,6 +1623,8 @@ struct Rows {
     rss_mib: Vec<f64>,
     ready_ms: Vec<f64>,
     storm_s: Vec<f64>,
+    /// Storm wall time with the tracer / the baseline run just before it.
+    slowdown: Vec<f64>,
     drain_ms: Vec<f64>,
     stop_ms: Vec<f64>,
     notes: Vec<String>,
@@ -1872,29 +1878,31 @@ fn run() -> Res<()> {
     let mut start_stop: Vec<StartStop> = Vec::new();
 
     for run in 0..cfg.runs {
-        let base = run_storm(&plan, &noop, "storm")?;
-        if base.failures > 0 {
-            global_notes.push(format!(
-                "baseline run {}: {} execs failed: {}",
-                run + 1,
-                base.failures,
-                base.first_error.clone().unwrap_or_default()
-            ));
-        }
-        eprintln!(
-            "[run {}/{}] baseline: storm {} ({:.0} execs/s)",
-            run + 1,
-            cfg.runs,
-            fmt_secs(base.wall.as_secs_f64()),
-            plan.total as f64 / base.wall.as_secs_f64()
-        );
-        baseline_s.push(base.wall.as_secs_f64());
-        nap(Duration::from_millis(200))?;
-
         for (kind, r) in rows.iter_mut() {
             if r.disabled {
                 continue;
             }
+            // A baseline right before each tracer run: the slowdown is the
+            // median of these paired ratios, which cancels slow drift in
+            // background load better than one shared baseline would.
+            let base = run_storm(&plan, &noop, "storm")?;
+            if base.failures > 0 {
+                global_notes.push(format!(
+                    "baseline run {}: {} execs failed: {}",
+                    run + 1,
+                    base.failures,
+                    base.first_error.clone().unwrap_or_default()
+                ));
+            }
+            eprintln!(
+                "[run {}/{}] baseline: storm {} ({:.0} execs/s)",
+                run + 1,
+                cfg.runs,
+                fmt_secs(base.wall.as_secs_f64()),
+                plan.total as f64 / base.wall.as_secs_f64()
+            );
+            baseline_s.push(base.wall.as_secs_f64());
+            nap(Duration::from_millis(200))?;
             let tr = match run_tracer(&cfg, *kind, &plan, &noop, tmp.path(), run) {
                 Ok(tr) => tr,
                 // libbpf-tools is only a comparison: note its failure and go on.
@@ -1927,6 +1935,7 @@ fn run() -> Res<()> {
                 if tr.exited.killed { "KILLED".into() } else { describe_status(tr.exited.status) },
             );
             record(r, *kind, &plan, &tr, run);
+            r.slowdown.push(tr.storm.wall.as_secs_f64() / base.wall.as_secs_f64());
             nap(Duration::from_millis(200))?;
         }
 
@@ -1960,7 +1969,7 @@ fn run() -> Res<()> {
     }
     let _ = writeln!(
         out,
-        "baseline (no tracer): storm wall {} ({:.0} execs/s)",
+        "baseline (no tracer): storm wall {} ({:.0} execs/s), median of all baseline runs",
         fmt_secs(base_med),
         plan.total as f64 / base_med
     );
@@ -1975,7 +1984,7 @@ fn run() -> Res<()> {
         let cpu = fmt_ms(median_f(r.cpu_per_1k_ms.clone()));
         let rss = median_f(r.rss_mib.clone()).map_or("n/a".into(), |x| format!("{x:.1} MiB"));
         let ready = fmt_ms(median_f(r.ready_ms.clone()));
-        let slow = median_f(r.storm_s.clone()).map_or("n/a".into(), |x| format!("{:.2}x", x / base_med));
+        let slow = median_f(r.slowdown.clone()).map_or("n/a".into(), |x| format!("{x:.2}x"));
         let _ = writeln!(
             out,
             "{:<16}{:>9}  {:>9}  {:>5}  {:>9}  {:>9}  {:>7}  {:>8}",
@@ -1993,8 +2002,9 @@ fn run() -> Res<()> {
     for (kind, r) in &rows {
         let _ = writeln!(
             out,
-            "{:<16}startup CPU {}, whole-life CPU {}, drain after storm {}, SIGINT->exit {}",
+            "{:<16}storm wall {}, startup CPU {}, whole-life CPU {}, drain after storm {}, SIGINT->exit {}",
             kind.label(),
+            median_f(r.storm_s.clone()).map_or("n/a".into(), fmt_secs),
             fmt_ms(median_f(r.startup_cpu_ms.clone())),
             fmt_ms(median_f(r.total_cpu_ms.clone())),
             fmt_ms(median_f(r.drain_ms.clone())),
@@ -2022,7 +2032,7 @@ fn run() -> Res<()> {
     );
     let _ = writeln!(
         out,
-        "(cpu/1k ev = tracer CPU from ready to SIGINT per 1000 rows written; ready = spawn -> banner (json) / header line in stdout file (text, libbpf-tools); slowdown = storm wall / baseline)"
+        "(cpu/1k ev = tracer CPU from ready to SIGINT per 1000 rows written; ready = spawn -> banner (json) / header line in stdout file (text, libbpf-tools); slowdown = median of storm wall / the baseline run just before it)"
     );
     for (i, s) in start_stop.iter().enumerate() {
         if s.exited.killed {

@@ -58,7 +58,7 @@ int sched_process_exec(struct bpf_raw_tracepoint_args *ctx)
 	struct task_struct *task = (struct task_struct *)ctx->args[0];
 	__u32 old_pid = (__u32)ctx->args[1];
 	struct linux_binprm *bprm = (struct linux_binprm *)ctx->args[2];
-	__u32 zero = 0, flags = 0, fn_len = 0, take = 0, size, i;
+	__u32 zero = 0, flags = 0, fn_len = 0, take = 0, size, i, nfull, rem, base;
 	unsigned long arg_start = 0, arg_end = 0;
 	struct scratch *s;
 	struct exec_event *e;
@@ -79,13 +79,17 @@ int sched_process_exec(struct bpf_raw_tracepoint_args *ctx)
 
 	/* The filename as the kernel was given it, staged in the scratch buffer. */
 	filename = BPF_CORE_READ(bprm, filename);
-	n = bpf_probe_read_kernel_str(s->buf, FILENAME_MAX_LEN, filename);
+	/* Two bytes over the limit: n == FILENAME_MAX_LEN + 2 means the string
+	 * had more than FILENAME_MAX_LEN bytes, so it is cut and marked. */
+	n = bpf_probe_read_kernel_str(s->buf, FILENAME_MAX_LEN + 2, filename);
 	if (n <= 0) {
 		flags |= EXEC_F_FILENAME_FAILED;
 	} else {
 		fn_len = n - 1;
-		if (n == FILENAME_MAX_LEN)
+		if (fn_len > FILENAME_MAX_LEN) {
+			fn_len = FILENAME_MAX_LEN;
 			flags |= EXEC_F_FILENAME_TRUNCATED;
+		}
 	}
 
 	mm = BPF_CORE_READ(task, mm);
@@ -105,8 +109,6 @@ int sched_process_exec(struct bpf_raw_tracepoint_args *ctx)
 			flags |= EXEC_F_ARGS_TRUNCATED;
 	}
 
-	if (fn_len > FILENAME_MAX_LEN)
-		fn_len = FILENAME_MAX_LEN;
 	size = sizeof(*e) + fn_len + take;
 	if (bpf_ringbuf_reserve_dynptr(&events, size, 0, &dp)) {
 		bpf_ringbuf_discard_dynptr(&dp, 0);
@@ -114,25 +116,34 @@ int sched_process_exec(struct bpf_raw_tracepoint_args *ctx)
 		return 0;
 	}
 
-	if (fn_len && bpf_dynptr_write(&dp, sizeof(*e), s->buf, fn_len & (FILENAME_MAX_LEN - 1), 0))
+	if (fn_len && bpf_dynptr_write(&dp, sizeof(*e), s->buf, fn_len & (2 * FILENAME_MAX_LEN - 1), 0))
 		flags |= EXEC_F_FILENAME_FAILED;
 
-	/* Copy the argument area through the scratch buffer, a chunk at a time. */
+	/*
+	 * Copy the argument area through the scratch buffer: first the whole
+	 * chunks, then the remainder. Every copy has a constant or masked size
+	 * and the loop has a single exit test, so the verifier's work grows
+	 * linearly with ARGS_MAX_CHUNKS, not with the paths through it.
+	 */
+	nfull = take / SCRATCH_SIZE;
+	base = sizeof(*e) + fn_len;
 #pragma clang loop unroll(disable)
 	for (i = 0; i < ARGS_MAX_CHUNKS; i++) {
-		__u64 off = (__u64)i * SCRATCH_SIZE;
-		__u64 len;
-
-		if (off >= take)
+		if (i >= nfull)
 			break;
-		len = take - off;
-		if (len > SCRATCH_SIZE)
-			len = SCRATCH_SIZE;
-		if (bpf_probe_read_user(s->buf, len, (const void *)(arg_start + off)) ||
-		    bpf_dynptr_write(&dp, sizeof(*e) + fn_len + off, s->buf, len, 0)) {
+		if (bpf_probe_read_user(s->buf, SCRATCH_SIZE, (const void *)(arg_start + (__u64)i * SCRATCH_SIZE)) ||
+		    bpf_dynptr_write(&dp, base + i * SCRATCH_SIZE, s->buf, SCRATCH_SIZE, 0)) {
 			flags |= EXEC_F_ARGS_READ_FAILED;
 			break;
 		}
+	}
+	rem = take & (SCRATCH_SIZE - 1);
+	if (rem && !(flags & EXEC_F_ARGS_READ_FAILED)) {
+		__u64 off = (__u64)nfull * SCRATCH_SIZE;
+
+		if (bpf_probe_read_user(s->buf, rem, (const void *)(arg_start + off)) ||
+		    bpf_dynptr_write(&dp, base + off, s->buf, rem, 0))
+			flags |= EXEC_F_ARGS_READ_FAILED;
 	}
 
 	e = bpf_dynptr_data(&dp, 0, sizeof(*e));

@@ -32,7 +32,7 @@
 /* Per-CPU staging buffer used to copy user memory into the record. */
 #define SCRATCH_SIZE     (16u * 1024)
 #define ARGS_MAX_CHUNKS  (ARGS_CAP_MAX / SCRATCH_SIZE)
-#define FILENAME_MAX_LEN 4096u
+#define FILENAME_MAX_LEN 4096u /* filename bytes kept; kernel paths have at most 4095 */
 
 /* Keys of the per-CPU "counters" array. */
 #define COUNTER_LOST_EXEC 0 /* exec records dropped: ring buffer full */

@@ -138,7 +138,13 @@ fn parse_duration(s: &str) -> Result<Duration, ConfigError> {
     if !secs.is_finite() || secs <= 0.0 || secs > 1e9 {
         return Err(ConfigError::BadDuration(s.to_string()));
     }
-    Ok(Duration::from_secs_f64(secs))
+    // Whole milliseconds: a duration that rounds to nothing is an error, not
+    // an instant exit.
+    let d = Duration::from_millis((secs * 1000.0).round() as u64);
+    if d.is_zero() {
+        return Err(ConfigError::BadDuration(s.to_string()));
+    }
+    Ok(d)
 }
 
 fn first_line(s: &str) -> String {
@@ -182,6 +188,9 @@ mod tests {
         assert!(cfg(&["-d", "-1"]).is_err());
         assert!(cfg(&["-d", "x"]).is_err());
         assert!(cfg(&["-d", "inf"]).is_err());
+        assert!(cfg(&["-d", "0.0001"]).is_err(), "rounds to zero");
+        assert!(cfg(&["-d", "1e-10"]).is_err(), "rounds to zero");
+        assert_eq!(cfg(&["-d", "0.001"]).unwrap().duration, Some(Duration::from_millis(1)));
     }
 
     #[test]

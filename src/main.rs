@@ -18,11 +18,15 @@ use execsnoop::source::bpf::BpfSource;
 fn main() -> ExitCode {
     let args = match Args::try_parse() {
         Ok(a) => a,
-        Err(e) => {
-            // --help and --version print to stdout and succeed; real usage
-            // errors go to stderr with status 2 (clap's own formatting).
+        Err(e) if !e.use_stderr() => {
+            // --help and --version: print to stdout and succeed.
             let _ = e.print();
-            return if e.use_stderr() { ExitCode::from(2) } else { ExitCode::SUCCESS };
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            // A usage error: one line, as every other input error.
+            note(&format!("execsnoop: {}", usage_error_line(&e.to_string())));
+            return ExitCode::from(2);
         }
     };
     let config = match Config::from_args(&args) {
@@ -78,6 +82,14 @@ fn trace(config: &Config) -> anyhow::Result<()> {
     note(&summary);
     let _ = io::stderr().flush();
     Ok(())
+}
+
+/// The first line of clap's message, without its "error: " prefix, plus a
+/// pointer to --help.
+fn usage_error_line(msg: &str) -> String {
+    let first = msg.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or("invalid usage");
+    let first = first.strip_prefix("error: ").unwrap_or(first);
+    format!("{first} (see execsnoop --help)")
 }
 
 fn fmt_secs(s: f64) -> String {

@@ -36,18 +36,20 @@ fn help_exits_0_and_documents_r_and_examples() {
 #[test]
 fn unknown_flag_exits_2() {
     let f = tool(&["--no-such-flag"]);
-    // clap's own message (an `error:` line plus usage), not a one-liner.
-    assert_error_exit(&f, 2, false);
-    assert!(f.stderr.starts_with("error: "), "clap-style error expected\n{}", f.dump());
+    assert_error_exit(&f, 2, true);
+    assert!(f.stderr.starts_with("execsnoop: "), "{}", f.dump());
     assert!(f.stderr.contains("--no-such-flag"), "the message should name the flag\n{}", f.dump());
+    assert!(f.stderr.contains("--help"), "the message should point to --help\n{}", f.dump());
     let f = tool(&["-z"]);
-    assert_error_exit(&f, 2, false);
+    assert_error_exit(&f, 2, true);
+    let f = tool(&["-a", "x"]);
+    assert_error_exit(&f, 2, true);
 }
 
 #[test]
 fn extra_positional_exits_2() {
     let f = tool(&["bash", "zsh"]);
-    assert_error_exit(&f, 2, false);
+    assert_error_exit(&f, 2, true);
     assert!(f.stderr.contains("zsh"), "the message should name the extra argument\n{}", f.dump());
 }
 
@@ -61,7 +63,7 @@ fn bad_regex_exits_2_with_one_line() {
 
 #[test]
 fn bad_duration_exits_2_with_one_line() {
-    for d in ["0", "abc", "-1", "inf", "nan", ""] {
+    for d in ["0", "abc", "-1", "inf", "nan", "", "0.0001", "1e-10"] {
         let f = tool(&["-d", d]);
         assert_error_exit(&f, 2, true);
         assert!(f.stderr.contains("invalid duration"), "-d {d:?}\n{}", f.dump());

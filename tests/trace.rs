@@ -28,6 +28,9 @@ fn marked_exec_has_exact_argv_pid_and_ppid() {
     let mark = marker("basic");
     let t = Tracer::start(&[]);
     let pid = run_marked("/bin/echo", &[mark.as_str(), "a", "b"]);
+    // Rows into a pipe are flushed while tracing, not only at the end.
+    let live = t.wait_stdout_contains(&mark, Duration::from_secs(2));
+    assert!(live, "the row did not reach stdout within 2 s while tracing\n{}", t.dump());
     let f = t.stop(libc::SIGINT);
     let (received, shown, lost) = f.assert_clean_end();
     assert_eq!(f.stdout_str().lines().next(), Some(HEADER), "first line is the header\n{}", f.dump());
@@ -66,9 +69,16 @@ fn long_arguments_come_out_whole() {
     let mut want: Vec<Vec<u8>> = vec![b"/bin/echo".to_vec()];
     want.extend(args.iter().map(|a| a.as_bytes().to_vec()));
     let got = json_argv(&rec);
-    assert_eq!(got.len(), want.len(), "argument count\n{rec}");
+    assert_eq!(got.len(), want.len(), "argument count\n{}", clip_record(&rec));
     for (i, (g, w)) in got.iter().zip(&want).enumerate() {
-        assert!(g == w, "argument {i} differs: got {} bytes, want {} bytes", g.len(), w.len());
+        let first_diff = g.iter().zip(w.iter()).position(|(a, b)| a != b);
+        assert!(
+            g == w,
+            "argument {i} differs: got {} bytes, want {} bytes, first differing byte at {first_diff:?}\n{}",
+            g.len(),
+            w.len(),
+            clip_record(&rec)
+        );
     }
     let area: u64 = want.iter().map(|a| a.len() as u64 + 1).sum();
     assert_eq!(json_u64(&rec, "args_size"), area, "args_size is the whole argument area\n{rec}");
@@ -114,6 +124,12 @@ fn hostile_arguments_escaped_in_text_exact_in_json() {
     // The raw line carries no control characters either.
     let line = fj.stdout_str().lines().find(|l| l.contains(&mark)).unwrap().to_string();
     assert!(!line.bytes().any(|b| b < 0x20), "raw control byte in JSON line: {line:?}");
+}
+
+/// A JSON record for a message, without 20 KiB of argument text.
+fn clip_record(rec: &serde_json::Value) -> String {
+    let s = rec.to_string();
+    if s.len() > 600 { format!("{}...{}", &s[..300], &s[s.len() - 300..]) } else { s }
 }
 
 const THREAD_EXEC_C: &str = r#"
@@ -395,11 +411,14 @@ fn loss_accounting_is_exact() {
     let dpid = driver.pid();
     let dpid_s = dpid.to_string();
     let t = Tracer::start(&["-P", &dpid_s, "--buffer-kib", "4", "--json"]);
+    // A text-mode tracer on the same storm, with its own tiny ring buffer.
+    let text = Tracer::start(&["-P", &dpid_s, "--buffer-kib", "4"]);
     driver.send(b"go");
     let d = driver.wait(Duration::from_secs(30));
     assert!(d.status.success(), "storm driver failed\n{}", d.dump());
     assert_eq!(d.stdout_str().trim(), TOTAL.to_string(), "driver ran every exec\n{}", d.dump());
     let f = t.stop(libc::SIGINT);
+    let ft = text.stop(libc::SIGINT);
     let (received, shown, summary_lost) = f.assert_clean_end();
 
     let recs = f.json();
@@ -430,6 +449,32 @@ fn loss_accounting_is_exact() {
     assert_eq!(json_u64(end, "shown"), n, "no user filter: all shown: {end}");
     assert_eq!((received, shown, summary_lost), (n, n, lost), "stderr summary agrees\n{}", f.dump());
     assert!(f.stderr.contains("WARNING:"), "losses are flagged on stderr\n{}", f.dump());
+
+    // Text mode: rows on stdout, `WARNING: lost N events (ring buffer full)`
+    // on stderr as losses happen; together they account for every exec.
+    let (t_received, t_shown, t_lost) = ft.assert_clean_end();
+    let out = ft.stdout_str();
+    let mut lines = out.lines();
+    assert_eq!(lines.next(), Some(HEADER), "\n{}", ft.dump());
+    let rows: Vec<&str> = lines.collect();
+    let args = format!("true {}", "p".repeat(1500));
+    for r in &rows {
+        let (pid, rest) = r.trim_start().split_once(' ').unwrap_or_else(|| panic!("bad row {r:?}"));
+        assert!(pid.parse::<u32>().is_ok(), "bad row {r:?}");
+        assert_eq!(rest.trim_start(), format!("{dpid} {args}"), "every row is a child of the driver, whole");
+    }
+    let warn = regex::Regex::new(r"(?m)^WARNING: lost (\d+) events \(ring buffer full\)$").unwrap();
+    let warned: u64 = warn.captures_iter(&ft.stderr).map(|c| c[1].parse::<u64>().unwrap()).sum();
+    let n = rows.len() as u64;
+    eprintln!("text storm of {TOTAL}: {n} rows, {warned} lost");
+    assert_eq!(
+        n + warned,
+        TOTAL,
+        "text rows ({n}) + warned losses ({warned}) must account for every exec\n{}",
+        ft.dump()
+    );
+    assert!(warned > 0, "the text tracer's 4 KiB ring never overflowed\n{}", ft.dump());
+    assert_eq!((t_received, t_shown, t_lost), (n, n, warned), "text summary agrees\n{}", ft.dump());
 }
 
 /// (12) `--arg-bytes 64` captures exactly 64 bytes of a longer argument
@@ -543,4 +588,163 @@ fn ppid_filter_shows_only_children() {
         assert_eq!(ppid, my_pid(), "row of another parent: {l:?}\n{}", f.dump());
     }
     assert!(received >= 2, "\n{}", f.dump());
+}
+
+/// Every field of a JSON exec record, for an exec run as another user.
+#[test]
+#[ignore = "needs root and BPF: run cargo test -- --include-ignored as root"]
+fn json_exec_record_fields() {
+    let _g = root_test();
+    let mark = marker("fields");
+    // setpriv execs /bin/echo in place as uid 65534, when available.
+    let (prefix, uid): (Vec<&str>, u64) = if common::on_path("setpriv") {
+        (vec!["--reuid=65534", "--regid=65534", "--clear-groups", "/bin/echo"], 65534)
+    } else {
+        eprintln!("setpriv not installed: checking uid 0 instead of 65534");
+        (vec![], 0)
+    };
+    let t = Tracer::start(&["--json"]);
+    let (wall0, boot0) = (common::wall_ns(), common::boot_ns());
+    let pid = if prefix.is_empty() {
+        run_marked("/bin/echo", &[mark.as_str()])
+    } else {
+        let mut args = prefix.clone();
+        args.push(&mark);
+        run_marked("setpriv", &args)
+    };
+    let (wall1, boot1) = (common::wall_ns(), common::boot_ns());
+    let live = t.wait_stdout_contains(&mark, Duration::from_secs(2));
+    assert!(live, "the record did not reach stdout within 2 s while tracing\n{}", t.dump());
+    let f = t.stop(libc::SIGINT);
+    let (received, shown, lost) = f.assert_clean_end();
+
+    let raw = f.stdout_str();
+    let line = raw
+        .lines()
+        .find(|l| l.contains(&format!("\"{mark}\"")) && l.contains("\"filename\":\"/bin/echo\""))
+        .unwrap_or_else(|| panic!("no JSON line for the marked echo\n{}", f.dump()));
+    let keys = [
+        "type",
+        "ts_ns",
+        "time",
+        "pid",
+        "old_pid",
+        "ppid",
+        "uid",
+        "cgroup_id",
+        "comm",
+        "filename",
+        "argv",
+        "args_size",
+        "args_truncated",
+    ];
+    let pos: Vec<usize> = keys
+        .iter()
+        .map(|k| line.find(&format!("\"{k}\":")).unwrap_or_else(|| panic!("no key {k:?} in {line}")))
+        .collect();
+    assert!(pos.windows(2).all(|w| w[0] < w[1]), "keys out of the documented order: {line}");
+    assert!(line.starts_with("{\"type\":\"exec\","), "{line}");
+
+    let rec = f.one_json_exec(&mark, "/bin/echo");
+    let ts = json_u64(&rec, "ts_ns");
+    assert!(boot0 <= ts && ts <= boot1, "ts_ns {ts} not within [{boot0}, {boot1}] (CLOCK_BOOTTIME)\n{rec}");
+    let time = common::rfc3339_ns(rec["time"].as_str().unwrap_or_else(|| panic!("time is a string: {rec}")));
+    let slack = 50_000_000; // the boot-to-wall offset is measured once at start
+    assert!(wall0 - slack <= time && time <= wall1 + slack, "time {time} not within [{wall0}, {wall1}]\n{rec}");
+    assert_eq!(json_u64(&rec, "pid"), u64::from(pid), "{rec}");
+    assert_eq!(json_u64(&rec, "old_pid"), u64::from(pid), "leader exec: old_pid = pid\n{rec}");
+    assert_eq!(json_u64(&rec, "ppid"), u64::from(my_pid()), "{rec}");
+    assert_eq!(json_u64(&rec, "uid"), uid, "{rec}");
+    if let Some(cg) = common::my_cgroup2_id() {
+        assert_eq!(json_u64(&rec, "cgroup_id"), cg, "cgroup v2 id of the test's cgroup\n{rec}");
+    }
+    assert_eq!(rec["comm"], "echo", "{rec}");
+    let argv0 = "/bin/echo"; // setpriv passes its arguments on as they are
+    assert_eq!(rec["argv"], serde_json::json!([argv0, mark]), "{rec}");
+    assert_eq!(json_u64(&rec, "args_size"), (argv0.len() + 1 + mark.len() + 1) as u64, "{rec}");
+    for flag in ["args_truncated", "args_read_failed", "filename_truncated", "filename_failed", "argv0_empty"] {
+        assert_eq!(rec[flag], false, "{flag}\n{rec}");
+    }
+
+    let recs = f.json();
+    let end = recs.last().unwrap_or_else(|| panic!("no output\n{}", f.dump()));
+    assert_eq!(end["type"], "end", "the end record comes last\n{}", f.dump());
+    let execs = recs.iter().filter(|v| v["type"] == "exec").count() as u64;
+    assert_eq!(
+        (json_u64(end, "received"), json_u64(end, "shown"), json_u64(end, "lost")),
+        (received, shown, lost),
+        "end record and stderr summary agree\n{}",
+        f.dump()
+    );
+    assert_eq!(execs, shown, "one exec record per shown exec\n{}", f.dump());
+}
+
+/// A tracer started with SIGINT ignored (as `cmd &` in a script does) still
+/// ends cleanly on SIGINT.
+#[test]
+#[ignore = "needs root and BPF: run cargo test -- --include-ignored as root"]
+fn sigint_ends_tracing_even_if_inherited_ignored() {
+    use std::os::unix::process::CommandExt;
+    let _g = root_test();
+    let mark = marker("ign");
+    let t = Tracer::start_with(&[], |cmd| {
+        // SAFETY: the closure only calls signal(2), which is
+        // async-signal-safe, between fork and exec.
+        unsafe {
+            cmd.pre_exec(|| {
+                libc::signal(libc::SIGINT, libc::SIG_IGN);
+                Ok(())
+            });
+        }
+    });
+    let pid = run_marked("/bin/echo", &[mark.as_str()]);
+    let f = t.stop(libc::SIGINT);
+    f.assert_clean_end();
+    assert_eq!(f.one_row_with(&mark), row(pid, my_pid(), &format!("/bin/echo {mark}")), "\n{}", f.dump());
+}
+
+/// `-d` cut short by SIGINT still prints what it collected.
+#[test]
+#[ignore = "needs root and BPF: run cargo test -- --include-ignored as root"]
+fn duration_interrupted_prints_what_it_collected() {
+    let _g = root_test();
+    let mark = marker("dint");
+    let t = Tracer::start(&["-d", "30"]);
+    let pid = run_marked("/bin/echo", &[mark.as_str()]);
+    let asked = Instant::now();
+    let f = t.stop(libc::SIGINT);
+    assert!(asked.elapsed() < Duration::from_secs(2), "slow to end\n{}", f.dump());
+    f.assert_clean_end();
+    assert_eq!(f.one_row_with(&mark), row(pid, my_pid(), &format!("/bin/echo {mark}")), "\n{}", f.dump());
+}
+
+/// The longest legal path (4095 bytes) comes out whole and is not marked cut.
+#[test]
+#[ignore = "needs root and BPF: run cargo test -- --include-ignored as root"]
+fn longest_filename_is_whole_and_not_marked() {
+    let _g = root_test();
+    let mark = marker("fnlen");
+    let base = std::env::temp_dir().join(format!("execsnoop-fnlen-{}", std::process::id()));
+    let mut dir = base.clone();
+    while 4095 - dir.as_os_str().len() - 1 > 250 {
+        dir.push("d".repeat(200));
+    }
+    std::fs::create_dir_all(&dir).expect("create deep directory");
+    let name = "t".repeat(4095 - dir.as_os_str().len() - 1);
+    let link = dir.join(name);
+    assert_eq!(link.as_os_str().len(), 4095);
+    std::os::unix::fs::symlink("/bin/true", &link).expect("symlink");
+    let t = Tracer::start(&["--json"]);
+    let (_pid, out) = run_capture(Command::new(&link).arg(&mark));
+    let f = t.stop(libc::SIGINT);
+    let _ = std::fs::remove_dir_all(&base);
+    assert!(out.status.success(), "{}", out.dump());
+    f.assert_clean_end();
+    let rec = f
+        .json()
+        .into_iter()
+        .find(|v| v["type"] == "exec" && v["argv"][1] == mark.as_str())
+        .unwrap_or_else(|| panic!("no record of the long-path exec\n{}", f.dump()));
+    assert_eq!(rec["filename"].as_str().map(str::len), Some(4095), "{rec}");
+    assert_eq!(rec["filename_truncated"], false, "{rec}");
 }

@@ -318,6 +318,21 @@ impl Tracer {
         String::from_utf8_lossy(&snapshot(&self.proc.err)).into_owned()
     }
 
+    /// Wait up to `timeout` for `needle` to show up on stdout while the
+    /// tracer runs (output into a pipe is flushed at least every 100 ms).
+    pub fn wait_stdout_contains(&self, needle: &str, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if self.stdout_str().contains(needle) {
+                return true;
+            }
+            if Instant::now() >= deadline {
+                return false;
+            }
+            thread::sleep(Duration::from_millis(5));
+        }
+    }
+
     /// Its output so far, for assertion messages.
     pub fn dump(&self) -> String {
         self.proc.dump_running()
@@ -441,8 +456,7 @@ impl Finished {
     /// The one JSON exec record with `marker` among its arguments and the
     /// given filename.
     pub fn one_json_exec(&self, marker: &str, filename: &str) -> Value {
-        let recs: Vec<Value> =
-            self.json_execs_with(marker).into_iter().filter(|v| v["filename"] == filename).collect();
+        let recs: Vec<Value> = self.json_execs_with(marker).into_iter().filter(|v| v["filename"] == filename).collect();
         assert_eq!(
             recs.len(),
             1,
@@ -600,11 +614,65 @@ pub fn uptime_secs() -> f64 {
 
 /// True when an executable named `name` is on PATH.
 pub fn on_path(name: &str) -> bool {
-    std::env::var_os("PATH")
-        .map(|p| std::env::split_paths(&p).any(|d| is_file(&d.join(name))))
-        .unwrap_or(false)
+    std::env::var_os("PATH").map(|p| std::env::split_paths(&p).any(|d| is_file(&d.join(name)))).unwrap_or(false)
 }
 
 fn is_file(p: &Path) -> bool {
     p.is_file()
+}
+
+/// Nanoseconds since the Unix epoch for `YYYY-MM-DDTHH:MM:SS.nnnnnnnnnZ`
+/// (the JSON `time` field); panics on anything else.
+pub fn rfc3339_ns(s: &str) -> i128 {
+    let b = s.as_bytes();
+    let ok = b.len() == 30
+        && b[4] == b'-'
+        && b[7] == b'-'
+        && b[10] == b'T'
+        && b[13] == b':'
+        && b[16] == b':'
+        && b[19] == b'.'
+        && b[29] == b'Z';
+    assert!(ok, "not YYYY-MM-DDTHH:MM:SS.nnnnnnnnnZ: {s:?}");
+    let num = |r: std::ops::Range<usize>| -> i64 {
+        s[r.clone()].parse().unwrap_or_else(|_| panic!("bad digits {:?} in {s:?}", &s[r]))
+    };
+    let (y, m, d) = (num(0..4), num(5..7), num(8..10));
+    // Howard Hinnant's days_from_civil.
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    let secs = days * 86_400 + num(11..13) * 3600 + num(14..16) * 60 + num(17..19);
+    i128::from(secs) * 1_000_000_000 + i128::from(num(20..29))
+}
+
+/// Wall-clock nanoseconds since the Unix epoch, now.
+pub fn wall_ns() -> i128 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos() as i128).unwrap_or(0)
+}
+
+/// CLOCK_BOOTTIME in nanoseconds, now (the clock of `ts_ns`).
+pub fn boot_ns() -> u64 {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: `ts` is a valid, writable timespec.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_BOOTTIME, &mut ts) };
+    assert_eq!(rc, 0, "clock_gettime(CLOCK_BOOTTIME)");
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+}
+
+/// The cgroup v2 id (inode of the cgroup directory) of this process, when
+/// a cgroup2 hierarchy is mounted; children inherit it.
+pub fn my_cgroup2_id() -> Option<u64> {
+    use std::os::unix::fs::MetadataExt;
+    let cg = std::fs::read_to_string("/proc/self/cgroup").ok()?;
+    let rel = cg.lines().find_map(|l| l.strip_prefix("0::"))?.trim_start_matches('/').to_string();
+    let mounts = std::fs::read_to_string("/proc/self/mounts").ok()?;
+    let mnt = mounts.lines().find_map(|l| {
+        let f: Vec<&str> = l.split_whitespace().collect();
+        (f.len() > 2 && f[2] == "cgroup2").then(|| f[1].to_string())
+    })?;
+    std::fs::metadata(Path::new(&mnt).join(rel)).ok().map(|m| m.ino())
 }
