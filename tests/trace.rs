@@ -748,3 +748,28 @@ fn longest_filename_is_whole_and_not_marked() {
     assert_eq!(rec["filename"].as_str().map(str::len), Some(4095), "{rec}");
     assert_eq!(rec["filename_truncated"], false, "{rec}");
 }
+
+/// At the largest cap (6 MiB) the program still passes the verifier, and
+/// argument areas far past the default 32 KiB come out whole: here 1 MiB in
+/// eight arguments of 128 KiB - 1 (the kernel's per-string limit).
+#[test]
+#[ignore = "needs root and BPF: run cargo test -- --include-ignored as root"]
+fn largest_cap_loads_and_keeps_a_megabyte() {
+    let _g = root_test();
+    let mark = marker("huge");
+    let mut args: Vec<String> = vec![mark.clone()];
+    for i in 0..8u8 {
+        let c = (b'a' + i) as char;
+        args.push(c.to_string().repeat(128 * 1024 - 1));
+    }
+    let t = Tracer::start(&["--json", "--arg-bytes", "6291456"]);
+    let _pid = run_marked("/bin/true", args.as_slice());
+    let f = t.stop(libc::SIGINT);
+    f.assert_clean_end();
+    let rec = f.one_json_exec(&mark, "/bin/true");
+    let got = json_argv(&rec);
+    let mut want: Vec<Vec<u8>> = vec![b"/bin/true".to_vec()];
+    want.extend(args.iter().map(|a| a.as_bytes().to_vec()));
+    assert!(got == want, "argv differs: lengths {:?}\n{}", got.iter().map(Vec::len).collect::<Vec<_>>(), clip_record(&rec));
+    assert_eq!(rec["args_truncated"], false, "{}", clip_record(&rec));
+}

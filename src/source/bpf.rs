@@ -324,15 +324,7 @@ fn load_error(e: EbpfError) -> SourceError {
 fn program_error(program: &str, e: ProgramError) -> SourceError {
     match e {
         ProgramError::LoadError { io_error, verifier_log } => {
-            let log = verifier_log.to_string();
-            let tail: Vec<&str> = log.lines().filter(|l| !l.trim().is_empty()).collect();
-            let tail = tail[tail.len().saturating_sub(12)..].join("\n");
-            if io_error.raw_os_error() == Some(libc::EPERM) && log.trim().is_empty() {
-                return SourceError::Permission(format!(
-                    "the kernel refused to load the {program} program ({io_error}); need root or CAP_BPF and CAP_PERFMON"
-                ));
-            }
-            SourceError::Verifier { program: program.to_string(), reason: io_error.to_string(), log_tail: tail }
+            verifier_error(program, &io_error, &verifier_log.to_string())
         }
         other => {
             let msg = chain(&other);
@@ -343,6 +335,20 @@ fn program_error(program: &str, e: ProgramError) -> SourceError {
             }
         }
     }
+}
+
+/// A rejected BPF_PROG_LOAD: the kernel's reason and the last lines of the
+/// verifier log (where the reason is), or a permission error if there is no
+/// log and the kernel said EPERM.
+fn verifier_error(program: &str, io_error: &io::Error, log: &str) -> SourceError {
+    let lines: Vec<&str> = log.lines().filter(|l| !l.trim().is_empty()).collect();
+    let tail = lines[lines.len().saturating_sub(12)..].join("\n");
+    if io_error.raw_os_error() == Some(libc::EPERM) && lines.is_empty() {
+        return SourceError::Permission(format!(
+            "the kernel refused to load the {program} program ({io_error}); need root or CAP_BPF and CAP_PERFMON"
+        ));
+    }
+    SourceError::Verifier { program: program.to_string(), reason: io_error.to_string(), log_tail: tail }
 }
 
 /// An error and its sources, on one line.
@@ -363,6 +369,29 @@ fn chain(e: &dyn std::error::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A verifier rejection names the program and the kernel's reason, and
+    /// carries the last lines of the log (where the reason is), not all of it.
+    #[test]
+    fn verifier_rejection_shows_log_tail() {
+        let log: String = (0..100).map(|i| format!("{i}: insn\n")).collect::<String>()
+            + "R2 min value is negative, either use unsigned or 'var &= const'\nprocessed 685 insns\n";
+        let e = verifier_error("sched_process_exec", &io::Error::from_raw_os_error(libc::EACCES), &log);
+        let msg = e.to_string();
+        assert!(matches!(e, SourceError::Verifier { .. }));
+        assert!(msg.starts_with("the kernel's BPF verifier rejected the sched_process_exec program: Permission denied"), "{msg}");
+        assert!(msg.contains("R2 min value is negative"), "{msg}");
+        assert!(msg.contains("processed 685 insns"), "{msg}");
+        assert!(!msg.contains("\n0: insn"), "only the tail of the log: {msg}");
+        assert!(msg.lines().count() <= 13, "{msg}");
+    }
+
+    #[test]
+    fn permission_without_log_is_a_permission_error() {
+        let e = verifier_error("sched_process_exec", &io::Error::from_raw_os_error(libc::EPERM), "");
+        assert!(matches!(e, SourceError::Permission(_)), "{e}");
+        assert!(!e.to_string().contains('\n'));
+    }
 
     /// Every struct vmlinux_min.h declares for CO-RE must be kept by the
     /// pruner, or relocation would fail at load time.
