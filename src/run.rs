@@ -22,6 +22,15 @@ use crate::source::Source;
 /// Longest time output may sit in the buffer while records flow.
 pub const FLUSH_EVERY: Duration = Duration::from_millis(100);
 
+/// After a drain that found records, wait this long (still answering signals
+/// and a closed stdout at once) before looking again, so that records which
+/// keep coming are taken in batches: one wake-up per batch instead of one per
+/// exec. It adds at most this much latency, and only while records flow; the
+/// first record after a quiet spell wakes the loop at once. The ring buffer
+/// (1 MiB by default) holds thousands of records, far more than arrive in
+/// this time.
+pub const COALESCE: Duration = Duration::from_millis(4);
+
 /// Why tracing ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Ended {
@@ -94,11 +103,13 @@ pub fn run(
             break Ended::OutputClosed;
         }
         let mut deliver = |rec: Record| handle(rec, &filter, sink, &mut totals, config.duration.is_some(), &mut buffered);
-        match source.drain(&mut deliver) {
-            Ok(0) => {}
-            Ok(_) => unflushed = true,
+        let delivered = match source.drain(&mut deliver) {
+            Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::BrokenPipe => break Ended::OutputClosed,
             Err(e) => return Err(e),
+        };
+        if delivered > 0 {
+            unflushed = true;
         }
         if unflushed && (stdout_is_tty || last_flush.elapsed() >= FLUSH_EVERY) {
             match sink.flush() {
@@ -108,6 +119,15 @@ pub fn run(
             }
             last_flush = Instant::now();
             unflushed = false;
+        }
+        if delivered > 0 {
+            let ready = wait_quiet(signals.fd(), stdout_fd.as_raw_fd(), COALESCE)?;
+            if ready.signal {
+                break Ended::Signal;
+            }
+            if ready.output_closed {
+                break Ended::OutputClosed;
+            }
         }
     };
 
@@ -189,9 +209,20 @@ struct Ready {
     output_closed: bool,
 }
 
+/// Wait for records, a signal or a closed stdout, at most `timeout`.
 fn wait(source: BorrowedFd<'_>, signal: RawFd, stdout: RawFd, timeout: Duration) -> io::Result<Ready> {
+    poll3(source.as_raw_fd(), signal, stdout, timeout)
+}
+
+/// Wait for a signal or a closed stdout only, at most `timeout`.
+fn wait_quiet(signal: RawFd, stdout: RawFd, timeout: Duration) -> io::Result<Ready> {
+    // A negative fd is ignored by poll.
+    poll3(-1, signal, stdout, timeout)
+}
+
+fn poll3(source: RawFd, signal: RawFd, stdout: RawFd, timeout: Duration) -> io::Result<Ready> {
     let mut fds = [
-        libc::pollfd { fd: source.as_raw_fd(), events: libc::POLLIN, revents: 0 },
+        libc::pollfd { fd: source, events: libc::POLLIN, revents: 0 },
         libc::pollfd { fd: signal, events: libc::POLLIN, revents: 0 },
         // events = 0: only POLLERR/POLLHUP, which a pipe's write end reports
         // once its reader is gone.
