@@ -16,9 +16,16 @@
 #include <bpf/bpf_core_read.h>
 #include "execsnoop.h"
 
+/* Where the interpreter path is staged in the scratch buffer (after room for
+ * the filename). */
+#define INTERP_OFF (FILENAME_MAX_LEN + 8)
+
 /* Set by user space before load (EbpfLoader::set_global). */
 const volatile __u32 args_cap = ARGS_CAP_DEFAULT;
-const volatile __u32 targ_ppid = 0; /* 0: any parent */
+const volatile __u32 targ_ppid = 0;        /* 0: any parent */
+const volatile __u32 targ_uid = (__u32)-1;  /* (u32)-1: any user */
+const volatile __u64 targ_cgroup_id = 0;    /* 0: any cgroup; else this one and below */
+const volatile __u32 targ_cgroup_level = 0; /* level of targ_cgroup_id in the hierarchy */
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -58,12 +65,12 @@ int sched_process_exec(struct bpf_raw_tracepoint_args *ctx)
 	struct task_struct *task = (struct task_struct *)ctx->args[0];
 	__u32 old_pid = (__u32)ctx->args[1];
 	struct linux_binprm *bprm = (struct linux_binprm *)ctx->args[2];
-	__u32 zero = 0, flags = 0, fn_len = 0, take = 0, size, i, nfull, rem, base;
+	__u32 zero = 0, flags = 0, fn_len = 0, in_len = 0, take = 0, size, i, nfull, rem, base;
 	unsigned long arg_start = 0, arg_end = 0;
 	struct scratch *s;
 	struct exec_event *e;
 	struct bpf_dynptr dp;
-	const char *filename;
+	const char *filename, *interp;
 	struct mm_struct *mm;
 	__u64 ts = bpf_ktime_get_boot_ns();
 	long n;
@@ -71,6 +78,10 @@ int sched_process_exec(struct bpf_raw_tracepoint_args *ctx)
 	__u32 ppid = BPF_CORE_READ(task, real_parent, tgid);
 
 	if (targ_ppid && ppid != targ_ppid)
+		return 0;
+	if (targ_uid != (__u32)-1 && (__u32)bpf_get_current_uid_gid() != targ_uid)
+		return 0;
+	if (targ_cgroup_id && bpf_get_current_ancestor_cgroup_id(targ_cgroup_level) != targ_cgroup_id)
 		return 0;
 
 	s = bpf_map_lookup_elem(&scratch, &zero);
@@ -92,6 +103,25 @@ int sched_process_exec(struct bpf_raw_tracepoint_args *ctx)
 		}
 	}
 
+	/*
+	 * For #! scripts and binfmt_misc the kernel's bprm->interp is the
+	 * interpreter; otherwise it is the same pointer as bprm->filename. It is
+	 * staged after the filename in the scratch buffer.
+	 */
+	interp = BPF_CORE_READ(bprm, interp);
+	if (interp && interp != filename) {
+		n = bpf_probe_read_kernel_str(s->buf + INTERP_OFF, FILENAME_MAX_LEN + 2, interp);
+		if (n > 0) {
+			in_len = n - 1;
+			if (in_len > FILENAME_MAX_LEN) {
+				in_len = FILENAME_MAX_LEN;
+				flags |= EXEC_F_INTERP_TRUNCATED;
+			}
+		}
+	}
+	if (BPF_CORE_READ(bprm, file, f_inode, i_nlink) == 0)
+		flags |= EXEC_F_FILELESS;
+
 	mm = BPF_CORE_READ(task, mm);
 	if (mm) {
 		arg_start = BPF_CORE_READ(mm, arg_start);
@@ -109,7 +139,7 @@ int sched_process_exec(struct bpf_raw_tracepoint_args *ctx)
 			flags |= EXEC_F_ARGS_TRUNCATED;
 	}
 
-	size = sizeof(*e) + fn_len + take;
+	size = sizeof(*e) + fn_len + in_len + take;
 	if (bpf_ringbuf_reserve_dynptr(&events, size, 0, &dp)) {
 		bpf_ringbuf_discard_dynptr(&dp, 0);
 		count(COUNTER_LOST_EXEC);
@@ -118,6 +148,9 @@ int sched_process_exec(struct bpf_raw_tracepoint_args *ctx)
 
 	if (fn_len && bpf_dynptr_write(&dp, sizeof(*e), s->buf, fn_len & (2 * FILENAME_MAX_LEN - 1), 0))
 		flags |= EXEC_F_FILENAME_FAILED;
+	if (in_len && bpf_dynptr_write(&dp, sizeof(*e) + fn_len, s->buf + INTERP_OFF,
+				       in_len & (2 * FILENAME_MAX_LEN - 1), 0))
+		in_len = 0;
 
 	/*
 	 * Copy the argument area through the scratch buffer: first the whole
@@ -126,7 +159,7 @@ int sched_process_exec(struct bpf_raw_tracepoint_args *ctx)
 	 * linearly with ARGS_MAX_CHUNKS, not with the paths through it.
 	 */
 	nfull = take / SCRATCH_SIZE;
-	base = sizeof(*e) + fn_len;
+	base = sizeof(*e) + fn_len + in_len;
 #pragma clang loop unroll(disable)
 	for (i = 0; i < ARGS_MAX_CHUNKS; i++) {
 		if (i >= nfull)
@@ -163,8 +196,11 @@ int sched_process_exec(struct bpf_raw_tracepoint_args *ctx)
 	e->args_size = arg_end > arg_start ? (__u32)(arg_end - arg_start) : 0;
 	e->args_len = take;
 	e->filename_len = fn_len;
+	e->interp_len = in_len;
+	e->ret = 0;
 	e->_pad = 0;
 	bpf_get_current_comm(e->comm, sizeof(e->comm));
+	BPF_CORE_READ_STR_INTO(&e->pcomm, task, real_parent, comm);
 
 	bpf_ringbuf_submit_dynptr(&dp, 0);
 	return 0;

@@ -5,9 +5,10 @@
  * asserts the sizes and offsets; change both together.
  *
  * Every record in the ring buffer starts with a __u32 type. An exec record is
- * struct exec_event followed by filename_len bytes of filename (no NUL) and
- * then args_len bytes of the new process's argument area (NUL-separated
- * strings, exactly as the kernel laid them out at mm->arg_start).
+ * struct exec_event followed by filename_len bytes of filename (no NUL),
+ * interp_len bytes of interpreter path (no NUL), and then args_len bytes of
+ * the new process's argument area (NUL-separated strings, exactly as the
+ * kernel laid them out at mm->arg_start).
  */
 #ifndef EXECSNOOP_H
 #define EXECSNOOP_H
@@ -23,6 +24,8 @@
 #define EXEC_F_FILENAME_TRUNCATED (1u << 2) /* filename longer than FILENAME_MAX_LEN */
 #define EXEC_F_FILENAME_FAILED    (1u << 3) /* filename could not be read */
 #define EXEC_F_NO_MM              (1u << 4) /* task had no mm (kernel thread) */
+#define EXEC_F_FILELESS           (1u << 5) /* the executed file has no name on disk (memfd, deleted) */
+#define EXEC_F_INTERP_TRUNCATED   (1u << 6) /* interpreter path longer than FILENAME_MAX_LEN */
 
 /* Argument bytes captured per exec: default, and the largest the tool allows
  * (the kernel's own ceiling for argv+envp is 3/4 of an 8 MiB stack, 6 MiB). */
@@ -50,8 +53,11 @@ struct exec_event {
 	__u32 args_size;    /* arg_end - arg_start: size of the whole argument area */
 	__u32 args_len;     /* argument bytes carried by this record */
 	__u32 filename_len; /* filename bytes carried by this record */
+	__u32 interp_len;   /* interpreter path bytes (#! scripts, binfmt_misc); 0 when none */
+	__s32 ret;          /* 0: the exec succeeded; -errno: a failed attempt */
 	__u32 _pad;
 	char comm[TASK_COMM_LEN];
+	char pcomm[TASK_COMM_LEN]; /* the real parent's comm */
 };
 
 #endif

@@ -57,7 +57,16 @@ struct task_struct {
 	char comm[16];
 };
 
+struct inode {
+	unsigned int i_nlink;
+};
+
+struct file {
+	struct inode *f_inode;
+};
+
 struct linux_binprm {
+	struct file *file;
 	const char *filename;
 	const char *interp;
 };

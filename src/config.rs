@@ -58,6 +58,21 @@ pub struct KernelFilter {
     pub args_cap: u32,
     /// `-P`: only processes whose parent has this process id.
     pub ppid: Option<u32>,
+    /// `-u`: only processes of this real user id (resolved from a name).
+    pub uid: Option<u32>,
+    /// `-c`: only processes in this cgroup v2 directory or below it.
+    pub cgroup: Option<CgroupTarget>,
+}
+
+/// A cgroup v2 directory as the kernel identifies it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CgroupTarget {
+    /// The directory as given.
+    pub path: std::path::PathBuf,
+    /// Its cgroup id (the directory's inode number on cgroup2).
+    pub id: u64,
+    /// Its depth below the cgroup2 root (the root is level 0).
+    pub level: u32,
 }
 
 /// What user space filters on decoded records.
@@ -120,7 +135,7 @@ impl Config {
 
         Ok(Config {
             format,
-            kernel: KernelFilter { args_cap, ppid: args.ppid },
+            kernel: KernelFilter { args_cap, ppid: args.ppid, uid: None, cgroup: None },
             user: UserFilter { name },
             duration,
             ring_bytes,

@@ -23,8 +23,15 @@ pub struct Exec {
     pub cgroup_id: u64,
     /// Process name after exec (the kernel's comm, at most 15 bytes, no NUL).
     pub comm: Vec<u8>,
+    /// The real parent's process name.
+    pub pcomm: Vec<u8>,
     /// The filename the exec was given, as the kernel recorded it.
     pub filename: Vec<u8>,
+    /// The interpreter the kernel ran for a `#!` script or binfmt_misc
+    /// handler; empty when the file was run directly.
+    pub interp: Vec<u8>,
+    /// 0 for a successful exec; -errno for a failed attempt.
+    pub ret: i32,
     /// The argument area as captured: NUL-separated strings.
     pub args: Vec<u8>,
     /// Size of the whole argument area in the process (>= `args.len()`).
@@ -44,6 +51,10 @@ pub struct ExecFlags {
     pub filename_truncated: bool,
     /// The filename could not be read.
     pub filename_failed: bool,
+    /// The executed file has no name on disk (a memfd, or deleted).
+    pub fileless: bool,
+    /// The interpreter path was longer than the source could carry.
+    pub interp_truncated: bool,
 }
 
 impl Exec {

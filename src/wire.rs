@@ -25,6 +25,8 @@ pub const EXEC_F_ARGS_READ_FAILED: u32 = 1 << 1;
 pub const EXEC_F_FILENAME_TRUNCATED: u32 = 1 << 2;
 pub const EXEC_F_FILENAME_FAILED: u32 = 1 << 3;
 pub const EXEC_F_NO_MM: u32 = 1 << 4;
+pub const EXEC_F_FILELESS: u32 = 1 << 5;
+pub const EXEC_F_INTERP_TRUNCATED: u32 = 1 << 6;
 
 pub const ARGS_CAP_DEFAULT: u32 = 32 * 1024;
 pub const ARGS_CAP_MAX: u32 = 6 * 1024 * 1024;
@@ -49,12 +51,15 @@ pub struct ExecEvent {
     pub args_size: u32,
     pub args_len: u32,
     pub filename_len: u32,
+    pub interp_len: u32,
+    pub ret: i32,
     pub _pad: u32,
     pub comm: [u8; TASK_COMM_LEN],
+    pub pcomm: [u8; TASK_COMM_LEN],
 }
 
 const _: () = {
-    assert!(size_of::<ExecEvent>() == 72);
+    assert!(size_of::<ExecEvent>() == 96);
     assert!(offset_of!(ExecEvent, r#type) == 0);
     assert!(offset_of!(ExecEvent, flags) == 4);
     assert!(offset_of!(ExecEvent, ts_ns) == 8);
@@ -66,7 +71,10 @@ const _: () = {
     assert!(offset_of!(ExecEvent, args_size) == 40);
     assert!(offset_of!(ExecEvent, args_len) == 44);
     assert!(offset_of!(ExecEvent, filename_len) == 48);
-    assert!(offset_of!(ExecEvent, comm) == 56);
+    assert!(offset_of!(ExecEvent, interp_len) == 52);
+    assert!(offset_of!(ExecEvent, ret) == 56);
+    assert!(offset_of!(ExecEvent, comm) == 64);
+    assert!(offset_of!(ExecEvent, pcomm) == 80);
 };
 
 /// Why a record could not be decoded.
@@ -98,6 +106,12 @@ fn u64_at(b: &[u8], off: usize) -> u64 {
     u64::from_ne_bytes(a)
 }
 
+/// The bytes of a fixed-size C string field up to its first NUL.
+fn cstr(field: &[u8]) -> &[u8] {
+    let len = field.iter().position(|&b| b == 0).unwrap_or(field.len());
+    &field[..len]
+}
+
 /// Decode one ring-buffer record.
 pub fn decode(rec: &[u8]) -> Result<Decoded, DecodeError> {
     if rec.len() < 4 {
@@ -117,13 +131,15 @@ fn decode_exec(rec: &[u8]) -> Result<Exec, DecodeError> {
     let flags = u32_at(rec, offset_of!(ExecEvent, flags));
     let args_len = u32_at(rec, offset_of!(ExecEvent, args_len)) as usize;
     let filename_len = u32_at(rec, offset_of!(ExecEvent, filename_len)) as usize;
-    let declared = HDR as u64 + args_len as u64 + filename_len as u64;
+    let interp_len = u32_at(rec, offset_of!(ExecEvent, interp_len)) as usize;
+    let declared = HDR as u64 + args_len as u64 + filename_len as u64 + interp_len as u64;
     if declared > rec.len() as u64 {
         return Err(DecodeError::Lengths { declared, size: rec.len() });
     }
-    let comm_raw = &rec[offset_of!(ExecEvent, comm)..offset_of!(ExecEvent, comm) + TASK_COMM_LEN];
-    let comm_len = comm_raw.iter().position(|&b| b == 0).unwrap_or(TASK_COMM_LEN);
+    let comm = cstr(&rec[offset_of!(ExecEvent, comm)..offset_of!(ExecEvent, comm) + TASK_COMM_LEN]);
+    let pcomm = cstr(&rec[offset_of!(ExecEvent, pcomm)..offset_of!(ExecEvent, pcomm) + TASK_COMM_LEN]);
     let fn_end = HDR + filename_len;
+    let in_end = fn_end + interp_len;
     Ok(Exec {
         ts_ns: u64_at(rec, offset_of!(ExecEvent, ts_ns)),
         pid: u32_at(rec, offset_of!(ExecEvent, pid)),
@@ -131,38 +147,46 @@ fn decode_exec(rec: &[u8]) -> Result<Exec, DecodeError> {
         ppid: u32_at(rec, offset_of!(ExecEvent, ppid)),
         uid: u32_at(rec, offset_of!(ExecEvent, uid)),
         cgroup_id: u64_at(rec, offset_of!(ExecEvent, cgroup_id)),
-        comm: comm_raw[..comm_len].to_vec(),
+        comm: comm.to_vec(),
+        pcomm: pcomm.to_vec(),
         filename: rec[HDR..fn_end].to_vec(),
-        args: rec[fn_end..fn_end + args_len].to_vec(),
+        interp: rec[fn_end..in_end].to_vec(),
+        args: rec[in_end..in_end + args_len].to_vec(),
+        ret: u32_at(rec, offset_of!(ExecEvent, ret)) as i32,
         args_size: u32_at(rec, offset_of!(ExecEvent, args_size)),
         flags: ExecFlags {
             args_truncated: flags & EXEC_F_ARGS_TRUNCATED != 0,
             args_read_failed: flags & (EXEC_F_ARGS_READ_FAILED | EXEC_F_NO_MM) != 0,
             filename_truncated: flags & EXEC_F_FILENAME_TRUNCATED != 0,
             filename_failed: flags & EXEC_F_FILENAME_FAILED != 0,
+            fileless: flags & EXEC_F_FILELESS != 0,
+            interp_truncated: flags & EXEC_F_INTERP_TRUNCATED != 0,
         },
     })
 }
 
 /// Encode an exec record the way the BPF program lays it out (for tests and
 /// benchmarks that drive the pipe without the kernel).
-pub fn encode_exec(h: &ExecEvent, filename: &[u8], args: &[u8]) -> Vec<u8> {
+pub fn encode_exec(h: &ExecEvent, filename: &[u8], interp: &[u8], args: &[u8]) -> Vec<u8> {
     let mut h = *h;
     h.r#type = EVENT_EXEC;
     h.filename_len = filename.len() as u32;
+    h.interp_len = interp.len() as u32;
     h.args_len = args.len() as u32;
-    let mut out = Vec::with_capacity(size_of::<ExecEvent>() + filename.len() + args.len());
+    let mut out = Vec::with_capacity(size_of::<ExecEvent>() + filename.len() + interp.len() + args.len());
     for v in [h.r#type, h.flags] {
         out.extend_from_slice(&v.to_ne_bytes());
     }
     for v in [h.ts_ns, h.cgroup_id] {
         out.extend_from_slice(&v.to_ne_bytes());
     }
-    for v in [h.pid, h.old_pid, h.ppid, h.uid, h.args_size, h.args_len, h.filename_len, 0] {
+    for v in [h.pid, h.old_pid, h.ppid, h.uid, h.args_size, h.args_len, h.filename_len, h.interp_len, h.ret as u32, 0] {
         out.extend_from_slice(&v.to_ne_bytes());
     }
     out.extend_from_slice(&h.comm);
+    out.extend_from_slice(&h.pcomm);
     out.extend_from_slice(filename);
+    out.extend_from_slice(interp);
     out.extend_from_slice(args);
     out
 }
@@ -210,6 +234,8 @@ mod tests {
         assert_eq!(value("EXEC_F_FILENAME_TRUNCATED"), u64::from(EXEC_F_FILENAME_TRUNCATED));
         assert_eq!(value("EXEC_F_FILENAME_FAILED"), u64::from(EXEC_F_FILENAME_FAILED));
         assert_eq!(value("EXEC_F_NO_MM"), u64::from(EXEC_F_NO_MM));
+        assert_eq!(value("EXEC_F_FILELESS"), u64::from(EXEC_F_FILELESS));
+        assert_eq!(value("EXEC_F_INTERP_TRUNCATED"), u64::from(EXEC_F_INTERP_TRUNCATED));
         assert_eq!(value("ARGS_CAP_DEFAULT"), u64::from(ARGS_CAP_DEFAULT));
         assert_eq!(value("ARGS_CAP_MAX"), u64::from(ARGS_CAP_MAX));
         assert_eq!(value("COUNTER_LOST_EXEC"), u64::from(COUNTER_LOST_EXEC));
@@ -245,8 +271,11 @@ mod tests {
             ("__u32", "args_size"),
             ("__u32", "args_len"),
             ("__u32", "filename_len"),
+            ("__u32", "interp_len"),
+            ("__s32", "ret"),
             ("__u32", "_pad"),
             ("char", "comm[TASK_COMM_LEN]"),
+            ("char", "pcomm[TASK_COMM_LEN]"),
         ];
         let got: Vec<(&str, &str)> = fields.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
         assert_eq!(got, expect, "execsnoop.h changed: update src/wire.rs to match");
@@ -264,14 +293,16 @@ mod tests {
             ppid: 9,
             uid: 1000,
             args_size: 100,
+            ret: -2,
             comm,
+            pcomm: *b"bash\0\0\0\0\0\0\0\0\0\0\0\0",
             ..ExecEvent::default()
         }
     }
 
     #[test]
     fn round_trip() {
-        let rec = encode_exec(&sample(), b"/bin/echo", b"echo\0hi\0the");
+        let rec = encode_exec(&sample(), b"/bin/echo", b"/bin/sh", b"echo\0hi\0the");
         let Decoded::Exec(e) = decode(&rec).expect("decodes");
         assert_eq!(e.pid, 10);
         assert_eq!(e.old_pid, 11);
@@ -281,6 +312,9 @@ mod tests {
         assert_eq!(e.ts_ns, 123_456_789);
         assert_eq!(e.comm, b"echo");
         assert_eq!(e.filename, b"/bin/echo");
+        assert_eq!(e.interp, b"/bin/sh");
+        assert_eq!(e.pcomm, b"bash");
+        assert_eq!(e.ret, -2);
         assert_eq!(e.argv(), vec![&b"echo"[..], b"hi", b"the"]);
         assert!(e.flags.args_truncated);
         assert!(e.args_incomplete());
@@ -288,15 +322,16 @@ mod tests {
 
     #[test]
     fn rejects_bad_lengths_without_panicking() {
-        let mut rec = encode_exec(&sample(), b"/bin/echo", b"echo\0");
+        let mut rec = encode_exec(&sample(), b"/bin/echo", b"", b"echo\0");
         rec.truncate(rec.len() - 2);
         assert!(matches!(decode(&rec), Err(DecodeError::Lengths { .. })));
         assert_eq!(decode(&rec[..10]), Err(DecodeError::Short(10)));
         assert_eq!(decode(&[]), Err(DecodeError::Short(0)));
         assert_eq!(decode(&9u32.to_ne_bytes()), Err(DecodeError::UnknownType(9)));
-        let mut huge = encode_exec(&sample(), b"", b"");
+        let mut huge = encode_exec(&sample(), b"", b"", b"");
         huge[44..48].copy_from_slice(&u32::MAX.to_ne_bytes());
         huge[48..52].copy_from_slice(&u32::MAX.to_ne_bytes());
+        huge[52..56].copy_from_slice(&u32::MAX.to_ne_bytes());
         assert!(matches!(decode(&huge), Err(DecodeError::Lengths { .. })));
     }
 
@@ -304,7 +339,7 @@ mod tests {
     fn comm_without_nul_is_kept_whole() {
         let mut h = sample();
         h.comm = *b"abcdefghijklmnop";
-        let Decoded::Exec(e) = decode(&encode_exec(&h, b"", b"")).expect("decodes");
+        let Decoded::Exec(e) = decode(&encode_exec(&h, b"", b"", b"")).expect("decodes");
         assert_eq!(e.comm, b"abcdefghijklmnop");
     }
 }

@@ -392,6 +392,7 @@ mod tests {
             args: b"sh\0-c\0echo \"hi\"\n\\\0\xff\xfe\0\0\xe2\x80\xae".to_vec(),
             args_size: 400,
             flags: ExecFlags { args_truncated: true, ..ExecFlags::default() },
+            ..Exec::default()
         }
     }
 
@@ -512,6 +513,7 @@ mod tests {
             args_read_failed: true,
             filename_truncated: true,
             filename_failed: true,
+            ..ExecFlags::default()
         };
         s.exec(&e).unwrap();
         let v = lines(s.into_inner());

@@ -29,7 +29,7 @@ static OBJECT: &[u8] = aya::include_bytes_aligned!("../../bpf/execsnoop.bpf.o");
 
 /// The kernel structs `bpf/vmlinux_min.h` declares for CO-RE; only these are
 /// kept from the kernel's BTF. A test checks the list against the header.
-pub const CORE_STRUCTS: &[&str] = &["mm_struct", "task_struct", "linux_binprm"];
+pub const CORE_STRUCTS: &[&str] = &["mm_struct", "task_struct", "inode", "file", "linux_binprm"];
 
 /// Where the running kernel publishes its BTF. `EXECSNOOP_BTF` overrides it
 /// (for tests of the error path, or a kernel whose BTF lives elsewhere).
@@ -64,6 +64,9 @@ impl BpfSource {
 
         let args_cap: u32 = config.kernel.args_cap;
         let targ_ppid: u32 = config.kernel.ppid.unwrap_or(0);
+        let targ_uid: u32 = config.kernel.uid.unwrap_or(u32::MAX);
+        let targ_cgroup_id: u64 = config.kernel.cgroup.as_ref().map_or(0, |c| c.id);
+        let targ_cgroup_level: u32 = config.kernel.cgroup.as_ref().map_or(0, |c| c.level);
         let load = |btf: Option<&Btf>| {
             // aya 0.14's EbpfLoader::new() parses /sys/kernel/btf/vmlinux
             // whole, whatever .btf() is given afterwards; see
@@ -75,6 +78,9 @@ impl BpfSource {
             loader
                 .override_global("args_cap", &args_cap, true)
                 .override_global("targ_ppid", &targ_ppid, true)
+                .override_global("targ_uid", &targ_uid, true)
+                .override_global("targ_cgroup_id", &targ_cgroup_id, true)
+                .override_global("targ_cgroup_level", &targ_cgroup_level, true)
                 .map_max_entries("events", config.ring_bytes)
                 .load(OBJECT)
         };
