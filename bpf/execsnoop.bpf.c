@@ -40,8 +40,26 @@ struct {
 } counters SEC(".maps");
 
 struct scratch {
-	char buf[SCRATCH_SIZE];
+	char buf[SCRATCH_SIZE + SCRATCH_PAD];
 };
+
+/* -x: an exec attempt between syscall entry and exit. */
+struct pending {
+	__u64 ts_ns;
+	const char *filename;
+	const char *const *argv;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, PENDING_MAX);
+	__type(key, __u32);
+	__type(value, struct pending);
+} pending SEC(".maps");
+
+/* Set by user space: also trace failed attempts (the syscall programs are
+ * only attached then). */
+const volatile bool trace_fails = false;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -49,6 +67,18 @@ struct {
 	__type(key, __u32);
 	__type(value, struct scratch);
 } scratch SEC(".maps");
+
+/* The kernel-side filters, shared by successful and failed execs. */
+static __always_inline bool wanted(__u32 ppid)
+{
+	if (targ_ppid && ppid != targ_ppid)
+		return false;
+	if (targ_uid != (__u32)-1 && (__u32)bpf_get_current_uid_gid() != targ_uid)
+		return false;
+	if (targ_cgroup_id && bpf_get_current_ancestor_cgroup_id(targ_cgroup_level) != targ_cgroup_id)
+		return false;
+	return true;
+}
 
 static __always_inline void count(__u32 key)
 {
@@ -77,11 +107,12 @@ int sched_process_exec(struct bpf_raw_tracepoint_args *ctx)
 
 	__u32 ppid = BPF_CORE_READ(task, real_parent, tgid);
 
-	if (targ_ppid && ppid != targ_ppid)
-		return 0;
-	if (targ_uid != (__u32)-1 && (__u32)bpf_get_current_uid_gid() != targ_uid)
-		return 0;
-	if (targ_cgroup_id && bpf_get_current_ancestor_cgroup_id(targ_cgroup_level) != targ_cgroup_id)
+	if (trace_fails) {
+		/* The attempt succeeded: forget it. A non-leader thread that
+		 * exec'd entered under its own id and now runs as the leader. */
+		bpf_map_delete_elem(&pending, &old_pid);
+	}
+	if (!wanted(ppid))
 		return 0;
 
 	s = bpf_map_lookup_elem(&scratch, &zero);
@@ -204,6 +235,180 @@ int sched_process_exec(struct bpf_raw_tracepoint_args *ctx)
 
 	bpf_ringbuf_submit_dynptr(&dp, 0);
 	return 0;
+}
+
+
+/*
+ * -x: failed exec attempts. The entry programs remember where the caller's
+ * filename and argv are; the exit programs, when the attempt failed, read
+ * them (the caller's memory is unchanged after a failed exec) and emit a
+ * record with ret = -errno. Successful attempts are reported by
+ * sched_process_exec above and forgotten there.
+ */
+struct syscall_enter_ctx {
+	__u64 __unused;
+	long id;
+	unsigned long args[6];
+};
+
+struct syscall_exit_ctx {
+	__u64 __unused;
+	long id;
+	long ret;
+};
+
+static __always_inline int enter(const char *filename, const char *const *argv)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct pending p = {
+		.ts_ns = bpf_ktime_get_boot_ns(),
+		.filename = filename,
+		.argv = argv,
+	};
+
+	if (bpf_map_update_elem(&pending, &tid, &p, BPF_ANY))
+		count(COUNTER_UNTRACKED);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_execve")
+int sys_enter_execve(struct syscall_enter_ctx *ctx)
+{
+	return enter((const char *)ctx->args[0], (const char *const *)ctx->args[1]);
+}
+
+SEC("tracepoint/syscalls/sys_enter_execveat")
+int sys_enter_execveat(struct syscall_enter_ctx *ctx)
+{
+	return enter((const char *)ctx->args[1], (const char *const *)ctx->args[2]);
+}
+
+static __always_inline int leave(long ret)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	__u32 zero = 0, flags = 0, fn_len = 0, off = 0, size, i;
+	struct pending *p;
+	struct pending att;
+	struct scratch *s;
+	struct exec_event *e;
+	struct bpf_dynptr dp;
+	__u32 ppid;
+	long n;
+
+	p = bpf_map_lookup_elem(&pending, &tid);
+	if (!p)
+		return 0;
+	att = *p;
+	bpf_map_delete_elem(&pending, &tid);
+	if (ret >= 0)
+		return 0; /* reported by sched_process_exec */
+
+	ppid = BPF_CORE_READ(task, real_parent, tgid);
+	if (!wanted(ppid))
+		return 0;
+	s = bpf_map_lookup_elem(&scratch, &zero);
+	if (!s)
+		return 0;
+
+	n = bpf_probe_read_user_str(s->buf, FILENAME_MAX_LEN + 2, att.filename);
+	if (n <= 0) {
+		flags |= EXEC_F_FILENAME_FAILED;
+	} else {
+		fn_len = n - 1;
+		if (fn_len > FILENAME_MAX_LEN) {
+			fn_len = FILENAME_MAX_LEN;
+			flags |= EXEC_F_FILENAME_TRUNCATED;
+		}
+	}
+
+	/* argv strings, NUL-separated like an argument area. */
+	if (!att.argv)
+		goto args_done;
+#pragma clang loop unroll(disable)
+	for (i = 0; i < FAIL_MAX_ARGS; i++) {
+		const char *arg = NULL;
+
+		if (bpf_probe_read_user(&arg, sizeof(arg), &att.argv[i])) {
+			flags |= EXEC_F_ARGS_READ_FAILED;
+			goto args_done;
+		}
+		if (!arg)
+			goto args_done;
+		if (off >= FAIL_ARGS_ROOM) {
+			flags |= EXEC_F_ARGS_TRUNCATED;
+			goto args_done;
+		}
+		n = bpf_probe_read_user_str(s->buf + FAIL_ARGS_OFF + (off & (FAIL_ARGS_ROOM - 1)), FAIL_ARG_MAX, arg);
+		if (n <= 0) {
+			flags |= EXEC_F_ARGS_READ_FAILED;
+			goto args_done;
+		}
+		if (n == FAIL_ARG_MAX)
+			flags |= EXEC_F_ARGS_TRUNCATED; /* this argument may be longer */
+		off += n;
+	}
+	flags |= EXEC_F_ARGS_TRUNCATED; /* more than FAIL_MAX_ARGS arguments */
+args_done:
+	if (off > FAIL_ARGS_ROOM) {
+		off = FAIL_ARGS_ROOM;
+		flags |= EXEC_F_ARGS_TRUNCATED;
+	}
+
+	size = sizeof(*e) + fn_len + off;
+	if (bpf_ringbuf_reserve_dynptr(&events, size, 0, &dp)) {
+		bpf_ringbuf_discard_dynptr(&dp, 0);
+		count(COUNTER_LOST_FAIL);
+		return 0;
+	}
+	if (fn_len && bpf_dynptr_write(&dp, sizeof(*e), s->buf, fn_len & (2 * FILENAME_MAX_LEN - 1), 0))
+		flags |= EXEC_F_FILENAME_FAILED;
+	if (off) {
+		__u32 len = off;
+
+		/* off <= FAIL_ARGS_ROOM here, but the verifier must see a bound on
+		 * the very register passed: force the mask to be emitted. */
+		asm volatile("%[len] &= %[mask]" : [len] "+r"(len) : [mask] "i"(2 * FAIL_ARGS_ROOM - 1));
+		if (bpf_dynptr_write(&dp, sizeof(*e) + fn_len, s->buf + FAIL_ARGS_OFF, len, 0))
+			flags |= EXEC_F_ARGS_READ_FAILED;
+	}
+
+	e = bpf_dynptr_data(&dp, 0, sizeof(*e));
+	if (!e) {
+		bpf_ringbuf_discard_dynptr(&dp, 0);
+		count(COUNTER_LOST_FAIL);
+		return 0;
+	}
+	e->type = EVENT_EXEC;
+	e->flags = flags;
+	e->ts_ns = att.ts_ns;
+	e->cgroup_id = bpf_get_current_cgroup_id();
+	e->pid = BPF_CORE_READ(task, tgid);
+	e->old_pid = tid;
+	e->ppid = ppid;
+	e->uid = (__u32)bpf_get_current_uid_gid();
+	e->args_size = off; /* the caller's argv is not one area: what was read */
+	e->args_len = off;
+	e->filename_len = fn_len;
+	e->interp_len = 0;
+	e->ret = (__s32)ret;
+	e->_pad = 0;
+	bpf_get_current_comm(e->comm, sizeof(e->comm));
+	BPF_CORE_READ_STR_INTO(&e->pcomm, task, real_parent, comm);
+	bpf_ringbuf_submit_dynptr(&dp, 0);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_execve")
+int sys_exit_execve(struct syscall_exit_ctx *ctx)
+{
+	return leave(ctx->ret);
+}
+
+SEC("tracepoint/syscalls/sys_exit_execveat")
+int sys_exit_execveat(struct syscall_exit_ctx *ctx)
+{
+	return leave(ctx->ret);
 }
 
 char LICENSE[] SEC("license") = "GPL";

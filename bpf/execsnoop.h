@@ -34,12 +34,23 @@
 
 /* Per-CPU staging buffer used to copy user memory into the record. */
 #define SCRATCH_SIZE     (16u * 1024)
+#define SCRATCH_PAD      (8u * 1024) /* room after the buffer for bounded reads */
 #define ARGS_MAX_CHUNKS  (ARGS_CAP_MAX / SCRATCH_SIZE)
 #define FILENAME_MAX_LEN 4096u /* filename bytes kept; kernel paths have at most 4095 */
 
 /* Keys of the per-CPU "counters" array. */
-#define COUNTER_LOST_EXEC 0 /* exec records dropped: ring buffer full */
-#define COUNTER_MAX       4
+#define COUNTER_LOST_EXEC    0 /* exec records dropped: ring buffer full */
+#define COUNTER_LOST_FAIL    1 /* failed-exec records dropped: ring buffer full */
+#define COUNTER_UNTRACKED    2 /* exec attempts not followed: pending map full (-x) */
+#define COUNTER_MAX          4
+
+/* -x: exec attempts in flight, keyed by thread id, and how failed attempts'
+ * arguments are read from the caller's pointers (best effort). */
+#define PENDING_MAX      16384
+#define FAIL_ARGS_OFF    8192u  /* args staged at this offset in the scratch buffer */
+#define FAIL_ARGS_ROOM   8192u  /* bytes of arguments kept for a failed attempt */
+#define FAIL_ARG_MAX     4096u  /* bytes read per argument string */
+#define FAIL_MAX_ARGS    128
 
 struct exec_event {
 	__u32 type;         /* EVENT_EXEC */

@@ -47,6 +47,12 @@ pub struct Args {
     #[arg(short = 't', long = "timestamp")]
     pub timestamp: bool,
 
+    /// Also show failed exec attempts, with a RET column. Attaches the
+    /// execve/execveat syscall tracepoints, which slow every syscall on the
+    /// machine a little while attached, so it is off by default.
+    #[arg(short = 'x', long = "fails")]
+    pub fails: bool,
+
     /// Only processes whose parent is PID (filtered in the kernel).
     #[arg(short = 'P', long = "ppid", value_name = "PID")]
     pub ppid: Option<u32>,

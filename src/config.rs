@@ -62,6 +62,8 @@ pub struct KernelFilter {
     pub uid: Option<u32>,
     /// `-c`: only processes in this cgroup v2 directory or below it.
     pub cgroup: Option<CgroupTarget>,
+    /// `-x`: also report failed exec attempts (attaches syscall tracepoints).
+    pub fails: bool,
 }
 
 /// A cgroup v2 directory as the kernel identifies it.
@@ -135,7 +137,7 @@ impl Config {
 
         Ok(Config {
             format,
-            kernel: KernelFilter { args_cap, ppid: args.ppid, uid: None, cgroup: None },
+            kernel: KernelFilter { args_cap, ppid: args.ppid, uid: None, cgroup: None, fails: args.fails },
             user: UserFilter { name },
             duration,
             ring_bytes,

@@ -102,15 +102,32 @@ pub struct Lost {
 pub enum LostKind {
     /// Exec records the kernel could not put in the full ring buffer.
     Exec,
+    /// Failed-exec records (`-x`) the kernel could not put in the full ring buffer.
+    FailedExec,
+    /// Exec attempts (`-x`) not followed because the table of attempts in
+    /// flight was full: had they failed, they would not be shown.
+    Untracked,
     /// Records that arrived but could not be decoded (a bug; counted, never hidden).
     Malformed,
 }
 
 impl LostKind {
+    /// Why records of this kind were lost, for people.
+    pub fn reason(self) -> &'static str {
+        match self {
+            LostKind::Exec => "ring buffer full",
+            LostKind::FailedExec => "failed-exec records, ring buffer full",
+            LostKind::Untracked => "too many exec attempts in flight",
+            LostKind::Malformed => "malformed records",
+        }
+    }
+
     /// Short name used in text and JSON output.
     pub fn as_str(self) -> &'static str {
         match self {
             LostKind::Exec => "exec",
+            LostKind::FailedExec => "failed-exec",
+            LostKind::Untracked => "untracked-attempt",
             LostKind::Malformed => "malformed",
         }
     }

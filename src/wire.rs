@@ -31,8 +31,12 @@ pub const EXEC_F_INTERP_TRUNCATED: u32 = 1 << 6;
 pub const ARGS_CAP_DEFAULT: u32 = 32 * 1024;
 pub const ARGS_CAP_MAX: u32 = 6 * 1024 * 1024;
 
-/// Index of the lost-exec counter in the per-CPU `counters` map.
+/// Indexes of the per-CPU `counters` map.
 pub const COUNTER_LOST_EXEC: u32 = 0;
+pub const COUNTER_LOST_FAIL: u32 = 1;
+pub const COUNTER_UNTRACKED: u32 = 2;
+/// Capacity of the `pending` map of exec attempts in flight (`-x`).
+pub const PENDING_MAX: u32 = 16384;
 /// Number of entries in the `counters` map.
 pub const COUNTER_MAX: u32 = 4;
 
@@ -240,6 +244,9 @@ mod tests {
         assert_eq!(value("ARGS_CAP_MAX"), u64::from(ARGS_CAP_MAX));
         assert_eq!(value("COUNTER_LOST_EXEC"), u64::from(COUNTER_LOST_EXEC));
         assert_eq!(value("COUNTER_MAX"), u64::from(COUNTER_MAX));
+        assert_eq!(value("COUNTER_LOST_FAIL"), u64::from(COUNTER_LOST_FAIL));
+        assert_eq!(value("COUNTER_UNTRACKED"), u64::from(COUNTER_UNTRACKED));
+        assert_eq!(value("PENDING_MAX"), u64::from(PENDING_MAX));
         assert_eq!(u64::from(ARGS_CAP_DEFAULT), u64::from(crate::config::ARGS_CAP_DEFAULT));
         assert_eq!(u64::from(ARGS_CAP_MAX), u64::from(crate::config::ARGS_CAP_MAX));
     }

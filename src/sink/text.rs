@@ -31,7 +31,7 @@ use std::io::{self, Write};
 
 use crate::config::TextOptions;
 use crate::escape::escape_into;
-use crate::event::{Exec, Lost, LostKind, Totals};
+use crate::event::{Exec, Lost, Totals};
 use crate::sink::{Clock, Sink};
 
 /// Writes execs as text columns to `out` and loss warnings to `err`.
@@ -138,10 +138,7 @@ impl<W: Write, E: Write> Sink for TextSink<W, E> {
         // Rows already formatted come first, so the warning lands where the
         // loss happened when both streams go to the same terminal.
         self.out.flush()?;
-        let why = match l.kind {
-            LostKind::Exec => "ring buffer full",
-            LostKind::Malformed => "malformed records",
-        };
+        let why = l.kind.reason();
         writeln!(self.err, "WARNING: lost {} events ({why})", l.count)?;
         self.err.flush()
     }

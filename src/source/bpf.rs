@@ -15,7 +15,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use aya::maps::{MapData, PerCpuArray, RingBuf};
-use aya::programs::{ProgramError, RawTracePoint};
+use aya::programs::{ProgramError, RawTracePoint, TracePoint};
 use aya::{Btf, Ebpf, EbpfError, EbpfLoader, Endianness};
 
 use super::{Source, SourceError};
@@ -38,7 +38,125 @@ const VMLINUX_BTF: &str = "/sys/kernel/btf/vmlinux";
 /// How often the loss counters are read while records flow.
 pub const LOST_CHECK: Duration = Duration::from_millis(50);
 
+/// The kernel's loss counters and what each one counts.
+const KERNEL_LOSSES: [(u32, LostKind); 3] = [
+    (wire::COUNTER_LOST_EXEC, LostKind::Exec),
+    (wire::COUNTER_LOST_FAIL, LostKind::FailedExec),
+    (wire::COUNTER_UNTRACKED, LostKind::Untracked),
+];
+
+/// Capacity of the table of exec attempts in flight (`-x`).
+const PENDING_MAX: u32 = wire::PENDING_MAX;
+
 const PROGRAM: &str = "sched_process_exec";
+
+/// `-x`: the syscall tracepoint programs and where they attach. Only attached
+/// when failed execs are asked for: any `syscalls:*` tracepoint puts every
+/// task on the machine on the slow syscall path while it is attached.
+const SYSCALL_PROGRAMS: &[(&str, &str)] = &[
+    ("sys_enter_execve", "sys_enter_execve"),
+    ("sys_enter_execveat", "sys_enter_execveat"),
+    ("sys_exit_execve", "sys_exit_execve"),
+    ("sys_exit_execveat", "sys_exit_execveat"),
+];
+
+/// What is written into the BPF object before load.
+struct Settings {
+    args_cap: u32,
+    targ_ppid: u32,
+    targ_uid: u32,
+    targ_cgroup_id: u64,
+    targ_cgroup_level: u32,
+    trace_fails: bool,
+    ring_bytes: u32,
+}
+
+impl Settings {
+    fn from_config(config: &Config) -> Settings {
+        Settings {
+            args_cap: config.kernel.args_cap,
+            targ_ppid: config.kernel.ppid.unwrap_or(0),
+            targ_uid: config.kernel.uid.unwrap_or(u32::MAX),
+            targ_cgroup_id: config.kernel.cgroup.as_ref().map_or(0, |c| c.id),
+            targ_cgroup_level: config.kernel.cgroup.as_ref().map_or(0, |c| c.level),
+            trace_fails: config.kernel.fails,
+            ring_bytes: config.ring_bytes,
+        }
+    }
+}
+
+/// Load the object and attach what the settings ask for. `private_ns`: we
+/// run in our own mount namespace and may mount tracefs there.
+fn setup(s: &Settings, btf: Option<&Btf>, private_ns: bool) -> Result<Ebpf, SourceError> {
+    // aya 0.14's EbpfLoader::new() parses /sys/kernel/btf/vmlinux whole,
+    // whatever .btf() is given afterwards; see `with_pruned_vmlinux`.
+    let mut loader = EbpfLoader::new();
+    if let Some(btf) = btf {
+        loader.btf(Some(btf));
+    }
+    let trace_fails = u8::from(s.trace_fails);
+    let mut ebpf = loader
+        .override_global("args_cap", &s.args_cap, true)
+        .override_global("targ_ppid", &s.targ_ppid, true)
+        .override_global("targ_uid", &s.targ_uid, true)
+        .override_global("targ_cgroup_id", &s.targ_cgroup_id, true)
+        .override_global("targ_cgroup_level", &s.targ_cgroup_level, true)
+        .override_global("trace_fails", &trace_fails, true)
+        .map_max_entries("events", s.ring_bytes)
+        .map_max_entries("pending", if s.trace_fails { PENDING_MAX } else { 1 })
+        .load(OBJECT)
+        .map_err(load_error)?;
+
+    let prog: &mut RawTracePoint = program(&mut ebpf, PROGRAM)?;
+    prog.load().map_err(|e| program_error(PROGRAM, e))?;
+    prog.attach(PROGRAM).map_err(|e| program_error(PROGRAM, e))?;
+
+    if s.trace_fails {
+        ensure_tracefs(private_ns)?;
+        for &(name, tracepoint) in SYSCALL_PROGRAMS {
+            let prog: &mut TracePoint = program(&mut ebpf, name)?;
+            prog.load().map_err(|e| program_error(name, e))?;
+            prog.attach("syscalls", tracepoint).map_err(|e| program_error(name, e))?;
+        }
+    }
+    Ok(ebpf)
+}
+
+fn program<'a, T>(ebpf: &'a mut Ebpf, name: &str) -> Result<&'a mut T, SourceError>
+where
+    &'a mut T: TryFrom<&'a mut aya::programs::Program, Error = ProgramError>,
+{
+    ebpf.program_mut(name)
+        .ok_or_else(|| SourceError::Other(format!("BPF object has no program {name}")))?
+        .try_into()
+        .map_err(|e: ProgramError| SourceError::Other(format!("program {name}: {e}")))
+}
+
+/// The syscall tracepoints are found through tracefs. In our private mount
+/// namespace a missing tracefs is mounted there (invisible to the rest of the
+/// machine); otherwise it must already be mounted.
+fn ensure_tracefs(private_ns: bool) -> Result<(), SourceError> {
+    let mounted = |p: &str| Path::new(p).join("events").is_dir();
+    if mounted("/sys/kernel/tracing") || mounted("/sys/kernel/debug/tracing") {
+        return Ok(());
+    }
+    if private_ns {
+        let src = std::ffi::CString::new("tracefs").map_err(|e| SourceError::Other(e.to_string()))?;
+        let dir = std::ffi::CString::new("/sys/kernel/tracing").map_err(|e| SourceError::Other(e.to_string()))?;
+        // SAFETY: valid NUL-terminated strings; no data argument. This runs
+        // in the process's private mount namespace (MS_PRIVATE), so the mount
+        // is invisible outside it and disappears with it.
+        let rc = unsafe { libc::mount(src.as_ptr(), dir.as_ptr(), src.as_ptr(), 0, std::ptr::null()) };
+        if rc == 0 && mounted("/sys/kernel/tracing") {
+            return Ok(());
+        }
+    }
+    Err(SourceError::Unsupported(
+        "tracefs is not mounted (looked in /sys/kernel/tracing and /sys/kernel/debug/tracing); -x needs it for the \
+         syscall tracepoints: mount -t tracefs nodev /sys/kernel/tracing"
+            .into(),
+    ))
+}
 
 /// The loaded, attached eBPF program and its maps.
 pub struct BpfSource {
@@ -48,7 +166,8 @@ pub struct BpfSource {
     counters: PerCpuArray<MapData, u64>,
     ebpf: Ebpf,
     attached: bool,
-    lost_reported: u64,
+    /// Per entry of [`KERNEL_LOSSES`], the count already reported.
+    reported: [u64; KERNEL_LOSSES.len()],
     malformed: u64,
     malformed_reported: u64,
     last_check: Instant,
@@ -62,48 +181,18 @@ impl BpfSource {
         let btf_path = std::env::var_os("EXECSNOOP_BTF").unwrap_or_else(|| VMLINUX_BTF.into());
         let blob = target_btf(Path::new(&btf_path))?;
 
-        let args_cap: u32 = config.kernel.args_cap;
-        let targ_ppid: u32 = config.kernel.ppid.unwrap_or(0);
-        let targ_uid: u32 = config.kernel.uid.unwrap_or(u32::MAX);
-        let targ_cgroup_id: u64 = config.kernel.cgroup.as_ref().map_or(0, |c| c.id);
-        let targ_cgroup_level: u32 = config.kernel.cgroup.as_ref().map_or(0, |c| c.level);
-        let load = |btf: Option<&Btf>| {
-            // aya 0.14's EbpfLoader::new() parses /sys/kernel/btf/vmlinux
-            // whole, whatever .btf() is given afterwards; see
-            // `with_pruned_vmlinux` for how that cost is avoided.
-            let mut loader = EbpfLoader::new();
-            if let Some(btf) = btf {
-                loader.btf(Some(btf));
-            }
-            loader
-                .override_global("args_cap", &args_cap, true)
-                .override_global("targ_ppid", &targ_ppid, true)
-                .override_global("targ_uid", &targ_uid, true)
-                .override_global("targ_cgroup_id", &targ_cgroup_id, true)
-                .override_global("targ_cgroup_level", &targ_cgroup_level, true)
-                .map_max_entries("events", config.ring_bytes)
-                .load(OBJECT)
-        };
-        let loaded = match with_pruned_vmlinux(&blob, || load(None)) {
-            Some(r) => r,
+        let settings = Settings::from_config(config);
+        let mut ebpf = match with_pruned_vmlinux(&blob, || setup(&settings, None, true)) {
+            Some(r) => r?,
             None => {
                 // No private mount namespace (e.g. only CAP_BPF, no
                 // CAP_SYS_ADMIN): aya reads the whole kernel BTF, which costs
                 // memory and time but gives the same relocations.
                 let btf = Btf::parse(&blob, Endianness::default())
                     .map_err(|e| SourceError::Other(format!("pruned kernel BTF does not parse: {e}")))?;
-                load(Some(&btf))
+                setup(&settings, Some(&btf), false)?
             }
         };
-        let mut ebpf = loaded.map_err(load_error)?;
-
-        let prog: &mut RawTracePoint = ebpf
-            .program_mut(PROGRAM)
-            .ok_or_else(|| SourceError::Other(format!("BPF object has no program {PROGRAM}")))?
-            .try_into()
-            .map_err(|e: ProgramError| SourceError::Other(e.to_string()))?;
-        prog.load().map_err(|e| program_error(PROGRAM, e))?;
-        prog.attach(PROGRAM).map_err(|e| program_error(PROGRAM, e))?;
 
         let ring = ebpf
             .take_map("events")
@@ -119,7 +208,7 @@ impl BpfSource {
             counters,
             ebpf,
             attached: true,
-            lost_reported: 0,
+            reported: [0; KERNEL_LOSSES.len()],
             malformed: 0,
             malformed_reported: 0,
             last_check: Instant::now(),
@@ -127,24 +216,28 @@ impl BpfSource {
         })
     }
 
-    fn lost_total(&self) -> u64 {
-        match self.counters.get(&wire::COUNTER_LOST_EXEC, 0) {
+    /// The kernel's count for one counter, summed over CPUs; on a failed
+    /// read, what was already reported (nothing new is guessed; the next read
+    /// catches up).
+    fn counter(&self, key: u32, reported: u64) -> u64 {
+        match self.counters.get(&key, 0) {
             Ok(values) => values.iter().copied().sum(),
-            // The map lives as long as we do; a failed read is reported as
-            // nothing new rather than guessed, and retried next time.
-            Err(_) => self.lost_reported,
+            Err(_) => reported,
         }
     }
 
     fn report_losses(&mut self, sink: &mut dyn FnMut(Record) -> io::Result<()>) -> io::Result<usize> {
         self.last_check = Instant::now();
         let mut n = 0;
-        let total = self.lost_total();
-        if total > self.lost_reported {
-            let count = total - self.lost_reported;
-            self.lost_reported = total;
-            sink(Record::Lost(Lost { count, kind: LostKind::Exec, ts_ns: self.now_ts() }))?;
-            n += 1;
+        for i in 0..KERNEL_LOSSES.len() {
+            let (key, kind) = KERNEL_LOSSES[i];
+            let total = self.counter(key, self.reported[i]);
+            if total > self.reported[i] {
+                let count = total - self.reported[i];
+                self.reported[i] = total;
+                sink(Record::Lost(Lost { count, kind, ts_ns: self.now_ts() }))?;
+                n += 1;
+            }
         }
         if self.malformed > self.malformed_reported {
             let count = self.malformed - self.malformed_reported;
@@ -198,11 +291,15 @@ impl Source for BpfSource {
     fn stop(&mut self) {
         if self.attached {
             self.attached = false;
-            if let Some(p) = self.ebpf.program_mut(PROGRAM)
-                && let Ok(p) = <&mut RawTracePoint>::try_from(p)
-            {
-                // Unloading detaches every link of the program.
+            // Unloading a program detaches all its links. Programs never
+            // loaded (the syscall ones without -x) are skipped.
+            if let Ok(p) = program::<RawTracePoint>(&mut self.ebpf, PROGRAM) {
                 let _ = p.unload();
+            }
+            for &(name, _) in SYSCALL_PROGRAMS {
+                if let Ok(p) = program::<TracePoint>(&mut self.ebpf, name) {
+                    let _ = p.unload();
+                }
             }
         }
     }
