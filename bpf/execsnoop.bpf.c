@@ -88,6 +88,40 @@ static __always_inline void count(__u32 key)
 		*v += 1;
 }
 
+/*
+ * Complete a reserved record: the header fields the caller computed (`h`),
+ * plus what every record takes from the current task, then submit. If the
+ * header cannot be written the record is discarded and counted as lost.
+ */
+static __always_inline void submit(struct bpf_dynptr *dp, const struct exec_event *h, struct task_struct *task,
+				   __u32 lost_counter)
+{
+	struct exec_event *e = bpf_dynptr_data(dp, 0, sizeof(*e));
+
+	if (!e) {
+		bpf_ringbuf_discard_dynptr(dp, 0);
+		count(lost_counter);
+		return;
+	}
+	e->type = EVENT_EXEC;
+	e->flags = h->flags;
+	e->ts_ns = h->ts_ns;
+	e->cgroup_id = bpf_get_current_cgroup_id();
+	e->pid = BPF_CORE_READ(task, tgid);
+	e->old_pid = h->old_pid;
+	e->ppid = h->ppid;
+	e->uid = (__u32)bpf_get_current_uid_gid();
+	e->args_size = h->args_size;
+	e->args_len = h->args_len;
+	e->filename_len = h->filename_len;
+	e->interp_len = h->interp_len;
+	e->ret = h->ret;
+	e->_pad = 0;
+	bpf_get_current_comm(e->comm, sizeof(e->comm));
+	BPF_CORE_READ_STR_INTO(&e->pcomm, task, real_parent, comm);
+	bpf_ringbuf_submit_dynptr(dp, 0);
+}
+
 SEC("raw_tracepoint/sched_process_exec")
 int sched_process_exec(struct bpf_raw_tracepoint_args *ctx)
 {
@@ -210,30 +244,16 @@ int sched_process_exec(struct bpf_raw_tracepoint_args *ctx)
 			flags |= EXEC_F_ARGS_READ_FAILED;
 	}
 
-	e = bpf_dynptr_data(&dp, 0, sizeof(*e));
-	if (!e) {
-		bpf_ringbuf_discard_dynptr(&dp, 0);
-		count(COUNTER_LOST_EXEC);
-		return 0;
-	}
-	e->type = EVENT_EXEC;
-	e->flags = flags;
-	e->ts_ns = ts;
-	e->cgroup_id = bpf_get_current_cgroup_id();
-	e->pid = BPF_CORE_READ(task, tgid);
-	e->old_pid = old_pid;
-	e->ppid = ppid;
-	e->uid = (__u32)bpf_get_current_uid_gid();
-	e->args_size = arg_end > arg_start ? (__u32)(arg_end - arg_start) : 0;
-	e->args_len = take;
-	e->filename_len = fn_len;
-	e->interp_len = in_len;
-	e->ret = 0;
-	e->_pad = 0;
-	bpf_get_current_comm(e->comm, sizeof(e->comm));
-	BPF_CORE_READ_STR_INTO(&e->pcomm, task, real_parent, comm);
-
-	bpf_ringbuf_submit_dynptr(&dp, 0);
+	submit(&dp, &(struct exec_event){
+		.flags = flags,
+		.ts_ns = ts,
+		.old_pid = old_pid,
+		.ppid = ppid,
+		.args_size = arg_end > arg_start ? (__u32)(arg_end - arg_start) : 0,
+		.args_len = take,
+		.filename_len = fn_len,
+		.interp_len = in_len,
+	}, task, COUNTER_LOST_EXEC);
 	return 0;
 }
 
@@ -373,29 +393,16 @@ args_done:
 			flags |= EXEC_F_ARGS_READ_FAILED;
 	}
 
-	e = bpf_dynptr_data(&dp, 0, sizeof(*e));
-	if (!e) {
-		bpf_ringbuf_discard_dynptr(&dp, 0);
-		count(COUNTER_LOST_FAIL);
-		return 0;
-	}
-	e->type = EVENT_EXEC;
-	e->flags = flags;
-	e->ts_ns = att.ts_ns;
-	e->cgroup_id = bpf_get_current_cgroup_id();
-	e->pid = BPF_CORE_READ(task, tgid);
-	e->old_pid = tid;
-	e->ppid = ppid;
-	e->uid = (__u32)bpf_get_current_uid_gid();
-	e->args_size = off; /* the caller's argv is not one area: what was read */
-	e->args_len = off;
-	e->filename_len = fn_len;
-	e->interp_len = 0;
-	e->ret = (__s32)ret;
-	e->_pad = 0;
-	bpf_get_current_comm(e->comm, sizeof(e->comm));
-	BPF_CORE_READ_STR_INTO(&e->pcomm, task, real_parent, comm);
-	bpf_ringbuf_submit_dynptr(&dp, 0);
+	submit(&dp, &(struct exec_event){
+		.flags = flags,
+		.ts_ns = att.ts_ns,
+		.old_pid = tid,
+		.ppid = ppid,
+		.args_size = off, /* the caller's argv is not one area: what was read */
+		.args_len = off,
+		.filename_len = fn_len,
+		.ret = (__s32)ret,
+	}, task, COUNTER_LOST_FAIL);
 	return 0;
 }
 
