@@ -4,7 +4,11 @@
 //! It fails only when it cannot measure at all, for example when the tracer
 //! never becomes ready or you are not root.
 //!
-//! ## What it does
+//! It has two parts: the **exec storm** (how the tracers cope with many execs)
+//! and the **syscall tax** (what `-x` costs every other program on the
+//! machine while it is attached).
+//!
+//! ## Part 1: the exec storm
 //!
 //! It builds a tiny static no-op program (`int main(){return 0;}`, with
 //! `cc -static -O2`). If that fails it falls back to `/bin/true` and says
@@ -21,10 +25,20 @@
 //! 1. **baseline**: the storm with no tracer (wall time). One baseline runs
 //!    right before each tracer run.
 //! 2. **execsnoop json**: `execsnoop --json`, stdout to a file.
-//! 3. **execsnoop text**: `execsnoop`, stdout to a file.
-//! 4. **libbpf-tools**: Debian's `/usr/sbin/execsnoop`, if installed. It
+//! 3. **execsnoop json -x**: `execsnoop --json -x`, stdout to a file. Only
+//!    in this scenario (and in the baseline run just before it) the storm
+//!    also makes *failing* exec attempts: every worker iteration whose seq
+//!    is 50 mod 100 first `posix_spawn`s a nonexistent program
+//!    (`<tmpdir>/missing-noop`) with argv
+//!    `<that path> storm-fail <worker> <seq>`, which must fail with ENOENT.
+//!    That is one failing attempt per 100 execs, in addition to the N.
+//! 4. **execsnoop text**: `execsnoop`, stdout to a file.
+//! 5. **libbpf-tools**: Debian's `/usr/sbin/execsnoop`, if installed. It
 //!    runs under `stdbuf -oL` so its header line can be seen. Without that,
-//!    its stdout to a file is fully buffered.
+//!    its stdout to a file is fully buffered. It needs tracefs for its
+//!    syscall tracepoints; if tracefs is not mounted on the host, it runs in
+//!    a private mount namespace with tracefs mounted there (nothing changes
+//!    outside that namespace).
 //!
 //! For every tracer run the benchmark does the following:
 //!
@@ -43,7 +57,10 @@
 //! stdout is not a tty. The same run checks SIGINT handling: `Ending
 //! tracing...` is printed and the exit status is 0.
 //!
-//! ## Columns
+//! libbpf-tools and the `-x` row are optional: if one of them cannot start,
+//! that is listed under `notes:` and the row is skipped from then on.
+//!
+//! ### Columns of the storm table
 //!
 //! - `captured`: storm execs (distinct `worker`/`seq`) that appear as a
 //!   record whose argv starts `noop storm <worker> <seq>`.
@@ -53,30 +70,81 @@
 //!   `lost` records. For our text mode it is `WARNING: lost N` on stderr. For
 //!   libbpf-tools it is `Lost N events` on stderr.
 //! - `cpu/1k ev`: the tracer's CPU time from readiness until just before
-//!   SIGINT, per 1,000 records it wrote. The time is the sum of
-//!   `/proc/PID/task/*/schedstat`, which has ns resolution. If that is
-//!   missing it falls back to utime+stime from `/proc/PID/stat`. The CPU
-//!   spent starting up (loading BPF, BTF, ...) is reported on its own line.
+//!   SIGINT, per 1,000 records it wrote (for `-x`, failed-attempt records
+//!   count too). The time is the sum of `/proc/PID/task/*/schedstat`, which
+//!   has ns resolution. If that is missing it falls back to utime+stime from
+//!   `/proc/PID/stat`. The CPU spent starting up (loading BPF, BTF, ...) is
+//!   reported on its own line.
 //! - `peak RSS`: VmHWM from `/proc/PID/status` just before SIGINT.
 //! - `ready`: time from spawn to readiness (see above).
 //! - `slowdown`: storm wall time with the tracer running, divided by the
 //!   wall time of the baseline run just before it (median of these ratios).
-//!   On a small or shared machine, run-to-run noise of several percent can
-//!   be larger than the tracer's effect. `cpu/1k ev` is the steadier cost
-//!   figure.
+//!   For the `-x` row both runs include the failing attempts. On a small or
+//!   shared machine, run-to-run noise of several percent can be larger than
+//!   the tracer's effect. `cpu/1k ev` is the steadier cost figure.
+//! - `failed` (`-x` row only): failing attempts captured / made (medians).
+//!   A record counts as a failed attempt when its `ret` is negative, or,
+//!   when the JSON has no `ret` field, when its `filename` is the missing
+//!   program; it is matched to its attempt by the `<worker> <seq>` in its
+//!   argv. Its argv, filename, `ret` (-2 when present), `errno` (`"ENOENT"`
+//!   when present) and PPID (the benchmark) are checked, as are duplicates,
+//!   and successful storm execs whose `ret` is present and not 0.
 //!
-//! Anything odd is listed under `notes:` after the table. This includes lost
+//! The headline `baseline` is the median of the plain baselines (not the
+//! ones with failing attempts).
+//!
+//! ## Part 2: the syscall tax
+//!
+//! Attaching any `syscalls:*` tracepoint (as `-x` does, and libbpf-tools
+//! always) puts every task on the machine on the slow syscall path. This part
+//! measures that with a syscall-bound program: `dd if=/dev/zero of=/dev/null
+//! bs=1 count=C` (two syscalls per byte). The benchmark times one warm-up dd,
+//! then calibrates C so that one dd takes about 1.3 s with no tracer (0.4 s
+//! with `--quick`). Each round then runs dd once in each scenario, in an order
+//! rotated every round:
+//!
+//! 1. **no tracer**;
+//! 2. **execsnoop**: our tracer in its default (text) mode, which must not
+//!    attach any syscall tracepoint;
+//! 3. **execsnoop -x**;
+//! 4. **libbpf-tools**, if installed (as in part 1).
+//!
+//! A tracer is started, waited for (stderr banner for ours, header line for
+//! libbpf-tools), left alone for 150 ms, then dd runs, then the tracer gets
+//! SIGINT. The dd process's CPU time comes from `wait4`'s rusage.
+//!
+//! ### Columns of the tax table
+//!
+//! - `dd sys`: median system CPU time of dd; `ns/syscall`: that divided by
+//!   2 x C.
+//! - `dd wall`: median wall time of dd.
+//! - `sys ratio`: dd's system time / that of the no-tracer run in the same
+//!   round, median over rounds; `(min-max)`: the range of that ratio over
+//!   the rounds, so the noise is visible. The target for the default mode
+//!   is within noise of 1.00; `-x` is expected above 1.
+//! - `cpu ratio`: the same for user+sys. With tick-based accounting the
+//!   kernel splits a task's exact runtime into user and sys by sampling at
+//!   the tick, so `sys` carries a few percent of sampling noise; user+sys is
+//!   exact (but the unchanged user time dilutes the ratio).
+//! - `wall ratio`: the same for wall time.
+//!
+//! If the default mode's sys ratio is above 1.03 in every round, a note says
+//! so.
+//!
+//! Anything odd is listed under `notes:` after the tables. This includes lost
 //! events, wrong PIDs, malformed JSON, unexpected stderr output, a non-zero
-//! exit, and a slow or hung shutdown.
+//! exit, a slow or hung shutdown, a tracer that died while dd ran, and
+//! missed or wrong failed-attempt records.
 //!
 //! ## Running
 //!
 //! ```text
 //! cargo build --release              # the tracer binary must exist
-//! sudo cargo bench --bench storm     # full run: 20000 execs, 4 workers, 3 runs
-//! sudo cargo bench --bench storm -- --quick   # smoke: 2000 execs, 1 run
+//! sudo cargo bench --bench storm     # full run: 20000 execs, 4 workers, 3 runs; tax 5 rounds
+//! sudo cargo bench --bench storm -- --quick   # smoke: 2000 execs, 1 run; tax 1 short round
 //! ```
 //!
+//! The full run takes about 4 minutes on a 2-core machine.
 //! You can also run the compiled bench binary directly:
 //! `sudo target/release/deps/storm-<hash> [--quick]`.
 //!
@@ -85,18 +153,23 @@
 //! - `STORM_WORKERS`: number of worker threads (default 4).
 //! - `STORM_EXECS`: total execs per storm (default 20000).
 //! - `STORM_RUNS`: repetitions (default 3).
-//! - `STORM_QUICK=1`: the same as `--quick`. Explicit `STORM_EXECS` and
-//!   `STORM_RUNS` still win.
+//! - `STORM_QUICK=1`: the same as `--quick`. Explicit `STORM_EXECS`,
+//!   `STORM_RUNS`, `STORM_TAX_ROUNDS` and `STORM_TAX_COUNT` still win.
 //! - `STORM_EXTRA_ARGS`: extra flags, split at whitespace, passed to our
-//!   execsnoop in every run (e.g. `--exits`).
+//!   execsnoop in every run, the tax's included (e.g. `--exits`). If they
+//!   contain `-x`/`--fails`, every one of our rows runs with it (noted).
 //! - `STORM_EXECSNOOP`: path of the tracer to test. The default is
 //!   `target/release/execsnoop` next to this bench binary.
-//! - `STORM_NO_LIBBPF=1`: skip the libbpf-tools comparison.
+//! - `STORM_NO_LIBBPF=1`: skip the libbpf-tools comparison (both parts).
+//! - `STORM_NO_TAX=1`: skip the syscall tax.
+//! - `STORM_TAX_ROUNDS`: tax rounds (default 5, 1 with `--quick`).
+//! - `STORM_TAX_COUNT`: dd's `count`, instead of calibrating it.
 //!
 //! It must run as root. Temporary files live in one directory under
 //! `$TMPDIR`, which is removed on every exit path. The tracers run in their
-//! own process group with a parent-death signal. They are stopped if the
-//! benchmark errors out, is interrupted with Ctrl-C, or is killed.
+//! own process group with a parent-death signal, dd with a parent-death
+//! signal. They are stopped if the benchmark errors out, is interrupted with
+//! Ctrl-C, or is killed.
 
 use std::collections::BTreeMap;
 use std::ffi::{CStr, CString, OsStr};
@@ -119,6 +192,23 @@ const DEFAULT_RUNS: usize = 3;
 const QUICK_EXECS: usize = 2_000;
 const QUICK_RUNS: usize = 1;
 const WARMUP_EXECS: usize = 200;
+/// In the `-x` scenario, worker iteration `seq` with `seq % FAIL_EVERY ==
+/// FAIL_OFFSET` first makes one exec attempt that fails (ENOENT).
+const FAIL_EVERY: usize = 100;
+const FAIL_OFFSET: usize = 50;
+const FAIL_MARKER: &str = "storm-fail";
+/// Name of the nonexistent program in the temporary directory.
+const MISSING_NAME: &str = "missing-noop";
+
+const DEFAULT_TAX_ROUNDS: usize = 5;
+const QUICK_TAX_ROUNDS: usize = 1;
+/// Target wall time of one `dd` run without a tracer.
+const TAX_TARGET: Duration = Duration::from_millis(1300);
+const QUICK_TAX_TARGET: Duration = Duration::from_millis(400);
+const TAX_CALIBRATE_COUNT: usize = 300_000;
+const TAX_WARMUP_COUNT: usize = 100_000;
+/// Pause after the tracer is ready, before `dd` starts.
+const TAX_SETTLE: Duration = Duration::from_millis(150);
 
 const READY_TIMEOUT: Duration = Duration::from_secs(10);
 const STOP_TIMEOUT: Duration = Duration::from_secs(10);
@@ -128,6 +218,7 @@ const DRAIN_MAX: Duration = Duration::from_secs(30);
 const BANNER: &str = "Tracing exec()s. Ctrl-C to end.";
 const ENDING: &str = "Ending tracing...";
 const TEXT_HEADER: &str = "   PID   PPID ARGS";
+const TEXT_HEADER_RET: &str = "PID   PPID RET ARGS";
 const LIBBPF_HEADER_START: &str = "PCOMM";
 const LIBBPF_PATH: &str = "/usr/sbin/execsnoop";
 
@@ -193,6 +284,19 @@ struct Config {
     execsnoop: PathBuf,
     libbpf: Option<PathBuf>,
     stdbuf: Option<PathBuf>,
+    /// tracefs is mounted where libbpf looks for it; if not, libbpf-tools runs
+    /// in a private mount namespace with tracefs mounted there.
+    tracefs_visible: bool,
+    /// The syscall-tax part: `None` when skipped (STORM_NO_TAX=1).
+    tax: Option<TaxConfig>,
+}
+
+struct TaxConfig {
+    rounds: usize,
+    /// Explicit dd count (STORM_TAX_COUNT); else calibrated to `target`.
+    count: Option<usize>,
+    target: Duration,
+    dd: Option<PathBuf>,
 }
 
 fn env_usize(name: &str) -> Res<Option<usize>> {
@@ -245,7 +349,8 @@ fn parse_config() -> Res<Config> {
             "-h" | "--help" => {
                 println!(
                     "exec storm benchmark for execsnoop\n\nusage: sudo cargo bench --bench storm [-- --quick]\n\
-                     env: STORM_WORKERS STORM_EXECS STORM_RUNS STORM_QUICK STORM_EXTRA_ARGS STORM_EXECSNOOP STORM_NO_LIBBPF"
+                     env: STORM_WORKERS STORM_EXECS STORM_RUNS STORM_QUICK STORM_EXTRA_ARGS STORM_EXECSNOOP STORM_NO_LIBBPF\n     \
+                     STORM_NO_TAX STORM_TAX_ROUNDS STORM_TAX_COUNT"
                 );
                 std::process::exit(0);
             }
@@ -262,6 +367,16 @@ fn parse_config() -> Res<Config> {
         .unwrap_or_default();
     let libbpf =
         if env_flag("STORM_NO_LIBBPF") { None } else { Some(PathBuf::from(LIBBPF_PATH)).filter(|p| is_executable(p)) };
+    let tax = if env_flag("STORM_NO_TAX") {
+        None
+    } else {
+        Some(TaxConfig {
+            rounds: env_usize("STORM_TAX_ROUNDS")?.unwrap_or(if quick { QUICK_TAX_ROUNDS } else { DEFAULT_TAX_ROUNDS }),
+            count: env_usize("STORM_TAX_COUNT")?,
+            target: if quick { QUICK_TAX_TARGET } else { TAX_TARGET },
+            dd: find_in_path("dd"),
+        })
+    };
     Ok(Config {
         workers,
         execs,
@@ -271,6 +386,10 @@ fn parse_config() -> Res<Config> {
         execsnoop: locate_execsnoop(),
         libbpf,
         stdbuf: find_in_path("stdbuf"),
+        tracefs_visible: ["/sys/kernel/tracing/events/syscalls", "/sys/kernel/debug/tracing/events/syscalls"]
+            .iter()
+            .any(|p| Path::new(p).is_dir()),
+        tax,
     })
 }
 
@@ -402,25 +521,58 @@ fn expected_argv(tag: &str, w: usize, s: usize) -> [String; 5] {
     ["noop".into(), tag.into(), w.to_string(), s.to_string(), filler(w, s)]
 }
 
+fn expected_fail_argv(missing: &str, w: usize, s: usize) -> [String; 4] {
+    [missing.into(), FAIL_MARKER.into(), w.to_string(), s.to_string()]
+}
+
+/// The nonexistent program the `-x` scenario tries to exec now and then.
+struct Missing {
+    path: CString,
+    path_str: String,
+}
+
+impl Missing {
+    fn new(dir: &Path) -> Missing {
+        let path_str = dir.join(MISSING_NAME).to_string_lossy().into_owned();
+        Missing { path: CString::new(path_str.clone()).unwrap_or_default(), path_str }
+    }
+}
+
 struct StormOutcome {
     wall: Duration,
     /// PID of each exec by global index (0 when the spawn failed).
     pids: Vec<i32>,
     failures: u64,
     first_error: Option<String>,
+    /// Failing exec attempts made (worker, seq), when the storm included them.
+    fail_attempts: Vec<(usize, usize)>,
+    /// Failing attempts that did not fail with ENOENT as they should.
+    fail_unexpected: u64,
+    fail_example: Option<String>,
 }
 
-fn run_storm(plan: &Plan, noop: &Noop, tag: &'static str) -> Res<StormOutcome> {
+/// What one worker did.
+struct WorkerOutcome {
+    pids: Vec<i32>,
+    failures: u64,
+    first_error: Option<String>,
+    fail_attempts: Vec<(usize, usize)>,
+    fail_unexpected: u64,
+    fail_example: Option<String>,
+}
+
+fn run_storm(plan: &Plan, noop: &Noop, tag: &'static str, missing: Option<&Missing>) -> Res<StormOutcome> {
     check_abort()?;
     let barrier = Arc::new(Barrier::new(plan.workers + 1));
     let mut handles = Vec::with_capacity(plan.workers);
     for w in 0..plan.workers {
         let n = plan.per_worker[w];
         let path = noop.path.clone();
+        let missing = missing.map(|m| (m.path.clone(), m.path_str.clone()));
         let barrier = Arc::clone(&barrier);
         let h = thread::Builder::new()
             .name(format!("storm-{w}"))
-            .spawn(move || storm_worker(w, n, &path, tag, &barrier))
+            .spawn(move || storm_worker(w, n, &path, tag, missing, &barrier))
             .map_err(|e| format!("cannot start worker thread: {e}"));
         match h {
             Ok(h) => handles.push(h),
@@ -433,39 +585,119 @@ fn run_storm(plan: &Plan, noop: &Noop, tag: &'static str) -> Res<StormOutcome> {
     }
     barrier.wait();
     let t0 = Instant::now();
-    let mut pids = Vec::with_capacity(plan.total);
-    let mut failures = 0;
-    let mut first_error = None;
+    let mut out = StormOutcome {
+        wall: Duration::ZERO,
+        pids: Vec::with_capacity(plan.total),
+        failures: 0,
+        first_error: None,
+        fail_attempts: Vec::new(),
+        fail_unexpected: 0,
+        fail_example: None,
+    };
     for h in handles {
         match h.join() {
-            Ok((p, f, e)) => {
-                pids.extend(p);
-                failures += f;
-                if first_error.is_none() {
-                    first_error = e;
+            Ok(r) => {
+                out.pids.extend(r.pids);
+                out.failures += r.failures;
+                if out.first_error.is_none() {
+                    out.first_error = r.first_error;
+                }
+                out.fail_attempts.extend(r.fail_attempts);
+                out.fail_unexpected += r.fail_unexpected;
+                if out.fail_example.is_none() {
+                    out.fail_example = r.fail_example;
                 }
             }
             Err(_) => return Err("a storm worker thread panicked".into()),
         }
     }
-    let wall = t0.elapsed();
+    out.wall = t0.elapsed();
     check_abort()?;
-    Ok(StormOutcome { wall, pids, failures, first_error })
+    Ok(out)
 }
 
-fn storm_worker(w: usize, n: usize, path: &CStr, tag: &str, barrier: &Barrier) -> (Vec<i32>, u64, Option<String>) {
-    let argvs: Vec<Vec<CString>> = (0..n)
-        .map(|s| expected_argv(tag, w, s).into_iter().map(|a| CString::new(a).unwrap_or_default()).collect())
-        .collect();
-    let envp: [*mut libc::c_char; 1] = [std::ptr::null_mut()];
-    let mut pids = Vec::with_capacity(n);
-    let mut failures = 0u64;
-    let mut first_error: Option<String> = None;
-    barrier.wait();
-    for argv in &argvs {
-        if aborted() {
-            pids.push(0);
+/// Wait for our own child; returns its status, or an error text.
+fn wait_child(pid: libc::pid_t) -> Result<i32, String> {
+    let mut status = 0;
+    loop {
+        // SAFETY: waiting for our own child with a valid status pointer.
+        let r = unsafe { libc::waitpid(pid, &mut status, 0) };
+        if r == pid {
+            return Ok(status);
+        }
+        let err = io::Error::last_os_error();
+        if r < 0 && err.raw_os_error() == Some(libc::EINTR) {
             continue;
+        }
+        return Err(format!("waitpid: {err}"));
+    }
+}
+
+fn storm_worker(
+    w: usize,
+    n: usize,
+    path: &CStr,
+    tag: &str,
+    missing: Option<(CString, String)>,
+    barrier: &Barrier,
+) -> WorkerOutcome {
+    let to_c =
+        |v: &[String]| -> Vec<CString> { v.iter().map(|a| CString::new(a.as_str()).unwrap_or_default()).collect() };
+    let argvs: Vec<Vec<CString>> = (0..n).map(|s| to_c(&expected_argv(tag, w, s))).collect();
+    // The failing attempts' argvs, indexed by seq / FAIL_EVERY.
+    let fail_argvs: Vec<Vec<CString>> = match &missing {
+        Some((_, m)) => {
+            (0..n).filter(|s| s % FAIL_EVERY == FAIL_OFFSET).map(|s| to_c(&expected_fail_argv(m, w, s))).collect()
+        }
+        None => Vec::new(),
+    };
+    let envp: [*mut libc::c_char; 1] = [std::ptr::null_mut()];
+    let mut o = WorkerOutcome {
+        pids: Vec::with_capacity(n),
+        failures: 0,
+        first_error: None,
+        fail_attempts: Vec::with_capacity(fail_argvs.len()),
+        fail_unexpected: 0,
+        fail_example: None,
+    };
+    barrier.wait();
+    for (s, argv) in argvs.iter().enumerate() {
+        if aborted() {
+            o.pids.push(0);
+            continue;
+        }
+        if let Some((mpath, _)) = &missing
+            && s % FAIL_EVERY == FAIL_OFFSET
+            && let Some(fargv) = fail_argvs.get(s / FAIL_EVERY)
+        {
+            let mut ptrs: Vec<*mut libc::c_char> = fargv.iter().map(|a| a.as_ptr().cast_mut()).collect();
+            ptrs.push(std::ptr::null_mut());
+            let mut pid: libc::pid_t = 0;
+            // SAFETY: as for the regular spawn below.
+            let rc = unsafe {
+                libc::posix_spawn(
+                    &mut pid,
+                    mpath.as_ptr(),
+                    std::ptr::null(),
+                    std::ptr::null(),
+                    ptrs.as_ptr(),
+                    envp.as_ptr(),
+                )
+            };
+            o.fail_attempts.push((w, s));
+            if rc != libc::ENOENT {
+                o.fail_unexpected += 1;
+                o.fail_example.get_or_insert_with(|| {
+                    if rc == 0 {
+                        "posix_spawn of the missing program succeeded".into()
+                    } else {
+                        format!("posix_spawn of the missing program: {}", io::Error::from_raw_os_error(rc))
+                    }
+                });
+                if rc == 0 {
+                    let _ = wait_child(pid);
+                }
+            }
         }
         let mut ptrs: Vec<*mut libc::c_char> = argv.iter().map(|a| a.as_ptr().cast_mut()).collect();
         ptrs.push(std::ptr::null_mut());
@@ -477,33 +709,25 @@ fn storm_worker(w: usize, n: usize, path: &CStr, tag: &str, barrier: &Barrier) -
             libc::posix_spawn(&mut pid, path.as_ptr(), std::ptr::null(), std::ptr::null(), ptrs.as_ptr(), envp.as_ptr())
         };
         if rc != 0 {
-            failures += 1;
-            first_error.get_or_insert_with(|| format!("posix_spawn: {}", io::Error::from_raw_os_error(rc)));
-            pids.push(0);
+            o.failures += 1;
+            o.first_error.get_or_insert_with(|| format!("posix_spawn: {}", io::Error::from_raw_os_error(rc)));
+            o.pids.push(0);
             continue;
         }
-        let mut status = 0;
-        loop {
-            // SAFETY: waiting for our own child with a valid status pointer.
-            let r = unsafe { libc::waitpid(pid, &mut status, 0) };
-            if r == pid {
-                if !(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0) {
-                    failures += 1;
-                    first_error.get_or_insert_with(|| format!("noop ended with {}", describe_status(status)));
-                }
-                break;
+        match wait_child(pid) {
+            Ok(status) if libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0 => {}
+            Ok(status) => {
+                o.failures += 1;
+                o.first_error.get_or_insert_with(|| format!("noop ended with {}", describe_status(status)));
             }
-            let err = io::Error::last_os_error();
-            if r < 0 && err.raw_os_error() == Some(libc::EINTR) {
-                continue;
+            Err(e) => {
+                o.failures += 1;
+                o.first_error.get_or_insert(e);
             }
-            failures += 1;
-            first_error.get_or_insert_with(|| format!("waitpid: {err}"));
-            break;
         }
-        pids.push(pid);
+        o.pids.push(pid);
     }
-    (pids, failures, first_error)
+    o
 }
 
 fn describe_status(status: i32) -> String {
@@ -585,7 +809,16 @@ enum Ready<'a> {
 }
 
 impl Tracer {
-    fn spawn(name: &str, program: &Path, args: &[String], stdout: Stdio, pipe_stdout: bool) -> Res<Tracer> {
+    /// With `private_tracefs`, the child first enters a new mount namespace
+    /// and mounts tracefs at /sys/kernel/tracing there (invisible outside).
+    fn spawn(
+        name: &str,
+        program: &Path,
+        args: &[String],
+        stdout: Stdio,
+        pipe_stdout: bool,
+        private_tracefs: bool,
+    ) -> Res<Tracer> {
         check_abort()?;
         let mut cmd = Command::new(program);
         cmd.args(args).stdin(Stdio::null()).stderr(Stdio::piped()).process_group(0);
@@ -594,11 +827,31 @@ impl Tracer {
         } else {
             cmd.stdout(stdout);
         }
-        // SAFETY: prctl is async-signal-safe; it runs in the child between
-        // fork and exec and touches no memory of ours.
+        // SAFETY: prctl, unshare and mount are plain syscalls (async-signal-safe);
+        // they run in the child between fork and exec, with static C strings,
+        // and allocate nothing.
         unsafe {
-            cmd.pre_exec(|| {
+            cmd.pre_exec(move || {
                 if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong) != 0 {
+                    return Err(io::Error::last_os_error());
+                }
+                if private_tracefs
+                    && (libc::unshare(libc::CLONE_NEWNS) != 0
+                        || libc::mount(
+                            std::ptr::null(),
+                            c"/".as_ptr(),
+                            std::ptr::null(),
+                            libc::MS_REC | libc::MS_PRIVATE,
+                            std::ptr::null(),
+                        ) != 0
+                        || libc::mount(
+                            c"tracefs".as_ptr(),
+                            c"/sys/kernel/tracing".as_ptr(),
+                            c"tracefs".as_ptr(),
+                            0,
+                            std::ptr::null(),
+                        ) != 0)
+                {
                     return Err(io::Error::last_os_error());
                 }
                 Ok(())
@@ -818,8 +1071,9 @@ fn file_has_line(p: &Path, test: fn(&str) -> bool) -> bool {
 }
 
 /// Our text header: "   PID   PPID ARGS", or with extra leading columns (-t).
+/// With -x (e.g. via STORM_EXTRA_ARGS) a RET column comes before ARGS.
 fn is_text_header(line: &str) -> bool {
-    line == TEXT_HEADER || line.ends_with(TEXT_HEADER.trim_start())
+    line == TEXT_HEADER || line.ends_with(TEXT_HEADER.trim_start()) || line.ends_with(TEXT_HEADER_RET)
 }
 
 fn is_libbpf_header(line: &str) -> bool {
@@ -901,6 +1155,9 @@ impl J {
         if let J::Str(s) = self { Some(s) } else { None }
     }
     fn as_u64(&self) -> Option<u64> {
+        if let J::Num(s) = self { s.parse().ok() } else { None }
+    }
+    fn as_i64(&self) -> Option<i64> {
         if let J::Num(s) = self { s.parse().ok() } else { None }
     }
     fn as_bool(&self) -> Option<bool> {
@@ -1107,6 +1364,8 @@ impl JP<'_> {
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Kind {
     OursJson,
+    /// `--json -x`, with failing exec attempts mixed into the storm.
+    OursJsonFails,
     OursText,
     Libbpf,
 }
@@ -1115,9 +1374,37 @@ impl Kind {
     fn label(self) -> &'static str {
         match self {
             Kind::OursJson => "execsnoop json",
+            Kind::OursJsonFails => "execsnoop json -x",
             Kind::OursText => "execsnoop text",
             Kind::Libbpf => "libbpf-tools",
         }
+    }
+    fn is_json(self) -> bool {
+        matches!(self, Kind::OursJson | Kind::OursJsonFails)
+    }
+    fn is_ours(self) -> bool {
+        self != Kind::Libbpf
+    }
+    /// A failure of this tool is noted and the row skipped from then on,
+    /// instead of ending the benchmark.
+    fn optional(self) -> bool {
+        matches!(self, Kind::Libbpf | Kind::OursJsonFails)
+    }
+    fn with_fails(self) -> bool {
+        self == Kind::OursJsonFails
+    }
+}
+
+/// The failing exec attempts a `-x` storm made, to check the output against.
+struct FailCheck<'a> {
+    missing: &'a str,
+    /// (worker, seq) of each attempt -> index into `seen`.
+    attempts: BTreeMap<(usize, usize), usize>,
+}
+
+impl<'a> FailCheck<'a> {
+    fn new(missing: &'a str, attempts: &[(usize, usize)]) -> Self {
+        FailCheck { missing, attempts: attempts.iter().enumerate().map(|(i, &ws)| (ws, i)).collect() }
     }
 }
 
@@ -1144,6 +1431,20 @@ struct Analysis {
     lost_by_kind: BTreeMap<String, u64>,
     end: Option<(Option<u64>, Option<u64>, Option<u64>)>,
     other_types: BTreeMap<String, u64>,
+    /// Failing exec attempts (the `-x` storm): distinct attempts captured.
+    fail_captured: u64,
+    /// Records taken for failed attempts: by `ret` < 0, or (without a `ret`
+    /// field) by the missing program's filename.
+    fail_records: u64,
+    fail_by_ret: u64,
+    fail_by_filename: u64,
+    fail_duplicates: u64,
+    fail_bad: u64,
+    fail_bad_example: Option<String>,
+    /// Records for successful storm execs whose `ret` is present and not 0.
+    ret_nonzero_ok: u64,
+    /// Exec records with a numeric `ret` field at all.
+    ret_present: u64,
     /// Problems seen in this run.
     notes: Vec<String>,
     /// Facts about the tool that do not depend on the run.
@@ -1261,8 +1562,80 @@ fn summary_lost(line: &str) -> Option<u64> {
     before_lost.rsplit(' ').next()?.parse().ok()
 }
 
-fn analyze_json(data: &str, plan: &Plan, pids: &[i32], noop: &Noop) -> Analysis {
+/// A record for one of the storm's failing attempts? Counts it and returns true.
+fn fail_record(t: &mut Tally, fc: &FailCheck, fail_seen: &mut [bool], v: &J, line: &str) -> bool {
+    let ret = v.get("ret").and_then(J::as_i64);
+    let filename = v.get("filename").and_then(J::as_str);
+    let argv: Option<Vec<&str>> = match v.get("argv") {
+        Some(J::Arr(a)) => a.iter().map(J::as_str).collect(),
+        _ => None,
+    };
+    let marked = argv.as_ref().is_some_and(|a| a.get(1) == Some(&FAIL_MARKER));
+    let by_ret = ret.is_some_and(|r| r < 0);
+    let by_filename = ret.is_none() && filename == Some(fc.missing);
+    if !(by_ret || by_filename) {
+        if filename == Some(fc.missing) || marked {
+            // The missing program with ret >= 0: a failed attempt reported as a success.
+            t.a.fail_bad += 1;
+            t.a.fail_bad_example.get_or_insert_with(|| format!("failed attempt without ret < 0: {}", clip(line)));
+            return true;
+        }
+        return false;
+    }
+    if !marked && filename != Some(fc.missing) {
+        return false; // some other failed exec on the machine
+    }
+    t.a.fail_records += 1;
+    if by_ret {
+        t.a.fail_by_ret += 1;
+    } else {
+        t.a.fail_by_filename += 1;
+    }
+    let ws = argv.as_ref().and_then(|a| Some((a.get(2)?.parse::<usize>().ok()?, a.get(3)?.parse::<usize>().ok()?)));
+    let Some(&idx) = ws.and_then(|ws| fc.attempts.get(&ws)) else {
+        t.a.fail_bad += 1;
+        t.a.fail_bad_example.get_or_insert_with(|| format!("matches no attempt made: {}", clip(line)));
+        return true;
+    };
+    let (w, s) = ws.unwrap_or_default();
+    if fail_seen[idx] {
+        t.a.fail_duplicates += 1;
+        return true;
+    }
+    fail_seen[idx] = true;
+    t.a.fail_captured += 1;
+    let mut wrong = Vec::new();
+    if argv.as_deref() != Some(&expected_fail_argv(fc.missing, w, s).iter().map(String::as_str).collect::<Vec<_>>()[..])
+    {
+        wrong.push("argv");
+    }
+    if filename != Some(fc.missing) {
+        wrong.push("filename");
+    }
+    if ret.is_some_and(|r| r != -i64::from(libc::ENOENT)) {
+        wrong.push("ret (expected -2, ENOENT)");
+    }
+    // The symbolic name, where the JSON has one.
+    match v.get("errno") {
+        None => {}
+        Some(J::Str(e)) if e == "ENOENT" => {}
+        Some(_) => wrong.push("errno (expected \"ENOENT\")"),
+    }
+    // SAFETY: getpid has no preconditions.
+    let me = unsafe { libc::getpid() } as u64;
+    if v.get("ppid").and_then(J::as_u64) != Some(me) {
+        wrong.push("ppid");
+    }
+    if !wrong.is_empty() {
+        t.a.fail_bad += 1;
+        t.a.fail_bad_example.get_or_insert_with(|| format!("wrong {}: {}", wrong.join(", "), clip(line)));
+    }
+    true
+}
+
+fn analyze_json(data: &str, plan: &Plan, pids: &[i32], noop: &Noop, fails: Option<&FailCheck>) -> Analysis {
     let mut t = Tally::new(plan, pids);
+    let mut fail_seen = vec![false; fails.map_or(0, |f| f.attempts.len())];
     for line in data.lines() {
         if line.is_empty() {
             continue;
@@ -1277,6 +1650,20 @@ fn analyze_json(data: &str, plan: &Plan, pids: &[i32], noop: &Noop) -> Analysis 
             }
         };
         let ty = v.get("type").and_then(J::as_str).unwrap_or("(no type)").to_owned();
+        if ty != "lost" && ty != "end" {
+            if v.get("ret").and_then(J::as_i64).is_some() {
+                t.a.ret_present += 1;
+            }
+            if let Some(fc) = fails
+                && fail_record(&mut t, fc, &mut fail_seen, &v, line)
+            {
+                t.a.events += 1;
+                if ty != "exec" {
+                    *t.a.other_types.entry(ty).or_default() += 1;
+                }
+                continue;
+            }
+        }
         match ty.as_str() {
             "exec" => {
                 t.a.events += 1;
@@ -1308,6 +1695,9 @@ fn analyze_json(data: &str, plan: &Plan, pids: &[i32], noop: &Noop) -> Analysis 
                 if let Some((_, _, idx)) = hit {
                     if truncated {
                         t.a.truncated_marked += 1;
+                    }
+                    if v.get("ret").and_then(J::as_i64).is_some_and(|r| r != 0) {
+                        t.a.ret_nonzero_ok += 1;
                     }
                     let pid = v.get("pid").and_then(J::as_u64);
                     let ppid = v.get("ppid").and_then(J::as_u64);
@@ -1378,6 +1768,7 @@ fn analyze_text(data: &str, plan: &Plan, pids: &[i32], kind: Kind, noop: &Noop, 
     let mut ret_nonzero = 0u64;
     let mut lines = data.lines();
     let first = lines.next().unwrap_or("");
+    let ret_col = kind == Kind::OursText && first.ends_with(TEXT_HEADER_RET);
     match kind {
         Kind::OursText if !is_text_header(first) => {
             t.a.notes.push(format!("first stdout line is {:?}, expected the header {TEXT_HEADER:?}", clip(first)));
@@ -1422,6 +1813,13 @@ fn analyze_text(data: &str, plan: &Plan, pids: &[i32], kind: Kind, noop: &Noop, 
                     }
                     (h.get(1), h.get(2))
                 }
+                // [TIME] PID PPID RET (with -x): RET just before ARGS.
+                _ if ret_col => {
+                    if h.last() != Some(&"0") {
+                        ret_nonzero += 1;
+                    }
+                    (h.len().checked_sub(3).and_then(|i| h.get(i)), h.len().checked_sub(2).and_then(|i| h.get(i)))
+                }
                 // [TIME] PID PPID: the two columns just before ARGS.
                 _ => (h.len().checked_sub(2).and_then(|i| h.get(i)), h.last()),
             };
@@ -1457,38 +1855,63 @@ struct TracerRun {
     analysis: Analysis,
 }
 
-fn our_args(cfg: &Config, json: bool) -> Vec<String> {
+fn has_fails_flag(args: &[String]) -> bool {
+    args.iter().any(|a| a == "-x" || a == "--fails")
+}
+
+fn our_args(cfg: &Config, json: bool, fails: bool) -> Vec<String> {
     let mut v = Vec::new();
     if json {
         v.push("--json".to_owned());
+    }
+    if fails && !has_fails_flag(&cfg.extra_args) {
+        v.push("-x".to_owned());
     }
     v.extend(cfg.extra_args.iter().cloned());
     v
 }
 
-fn run_tracer(cfg: &Config, kind: Kind, plan: &Plan, noop: &Noop, dir: &Path, run: usize) -> Res<TracerRun> {
+/// Program, arguments and whether it needs a private tracefs, for libbpf-tools.
+fn libbpf_command(cfg: &Config) -> Res<(PathBuf, Vec<String>, bool)> {
+    let lb = cfg.libbpf.clone().ok_or("libbpf-tools execsnoop not available")?;
+    Ok(match &cfg.stdbuf {
+        Some(sb) => (sb.clone(), vec!["-oL".into(), lb.to_string_lossy().into_owned()], !cfg.tracefs_visible),
+        None => (lb, Vec::new(), !cfg.tracefs_visible),
+    })
+}
+
+fn libbpf_ready<'a>(cfg: &Config, out_path: &'a Path) -> Ready<'a> {
+    if cfg.stdbuf.is_some() { Ready::File(out_path, is_libbpf_header) } else { Ready::Fixed(Duration::from_secs(3)) }
+}
+
+fn run_tracer(
+    cfg: &Config,
+    kind: Kind,
+    plan: &Plan,
+    noop: &Noop,
+    missing: &Missing,
+    dir: &Path,
+    run: usize,
+) -> Res<TracerRun> {
     let out_path = dir.join(format!("out-{}-{run}.txt", kind.label().replace(' ', "-")));
     let out_file = fs::File::create(&out_path).map_err(|e| format!("create {}: {e}", out_path.display()))?;
-    let (program, args, ready): (PathBuf, Vec<String>, Ready) = match kind {
-        Kind::OursJson => (cfg.execsnoop.clone(), our_args(cfg, true), Ready::Stderr(BANNER)),
-        Kind::OursText => (cfg.execsnoop.clone(), our_args(cfg, false), Ready::File(&out_path, is_text_header)),
+    let (program, args, private_tracefs, ready): (PathBuf, Vec<String>, bool, Ready) = match kind {
+        Kind::OursJson => (cfg.execsnoop.clone(), our_args(cfg, true, false), false, Ready::Stderr(BANNER)),
+        Kind::OursJsonFails => (cfg.execsnoop.clone(), our_args(cfg, true, true), false, Ready::Stderr(BANNER)),
+        Kind::OursText => {
+            (cfg.execsnoop.clone(), our_args(cfg, false, false), false, Ready::File(&out_path, is_text_header))
+        }
         Kind::Libbpf => {
-            let lb = cfg.libbpf.clone().ok_or("libbpf-tools execsnoop not available")?;
-            match &cfg.stdbuf {
-                Some(sb) => (
-                    sb.clone(),
-                    vec!["-oL".into(), lb.to_string_lossy().into_owned()],
-                    Ready::File(&out_path, is_libbpf_header),
-                ),
-                None => (lb, Vec::new(), Ready::Fixed(Duration::from_secs(3))),
-            }
+            let (p, a, private) = libbpf_command(cfg)?;
+            (p, a, private, libbpf_ready(cfg, &out_path))
         }
     };
-    let mut tr = Tracer::spawn(kind.label(), &program, &args, Stdio::from(out_file), false)?;
+    let mut tr = Tracer::spawn(kind.label(), &program, &args, Stdio::from(out_file), false, private_tracefs)?;
     let ready_at = tr.wait_ready(&ready)?;
     let startup_cpu_ns = tr.cpu_ns();
-    let storm = run_storm(plan, noop, "storm")?;
-    let (drain, drain_timed_out) = wait_drained(&out_path, &mut tr, plan.total)?;
+    let storm = run_storm(plan, noop, "storm", kind.with_fails().then_some(missing))?;
+    let expected_rows = plan.total + storm.fail_attempts.len();
+    let (drain, drain_timed_out) = wait_drained(&out_path, &mut tr, expected_rows)?;
     let cpu_end = tr.cpu_ns();
     let hwm_kib = tr.hwm_kib();
     let still_running = !tr.try_reap();
@@ -1499,11 +1922,10 @@ fn run_tracer(cfg: &Config, kind: Kind, plan: &Plan, noop: &Noop, dir: &Path, ru
         tr.lines.iter().find(|l| l.stream == Stream::Err && l.text.contains(BANNER)).map(|l| l.at - tr.started);
     let ending_seen = err_lines.iter().any(|l| l.contains(ENDING));
     for l in &err_lines {
-        let expected = match kind {
-            Kind::OursJson | Kind::OursText => {
-                l.contains(BANNER) || l.contains(ENDING) || l.starts_with("WARNING: lost ") || summary_lost(l).is_some()
-            }
-            Kind::Libbpf => l.to_ascii_lowercase().contains("lost "),
+        let expected = if kind.is_ours() {
+            l.contains(BANNER) || l.contains(ENDING) || l.starts_with("WARNING: lost ") || summary_lost(l).is_some()
+        } else {
+            l.to_ascii_lowercase().contains("lost ")
         };
         if !expected && l.trim() != "" {
             stderr_unexpected.push(clip(l));
@@ -1512,19 +1934,21 @@ fn run_tracer(cfg: &Config, kind: Kind, plan: &Plan, noop: &Noop, dir: &Path, ru
     let data = fs::read(&out_path).map_err(|e| format!("read {}: {e}", out_path.display()))?;
     let _ = fs::remove_file(&out_path);
     let data = String::from_utf8_lossy(&data);
-    let mut analysis = match kind {
-        Kind::OursJson => analyze_json(&data, plan, &storm.pids, noop),
-        Kind::OursText | Kind::Libbpf => analyze_text(&data, plan, &storm.pids, kind, noop, !cfg.extra_args.is_empty()),
+    let fail_check = kind.with_fails().then(|| FailCheck::new(&missing.path_str, &storm.fail_attempts));
+    let mut analysis = if kind.is_json() {
+        analyze_json(&data, plan, &storm.pids, noop, fail_check.as_ref())
+    } else {
+        analyze_text(&data, plan, &storm.pids, kind, noop, !cfg.extra_args.is_empty())
     };
     if !still_running {
         analysis.notes.push(format!("had already exited ({}) before SIGINT", describe_status(exited.status)));
     }
-    if kind != Kind::OursJson {
+    if !kind.is_json() {
         let warned: Vec<&str> = err_lines.iter().copied().filter(|l| summary_lost(l).is_none()).collect();
         analysis.lost = stderr_lost(&warned);
     }
     // Our closing summary ("N execs traced, N shown, N lost") must agree.
-    if kind != Kind::Libbpf {
+    if kind.is_ours() {
         match err_lines.iter().find_map(|l| summary_lost(l)) {
             Some(n) if n != analysis.lost => analysis
                 .notes
@@ -1562,8 +1986,14 @@ struct StartStop {
 
 /// Our text mode with stdout on a pipe: is the header flushed, and does SIGINT end it cleanly?
 fn run_start_stop(cfg: &Config) -> Res<StartStop> {
-    let mut tr =
-        Tracer::spawn("execsnoop (text, stdout pipe)", &cfg.execsnoop, &our_args(cfg, false), Stdio::null(), true)?;
+    let mut tr = Tracer::spawn(
+        "execsnoop (text, stdout pipe)",
+        &cfg.execsnoop,
+        &our_args(cfg, false, false),
+        Stdio::null(),
+        true,
+        false,
+    )?;
     let header = tr.wait_ready(&Ready::StdoutPipe(is_text_header))?.unwrap_or_default();
     let banner = {
         // The banner may come a moment after the header; give it 500 ms.
@@ -1582,6 +2012,349 @@ fn run_start_stop(cfg: &Config) -> Res<StartStop> {
     let exited = tr.stop(STOP_TIMEOUT);
     let ending_seen = tr.stderr_lines().any(|l| l.contains(ENDING));
     Ok(StartStop { header, banner, exited, ending_seen })
+}
+
+// ---------------------------------------------------------------------------
+// Syscall tax: a 1-byte dd loop's system time with and without a tracer.
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum TaxTool {
+    NoTracer,
+    Ours,
+    OursFails,
+    Libbpf,
+}
+
+impl TaxTool {
+    fn label(self) -> &'static str {
+        match self {
+            TaxTool::NoTracer => "no tracer",
+            TaxTool::Ours => "execsnoop",
+            TaxTool::OursFails => "execsnoop -x",
+            TaxTool::Libbpf => "libbpf-tools",
+        }
+    }
+}
+
+#[derive(Clone, Copy)]
+struct DdRun {
+    /// System and user CPU time of the dd process (wait4 rusage), seconds.
+    sys: f64,
+    user: f64,
+    wall: f64,
+}
+
+fn tv_secs(t: libc::timeval) -> f64 {
+    t.tv_sec as f64 + t.tv_usec as f64 / 1e6
+}
+
+fn run_dd(dd: &Path, count: usize) -> Res<DdRun> {
+    check_abort()?;
+    let mut cmd = Command::new(dd);
+    cmd.args(["if=/dev/zero", "of=/dev/null", "bs=1"])
+        .arg(format!("count={count}"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    // SAFETY: prctl is async-signal-safe and touches no memory of ours.
+    unsafe {
+        cmd.pre_exec(|| {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong) != 0 {
+                return Err(io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let t0 = Instant::now();
+    let mut child = cmd.spawn().map_err(|e| format!("cannot start {}: {e}", dd.display()))?;
+    let pid = child.id() as libc::pid_t;
+    let mut status = 0;
+    // SAFETY: a zeroed rusage is a valid value.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    loop {
+        // SAFETY: waiting for our own child with valid pointers.
+        let r = unsafe { libc::wait4(pid, &mut status, 0, &mut ru) };
+        if r == pid {
+            break;
+        }
+        let err = io::Error::last_os_error();
+        if r < 0 && err.raw_os_error() == Some(libc::EINTR) {
+            continue;
+        }
+        return Err(format!("wait4 dd: {err}"));
+    }
+    let wall = t0.elapsed().as_secs_f64();
+    // dd's few lines of statistics fit in the pipe, so reading after the exit is safe.
+    let mut err = String::new();
+    if let Some(mut e) = child.stderr.take() {
+        let _ = e.read_to_string(&mut err);
+    }
+    drop(child);
+    check_abort()?;
+    if !(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0) {
+        return Err(format!("dd ended with {}: {}", describe_status(status), err.lines().next().unwrap_or("").trim()));
+    }
+    Ok(DdRun { sys: tv_secs(ru.ru_stime), user: tv_secs(ru.ru_utime), wall })
+}
+
+fn push_note(notes: &mut Vec<String>, n: String) {
+    if !notes.contains(&n) {
+        notes.push(n);
+    }
+}
+
+/// Start a tracer for the tax and wait until it is ready.
+fn spawn_tax_tracer(cfg: &Config, tool: TaxTool, out_path: &Path) -> Res<Tracer> {
+    let out_file = fs::File::create(out_path).map_err(|e| format!("create {}: {e}", out_path.display()))?;
+    // Ours in its default (text) mode; readiness is the stderr banner, which
+    // does not depend on the header's columns.
+    let (program, args, private_tracefs, ready) = match tool {
+        TaxTool::NoTracer => return Err("no tracer to start".into()),
+        TaxTool::Ours => (cfg.execsnoop.clone(), our_args(cfg, false, false), false, Ready::Stderr(BANNER)),
+        TaxTool::OursFails => (cfg.execsnoop.clone(), our_args(cfg, false, true), false, Ready::Stderr(BANNER)),
+        TaxTool::Libbpf => {
+            let (p, a, private) = libbpf_command(cfg)?;
+            (p, a, private, libbpf_ready(cfg, out_path))
+        }
+    };
+    let mut tr = Tracer::spawn(tool.label(), &program, &args, Stdio::from(out_file), false, private_tracefs)?;
+    tr.wait_ready(&ready)?;
+    Ok(tr)
+}
+
+/// The outcome of one tax measurement with a tracer running.
+enum TaxOne {
+    Ok(DdRun),
+    /// The measurement is void (the tracer died during it); try again next round.
+    Void,
+}
+
+fn run_tax_one(
+    cfg: &Config,
+    tool: TaxTool,
+    dd: &Path,
+    count: usize,
+    dir: &Path,
+    round: usize,
+    notes: &mut Vec<String>,
+) -> Res<TaxOne> {
+    if tool == TaxTool::NoTracer {
+        return run_dd(dd, count).map(TaxOne::Ok);
+    }
+    let out_path = dir.join(format!("tax-{}-{round}.txt", tool.label().replace(' ', "-")));
+    let mut tr = spawn_tax_tracer(cfg, tool, &out_path)?;
+    nap(TAX_SETTLE)?;
+    let r = run_dd(dd, count);
+    let alive = !tr.try_reap();
+    let exited = tr.stop(STOP_TIMEOUT);
+    let _ = fs::remove_file(&out_path);
+    let r = r?;
+    let tag = format!("syscall tax, {} (round {})", tool.label(), round + 1);
+    let ours = tool != TaxTool::Libbpf;
+    if !alive {
+        push_note(
+            notes,
+            format!(
+                "{tag}: the tracer exited ({}) while dd ran; measurement dropped; its stderr: {}",
+                describe_status(exited.status),
+                clip(&tr.stderr_text())
+            ),
+        );
+        return Ok(TaxOne::Void);
+    }
+    if exited.killed {
+        push_note(notes, format!("{tag}: did not exit within {} s of SIGINT; killed", STOP_TIMEOUT.as_secs()));
+    } else if ours && !(libc::WIFEXITED(exited.status) && libc::WEXITSTATUS(exited.status) == 0) {
+        push_note(notes, format!("{tag}: ended with {} after SIGINT, expected exit 0", describe_status(exited.status)));
+    }
+    if ours {
+        for l in tr.stderr_lines() {
+            let expected = l.contains(BANNER)
+                || l.contains(ENDING)
+                || l.starts_with("WARNING: lost ")
+                || summary_lost(l).is_some()
+                || l.trim().is_empty();
+            if !expected {
+                push_note(notes, format!("{tag}: stderr: {}", clip(l)));
+            }
+        }
+    }
+    Ok(TaxOne::Ok(r))
+}
+
+struct TaxReport {
+    count: usize,
+    rounds: usize,
+    tools: Vec<TaxTool>,
+    /// runs[tool][round]
+    runs: Vec<Vec<Option<DdRun>>>,
+}
+
+/// Two significant digits, so the printed count reads well.
+fn round_2sig(n: f64) -> usize {
+    if !n.is_finite() || n < 1.0 {
+        return 1;
+    }
+    let mag = 10f64.powi(n.log10().floor() as i32 - 1);
+    ((n / mag).round() * mag) as usize
+}
+
+fn run_tax(cfg: &Config, tc: &TaxConfig, dir: &Path, notes: &mut Vec<String>) -> Res<Option<TaxReport>> {
+    let Some(dd) = &tc.dd else {
+        notes.push("syscall tax skipped: dd not found in PATH".into());
+        return Ok(None);
+    };
+    // Warm up (page in dd, settle the CPU frequency), then calibrate.
+    let calibrated = run_dd(dd, TAX_WARMUP_COUNT).and_then(|_| match tc.count {
+        Some(n) => Ok(n),
+        None => {
+            let c = run_dd(dd, TAX_CALIBRATE_COUNT)?;
+            let n = TAX_CALIBRATE_COUNT as f64 * tc.target.as_secs_f64() / c.wall.max(1e-3);
+            Ok(round_2sig(n).clamp(10_000, 500_000_000))
+        }
+    });
+    let count = match calibrated {
+        Ok(n) => n,
+        Err(e) => {
+            check_abort()?;
+            notes.push(format!("syscall tax skipped: {e}"));
+            return Ok(None);
+        }
+    };
+    let mut tools = vec![TaxTool::NoTracer, TaxTool::Ours, TaxTool::OursFails];
+    if cfg.libbpf.is_some() {
+        tools.push(TaxTool::Libbpf);
+    }
+    eprintln!(
+        "tax: dd if=/dev/zero of=/dev/null bs=1 count={count}, {} round(s), scenarios: {}",
+        tc.rounds,
+        tools.iter().map(|t| t.label()).collect::<Vec<_>>().join(", ")
+    );
+    // runs[tool][round]: every tool gets exactly one entry per round.
+    let mut runs: Vec<Vec<Option<DdRun>>> = vec![Vec::with_capacity(tc.rounds); tools.len()];
+    let mut disabled = vec![false; tools.len()];
+    for round in 0..tc.rounds {
+        // Rotate the order every round so no scenario always runs first or last.
+        let n = tools.len();
+        for k in 0..n {
+            let ti = (k + round) % n;
+            let tool = tools[ti];
+            if disabled[ti] {
+                runs[ti].push(None);
+                continue;
+            }
+            let mut got = None;
+            match run_tax_one(cfg, tool, dd, count, dir, round, notes) {
+                Ok(TaxOne::Ok(r)) => {
+                    eprintln!(
+                        "[tax {}/{}] {}: dd sys {:.3} s, user {:.3} s, wall {:.3} s",
+                        round + 1,
+                        tc.rounds,
+                        tool.label(),
+                        r.sys,
+                        r.user,
+                        r.wall
+                    );
+                    got = Some(r);
+                }
+                Ok(TaxOne::Void) => {
+                    eprintln!("[tax {}/{}] {}: tracer died during dd; dropped", round + 1, tc.rounds, tool.label());
+                }
+                Err(e) if !aborted() => {
+                    eprintln!("storm: syscall tax, {} failed, skipping it: {e}", tool.label());
+                    notes.push(format!(
+                        "syscall tax, {} (round {}): failed, skipped from then on: {e}",
+                        tool.label(),
+                        round + 1
+                    ));
+                    disabled[ti] = true;
+                }
+                Err(e) => return Err(e),
+            }
+            runs[ti].push(got);
+            nap(Duration::from_millis(100))?;
+        }
+    }
+    let report = TaxReport { count, rounds: tc.rounds, tools, runs };
+    // The default mode should cost nothing: flag it if every round says otherwise.
+    if !has_fails_flag(&cfg.extra_args)
+        && let Some(oi) = report.tools.iter().position(|&t| t == TaxTool::Ours)
+        && let Some(min) = report.ratios(oi, |r| r.sys).into_iter().reduce(f64::min)
+        && min > 1.03
+    {
+        notes.push(format!(
+            "syscall tax: dd's system time with the default execsnoop was higher in every round (min ratio {min:.2}); \
+             expected within noise of 1.00"
+        ));
+    }
+    Ok(Some(report))
+}
+
+impl TaxReport {
+    /// Per-round ratios of tool `ti` against no tracer in the same round.
+    fn ratios(&self, ti: usize, f: fn(&DdRun) -> f64) -> Vec<f64> {
+        let Some(bi) = self.tools.iter().position(|&t| t == TaxTool::NoTracer) else { return Vec::new() };
+        (0..self.rounds)
+            .filter_map(|r| match (self.runs[bi][r], self.runs[ti][r]) {
+                (Some(b), Some(t)) if f(&b) > 0.0 => Some(f(&t) / f(&b)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn render(&self) -> String {
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "\nsyscall tax: dd if=/dev/zero of=/dev/null bs=1 count={} ({:.1}M read+write syscalls), {} round{} interleaved (medians)",
+            self.count,
+            2.0 * self.count as f64 / 1e6,
+            self.rounds,
+            if self.rounds == 1 { "" } else { "s" }
+        );
+        let _ = writeln!(
+            out,
+            "{:<18}{:>8}  {:>10}  {:>8}  {:>9}  {:>11}  {:>9}  {:>10}",
+            "scenario", "dd sys", "ns/syscall", "dd wall", "sys ratio", "(min-max)", "cpu ratio", "wall ratio"
+        );
+        for (ti, tool) in self.tools.iter().enumerate() {
+            let done: Vec<DdRun> = self.runs[ti].iter().flatten().copied().collect();
+            let sys = median_f(done.iter().map(|r| r.sys).collect());
+            let wall = median_f(done.iter().map(|r| r.wall).collect());
+            let per_call = sys.map(|s| s * 1e9 / (2.0 * self.count as f64));
+            let (ratio, spread, cpu_ratio, wall_ratio) = if *tool == TaxTool::NoTracer {
+                let x = if done.is_empty() { "n/a" } else { "1.00x" };
+                (x.to_string(), "-".to_string(), x.to_string(), x.to_string())
+            } else {
+                let rs = self.ratios(ti, |r| r.sys);
+                let cs = self.ratios(ti, |r| r.sys + r.user);
+                let ws = self.ratios(ti, |r| r.wall);
+                let spread = match (rs.iter().copied().reduce(f64::min), rs.iter().copied().reduce(f64::max)) {
+                    (Some(lo), Some(hi)) => format!("({lo:.2}-{hi:.2})"),
+                    _ => "n/a".into(),
+                };
+                let x = |v: Vec<f64>| median_f(v).map_or("n/a".into(), |x| format!("{x:.2}x"));
+                (x(rs), spread, x(cs), x(ws))
+            };
+            let _ = writeln!(
+                out,
+                "{:<18}{:>8}  {:>10}  {:>8}  {:>9}  {:>11}  {:>9}  {:>10}",
+                tool.label(),
+                sys.map_or("n/a".into(), |s| format!("{s:.3} s")),
+                per_call.map_or("n/a".into(), |n| format!("{n:.0} ns")),
+                wall.map_or("n/a".into(), |s| format!("{s:.3} s")),
+                ratio,
+                spread,
+                cpu_ratio,
+                wall_ratio
+            );
+        }
+        let _ = writeln!(
+            out,
+            "(dd sys = the dd process's system CPU time from wait4 rusage; ns/syscall = dd sys / (2 x count); ratios = this scenario / no tracer in the same round, median; (min-max) = range of the sys ratio over rounds; cpu ratio = the same for user+sys, which is exact where the user/sys split is tick-sampled; execsnoop runs in its default text mode; any attached syscalls:* tracepoint puts every task on the slow syscall path)"
+        );
+        out
+    }
 }
 
 // ---------------------------------------------------------------------------
@@ -1627,6 +2400,9 @@ struct Rows {
     slowdown: Vec<f64>,
     drain_ms: Vec<f64>,
     stop_ms: Vec<f64>,
+    /// `-x` storm: failed attempts captured / made.
+    fails_captured: Vec<f64>,
+    fails_attempted: Vec<f64>,
     notes: Vec<String>,
     /// The comparison tool failed; it is skipped from then on.
     disabled: bool,
@@ -1741,13 +2517,49 @@ fn record(rows: &mut Rows, kind: Kind, plan: &Plan, r: &TracerRun, run: usize) {
     if !a.other_types.is_empty() {
         rows.note(format!("{label}: other record types seen: {:?}", a.other_types));
     }
+    if kind.with_fails() {
+        let attempted = r.storm.fail_attempts.len() as u64;
+        rows.fails_captured.push(a.fail_captured as f64);
+        rows.fails_attempted.push(attempted as f64);
+        if a.fail_captured < attempted {
+            rows.note(format!(
+                "{label} ({run_tag}): captured {}/{attempted} failed exec attempts of the missing program",
+                a.fail_captured
+            ));
+        }
+        if a.fail_by_filename > 0 {
+            rows.note(format!(
+                "{label}: records have no \"ret\" field yet; failed attempts recognised by the missing program's filename"
+            ));
+        }
+        if a.fail_duplicates > 0 {
+            rows.note(format!("{label} ({run_tag}): {} duplicate records for a failed attempt", a.fail_duplicates));
+        }
+        if a.fail_bad > 0 {
+            rows.note(format!(
+                "{label} ({run_tag}): {} wrong failed-attempt records, e.g. {}",
+                a.fail_bad,
+                a.fail_bad_example.clone().unwrap_or_default()
+            ));
+        }
+        if r.storm.fail_unexpected > 0 {
+            rows.note(format!(
+                "{label} ({run_tag}): {} attempts to exec the missing program did not fail with ENOENT: {}",
+                r.storm.fail_unexpected,
+                r.storm.fail_example.clone().unwrap_or_default()
+            ));
+        }
+    }
+    if a.ret_nonzero_ok > 0 {
+        rows.note(format!("{label} ({run_tag}): {} successful storm execs with \"ret\" != 0", a.ret_nonzero_ok));
+    }
     for n in &a.notes {
         rows.note(format!("{label} ({run_tag}): {n}"));
     }
     for n in &a.info {
         rows.note(format!("{label}: {n}"));
     }
-    let ours = kind != Kind::Libbpf;
+    let ours = kind.is_ours();
     if r.exited.killed {
         rows.note(format!("{label} ({run_tag}): did not exit within {} s of SIGINT; killed", STOP_TIMEOUT.as_secs()));
     } else if ours && !(libc::WIFEXITED(r.exited.status) && libc::WEXITSTATUS(r.exited.status) == 0) {
@@ -1850,12 +2662,25 @@ fn run() -> Res<()> {
     let tmp = TempDir::new()?;
     let noop = build_noop(tmp.path());
     let plan = Plan::new(cfg.workers, cfg.execs);
-    let mut kinds = vec![Kind::OursJson, Kind::OursText];
+    let missing = Missing::new(tmp.path());
+    let mut kinds = vec![Kind::OursJson, Kind::OursJsonFails, Kind::OursText];
     if cfg.libbpf.is_some() {
         kinds.push(Kind::Libbpf);
     }
     if cfg.libbpf.is_some() && cfg.stdbuf.is_none() {
         global_notes.push("stdbuf not found: libbpf-tools runs fully buffered, readiness is a fixed 3 s wait".into());
+    }
+    if cfg.libbpf.is_some() && !cfg.tracefs_visible {
+        global_notes.push(
+            "tracefs is not mounted on this host: libbpf-tools runs in a private mount namespace with tracefs \
+             mounted at /sys/kernel/tracing"
+                .into(),
+        );
+    }
+    if has_fails_flag(&cfg.extra_args) {
+        global_notes.push(
+            "STORM_EXTRA_ARGS contains -x/--fails: every execsnoop row (and the tax's default) runs with -x".into(),
+        );
     }
     eprintln!(
         "storm: {} execs x {} workers, {} run(s){}; tracer {}{}",
@@ -1868,7 +2693,8 @@ fn run() -> Res<()> {
     );
 
     // Warm up: page in the binary and the spawn path.
-    let warm = run_storm(&Plan::new(cfg.workers, WARMUP_EXECS.min(plan.total.max(cfg.workers))), &noop, "warmup")?;
+    let warm =
+        run_storm(&Plan::new(cfg.workers, WARMUP_EXECS.min(plan.total.max(cfg.workers))), &noop, "warmup", None)?;
     if warm.failures > 0 {
         return Err(format!("the no-op program fails to run: {}", warm.first_error.unwrap_or_default()));
     }
@@ -1885,7 +2711,8 @@ fn run() -> Res<()> {
             // A baseline right before each tracer run: the slowdown is the
             // median of these paired ratios, which cancels slow drift in
             // background load better than one shared baseline would.
-            let base = run_storm(&plan, &noop, "storm")?;
+            // The -x row's baseline makes the same failing attempts.
+            let base = run_storm(&plan, &noop, "storm", kind.with_fails().then_some(&missing))?;
             if base.failures > 0 {
                 global_notes.push(format!(
                     "baseline run {}: {} execs failed: {}",
@@ -1895,20 +2722,29 @@ fn run() -> Res<()> {
                 ));
             }
             eprintln!(
-                "[run {}/{}] baseline: storm {} ({:.0} execs/s)",
+                "[run {}/{}] baseline: storm {} ({:.0} execs/s){}",
                 run + 1,
                 cfg.runs,
                 fmt_secs(base.wall.as_secs_f64()),
-                plan.total as f64 / base.wall.as_secs_f64()
+                plan.total as f64 / base.wall.as_secs_f64(),
+                if kind.with_fails() {
+                    format!(", plus {} failing attempts", base.fail_attempts.len())
+                } else {
+                    String::new()
+                }
             );
-            baseline_s.push(base.wall.as_secs_f64());
+            // The headline baseline is the plain storm only.
+            if !kind.with_fails() {
+                baseline_s.push(base.wall.as_secs_f64());
+            }
             nap(Duration::from_millis(200))?;
-            let tr = match run_tracer(&cfg, *kind, &plan, &noop, tmp.path(), run) {
+            let tr = match run_tracer(&cfg, *kind, &plan, &noop, &missing, tmp.path(), run) {
                 Ok(tr) => tr,
-                // libbpf-tools is only a comparison: note its failure and go on.
-                Err(e) if *kind == Kind::Libbpf && !aborted() => {
-                    eprintln!("storm: libbpf-tools failed, skipping it: {e}");
-                    r.note(format!("libbpf-tools (run {}): failed, skipped from then on: {e}", run + 1));
+                // libbpf-tools is only a comparison, and -x is an optional
+                // mode: note the failure and go on without that row.
+                Err(e) if kind.optional() && !aborted() => {
+                    eprintln!("storm: {} failed, skipping it: {e}", kind.label());
+                    r.note(format!("{} (run {}): failed, skipped from then on: {e}", kind.label(), run + 1));
                     r.disabled = true;
                     continue;
                 }
@@ -1934,6 +2770,19 @@ fn run() -> Res<()> {
                 ms(tr.exited.stop_latency),
                 if tr.exited.killed { "KILLED".into() } else { describe_status(tr.exited.status) },
             );
+            if kind.with_fails() {
+                eprintln!(
+                    "[run {}/{}] {}: failed attempts captured {}/{} ({} by ret < 0, {} by filename), {} ret fields",
+                    run + 1,
+                    cfg.runs,
+                    kind.label(),
+                    a.fail_captured,
+                    tr.storm.fail_attempts.len(),
+                    a.fail_by_ret,
+                    a.fail_by_filename,
+                    a.ret_present
+                );
+            }
             record(r, *kind, &plan, &tr, run);
             r.slowdown.push(tr.storm.wall.as_secs_f64() / base.wall.as_secs_f64());
             nap(Duration::from_millis(200))?;
@@ -1951,6 +2800,11 @@ fn run() -> Res<()> {
         );
         start_stop.push(ss);
     }
+
+    let tax = match &cfg.tax {
+        Some(tc) => run_tax(&cfg, tc, tmp.path(), &mut global_notes)?,
+        None => None,
+    };
 
     // ---- report
     let base_med = median_f(baseline_s.clone()).unwrap_or(f64::NAN);
@@ -1975,8 +2829,8 @@ fn run() -> Res<()> {
     );
     let _ = writeln!(
         out,
-        "{:<16}{:>9}  {:>9}  {:>5}  {:>9}  {:>9}  {:>7}  {:>8}",
-        "tool", "captured", "full-argv", "lost", "cpu/1k ev", "peak RSS", "ready", "slowdown"
+        "{:<18}{:>9}  {:>9}  {:>5}  {:>9}  {:>9}  {:>7}  {:>8}  {:>9}",
+        "tool", "captured", "full-argv", "lost", "cpu/1k ev", "peak RSS", "ready", "slowdown", "failed"
     );
     for (kind, r) in &rows {
         let pct = |v: &Vec<f64>| median_f(v.clone()).map_or("n/a".into(), |x| format!("{x:.2}%"));
@@ -1985,9 +2839,17 @@ fn run() -> Res<()> {
         let rss = median_f(r.rss_mib.clone()).map_or("n/a".into(), |x| format!("{x:.1} MiB"));
         let ready = fmt_ms(median_f(r.ready_ms.clone()));
         let slow = median_f(r.slowdown.clone()).map_or("n/a".into(), |x| format!("{x:.2}x"));
+        let failed = if kind.with_fails() {
+            match (median_f(r.fails_captured.clone()), median_f(r.fails_attempted.clone())) {
+                (Some(c), Some(a)) => format!("{c:.0}/{a:.0}"),
+                _ => "n/a".into(),
+            }
+        } else {
+            "-".into()
+        };
         let _ = writeln!(
             out,
-            "{:<16}{:>9}  {:>9}  {:>5}  {:>9}  {:>9}  {:>7}  {:>8}",
+            "{:<18}{:>9}  {:>9}  {:>5}  {:>9}  {:>9}  {:>7}  {:>8}  {:>9}",
             kind.label(),
             pct(&r.captured_pct),
             pct(&r.full_pct),
@@ -1995,14 +2857,15 @@ fn run() -> Res<()> {
             cpu,
             rss,
             ready,
-            slow
+            slow,
+            failed
         );
     }
     let _ = writeln!(out);
     for (kind, r) in &rows {
         let _ = writeln!(
             out,
-            "{:<16}storm wall {}, startup CPU {}, whole-life CPU {}, drain after storm {}, SIGINT->exit {}",
+            "{:<18}storm wall {}, startup CPU {}, whole-life CPU {}, drain after storm {}, SIGINT->exit {}",
             kind.label(),
             median_f(r.storm_s.clone()).map_or("n/a".into(), fmt_secs),
             fmt_ms(median_f(r.startup_cpu_ms.clone())),
@@ -2032,8 +2895,11 @@ fn run() -> Res<()> {
     );
     let _ = writeln!(
         out,
-        "(cpu/1k ev = tracer CPU from ready to SIGINT per 1000 rows written; ready = spawn -> banner (json) / header line in stdout file (text, libbpf-tools); slowdown = median of storm wall / the baseline run just before it)"
+        "(cpu/1k ev = tracer CPU from ready to SIGINT per 1000 rows written; ready = spawn -> banner (json) / header line in stdout file (text, libbpf-tools); slowdown = median of storm wall / the baseline run just before it; failed = failed exec attempts captured / made, -x row only: its storm and its baseline add one failing exec every {FAIL_EVERY} per worker)"
     );
+    if let Some(t) = &tax {
+        out.push_str(&t.render());
+    }
     for (i, s) in start_stop.iter().enumerate() {
         if s.exited.killed {
             global_notes.push(format!(
