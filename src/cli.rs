@@ -7,16 +7,28 @@ use clap::Parser;
 const AFTER_HELP: &str = "\
 Every line is a successful exec(), seen after the new program is in place and
 read from its own memory: arguments are complete up to --arg-bytes (32 KiB by
-default) and anything cut is marked [...]. Re-execs (a process that execs again,
+default) and anything cut is marked [...]. With -x, failed attempts are shown
+too, with their error in a RET column. Re-execs (a process that execs again,
 e.g. env -> bash) are always shown, so -r changes nothing and is kept only for
 compatibility with the original execsnoop.
+
+Column order: [TIMEs|TIME] [UID] [PCOMM] PID PPID [RET] [CGROUP] ARGS.
 
 Examples:
   execsnoop                # trace all new processes
   execsnoop -t             # with a timestamp column (seconds since boot)
+  execsnoop -T             # with a wall-clock time column (HH:MM:SS)
   execsnoop -a 2           # at most 2 arguments after the command
   execsnoop -d 5           # trace for 5 seconds, then print in time order
   execsnoop 'sh$'          # only processes whose name ends in sh
+  execsnoop -n 'sh$'       # the same
+  execsnoop -l 'git push'  # only command lines that contain \"git push\"
+  execsnoop -x             # failed exec attempts too, with a RET column
+  execsnoop -u root -U     # only root's processes, with a UID column
+  execsnoop -P 1 -M        # only children of init, with the parent's name
+  execsnoop -q             # arguments quoted for pasting into a shell
+  execsnoop -c /sys/fs/cgroup/system.slice --print-cgroup
+                           # one cgroup subtree, with each process's cgroup
   execsnoop --json | jq .  # one JSON object per line";
 
 /// Trace new processes: one line for every exec(), with PID, PPID and arguments.
@@ -26,12 +38,13 @@ Examples:
     version,
     about = "Trace new processes: one line for every exec(), with PID, PPID and arguments.",
     after_help = AFTER_HELP,
-    override_usage = "execsnoop [-hrt] [-a ARGC] [-d SECS] [OPTIONS] [NAME]"
+    override_usage = "execsnoop [-hMqrtTUx] [-a ARGC] [-d SECS] [-u USER] [-P PID] [-c PATH] \
+[-n REGEX] [-l REGEX] [OPTIONS] [NAME]"
 )]
 pub struct Args {
     /// Show at most ARGC arguments after argv[0], then " [...]" when more exist
     /// (default: all).
-    #[arg(short = 'a', long = "argc", value_name = "ARGC")]
+    #[arg(short = 'a', long = "argc", visible_alias = "max-args", value_name = "ARGC")]
     pub max_args: Option<usize>,
 
     /// Trace for SECS seconds (fractions allowed), then print what was seen in
@@ -44,18 +57,59 @@ pub struct Args {
     pub reexec: bool,
 
     /// Print a TIMEs column: the kernel timestamp, seconds since boot.
-    #[arg(short = 't', long = "timestamp")]
+    #[arg(short = 't', long = "timestamp", conflicts_with = "time")]
     pub timestamp: bool,
 
-    /// Also show failed exec attempts, with a RET column. Attaches the
-    /// execve/execveat syscall tracepoints, which slow every syscall on the
-    /// machine a little while attached, so it is off by default.
-    #[arg(short = 'x', long = "fails")]
-    pub fails: bool,
+    /// Print a TIME column: the wall-clock time of the exec, HH:MM:SS in the
+    /// local time zone.
+    #[arg(short = 'T', long = "time")]
+    pub time: bool,
+
+    /// Print a UID column: the process's real user id.
+    #[arg(short = 'U', long = "print-uid")]
+    pub print_uid: bool,
+
+    /// Only processes of this user (name or number; filtered in the kernel).
+    #[arg(short = 'u', long = "uid", value_name = "USER")]
+    pub uid: Option<String>,
 
     /// Only processes whose parent is PID (filtered in the kernel).
     #[arg(short = 'P', long = "ppid", value_name = "PID")]
     pub ppid: Option<u32>,
+
+    /// Only processes in this cgroup v2 directory or below it (filtered in
+    /// the kernel).
+    #[arg(short = 'c', long = "cgroup", value_name = "PATH")]
+    pub cgroup: Option<std::path::PathBuf>,
+
+    /// Print a CGROUP column (JSON: a cgroup field): the process's cgroup v2
+    /// path, "?" when it cannot be found.
+    #[arg(long = "print-cgroup")]
+    pub print_cgroup: bool,
+
+    /// Print a PCOMM column: the parent process's name.
+    #[arg(short = 'M', long = "print-pcomm")]
+    pub print_pcomm: bool,
+
+    /// Only processes whose name (after exec) matches this regular
+    /// expression; the same as NAME.
+    #[arg(short = 'n', long = "name", value_name = "REGEX")]
+    pub name_opt: Option<String>,
+
+    /// Only processes whose command line (the arguments, argv[0] included,
+    /// joined by single spaces) matches this regular expression.
+    #[arg(short = 'l', long = "line", value_name = "REGEX")]
+    pub line: Option<String>,
+
+    /// Quote the arguments so that ARGS can be pasted into a POSIX shell and
+    /// run as is; notes such as [...] become a trailing # comment.
+    #[arg(short = 'q', long = "quote")]
+    pub quote: bool,
+
+    /// Also show failed exec attempts, with a RET column (0 or -errno).
+    /// Attaches syscall tracepoints, which slow every syscall a little.
+    #[arg(short = 'x', long = "fails")]
+    pub fails: bool,
 
     /// One JSON object per line instead of text columns.
     #[arg(long = "json")]
@@ -75,4 +129,56 @@ pub struct Args {
     /// expression (unanchored search).
     #[arg(value_name = "NAME")]
     pub name: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(argv: &[&str]) -> Result<Args, clap::Error> {
+        Args::try_parse_from(std::iter::once("execsnoop").chain(argv.iter().copied()))
+    }
+
+    #[test]
+    fn short_and_long_forms() {
+        let a = parse(&["-T", "-U", "-u", "root", "-M", "-q", "-x", "-n", "sh", "-l", "x y", "-c", "/cg"]).unwrap();
+        assert!(a.time && a.print_uid && a.print_pcomm && a.quote && a.fails);
+        assert_eq!(a.uid.as_deref(), Some("root"));
+        assert_eq!(a.name_opt.as_deref(), Some("sh"));
+        assert_eq!(a.line.as_deref(), Some("x y"));
+        assert_eq!(a.cgroup.as_deref(), Some(std::path::Path::new("/cg")));
+        let b = parse(&[
+            "--time",
+            "--print-uid",
+            "--uid",
+            "0",
+            "--print-pcomm",
+            "--quote",
+            "--fails",
+            "--name",
+            "sh",
+            "--line",
+            "x",
+            "--cgroup",
+            "/cg",
+            "--print-cgroup",
+        ])
+        .unwrap();
+        assert!(b.time && b.print_uid && b.print_pcomm && b.quote && b.fails && b.print_cgroup);
+        assert_eq!(b.uid.as_deref(), Some("0"));
+    }
+
+    #[test]
+    fn max_args_is_an_alias_of_argc() {
+        assert_eq!(parse(&["--max-args", "2"]).unwrap().max_args, Some(2));
+        assert_eq!(parse(&["--argc", "3"]).unwrap().max_args, Some(3));
+        assert_eq!(parse(&["-a", "4"]).unwrap().max_args, Some(4));
+    }
+
+    #[test]
+    fn boot_and_wall_time_conflict() {
+        assert!(parse(&["-t", "-T"]).is_err());
+        assert!(parse(&["-t"]).is_ok());
+        assert!(parse(&["-T"]).is_ok());
+    }
 }

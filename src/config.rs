@@ -1,15 +1,19 @@
 //! The validated configuration: everything after parsing reads this, never the
-//! raw flags. Building it does no I/O, so every input error surfaces here, as
-//! one message, before anything touches the kernel.
+//! raw flags. Building it does only the I/O needed to resolve what the user
+//! named (a user name for `-u`, a cgroup directory for `-c`, the cgroup2
+//! mount for `--print-cgroup`), so every input error surfaces here, as one
+//! message, before anything touches the kernel.
 //!
 //! It also splits the work: [`KernelFilter`] is what the BPF program enforces
 //! (set as `const volatile` values before load), [`UserFilter`] is what user
 //! space checks on decoded records.
 
+use std::ffi::CString;
 use std::time::Duration;
 
 use regex::bytes::Regex;
 
+use crate::cgroup::{self, Hierarchy};
 use crate::cli::Args;
 
 /// Bytes of arguments captured per exec unless `--arg-bytes` says otherwise.
@@ -33,6 +37,20 @@ pub enum ConfigError {
     BadPpid,
     #[error("--buffer-kib must be a power of two between 4 and {max_kib}, got {got}")]
     BadBuffer { got: u64, max_kib: u32 },
+    #[error("invalid line regex {pattern:?}: {reason}")]
+    BadLineRegex { pattern: String, reason: String },
+    #[error("give the name regex either as NAME or with -n/--name, not both")]
+    NameTwice,
+    #[error("unknown user {0:?} (give a user name or a numeric uid)")]
+    UnknownUser(String),
+    #[error("cannot look up user {user:?}: {reason}")]
+    UserLookup { user: String, reason: String },
+    #[error("--uid {0:?} is not a valid user id")]
+    BadUid(String),
+    #[error("--cgroup {path}: {reason}")]
+    Cgroup { path: String, reason: String },
+    #[error("--print-cgroup: {0}")]
+    PrintCgroup(String),
 }
 
 /// How records are written.
@@ -49,6 +67,16 @@ pub struct TextOptions {
     pub boot_time: bool,
     /// `-a N`: at most N arguments after argv[0], then ` [...]`.
     pub max_args: Option<usize>,
+    /// `-T`: a first column with the wall-clock time, `HH:MM:SS` local time.
+    pub wall_time: bool,
+    /// `-U`: a UID column.
+    pub uid: bool,
+    /// `-M`: a PCOMM column (the parent's name).
+    pub pcomm: bool,
+    /// `-x`: a RET column (0, or -errno for a failed attempt).
+    pub ret: bool,
+    /// `-q`: arguments quoted for a POSIX shell instead of escaped.
+    pub quote: bool,
 }
 
 /// What the BPF program filters before a record is made.
@@ -82,6 +110,8 @@ pub struct CgroupTarget {
 pub struct UserFilter {
     /// Regex searched in the process name after exec.
     pub name: Option<Regex>,
+    /// `-l`: regex searched in the arguments joined by single spaces.
+    pub line: Option<Regex>,
 }
 
 /// Everything execsnoop needs to run.
@@ -94,16 +124,30 @@ pub struct Config {
     pub duration: Option<Duration>,
     /// Ring buffer size in bytes (a power of two, a multiple of the page size).
     pub ring_bytes: u32,
+    /// `--print-cgroup`: the cgroup2 hierarchy whose paths are shown.
+    pub print_cgroup: Option<Hierarchy>,
 }
 
 impl Config {
     /// Validate raw flags.
     pub fn from_args(args: &Args) -> Result<Config, ConfigError> {
+        if args.name.is_some() && args.name_opt.is_some() {
+            return Err(ConfigError::NameTwice);
+        }
         let name = args
             .name
             .as_deref()
+            .or(args.name_opt.as_deref())
             .map(|p| {
-                Regex::new(p).map_err(|e| ConfigError::BadRegex {
+                Regex::new(p)
+                    .map_err(|e| ConfigError::BadRegex { pattern: p.to_string(), reason: first_line(&e.to_string()) })
+            })
+            .transpose()?;
+        let line = args
+            .line
+            .as_deref()
+            .map(|p| {
+                Regex::new(p).map_err(|e| ConfigError::BadLineRegex {
                     pattern: p.to_string(),
                     reason: first_line(&e.to_string()),
                 })
@@ -129,19 +173,98 @@ impl Config {
             return Err(ConfigError::BadPpid);
         }
 
+        let uid = args.uid.as_deref().map(resolve_user).transpose()?;
+
+        let cgroup = match &args.cgroup {
+            None => None,
+            Some(path) => {
+                let at = cgroup::locate(path)
+                    .map_err(|reason| ConfigError::Cgroup { path: path.display().to_string(), reason })?;
+                Some(CgroupTarget { path: path.clone(), id: at.id, level: at.level })
+            }
+        };
+
+        let print_cgroup = if args.print_cgroup {
+            match cgroup::find_hierarchy() {
+                Ok(Some(h)) => Some(h),
+                Ok(None) => return Err(ConfigError::PrintCgroup("no cgroup v2 hierarchy is mounted".into())),
+                Err(e) => return Err(ConfigError::PrintCgroup(format!("cannot read /proc/self/mountinfo: {e}"))),
+            }
+        } else {
+            None
+        };
+
         let format = if args.json {
             OutputFormat::Json
         } else {
-            OutputFormat::Text(TextOptions { boot_time: args.timestamp, max_args: args.max_args })
+            OutputFormat::Text(TextOptions {
+                boot_time: args.timestamp,
+                max_args: args.max_args,
+                wall_time: args.time,
+                uid: args.print_uid,
+                pcomm: args.print_pcomm,
+                ret: args.fails,
+                quote: args.quote,
+            })
         };
 
         Ok(Config {
             format,
-            kernel: KernelFilter { args_cap, ppid: args.ppid, uid: None, cgroup: None, fails: args.fails },
-            user: UserFilter { name },
+            kernel: KernelFilter { args_cap, ppid: args.ppid, uid, cgroup, fails: args.fails },
+            user: UserFilter { name, line },
             duration,
             ring_bytes,
+            print_cgroup,
         })
+    }
+}
+
+/// `-u USER`: a number is a uid as is (it need not have a passwd entry);
+/// anything else is a user name, looked up with getpwnam_r (NSS included).
+fn resolve_user(user: &str) -> Result<u32, ConfigError> {
+    if !user.is_empty() && user.bytes().all(|b| b.is_ascii_digit()) {
+        // (uid_t)-1 means "no user" to the kernel and to the BPF filter.
+        return match user.parse::<u32>() {
+            Ok(n) if n != u32::MAX => Ok(n),
+            _ => Err(ConfigError::BadUid(user.to_string())),
+        };
+    }
+    match lookup_user(user) {
+        Ok(Some(uid)) => Ok(uid),
+        Ok(None) => Err(ConfigError::UnknownUser(user.to_string())),
+        Err(reason) => Err(ConfigError::UserLookup { user: user.to_string(), reason }),
+    }
+}
+
+/// The uid of user `name` from the passwd database; `None` if there is no
+/// such user.
+fn lookup_user(name: &str) -> Result<Option<u32>, String> {
+    let Ok(cname) = CString::new(name) else { return Ok(None) };
+    if name.is_empty() {
+        return Ok(None);
+    }
+    let mut buf: Vec<libc::c_char> = vec![0; 1024];
+    loop {
+        // SAFETY: passwd is plain old data; all-zero is a valid value.
+        let mut pwd: libc::passwd = unsafe { std::mem::zeroed() };
+        let mut found: *mut libc::passwd = std::ptr::null_mut();
+        // SAFETY: every pointer is valid for the duration of the call: the
+        // NUL-terminated name, the passwd and result slots, and `buf` with
+        // its true length, into which the strings of the entry are written.
+        let rc = unsafe { libc::getpwnam_r(cname.as_ptr(), &mut pwd, buf.as_mut_ptr(), buf.len(), &mut found) };
+        if rc == libc::ERANGE && buf.len() < 1 << 20 {
+            buf.resize(buf.len() * 2, 0);
+            continue;
+        }
+        if !found.is_null() {
+            return Ok(Some(pwd.pw_uid));
+        }
+        // "Not found" may come back as 0 or, from some NSS modules, as one
+        // of these.
+        return match rc {
+            0 | libc::ENOENT | libc::ESRCH | libc::EBADF | libc::EPERM => Ok(None),
+            e => Err(std::io::Error::from_raw_os_error(e).to_string()),
+        };
     }
 }
 
@@ -230,7 +353,79 @@ mod tests {
     fn json_and_text_options() {
         assert_eq!(cfg(&["--json"]).unwrap().format, OutputFormat::Json);
         let c = cfg(&["-t", "-a", "2"]).unwrap();
-        assert_eq!(c.format, OutputFormat::Text(TextOptions { boot_time: true, max_args: Some(2) }));
+        assert_eq!(
+            c.format,
+            OutputFormat::Text(TextOptions { boot_time: true, max_args: Some(2), ..TextOptions::default() })
+        );
+        let c = cfg(&["-T", "-U", "-M", "-x", "-q", "--max-args", "3"]).unwrap();
+        assert_eq!(
+            c.format,
+            OutputFormat::Text(TextOptions {
+                boot_time: false,
+                max_args: Some(3),
+                wall_time: true,
+                uid: true,
+                pcomm: true,
+                ret: true,
+                quote: true
+            })
+        );
+        assert!(c.kernel.fails);
+        assert!(!cfg(&[]).unwrap().kernel.fails);
+    }
+
+    #[test]
+    fn users_by_number_and_name() {
+        assert_eq!(cfg(&["-u", "0"]).unwrap().kernel.uid, Some(0));
+        assert_eq!(cfg(&["-u", "root"]).unwrap().kernel.uid, Some(0));
+        assert_eq!(cfg(&["--uid", "12345"]).unwrap().kernel.uid, Some(12345), "a uid needs no passwd entry");
+        assert_eq!(cfg(&[]).unwrap().kernel.uid, None);
+        let e = cfg(&["-u", "no-such-user-execsnoop"]).unwrap_err();
+        assert_eq!(e, ConfigError::UnknownUser("no-such-user-execsnoop".into()));
+        assert!(!e.to_string().contains('\n'));
+        assert!(matches!(cfg(&["-u", ""]).unwrap_err(), ConfigError::UnknownUser(_)));
+        assert!(matches!(cfg(&["-u", "4294967295"]).unwrap_err(), ConfigError::BadUid(_)));
+        assert!(matches!(cfg(&["-u", "99999999999"]).unwrap_err(), ConfigError::BadUid(_)));
+        assert!(matches!(cfg(&["--uid=-1"]), Err(ConfigError::UnknownUser(_))));
+    }
+
+    #[test]
+    fn name_option_and_positional() {
+        let re = cfg(&["-n", "sh$"]).unwrap().user.name.unwrap();
+        assert!(re.is_match(b"bash"));
+        assert_eq!(cfg(&["-n", "a", "b"]).unwrap_err(), ConfigError::NameTwice);
+        assert!(matches!(cfg(&["--name", "a("]).unwrap_err(), ConfigError::BadRegex { .. }));
+    }
+
+    #[test]
+    fn line_regex() {
+        let re = cfg(&["-l", "a b"]).unwrap().user.line.unwrap();
+        assert!(re.is_match(b"x a b"));
+        let e = cfg(&["-l", "("]).unwrap_err();
+        assert!(matches!(e, ConfigError::BadLineRegex { .. }));
+        assert!(e.to_string().starts_with("invalid line regex \"(\": "), "{e}");
+        assert!(!e.to_string().contains('\n'));
+    }
+
+    #[test]
+    fn cgroup_errors_are_one_line() {
+        let e = cfg(&["-c", "/nonexistent/cg"]).unwrap_err();
+        assert!(matches!(e, ConfigError::Cgroup { .. }));
+        assert!(e.to_string().starts_with("--cgroup /nonexistent/cg: "), "{e}");
+        let e = cfg(&["-c", "/proc"]).unwrap_err();
+        assert!(e.to_string().contains("not a cgroup v2 directory"), "{e}");
+        assert!(!e.to_string().contains('\n'));
+    }
+
+    #[test]
+    fn cgroup_root_and_print() {
+        let Ok(Some(h)) = crate::cgroup::find_hierarchy() else { return };
+        let c = cfg(&["-c", h.mount_point.to_str().unwrap(), "--print-cgroup"]).unwrap();
+        let t = c.kernel.cgroup.unwrap();
+        assert_eq!(t.path, h.mount_point);
+        assert_eq!(t.level, h.root.split(|&b| b == b'/').filter(|c| !c.is_empty()).count() as u32);
+        assert_eq!(c.print_cgroup, Some(h));
+        assert_eq!(cfg(&[]).unwrap().print_cgroup, None);
     }
 
     #[test]

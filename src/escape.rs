@@ -1,6 +1,7 @@
-//! Escaping untrusted bytes into text that is safe to show on a terminal.
+//! Escaping untrusted bytes into text that is safe to show on a terminal
+//! (and, quoted, to paste into a shell).
 //!
-//! This module owns one job: turning attacker-controlled byte strings (process
+//! This module owns turning attacker-controlled byte strings (process
 //! arguments, file names, comm) into text that can be written to a terminal
 //! without the terminal acting on it, and without two different inputs ever
 //! looking the same. The text sink uses it for every field it prints.
@@ -35,6 +36,15 @@
 //! code point, UTF-8 encoded) are the only escapes. So distinct inputs always
 //! give distinct outputs. The output is always valid UTF-8 and never contains
 //! a byte below 0x20, DEL, or any of the code points listed above.
+//!
+//! # Quoting for a shell
+//!
+//! [`shell_quote_into`] (the text sink's `-q`) serves a different reader: it
+//! writes an argument so that a POSIX shell reproduces it byte for byte,
+//! while keeping the same promise about the terminal: no control byte,
+//! invalid UTF-8 or dangerous code point ever appears raw. Such bytes are
+//! made by `printf` octal escapes inside a command substitution; see the
+//! function for the rules and for the one construct trailing newlines need.
 //!
 //! # Speed
 //!
@@ -161,6 +171,222 @@ fn push_unicode_escape(out: &mut Vec<u8>, c: char) {
         out.push(HEX[((v >> (4 * k)) & 0xf) as usize]);
     }
     out.push(b'}');
+}
+
+/// Shell variable that [`shell_quote_into`] uses to produce trailing
+/// newlines (see there). Named so that it cannot clash with anything a user
+/// or a shell sets.
+pub const SHELL_NL_VAR: &str = "_execsnoop_nl";
+
+/// Append `arg` quoted for a POSIX shell: pasted into `sh` (dash, bash, or
+/// any other POSIX shell) it is one word that expands to exactly the bytes of
+/// `arg`. The output never contains a control byte, invalid UTF-8 or any
+/// of the code points [`escape_into`] escapes, so a quoted command line is
+/// still one safe line on a terminal.
+///
+/// * A non-empty word of the characters `A-Z a-z 0-9 _ @ % + = : , . / -`
+///   is written bare, unless the shell could read it as something other
+///   than a plain word: an assignment (`NAME=...`), a reserved word (`if`,
+///   `done`, ...), or zsh's `=cmd`.
+/// * The empty argument is `''`.
+/// * Otherwise printable text goes in single quotes, with each `'` written
+///   as `\'` between quoted parts (so `it's` is `'it'\''s'`).
+/// * Everything that must not appear raw (control bytes, DEL, invalid UTF-8,
+///   dangerous code points) is produced by `printf` with octal escapes and
+///   spliced in: `"$(printf '\033')"`. Command substitution strips trailing
+///   newlines, so a `printf` never ends with a newline: a newline followed
+///   by more of the argument takes the next character into the same
+///   `printf` (`"$(printf '\nx')"`).
+/// * Newlines that end the argument are the one case `printf` cannot make.
+///   They come from the shell variable [`SHELL_NL_VAR`], set in passing (and
+///   only if unset) to `"\n_"` and cut back to `"\n"` once per newline:
+///   `"${$##*[0-9${_execsnoop_nl=$(printf '\n_')}]}${_execsnoop_nl%_}"`. The
+///   first expansion matches its whole value (`$$`, always digits) away, so
+///   it only sets the variable; it also works under `set -u`.
+///
+/// Argument strings cannot contain NUL; a NUL byte in `arg` is written as
+/// `\000` for `printf`, which a shell cannot pass on (it drops it).
+pub fn shell_quote_into(out: &mut Vec<u8>, arg: &[u8]) {
+    if arg.is_empty() {
+        out.extend_from_slice(b"''");
+        return;
+    }
+    if is_bare_word(arg) {
+        out.extend_from_slice(arg);
+        return;
+    }
+    let tail_newlines = arg.iter().rev().take_while(|&&b| b == b'\n').count();
+    let body = &arg[..arg.len() - tail_newlines];
+    let mut q = Quoter { out, mode: Mode::Outside, newline_last: false };
+    for chunk in body.utf8_chunks() {
+        let text = chunk.valid();
+        let mut i = 0;
+        while i < text.len() {
+            // Printable ASCII other than `'` in runs; everything else one
+            // character at a time.
+            let run = text.as_bytes()[i..].iter().position(|&b| !is_quotable_ascii(b)).unwrap_or(text.len() - i);
+            if run > 0 {
+                q.literal(&text.as_bytes()[i..i + run]);
+                i += run;
+                continue;
+            }
+            let Some(c) = text.get(i..).and_then(|t| t.chars().next()) else { break };
+            let bytes = &text.as_bytes()[i..i + c.len_utf8()];
+            if c == '\'' {
+                q.apostrophe();
+            } else if c.is_ascii() || is_dangerous(c) {
+                q.printf(bytes);
+            } else {
+                q.literal(bytes);
+            }
+            i += c.len_utf8();
+        }
+        for &b in chunk.invalid() {
+            q.printf(&[b]);
+        }
+    }
+    q.close();
+    if tail_newlines > 0 {
+        let var = SHELL_NL_VAR.as_bytes();
+        out.extend_from_slice(b"\"${$##*[0-9${");
+        out.extend_from_slice(var);
+        out.extend_from_slice(b"=$(printf '\\n_')}]}");
+        for _ in 0..tail_newlines {
+            out.extend_from_slice(b"${");
+            out.extend_from_slice(var);
+            out.extend_from_slice(b"%_}");
+        }
+        out.push(b'"');
+    }
+}
+
+/// True for an ASCII byte that can stand in single quotes as it is.
+#[inline]
+fn is_quotable_ascii(b: u8) -> bool {
+    (0x20..0x7f).contains(&b) && b != b'\''
+}
+
+/// True for a byte that may appear in a bare word.
+#[inline]
+fn is_bare_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'_' | b'@' | b'%' | b'+' | b'=' | b':' | b',' | b'.' | b'/' | b'-')
+}
+
+/// True for a word that a POSIX shell reads back as itself, unquoted.
+fn is_bare_word(w: &[u8]) -> bool {
+    const RESERVED: &[&[u8]] = &[
+        b"case",
+        b"coproc",
+        b"do",
+        b"done",
+        b"elif",
+        b"else",
+        b"esac",
+        b"fi",
+        b"for",
+        b"function",
+        b"if",
+        b"in",
+        b"select",
+        b"then",
+        b"time",
+        b"until",
+        b"while",
+    ];
+    if w.is_empty() || !w.iter().all(|&b| is_bare_byte(b)) || w[0] == b'=' || RESERVED.contains(&w) {
+        return false;
+    }
+    // NAME=value is an assignment where a command name is expected.
+    match w.iter().position(|&b| b == b'=') {
+        Some(eq) => {
+            !(w[0].is_ascii_alphabetic() || w[0] == b'_')
+                || !w[..eq].iter().all(|&b| b.is_ascii_alphanumeric() || b == b'_')
+        }
+        None => true,
+    }
+}
+
+/// Where the quoter is in its output.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// Between parts (or before the first).
+    Outside,
+    /// Inside `'...'`.
+    Single,
+    /// Inside `"$(printf '...`.
+    Printf,
+}
+
+/// Writes the parts of one quoted argument, opening and closing quotes as
+/// the kind of text changes.
+struct Quoter<'a> {
+    out: &'a mut Vec<u8>,
+    mode: Mode,
+    /// The last byte given to the open `printf` is a newline: it must not
+    /// be closed before another byte follows.
+    newline_last: bool,
+}
+
+impl Quoter<'_> {
+    /// Printable text without `'`.
+    fn literal(&mut self, bytes: &[u8]) {
+        if self.mode == Mode::Printf && self.newline_last {
+            // Keep the newline from ending the substitution: the next
+            // character goes into the same printf.
+            let n = bytes.iter().skip(1).position(|&b| b & 0xc0 != 0x80).map_or(bytes.len(), |p| p + 1);
+            self.printf(&bytes[..n]);
+            if n == bytes.len() {
+                return;
+            }
+            return self.literal(&bytes[n..]);
+        }
+        self.enter(Mode::Single);
+        self.out.extend_from_slice(bytes);
+    }
+
+    /// One `'`.
+    fn apostrophe(&mut self) {
+        if self.mode == Mode::Printf && self.newline_last {
+            self.printf(b"'");
+            return;
+        }
+        self.enter(Mode::Outside);
+        self.out.extend_from_slice(b"\\'");
+    }
+
+    /// Bytes that only printf may produce.
+    fn printf(&mut self, bytes: &[u8]) {
+        self.enter(Mode::Printf);
+        for &b in bytes {
+            self.out.extend_from_slice(&[b'\\', b'0' + (b >> 6), b'0' + ((b >> 3) & 7), b'0' + (b & 7)]);
+        }
+        self.newline_last = bytes.last() == Some(&b'\n');
+    }
+
+    fn enter(&mut self, mode: Mode) {
+        if self.mode == mode {
+            return;
+        }
+        self.close();
+        self.out.extend_from_slice(match mode {
+            Mode::Outside => b"",
+            Mode::Single => b"'",
+            Mode::Printf => b"\"$(printf '",
+        });
+        self.mode = mode;
+    }
+
+    /// Close the open part. Never called with a newline last in a printf:
+    /// the argument's trailing newlines are not given to the quoter.
+    fn close(&mut self) {
+        self.out.extend_from_slice(match self.mode {
+            Mode::Outside => b"",
+            Mode::Single => b"'",
+            Mode::Printf => b"')\"",
+        });
+        self.mode = Mode::Outside;
+        self.newline_last = false;
+    }
 }
 
 #[cfg(test)]
@@ -473,5 +699,267 @@ mod tests {
             }
             check_safe(&input);
         }
+    }
+}
+
+#[cfg(test)]
+mod shell_tests {
+    use super::*;
+    use std::process::Command;
+
+    fn q(arg: &[u8]) -> String {
+        let mut out = Vec::new();
+        shell_quote_into(&mut out, arg);
+        String::from_utf8(out).unwrap_or_else(|e| panic!("quoted {arg:?} is not UTF-8: {e}"))
+    }
+
+    /// The shells to check against: /bin/sh (dash on Debian) always, bash
+    /// in POSIX mode and normally when installed.
+    fn shells() -> Vec<Vec<&'static str>> {
+        let mut v = vec![vec!["/bin/sh", "-c"]];
+        for s in ["/bin/dash", "/bin/bash"] {
+            if std::path::Path::new(s).exists() {
+                v.push(vec![s, "-c"]);
+            }
+        }
+        if std::path::Path::new("/bin/bash").exists() {
+            v.push(vec!["/bin/bash", "--posix", "-c"]);
+            v.push(vec!["/bin/bash", "-u", "-c"]);
+        }
+        v
+    }
+
+    /// Run `printf '%s\0' <quoted>...` (the script given `repeat` times)
+    /// in each shell and require exactly the arguments back.
+    fn round_trip(args: &[Vec<u8>], repeat: usize) {
+        let mut script = String::new();
+        for _ in 0..repeat {
+            script.push_str("printf '%s\\0'");
+            for a in args {
+                script.push(' ');
+                script.push_str(&q(a));
+            }
+            script.push('\n');
+        }
+        let mut want = Vec::new();
+        for _ in 0..repeat {
+            for a in args {
+                want.extend_from_slice(a);
+                want.push(0);
+            }
+        }
+        for sh in shells() {
+            let out = Command::new(sh[0])
+                .args(&sh[1..])
+                .arg(&script)
+                .env_remove(SHELL_NL_VAR)
+                .output()
+                .unwrap_or_else(|e| panic!("run {sh:?}: {e}"));
+            assert!(out.status.success(), "{sh:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+            if out.stdout != want {
+                // Find the first argument that differs, for the message.
+                let got: Vec<&[u8]> = out.stdout.split(|&b| b == 0).collect();
+                for (i, a) in args.iter().enumerate() {
+                    assert_eq!(got.get(i).copied(), Some(&a[..]), "{sh:?}: {a:?} quoted as {}", q(a));
+                }
+                panic!("{sh:?}: output differs");
+            }
+        }
+    }
+
+    /// What the output may never contain, for any input.
+    fn check_safe(arg: &[u8]) {
+        let s = q(arg);
+        assert!(!s.bytes().any(|b| b < 0x20 || b == 0x7f), "raw control byte in {s:?} for {arg:?}");
+        assert!(!s.chars().any(|c| !c.is_ascii() && is_dangerous(c)), "dangerous char in {s:?} for {arg:?}");
+    }
+
+    fn hostile() -> Vec<Vec<u8>> {
+        let mut v: Vec<Vec<u8>> = [
+            &b""[..],
+            b"''",
+            b"'",
+            b"\"",
+            b"\\",
+            b"\\'",
+            b"'\\",
+            b"$HOME",
+            b"${HOME}",
+            b"$(id)",
+            b"`id`",
+            b"a b",
+            b"  ",
+            b"\t",
+            b"*",
+            b"?",
+            b"[a]",
+            b"~",
+            b"~root",
+            b"#x",
+            b"a#b",
+            b"!",
+            b"!!",
+            b"!$",
+            b"%",
+            b"-n",
+            b"-e",
+            b"--",
+            b"a=b",
+            b"A=b",
+            b"_x=1",
+            b"=cmd",
+            b"--opt=v",
+            b"1=2",
+            b"if",
+            b"done",
+            b"{",
+            b"}",
+            b";",
+            b"&",
+            b"|",
+            b"<",
+            b">",
+            b"(",
+            b"\n",
+            b"\nx",
+            b"x\n",
+            b"\n\n",
+            b"x\n\n",
+            b"\nx\n",
+            b"\n\nx",
+            b"a\nb\nc",
+            b"\n'",
+            b"\n'x",
+            b"x\n'",
+            b"\n\x1b",
+            b"\x1b\n",
+            b"\x1b\nx",
+            b"\n\xc3\xa9",
+            b"\n\xe2\x80\xae",
+            b"\n\xff",
+            b"\r\n",
+            b"\x1b[2J\x1b]0;pwned\x07",
+            b"\xff\xfe",
+            b"a\xc3(b",
+            b"\xe2\x82",
+            b"\xc0\x80",
+            b"\xed\xa0\x80",
+            b"h\xc3\xa9llo w\xc3\xb6rld",
+            b"\xc2\x9b31m",
+            b"rm \xe2\x80\xaetxt.exe",
+            b"\xef\xbb\xbfls",
+            b"\xf0\x9f\x98\x80",
+            b"\xf3\xa0\x81\x81",
+            b"\x7f",
+            b"$_execsnoop_nl",
+            b"${_execsnoop_nl%_}",
+            b"%s%d\\n\\0",
+            b"\\033",
+        ]
+        .iter()
+        .map(|s| s.to_vec())
+        .collect();
+        // Every byte value but NUL (which no argument can hold), alone, at
+        // the start, in the middle and at the end, and next to a newline.
+        for b in 1..=255u8 {
+            v.push(vec![b]);
+            v.push(vec![b, b'x']);
+            v.push(vec![b'x', b]);
+            v.push(vec![b'x', b, b'y']);
+            v.push(vec![b'\n', b]);
+            v.push(vec![b, b'\n']);
+        }
+        // Every code point the terminal escaping treats as dangerous.
+        for c in ['\u{80}', '\u{9f}', '\u{61c}', '\u{200b}', '\u{202e}', '\u{2066}', '\u{feff}', '\u{e0041}'] {
+            v.push(c.to_string().into_bytes());
+            v.push(format!("a{c}\n").into_bytes());
+        }
+        v
+    }
+
+    #[test]
+    fn plain_words_stay_bare() {
+        for w in ["ls", "-l", "/tmp/x.txt", "--color=auto", "a,b:c@d%e+f", "./a_b-c", "1=2", "-x=1"] {
+            assert_eq!(q(w.as_bytes()), w);
+        }
+    }
+
+    #[test]
+    fn quoted_forms() {
+        assert_eq!(q(b""), "''");
+        assert_eq!(q(b"a b"), "'a b'");
+        assert_eq!(q(b"it's"), "'it'\\''s'");
+        assert_eq!(q(b"'"), "\\'");
+        assert_eq!(q(b"A=b"), "'A=b'");
+        assert_eq!(q(b"if"), "'if'");
+        assert_eq!(q(b"=x"), "'=x'");
+        assert_eq!(q("h\u{e9}".as_bytes()), "'h\u{e9}'");
+        assert_eq!(q(b"\x1b[2J"), "\"$(printf '\\033')\"'[2J'");
+        assert_eq!(q(b"a\nb"), "'a'\"$(printf '\\012\\142')\"");
+        assert_eq!(q(b"a\nbc"), "'a'\"$(printf '\\012\\142')\"'c'");
+        assert_eq!(q(b"\xff"), "\"$(printf '\\377')\"");
+        assert_eq!(q(b"a\n"), "'a'\"${$##*[0-9${_execsnoop_nl=$(printf '\\n_')}]}${_execsnoop_nl%_}\"");
+    }
+
+    #[test]
+    fn hostile_inputs_never_raw() {
+        for a in hostile() {
+            check_safe(&a);
+        }
+    }
+
+    #[test]
+    fn hostile_inputs_round_trip_through_sh() {
+        let all = hostile();
+        // In chunks: one shell per chunk keeps the run fast and a failure
+        // readable.
+        for chunk in all.chunks(200) {
+            round_trip(chunk, 1);
+        }
+    }
+
+    #[test]
+    fn trailing_newlines_survive_a_second_paste() {
+        // The helper variable is set by the first line; the second finds it
+        // set (to the same value) and must give the same bytes.
+        round_trip(&[b"x\n".to_vec(), b"\n\n".to_vec(), b"\x1b\n".to_vec()], 2);
+    }
+
+    #[test]
+    fn pseudo_random_inputs_round_trip() {
+        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let pieces: &[&[u8]] = &[
+            b"'",
+            b"\n",
+            b"\x1b",
+            b"\\",
+            b"\"",
+            b"$",
+            b"`",
+            b" ",
+            b"\xc2\x9b",
+            b"\xe2\x80\xae",
+            b"\xff",
+            b"ab",
+            b"\xc3\xa9",
+            b"%",
+        ];
+        let mut args = Vec::new();
+        for _ in 0..400 {
+            let len = (next() % 8) as usize;
+            let mut a = Vec::new();
+            for _ in 0..len {
+                a.extend_from_slice(pieces[next() as usize % pieces.len()]);
+            }
+            check_safe(&a);
+            args.push(a);
+        }
+        round_trip(&args, 1);
     }
 }

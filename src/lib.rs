@@ -5,8 +5,10 @@
 //! owns the loop, the signals and the buffering policy; [`config`] is the only
 //! thing that has read the command line.
 
+pub mod cgroup;
 pub mod cli;
 pub mod config;
+pub mod errno;
 pub mod escape;
 pub mod event;
 pub mod filter;

@@ -15,8 +15,9 @@
 //!
 //! ## `exec`
 //!
-//! One successful exec(), seen after the new program is in place. Fields, in
-//! this order:
+//! One successful exec(), seen after the new program is in place, or (with
+//! `-x`) one failed exec attempt, whose `ret` is negative. Fields, in this
+//! order:
 //!
 //! * `type` — the string `"exec"`.
 //! * `ts_ns` — unsigned integer: kernel timestamp, nanoseconds since boot
@@ -55,9 +56,29 @@
 //! * `argv0_empty` — boolean: the process has no usable argv\[0\] (it was
 //!   started with argc 0, which the kernel turns into one empty argument, or
 //!   with an empty argv\[0\]).
+//! * `pcomm` — byte string: the real parent's process name.
+//! * `interp` — byte string, or `null`: the interpreter the kernel ran for a
+//!   `#!` script (or a binfmt_misc handler), e.g. `"/bin/sh"`; `null` when
+//!   the file was run directly. `filename` is then the script, and `argv`
+//!   is the argument vector the kernel built for the interpreter.
+//! * `ret` — integer: 0 for a successful exec, -errno for a failed attempt
+//!   (only with `-x`; without it every record has 0).
+//! * `errno` — string, or `null`: the symbolic name of -`ret`, e.g.
+//!   `"ENOENT"` (`"E<number>"` for a number without a name); `null` when
+//!   `ret` is 0.
+//! * `fileless` — boolean: the executed file has no name on disk (a memfd run
+//!   with fexecve, or a deleted file); `filename` is then what the kernel
+//!   calls it, e.g. `"memfd:name (deleted)"`.
+//! * `interp_truncated` — boolean: `interp` was longer than could be carried
+//!   and holds only its first part.
+//! * `cgroup` — byte string, or `null`; only with `--print-cgroup`: the
+//!   process's cgroup v2 path from the root of the hierarchy, as in
+//!   `/proc/PID/cgroup` (e.g. `"/system.slice/cron.service"`, `"/"` for the
+//!   root); `null` when no cgroup with that id could be found (it was
+//!   removed, or created less than a moment ago).
 //!
 //! ```json
-//! {"type":"exec","ts_ns":12345678901234,"time":"2026-11-26T03:08:07.123456789Z","pid":4242,"old_pid":4242,"ppid":4100,"uid":1000,"cgroup_id":7390,"comm":"ls","filename":"/usr/bin/ls","argv":["ls","-l",{"bytes":"/w=="}],"args_size":12,"args_truncated":false,"args_read_failed":false,"filename_truncated":false,"filename_failed":false,"argv0_empty":false}
+//! {"type":"exec","ts_ns":12345678901234,"time":"2026-11-26T03:08:07.123456789Z","pid":4242,"old_pid":4242,"ppid":4100,"uid":1000,"cgroup_id":7390,"comm":"ls","filename":"/usr/bin/ls","argv":["ls","-l",{"bytes":"/w=="}],"args_size":12,"args_truncated":false,"args_read_failed":false,"filename_truncated":false,"filename_failed":false,"argv0_empty":false,"pcomm":"bash","interp":null,"ret":0,"errno":null,"fileless":false,"interp_truncated":false}
 //! ```
 //!
 //! ## `lost`
@@ -72,8 +93,12 @@
 //! * `time` — string: the same instant as `ts_ns`, formatted like an exec's
 //!   `time`.
 //! * `kind` — string: `"exec"` for exec records the kernel could not queue
-//!   because the ring buffer was full; `"malformed"` for records that arrived
-//!   but could not be decoded (a bug in execsnoop; counted, never hidden).
+//!   because the ring buffer was full; `"failed-exec"` for failed-attempt
+//!   records (`-x`) lost the same way; `"untracked-attempt"` for exec
+//!   attempts (`-x`) that could not be followed because too many were in
+//!   flight at once (had they failed, they would not be shown);
+//!   `"malformed"` for records that arrived but could not be decoded (a bug
+//!   in execsnoop; counted, never hidden).
 //! * `count` — unsigned integer: how many records of that kind were lost since
 //!   the previous `lost` object of that kind.
 //!
@@ -98,7 +123,8 @@
 //!
 //! # Byte strings
 //!
-//! `comm`, `filename` and the elements of `argv` come from the traced process
+//! `comm`, `pcomm`, `filename`, `interp`, `cgroup` and the elements of `argv`
+//! come from the traced process or the file system
 //! and are arbitrary bytes: Linux does not require them to be UTF-8. Each is
 //! encoded as one of:
 //!
@@ -120,6 +146,8 @@ use std::io::{self, Write};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 
+use crate::cgroup::Resolver;
+use crate::errno;
 use crate::event::{Exec, Lost, Totals};
 use crate::sink::{Clock, Sink};
 
@@ -127,6 +155,9 @@ use crate::sink::{Clock, Sink};
 pub struct JsonSink<W> {
     out: W,
     clock: Clock,
+    /// `--print-cgroup`: cgroup id to path; the `cgroup` field is written
+    /// only when this is set.
+    cgroups: Option<Resolver>,
     /// Reused for every record, so steady state does no allocation.
     buf: Vec<u8>,
 }
@@ -134,7 +165,13 @@ pub struct JsonSink<W> {
 impl<W: Write> JsonSink<W> {
     /// A sink writing JSON lines to `out`.
     pub fn new(out: W, clock: Clock) -> Self {
-        JsonSink { out, clock, buf: Vec::with_capacity(4096) }
+        JsonSink { out, clock, cgroups: None, buf: Vec::with_capacity(4096) }
+    }
+
+    /// Add a `cgroup` field with the paths `cgroups` finds (none when `None`).
+    pub fn with_cgroups(mut self, cgroups: Option<Resolver>) -> Self {
+        self.cgroups = cgroups;
+        self
     }
 
     /// The writer back, e.g. to inspect what was written.
@@ -184,6 +221,33 @@ impl<W: Write> Sink for JsonSink<W> {
         push_bool(b, b",\"filename_truncated\":", e.flags.filename_truncated);
         push_bool(b, b",\"filename_failed\":", e.flags.filename_failed);
         push_bool(b, b",\"argv0_empty\":", e.argv0_empty());
+        b.extend_from_slice(b",\"pcomm\":");
+        push_bytes(b, &e.pcomm)?;
+        b.extend_from_slice(b",\"interp\":");
+        if e.interp.is_empty() {
+            b.extend_from_slice(b"null");
+        } else {
+            push_bytes(b, &e.interp)?;
+        }
+        b.extend_from_slice(b",\"ret\":");
+        push_i64(b, e.ret.into());
+        b.extend_from_slice(b",\"errno\":");
+        if e.ret < 0 {
+            b.push(b'"');
+            errno::push_name(b, e.ret.wrapping_neg());
+            b.push(b'"');
+        } else {
+            b.extend_from_slice(b"null");
+        }
+        push_bool(b, b",\"fileless\":", e.flags.fileless);
+        push_bool(b, b",\"interp_truncated\":", e.flags.interp_truncated);
+        if let Some(r) = &mut self.cgroups {
+            b.extend_from_slice(b",\"cgroup\":");
+            match r.lookup(e.cgroup_id) {
+                Some(path) => push_bytes(b, path)?,
+                None => b.extend_from_slice(b"null"),
+            }
+        }
         b.extend_from_slice(b"}\n");
         self.out.write_all(b)
     }
@@ -262,6 +326,13 @@ fn push_base64(b: &mut Vec<u8>, s: &[u8]) {
 fn push_bool(b: &mut Vec<u8>, key: &[u8], v: bool) {
     b.extend_from_slice(key);
     b.extend_from_slice(if v { b"true" } else { b"false" });
+}
+
+fn push_i64(b: &mut Vec<u8>, n: i64) {
+    if n < 0 {
+        b.push(b'-');
+    }
+    push_u64(b, n.unsigned_abs());
 }
 
 fn push_u64(b: &mut Vec<u8>, n: u64) {
@@ -461,7 +532,13 @@ mod tests {
                 "args_read_failed",
                 "filename_truncated",
                 "filename_failed",
-                "argv0_empty"
+                "argv0_empty",
+                "pcomm",
+                "interp",
+                "ret",
+                "errno",
+                "fileless",
+                "interp_truncated"
             ]
         );
         assert_eq!(v["type"], "exec");
@@ -488,6 +565,67 @@ mod tests {
         assert_eq!(v["filename_truncated"], false);
         assert_eq!(v["filename_failed"], false);
         assert_eq!(v["argv0_empty"], false);
+        assert_eq!(v["pcomm"], "");
+        assert_eq!(v["interp"], Value::Null);
+        assert_eq!(v["ret"], 0);
+        assert_eq!(v["errno"], Value::Null);
+        assert_eq!(v["fileless"], false);
+        assert_eq!(v["interp_truncated"], false);
+        assert!(v.get("cgroup").is_none(), "cgroup only with --print-cgroup");
+    }
+
+    #[test]
+    fn new_fields_failed_attempt_script_memfd() {
+        let mut e = sample();
+        e.pcomm = b"par\xffent".to_vec();
+        e.interp = b"/bin/sh".to_vec();
+        e.ret = -libc::ENOENT;
+        e.flags.fileless = true;
+        e.flags.interp_truncated = true;
+        let mut s = JsonSink::new(Vec::new(), Clock { realtime_offset_ns: 0 });
+        s.exec(&e).unwrap();
+        e.ret = -4095;
+        s.exec(&e).unwrap();
+        e.ret = -libc::EACCES;
+        e.interp.clear();
+        s.exec(&e).unwrap();
+        let v = lines(s.into_inner());
+        assert_eq!(decode_bytes(&v[0]["pcomm"]), b"par\xffent");
+        assert_eq!(v[0]["interp"], "/bin/sh");
+        assert_eq!(v[0]["ret"], -2);
+        assert_eq!(v[0]["errno"], "ENOENT");
+        assert_eq!(v[0]["fileless"], true);
+        assert_eq!(v[0]["interp_truncated"], true);
+        assert_eq!(v[1]["ret"], -4095);
+        assert_eq!(v[1]["errno"], "E4095");
+        assert_eq!(v[2]["errno"], "EACCES");
+        assert_eq!(v[2]["interp"], Value::Null);
+    }
+
+    #[test]
+    fn cgroup_field_with_print_cgroup() {
+        use std::os::unix::fs::MetadataExt;
+        let dir = std::env::temp_dir().join(format!("execsnoop-json-cg-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("a/b")).unwrap();
+        let odd = dir.join("a").join(<std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(b"\xff"));
+        std::fs::create_dir_all(&odd).unwrap();
+        let h = crate::cgroup::Hierarchy { mount_point: dir.clone(), root: b"/".to_vec() };
+        let mut s = JsonSink::new(Vec::new(), Clock { realtime_offset_ns: 0 }).with_cgroups(Some(Resolver::new(h)));
+        let mut e = sample();
+        e.cgroup_id = std::fs::metadata(dir.join("a/b")).unwrap().ino();
+        s.exec(&e).unwrap();
+        e.cgroup_id = u64::MAX;
+        s.exec(&e).unwrap();
+        e.cgroup_id = std::fs::metadata(&odd).unwrap().ino();
+        s.exec(&e).unwrap();
+        let raw = String::from_utf8(s.into_inner()).unwrap();
+        let _ = std::fs::remove_dir_all(&dir);
+        let v: Vec<Value> = raw.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+        assert_eq!(v[0]["cgroup"], "/a/b");
+        assert_eq!(v[1]["cgroup"], Value::Null);
+        assert_eq!(decode_bytes(&v[2]["cgroup"]), b"/a/\xff");
+        assert_eq!(keys(&v[0], raw.lines().next().unwrap()).last().map(String::as_str), Some("cgroup"));
     }
 
     #[test]

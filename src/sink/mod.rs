@@ -2,12 +2,16 @@
 //! never touches BPF or any other source, and never decides what to filter.
 //!
 //! Adding an output format is one new file here plus one line in [`build`].
+//! What several formats share lives here: the [`Clock`] that turns kernel
+//! timestamps into wall-clock time, and (for `--print-cgroup`) the
+//! [`crate::cgroup::Resolver`] that [`build`] creates from the configuration.
 
 pub mod json;
 pub mod text;
 
 use std::io;
 
+use crate::cgroup::Resolver;
 use crate::config::{Config, OutputFormat};
 use crate::event::{Exec, Lost, Totals};
 
@@ -63,8 +67,10 @@ pub fn build<'a, W: io::Write + 'a, E: io::Write + 'a>(
     out: W,
     err: E,
 ) -> Box<dyn Sink + 'a> {
+    // Indexing the cgroup tree happens here, once, before tracing is live.
+    let cgroups = config.print_cgroup.clone().map(Resolver::new);
     match &config.format {
-        OutputFormat::Text(opts) => Box::new(text::TextSink::new(out, err, opts.clone(), clock)),
-        OutputFormat::Json => Box::new(json::JsonSink::new(out, clock)),
+        OutputFormat::Text(opts) => Box::new(text::TextSink::new(out, err, opts.clone(), clock).with_cgroups(cgroups)),
+        OutputFormat::Json => Box::new(json::JsonSink::new(out, clock).with_cgroups(cgroups)),
     }
 }

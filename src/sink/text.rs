@@ -7,8 +7,24 @@
 //! 12345.678901       4242   4100 ls -l /tmp
 //! ```
 //!
-//! The `TIMEs` column is there only with `-t` (seconds since boot, six
-//! decimals). `ARGS` is the argument vector, each argument escaped with
+//! Columns, in this order, each followed by one space; the optional ones
+//! appear only with their option:
+//!
+//! | column | option | format |
+//! | --- | --- | --- |
+//! | `TIMEs` | `-t` | seconds since boot, six decimals, `%-16s` |
+//! | `TIME` | `-T` | wall-clock `HH:MM:SS`, local time zone, of the kernel timestamp, `%-8s` |
+//! | `UID` | `-U` | real user id, `%-6s` |
+//! | `PCOMM` | `-M` | the parent's name, escaped, `%-16s` |
+//! | `PID`, `PPID` | | `%6s` each |
+//! | `RET` | `-x` | 0, or -errno for a failed attempt, `%3s` |
+//! | `CGROUP` | `--print-cgroup` | the cgroup v2 path, escaped; `?` when unknown |
+//! | `ARGS` | | the arguments |
+//!
+//! `-t` and `-T` exclusive (the command line rejects both). Wider values are
+//! never cut; they push the rest of the row right.
+//!
+//! `ARGS` is the argument vector, each argument escaped with
 //! [`crate::escape`] (so a hostile argument can neither drive the terminal nor
 //! pass for something else) and joined by single spaces. Markers in brackets
 //! say what is not shown as is:
@@ -24,13 +40,21 @@
 //!   capture cap (`--arg-bytes`). It appears at most once per line.
 //! * `[args unreadable]` — reading the argument area failed.
 //!
+//! With `-q` each argument is instead quoted for a POSIX shell
+//! ([`crate::escape::shell_quote_into`]), so that `ARGS` pasted into `sh`
+//! runs the same argv, and the markers move to a trailing shell comment:
+//! `/bin/ls 'a b' # [...]`. A substituted argv\[0\] (the filename, or the
+//! process name when that is empty too, `[comm]`) is quoted like any other
+//! argument.
+//!
 //! Lost records are reported on the error stream, never mixed into the
 //! columns.
 
 use std::io::{self, Write};
 
+use crate::cgroup::Resolver;
 use crate::config::TextOptions;
-use crate::escape::escape_into;
+use crate::escape::{escape_into, shell_quote_into};
 use crate::event::{Exec, Lost, Totals};
 use crate::sink::{Clock, Sink};
 
@@ -39,8 +63,11 @@ pub struct TextSink<W, E> {
     out: W,
     err: E,
     opts: TextOptions,
-    #[allow(dead_code, reason = "kept for wall-clock columns (-T), which a later change adds")]
     clock: Clock,
+    /// `--print-cgroup`: cgroup id to path.
+    cgroups: Option<Resolver>,
+    /// `-T`: the last second formatted.
+    wall: WallClock,
     /// Reused for every line, so steady state does no allocation.
     line: Vec<u8>,
 }
@@ -48,7 +75,16 @@ pub struct TextSink<W, E> {
 impl<W: Write, E: Write> TextSink<W, E> {
     /// A sink writing rows to `out` and warnings to `err`.
     pub fn new(out: W, err: E, opts: TextOptions, clock: Clock) -> Self {
-        TextSink { out, err, opts, clock, line: Vec::with_capacity(4096) }
+        if opts.wall_time {
+            init_time_zone();
+        }
+        TextSink { out, err, opts, clock, cgroups: None, wall: WallClock::default(), line: Vec::with_capacity(4096) }
+    }
+
+    /// Add a CGROUP column with the paths `cgroups` finds (none when `None`).
+    pub fn with_cgroups(mut self, cgroups: Option<Resolver>) -> Self {
+        self.cgroups = cgroups;
+        self
     }
 
     /// The writers back, e.g. to inspect what was written.
@@ -65,36 +101,77 @@ impl<W: Write, E: Write> TextSink<W, E> {
             push_boot_time(line, e.ts_ns);
             pad_to(line, start, 16);
             line.push(b' ');
+        } else if self.opts.wall_time {
+            let start = line.len();
+            self.wall.push(line, self.clock.wall_ns(e.ts_ns));
+            pad_to(line, start, 8);
+            line.push(b' ');
+        }
+        if self.opts.uid {
+            let start = line.len();
+            push_u64(line, e.uid.into());
+            pad_to(line, start, 6);
+            line.push(b' ');
+        }
+        if self.opts.pcomm {
+            let start = line.len();
+            escape_into(line, &e.pcomm);
+            pad_chars_to(line, start, 16);
+            line.push(b' ');
         }
         push_right(line, u64::from(e.pid), 6);
         line.push(b' ');
         push_right(line, u64::from(e.ppid), 6);
         line.push(b' ');
+        if self.opts.ret {
+            push_i64_right(line, e.ret.into(), 3);
+            line.push(b' ');
+        }
+        if let Some(r) = &mut self.cgroups {
+            match r.lookup(e.cgroup_id) {
+                Some(path) => escape_into(line, path),
+                None => line.push(b'?'),
+            }
+            line.push(b' ');
+        }
+
+        let quote = self.opts.quote;
+        let push_arg = |line: &mut Vec<u8>, arg: &[u8]| {
+            if quote { shell_quote_into(line, arg) } else { escape_into(line, arg) }
+        };
+        // Markers: inline when escaping; collected for a trailing comment
+        // when quoting.
+        let mut notes = Notes::new(quote);
 
         let mut args = argv_iter(&e.args).peekable();
         if e.argv0_empty() {
             // Skip the empty argv[0] (absent when the area is empty).
             args.next();
             if e.filename.is_empty() {
-                line.push(b'[');
-                escape_into(line, &e.comm);
-                line.push(b']');
+                if quote {
+                    push_arg(line, &e.comm);
+                    notes.add(line, "[comm]");
+                } else {
+                    line.push(b'[');
+                    escape_into(line, &e.comm);
+                    line.push(b']');
+                }
             } else {
-                escape_into(line, &e.filename);
+                push_arg(line, &e.filename);
             }
             if args.peek().is_some() {
-                line.extend_from_slice(b" [argv0=\"\"]");
+                notes.add(line, "[argv0=\"\"]");
             } else if !e.args_incomplete() {
-                line.extend_from_slice(b" [argc=0]");
+                notes.add(line, "[argc=0]");
             } else if !e.args.is_empty() {
                 // The empty argv[0] was read but the area goes on: more
                 // arguments exist that were not captured.
-                line.extend_from_slice(b" [argv0=\"\"]");
+                notes.add(line, "[argv0=\"\"]");
             }
             // Else nothing was read at all: argc is unknown, not zero, and
             // the marker added below says so.
         } else if let Some(arg0) = args.next() {
-            escape_into(line, arg0);
+            push_arg(line, arg0);
         }
 
         let mut cut = false;
@@ -104,17 +181,18 @@ impl<W: Write, E: Write> TextSink<W, E> {
                 break;
             }
             line.push(b' ');
-            escape_into(line, arg);
+            push_arg(line, arg);
         }
         if cut {
-            line.extend_from_slice(b" [...]");
+            notes.add(line, "[...]");
         }
 
         if e.flags.args_read_failed {
-            line.extend_from_slice(b" [args unreadable]");
+            notes.add(line, "[args unreadable]");
         } else if e.args_incomplete() && !cut {
-            line.extend_from_slice(b" [...]");
+            notes.add(line, "[...]");
         }
+        notes.finish(line);
         line.push(b'\n');
     }
 }
@@ -124,8 +202,23 @@ impl<W: Write, E: Write> Sink for TextSink<W, E> {
         self.line.clear();
         if self.opts.boot_time {
             write!(self.line, "{:<16} ", "TIMEs")?;
+        } else if self.opts.wall_time {
+            write!(self.line, "{:<8} ", "TIME")?;
         }
-        writeln!(self.line, "{:>6} {:>6} ARGS", "PID", "PPID")?;
+        if self.opts.uid {
+            write!(self.line, "{:<6} ", "UID")?;
+        }
+        if self.opts.pcomm {
+            write!(self.line, "{:<16} ", "PCOMM")?;
+        }
+        write!(self.line, "{:>6} {:>6} ", "PID", "PPID")?;
+        if self.opts.ret {
+            write!(self.line, "{:>3} ", "RET")?;
+        }
+        if self.cgroups.is_some() {
+            write!(self.line, "CGROUP ")?;
+        }
+        writeln!(self.line, "ARGS")?;
         self.out.write_all(&self.line)
     }
 
@@ -183,6 +276,117 @@ fn pad_to(line: &mut Vec<u8>, start: usize, width: usize) {
     }
 }
 
+/// Pad with spaces so that the text written since `start` is `width`
+/// characters wide (UTF-8: continuation bytes do not count).
+fn pad_chars_to(line: &mut Vec<u8>, start: usize, width: usize) {
+    let chars = line[start..].iter().filter(|&&b| b & 0xc0 != 0x80).count();
+    if chars < width {
+        line.resize(line.len() + (width - chars), b' ');
+    }
+}
+
+/// A signed `n` right-aligned in `width` columns.
+fn push_i64_right(line: &mut Vec<u8>, n: i64, width: usize) {
+    let mut tmp = [0u8; 20];
+    let digits = u64_digits(n.unsigned_abs(), &mut tmp);
+    let len = digits.len() + usize::from(n < 0);
+    if len < width {
+        line.resize(line.len() + (width - len), b' ');
+    }
+    if n < 0 {
+        line.push(b'-');
+    }
+    line.extend_from_slice(digits);
+}
+
+/// The markers of one row: written in place (` [...]`) when arguments are
+/// escaped, gathered into a trailing shell comment (` # [...]`) when they
+/// are quoted, so that the quoted arguments stay pasteable.
+struct Notes {
+    quote: bool,
+    held: [&'static str; 4],
+    n: usize,
+}
+
+impl Notes {
+    fn new(quote: bool) -> Notes {
+        Notes { quote, held: [""; 4], n: 0 }
+    }
+
+    fn add(&mut self, line: &mut Vec<u8>, note: &'static str) {
+        if !self.quote {
+            line.push(b' ');
+            line.extend_from_slice(note.as_bytes());
+        } else if let Some(slot) = self.held.get_mut(self.n) {
+            *slot = note;
+            self.n += 1;
+        }
+    }
+
+    /// Write the held notes (quoting only).
+    fn finish(self, line: &mut Vec<u8>) {
+        if self.n > 0 {
+            line.extend_from_slice(b" #");
+            for note in &self.held[..self.n] {
+                line.push(b' ');
+                line.extend_from_slice(note.as_bytes());
+            }
+        }
+    }
+}
+
+/// `-T`: `HH:MM:SS` in local time, formatted once per second.
+#[derive(Default)]
+struct WallClock {
+    /// The second (since the epoch) `text` is for, once one was formatted.
+    sec: Option<i64>,
+    text: [u8; 8],
+}
+
+impl WallClock {
+    fn push(&mut self, line: &mut Vec<u8>, wall_ns: i128) {
+        let sec = i64::try_from(wall_ns.div_euclid(1_000_000_000)).unwrap_or(i64::MAX);
+        if self.sec != Some(sec) {
+            self.text = local_hms(sec);
+            self.sec = Some(sec);
+        }
+        line.extend_from_slice(&self.text);
+    }
+}
+
+/// `HH:MM:SS` of `sec` seconds since the epoch in the local time zone (TZ,
+/// else /etc/localtime); `??:??:??` when the C library cannot convert it.
+fn local_hms(sec: i64) -> [u8; 8] {
+    #[allow(irrefutable_let_patterns, reason = "time_t is 64-bit here, 32-bit on some targets")]
+    let Ok(t) = libc::time_t::try_from(sec) else { return *b"??:??:??" };
+    // SAFETY: tm is plain old data; all-zero is a valid value.
+    let mut tm: libc::tm = unsafe { std::mem::zeroed() };
+    // SAFETY: both pointers are valid for the call; localtime_r writes only
+    // into `tm` and is thread-safe.
+    if unsafe { libc::localtime_r(&t, &mut tm) }.is_null() {
+        return *b"??:??:??";
+    }
+    let two = |v: libc::c_int| {
+        let v = v.clamp(0, 99) as u8;
+        [b'0' + v / 10, b'0' + v % 10]
+    };
+    let (h, m, s) = (two(tm.tm_hour), two(tm.tm_min), two(tm.tm_sec));
+    [h[0], h[1], b':', m[0], m[1], b':', s[0], s[1]]
+}
+
+unsafe extern "C" {
+    /// POSIX `tzset(3)`; not exported by the `libc` crate for Linux.
+    fn tzset();
+}
+
+/// Load the time zone (TZ, else /etc/localtime) once, up front, rather than
+/// inside the first row's formatting.
+fn init_time_zone() {
+    // SAFETY: tzset has no preconditions; it only reads TZ and the zone file
+    // and sets the C library's zone globals (under its own lock).
+    unsafe { tzset() };
+}
+
 /// `n` right-aligned in `width` columns (like `{:>width}`).
 fn push_right(line: &mut Vec<u8>, n: u64, width: usize) {
     let mut tmp = [0u8; 20];
@@ -215,7 +419,7 @@ fn u64_digits(mut n: u64, buf: &mut [u8; 20]) -> &[u8] {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::split_args;
+    use crate::event::{LostKind, split_args};
 
     fn clock() -> Clock {
         Clock { realtime_offset_ns: 0 }
@@ -253,7 +457,7 @@ mod tests {
     }
 
     fn max(n: usize) -> TextOptions {
-        TextOptions { boot_time: false, max_args: Some(n) }
+        TextOptions { max_args: Some(n), ..TextOptions::default() }
     }
 
     #[test]
@@ -265,7 +469,7 @@ mod tests {
 
     #[test]
     fn header_with_boot_time() {
-        let mut s = sink(TextOptions { boot_time: true, max_args: None });
+        let mut s = sink(TextOptions { boot_time: true, ..TextOptions::default() });
         s.header().unwrap();
         assert_eq!(String::from_utf8(s.into_inner().0).unwrap(), "TIMEs               PID   PPID ARGS\n");
     }
@@ -285,7 +489,7 @@ mod tests {
 
     #[test]
     fn row_with_boot_time() {
-        let opts = TextOptions { boot_time: true, max_args: None };
+        let opts = TextOptions { boot_time: true, ..TextOptions::default() };
         let want = |t: &str| format!("{:<16} {:>6} {:>6} ls\n", t, 4242, 1);
         let mut e = exec(b"ls\0");
         assert_eq!(row(opts.clone(), &e), want("1234.567890"));
@@ -416,6 +620,153 @@ mod tests {
         }
         assert_eq!((s.line.capacity(), s.line.as_ptr()), (cap, ptr));
         assert_eq!(s.into_inner().0.len(), 101 * "  4242      1 a b\n".len());
+    }
+
+    fn header(opts: TextOptions, cgroups: Option<Resolver>) -> String {
+        let mut s = sink(opts).with_cgroups(cgroups);
+        s.header().unwrap();
+        String::from_utf8(s.into_inner().0).unwrap()
+    }
+
+    /// The local `HH:MM:SS` of `sec`, from date(1), which reads the same
+    /// TZ / /etc/localtime as the C library.
+    fn date_hms(sec: i64) -> String {
+        let out = std::process::Command::new("date").arg(format!("--date=@{sec}")).arg("+%H:%M:%S").output().unwrap();
+        String::from_utf8(out.stdout).unwrap().trim().to_string()
+    }
+
+    #[test]
+    fn headers_with_every_column() {
+        let all = TextOptions { wall_time: true, uid: true, pcomm: true, ret: true, ..TextOptions::default() };
+        assert_eq!(
+            header(all.clone(), None),
+            format!("{:<8} {:<6} {:<16} {:>6} {:>6} {:>3} ARGS\n", "TIME", "UID", "PCOMM", "PID", "PPID", "RET")
+        );
+        assert_eq!(header(all, None), "TIME     UID    PCOMM               PID   PPID RET ARGS\n");
+        let t = TempTree::new("hdr");
+        let cg = Some(Resolver::new(t.hierarchy()));
+        assert_eq!(header(TextOptions::default(), cg), "   PID   PPID CGROUP ARGS\n");
+        assert_eq!(header(TextOptions { ret: true, ..TextOptions::default() }, None), "   PID   PPID RET ARGS\n");
+        assert_eq!(header(TextOptions { uid: true, ..TextOptions::default() }, None), "UID       PID   PPID ARGS\n");
+        assert_eq!(
+            header(TextOptions { pcomm: true, ..TextOptions::default() }, None),
+            "PCOMM               PID   PPID ARGS\n"
+        );
+    }
+
+    #[test]
+    fn wall_time_is_local_hh_mm_ss_of_the_kernel_timestamp() {
+        // Kernel timestamp + offset = a known instant, not the print time.
+        let base: i64 = 1_795_662_487; // 2026-11-26T03:08:07Z
+        let mut s = TextSink::new(
+            Vec::new(),
+            Vec::new(),
+            TextOptions { wall_time: true, ..TextOptions::default() },
+            Clock { realtime_offset_ns: i128::from(base) * 1_000_000_000 - 5_000_000_000 },
+        );
+        let mut e = exec(b"ls\0");
+        e.ts_ns = 5_999_999_999; // base + 0.999999999 s: still the same second
+        s.exec(&e).unwrap();
+        e.ts_ns = 6_000_000_000; // the next second
+        s.exec(&e).unwrap();
+        e.ts_ns = 3_600_000_000_000 + 5_000_000_000; // an hour later
+        s.exec(&e).unwrap();
+        let out = String::from_utf8(s.into_inner().0).unwrap();
+        let rows: Vec<&str> = out.lines().collect();
+        for (row, sec) in rows.iter().zip([base, base + 1, base + 3600]) {
+            let want = date_hms(sec);
+            assert_eq!(want.len(), 8);
+            assert_eq!(*row, format!("{want}   4242      1 ls"));
+        }
+        assert_eq!(local_hms(base), date_hms(base).as_bytes());
+        assert_eq!(local_hms(0), date_hms(0).as_bytes());
+        assert_eq!(&local_hms(i64::MAX), b"??:??:??");
+    }
+
+    #[test]
+    fn uid_pcomm_and_ret_columns() {
+        let opts = TextOptions { uid: true, pcomm: true, ret: true, ..TextOptions::default() };
+        let mut e = exec(b"ls\0-l\0");
+        e.uid = 1000;
+        e.pcomm = b"bash".to_vec();
+        assert_eq!(row(opts.clone(), &e), format!("{:<6} {:<16} {:>6} {:>6} {:>3} ls -l\n", 1000, "bash", 4242, 1, 0));
+        e.ret = -2;
+        e.uid = 4_294_967_294;
+        e.pcomm = b"ev\x1bil\xc3\xa9".to_vec();
+        assert_eq!(
+            row(opts.clone(), &e),
+            format!("4294967294 {:<16} {:>6} {:>6}  -2 ls -l\n", "ev\\x1bil\u{e9}", 4242, 1)
+        );
+        e.ret = -36;
+        assert!(row(opts.clone(), &e).contains("      1 -36 ls -l"));
+        e.ret = i32::MIN;
+        assert!(row(opts, &e).contains("      1 -2147483648 ls -l"));
+    }
+
+    #[test]
+    fn quoted_arguments_and_notes_as_a_comment() {
+        let q = TextOptions { quote: true, ..TextOptions::default() };
+        let qa = |opts: TextOptions, e: &Exec| row(opts, e)[14..].to_string();
+        assert_eq!(qa(q.clone(), &exec(b"ls\0-l\0a b\0\0it's\0")), "ls -l 'a b' '' 'it'\\''s'\n");
+        assert_eq!(qa(q.clone(), &exec(b"echo\0\x1b[2J\0")), "echo \"$(printf '\\033')\"'[2J'\n");
+        let cut = TextOptions { quote: true, max_args: Some(1), ..TextOptions::default() };
+        assert_eq!(qa(cut, &exec(b"cmd\0a\0b\0")), "cmd a # [...]\n");
+        assert_eq!(qa(q.clone(), &exec(b"\0")), "/bin/ls # [argc=0]\n");
+        assert_eq!(qa(q.clone(), &exec(b"\0-x\0")), "/bin/ls -x # [argv0=\"\"]\n");
+        let mut e = exec(b"");
+        e.filename.clear();
+        e.comm = b"a b".to_vec();
+        assert_eq!(qa(q.clone(), &e), "'a b' # [comm] [argc=0]\n");
+        let mut e = exec(b"echo\0a");
+        e.args_size = 100;
+        e.flags.args_read_failed = true;
+        assert_eq!(qa(q, &e), "echo a # [args unreadable]\n");
+    }
+
+    /// A temporary directory tree standing in for a cgroup2 mount.
+    struct TempTree(std::path::PathBuf);
+
+    impl TempTree {
+        fn new(tag: &str) -> TempTree {
+            let p = std::env::temp_dir().join(format!("execsnoop-text-{tag}-{}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&p);
+            std::fs::create_dir_all(p.join("sys.slice/a\x1bb")).unwrap();
+            TempTree(p)
+        }
+        fn hierarchy(&self) -> crate::cgroup::Hierarchy {
+            crate::cgroup::Hierarchy { mount_point: self.0.clone(), root: b"/".to_vec() }
+        }
+        fn id(&self, rel: &str) -> u64 {
+            use std::os::unix::fs::MetadataExt;
+            std::fs::metadata(self.0.join(rel)).unwrap().ino()
+        }
+    }
+
+    impl Drop for TempTree {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    #[test]
+    fn cgroup_column() {
+        let t = TempTree::new("col");
+        let mut s =
+            sink(TextOptions { ret: true, ..TextOptions::default() }).with_cgroups(Some(Resolver::new(t.hierarchy())));
+        let mut e = exec(b"ls\0");
+        e.cgroup_id = t.id("sys.slice");
+        s.exec(&e).unwrap();
+        e.cgroup_id = t.id("sys.slice/a\x1bb");
+        s.exec(&e).unwrap();
+        e.cgroup_id = t.id("");
+        s.exec(&e).unwrap();
+        e.cgroup_id = u64::MAX;
+        s.exec(&e).unwrap();
+        let out = String::from_utf8(s.into_inner().0).unwrap();
+        assert_eq!(
+            out,
+            "  4242      1   0 /sys.slice ls\n  4242      1   0 /sys.slice/a\\x1bb ls\n  4242      1   0 / ls\n  4242      1   0 ? ls\n"
+        );
     }
 
     #[test]

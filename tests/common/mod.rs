@@ -274,14 +274,16 @@ impl Tracer {
         t
     }
 
-    /// Ready: the banner on stderr and, in text mode, the header on stdout.
+    /// Ready: the banner on stderr and, in text mode, the header on stdout
+    /// (any header: optional columns such as RET or CGROUP may stand between
+    /// PPID and ARGS).
     fn wait_ready(&self, args: &[&str]) {
         let json = args.contains(&"--json");
         let deadline = Instant::now() + READY_TIMEOUT;
         loop {
             let err = self.stderr();
             let banner = err.contains("Tracing exec()s");
-            let header = json || self.stdout_str().lines().any(|l| l.ends_with("PID   PPID ARGS"));
+            let header = json || self.stdout_str().lines().any(is_header);
             if banner && header {
                 return;
             }
@@ -354,6 +356,11 @@ impl Tracer {
     pub fn wait_exit(mut self, timeout: Duration) -> Finished {
         self.proc.finish(timeout, "by itself")
     }
+}
+
+/// True for a text-format header line, whatever optional columns it has.
+pub fn is_header(line: &str) -> bool {
+    line.contains("PID   PPID ") && line.ends_with(" ARGS")
 }
 
 impl Captured {
@@ -675,4 +682,78 @@ pub fn my_cgroup2_id() -> Option<u64> {
         (f.len() > 2 && f[2] == "cgroup2").then(|| f[1].to_string())
     })?;
     std::fs::metadata(Path::new(&mnt).join(rel)).ok().map(|m| m.ino())
+}
+
+/// Where the cgroup2 hierarchy is mounted (`/sys/fs/cgroup`, or
+/// `/sys/fs/cgroup/unified` on a hybrid setup), if it is.
+pub fn cgroup2_mount() -> Option<PathBuf> {
+    let mounts = std::fs::read_to_string("/proc/self/mounts").ok()?;
+    mounts.lines().find_map(|l| {
+        let f: Vec<&str> = l.split_whitespace().collect();
+        (f.len() > 2 && f[2] == "cgroup2").then(|| PathBuf::from(f[1]))
+    })
+}
+
+/// This process's cgroup v2 path, as `/proc/self/cgroup` gives it (`/` for
+/// the root).
+pub fn my_cgroup2_path() -> Option<String> {
+    let cg = std::fs::read_to_string("/proc/self/cgroup").ok()?;
+    cg.lines().find_map(|l| l.strip_prefix("0::")).map(str::to_string)
+}
+
+/// A cgroup v2 directory created for a test (with any children made through
+/// [`TempCgroup::child`]), removed on drop once its processes are gone.
+pub struct TempCgroup {
+    /// The directory.
+    pub path: PathBuf,
+    /// Its path from the root of the hierarchy, e.g. `/execsnoop-test-1-0`.
+    pub rel: String,
+    children: Vec<PathBuf>,
+}
+
+impl TempCgroup {
+    /// Make a fresh cgroup directly below the cgroup2 root; panics when
+    /// there is no cgroup2 mount or the directory cannot be made.
+    pub fn new(tag: &str) -> TempCgroup {
+        static N: AtomicU64 = AtomicU64::new(0);
+        let mount = cgroup2_mount().expect("a cgroup2 hierarchy is mounted");
+        let name = format!("execsnoop-test-{tag}-{}-{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed));
+        let path = mount.join(&name);
+        std::fs::create_dir(&path).unwrap_or_else(|e| panic!("mkdir {}: {e}", path.display()));
+        TempCgroup { path, rel: format!("/{name}"), children: Vec::new() }
+    }
+
+    /// Make a child cgroup `name` below this one; returns its directory.
+    pub fn child(&mut self, name: &str) -> PathBuf {
+        let p = self.path.join(name);
+        std::fs::create_dir(&p).unwrap_or_else(|e| panic!("mkdir {}: {e}", p.display()));
+        self.children.push(p.clone());
+        p
+    }
+
+    /// A `sh -c` script prefix that moves the shell into cgroup `dir`.
+    pub fn enter_script(dir: &Path) -> String {
+        format!("echo $$ > '{}/cgroup.procs' && ", dir.display())
+    }
+}
+
+impl Drop for TempCgroup {
+    fn drop(&mut self) {
+        // A cgroup can be removed once its last process has been reaped;
+        // retry briefly in case the kernel is still tearing one down.
+        for dir in self.children.iter().rev().chain(std::iter::once(&self.path)) {
+            for _ in 0..100 {
+                if std::fs::remove_dir(dir).is_ok() || !dir.exists() {
+                    break;
+                }
+                thread::sleep(Duration::from_millis(10));
+            }
+        }
+    }
+}
+
+/// The uid of user `nobody`, from `id -u nobody`.
+pub fn nobody_uid() -> u32 {
+    let (_, f) = run_capture(Command::new("id").args(["-u", "nobody"]));
+    f.stdout_str().trim().parse().unwrap_or_else(|_| panic!("no user nobody?\n{}", f.dump()))
 }
