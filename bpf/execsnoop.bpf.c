@@ -118,7 +118,9 @@ static __always_inline void submit(struct bpf_dynptr *dp, const struct exec_even
 	e->ret = h->ret;
 	e->_pad = 0;
 	bpf_get_current_comm(e->comm, sizeof(e->comm));
-	BPF_CORE_READ_STR_INTO(&e->pcomm, task, real_parent, comm);
+	/* The parent process's name: its leader's comm (real_parent may be a
+	 * non-leader thread, with a thread name of its own). */
+	BPF_CORE_READ_STR_INTO(&e->pcomm, task, real_parent, group_leader, comm);
 	bpf_ringbuf_submit_dynptr(dp, 0);
 }
 

@@ -68,7 +68,7 @@ struct exec_event {
 	__s32 ret;          /* 0: the exec succeeded; -errno: a failed attempt */
 	__u32 _pad;
 	char comm[TASK_COMM_LEN];
-	char pcomm[TASK_COMM_LEN]; /* the real parent's comm */
+	char pcomm[TASK_COMM_LEN]; /* the real parent process's name (its leader's comm) */
 };
 
 #endif

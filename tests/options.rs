@@ -76,6 +76,24 @@ fn uid_filter_by_number_and_by_name() {
     }
 }
 
+/// A temporary directory, removed on drop (also when a test fails).
+struct TempDir(std::path::PathBuf);
+
+impl TempDir {
+    fn new(tag: &str) -> TempDir {
+        let p = std::env::temp_dir().join(format!("execsnoop-opt-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&p);
+        std::fs::create_dir_all(&p).unwrap_or_else(|e| panic!("mkdir {}: {e}", p.display()));
+        TempDir(p)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
 /// `-l` searches the command line (the arguments joined by spaces), not the
 /// process name: a program whose name matches but whose arguments do not is
 /// not shown, and a pattern spanning two arguments matches.
@@ -85,11 +103,9 @@ fn line_regex_matches_arguments_not_the_name() {
     let _g = root_test();
     let mark = marker("line");
     // A program whose name (comm) is unique and appears in no argument.
-    let dir = std::env::temp_dir().join(format!("execsnoop-opt-line-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = TempDir::new("line");
     let name = format!("zq{}", std::process::id() % 100_000_000);
-    let prog = dir.join(&name);
+    let prog = dir.0.join(&name);
     std::fs::copy("/bin/true", &prog).unwrap();
 
     let by_name_text = Tracer::start(&["-l", &name]);
@@ -100,7 +116,6 @@ fn line_regex_matches_arguments_not_the_name() {
     run_marked("/bin/echo", &[mark.as_str(), "two"]);
     let f_name = by_name_text.stop(libc::SIGINT);
     let f_joined = joined.stop(libc::SIGINT);
-    let _ = std::fs::remove_dir_all(&dir);
     f_name.assert_clean_end();
     f_joined.assert_clean_end();
 
@@ -270,8 +285,11 @@ fn parent_name_column() {
     assert_eq!(echo.len(), 1, "\n{}", ft.dump());
     assert!(echo[0].starts_with(&format!("{:<16} ", "sh")), "echo's parent is sh: {:?}", echo[0]);
     assert!(echo[0].contains(&format!(" {sh_pid:>6} /bin/echo {mark}")), "PPID is sh's pid: {:?}", echo[0]);
-    // The shell's own row names this test process (its spawning thread).
+    // The shell's own row names this test process: the process's name (its
+    // leader's comm), not the name of the test thread that spawned it.
     let sh_row = ft.one_row_with(&format!("/bin/sh -c /bin/echo {mark}; true"));
+    let me = std::fs::read_to_string("/proc/self/comm").unwrap_or_default();
+    assert!(sh_row.starts_with(&format!("{:<16} ", me.trim())), "PCOMM is the parent process's name {me:?}: {sh_row:?}");
     assert!(sh_row.ends_with(&row(sh_pid, my_pid(), &format!("/bin/sh -c /bin/echo {mark}; true"))), "{sh_row:?}");
     assert!(!sh_row.starts_with(' '), "a PCOMM first: {sh_row:?}");
 

@@ -229,8 +229,7 @@ impl BpfSource {
     fn report_losses(&mut self, sink: &mut dyn FnMut(Record) -> io::Result<()>) -> io::Result<usize> {
         self.last_check = Instant::now();
         let mut n = 0;
-        for i in 0..KERNEL_LOSSES.len() {
-            let (key, kind) = KERNEL_LOSSES[i];
+        for (i, &(key, kind)) in KERNEL_LOSSES.iter().enumerate() {
             let total = self.counter(key, self.reported[i]);
             if total > self.reported[i] {
                 let count = total - self.reported[i];
