@@ -95,12 +95,8 @@ pub fn run(
         if let Some(d) = deadline {
             timeout = timeout.min(d.saturating_duration_since(now));
         }
-        let ready = wait(source.fd(), signals.fd(), stdout_fd.as_raw_fd(), timeout)?;
-        if ready.signal {
-            break Ended::Signal;
-        }
-        if ready.output_closed {
-            break Ended::OutputClosed;
+        if let Some(why) = wait(source.fd(), signals.fd(), stdout_fd.as_raw_fd(), timeout)?.ended() {
+            break why;
         }
         let mut deliver = |rec: Record| handle(rec, &filter, sink, &mut totals, config.duration.is_some(), &mut buffered);
         let delivered = match source.drain(&mut deliver) {
@@ -120,14 +116,10 @@ pub fn run(
             last_flush = Instant::now();
             unflushed = false;
         }
-        if delivered > 0 {
-            let ready = wait_quiet(signals.fd(), stdout_fd.as_raw_fd(), COALESCE)?;
-            if ready.signal {
-                break Ended::Signal;
-            }
-            if ready.output_closed {
-                break Ended::OutputClosed;
-            }
+        if delivered > 0
+            && let Some(why) = wait_quiet(signals.fd(), stdout_fd.as_raw_fd(), COALESCE)?.ended()
+        {
+            break why;
         }
     };
 
@@ -135,27 +127,8 @@ pub fn run(
     // count, so that shown + filtered + lost accounts for every exec.
     source.stop();
     if ended != Ended::OutputClosed {
-        let mut deliver = |rec: Record| handle(rec, &filter, sink, &mut totals, config.duration.is_some(), &mut buffered);
-        match source.drain(&mut deliver) {
-            Ok(_) => {}
-            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => return Ok((Ended::OutputClosed, totals)),
-            Err(e) => return Err(e),
-        }
-        if !buffered.is_empty() {
-            buffered.sort_by_key(Record::ts_ns);
-            for rec in &buffered {
-                let r = match rec {
-                    Record::Exec(e) => sink.exec(e),
-                    Record::Lost(l) => sink.lost(l),
-                };
-                match r {
-                    Ok(()) => {}
-                    Err(e) if e.kind() == io::ErrorKind::BrokenPipe => return Ok((Ended::OutputClosed, totals)),
-                    Err(e) => return Err(e),
-                }
-            }
-        }
-        match sink.finish(&totals).and_then(|()| sink.flush()) {
+        let buffer = config.duration.is_some();
+        match finish_output(source, &filter, sink, &mut totals, buffer, buffered) {
             Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::BrokenPipe => return Ok((Ended::OutputClosed, totals)),
             Err(e) => return Err(e),
@@ -198,7 +171,30 @@ fn handle(
         buffered.push(rec);
         return Ok(());
     }
-    match &rec {
+    write(sink, &rec)
+}
+
+/// The last drain after detaching, the `-d` records in time order, and the
+/// sink's closing record.
+fn finish_output(
+    source: &mut dyn Source,
+    filter: &Filter,
+    sink: &mut dyn Sink,
+    totals: &mut Totals,
+    buffer: bool,
+    mut buffered: Vec<Record>,
+) -> io::Result<()> {
+    source.drain(&mut |rec: Record| handle(rec, filter, sink, totals, buffer, &mut buffered))?;
+    buffered.sort_by_key(Record::ts_ns);
+    for rec in &buffered {
+        write(sink, rec)?;
+    }
+    sink.finish(totals)?;
+    sink.flush()
+}
+
+fn write(sink: &mut dyn Sink, rec: &Record) -> io::Result<()> {
+    match rec {
         Record::Exec(e) => sink.exec(e),
         Record::Lost(l) => sink.lost(l),
     }
@@ -207,6 +203,19 @@ fn handle(
 struct Ready {
     signal: bool,
     output_closed: bool,
+}
+
+impl Ready {
+    /// Whether what happened ends tracing, and why.
+    fn ended(&self) -> Option<Ended> {
+        if self.signal {
+            Some(Ended::Signal)
+        } else if self.output_closed {
+            Some(Ended::OutputClosed)
+        } else {
+            None
+        }
+    }
 }
 
 /// Wait for records, a signal or a closed stdout, at most `timeout`.
