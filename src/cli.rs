@@ -12,7 +12,8 @@ too, with their error in a RET column. Re-execs (a process that execs again,
 e.g. env -> bash) are always shown, so -r changes nothing and is kept only for
 compatibility with the original execsnoop.
 
-Column order: [TIMEs|TIME] [UID] [PCOMM] PID PPID [RET] [CGROUP] ARGS.
+Column order: [TIMEs|TIME] [UID] [PCOMM] PID PPID [RET] [EXIT TIME(s) CPU(s)]
+[CGROUP] ARGS.
 
 Examples:
   execsnoop                # trace all new processes
@@ -29,7 +30,14 @@ Examples:
   execsnoop -q             # arguments quoted for pasting into a shell
   execsnoop -c /sys/fs/cgroup/system.slice --print-cgroup
                            # one cgroup subtree, with each process's cgroup
-  execsnoop --json | jq .  # one JSON object per line";
+  execsnoop --json | jq .  # one JSON object per line
+  execsnoop -e             # also a line when each process ends: status, lifetime, CPU
+  execsnoop --wait         # one line per process when it ends, with EXIT/TIME/CPU
+  execsnoop --summary -- make -j2
+                           # run make, trace its tree, then the commands by CPU
+  execsnoop -p 1234 --tree # process 1234 and its descendants, as a tree
+  execsnoop --source netlink
+                           # the proc connector instead of eBPF (see README)";
 
 /// Trace new processes: one line for every exec(), with PID, PPID and arguments.
 #[derive(Debug, Clone, Parser)]
@@ -39,7 +47,7 @@ Examples:
     about = "Trace new processes: one line for every exec(), with PID, PPID and arguments.",
     after_help = AFTER_HELP,
     override_usage = "execsnoop [-hMqrtTUx] [-a ARGC] [-d SECS] [-u USER] [-P PID] [-c PATH] \
-[-n REGEX] [-l REGEX] [OPTIONS] [NAME]"
+[-n REGEX] [-l REGEX] [-p PID] [OPTIONS] [NAME] [-- COMMAND [ARGS...]]"
 )]
 pub struct Args {
     /// Show at most ARGC arguments after argv[0], then " [...]" when more exist
@@ -125,10 +133,46 @@ pub struct Args {
     #[arg(long = "buffer-kib", value_name = "KIB")]
     pub buffer_kib: Option<u64>,
 
+    /// Also report each process's end: exit status (code or signal),
+    /// lifetime since its exec and CPU time used since its exec.
+    #[arg(short = 'e', long = "exits")]
+    pub exits: bool,
+
+    /// One line per process, printed when it ends, with EXIT, TIME(s) and
+    /// CPU(s) columns (implies --exits; still-running ones are listed at
+    /// the end).
+    #[arg(long = "wait")]
+    pub wait: bool,
+
+    /// When tracing ends, print a table of commands sorted by total CPU:
+    /// execs, failures (-x), total and mean CPU and lifetime, still running.
+    #[arg(long = "summary")]
+    pub summary: bool,
+
+    /// Only PID and all its descendants, including those forked after
+    /// tracing started (followed in the kernel from fork).
+    #[arg(short = 'p', long = "pid", value_name = "PID")]
+    pub pid: Option<u32>,
+
+    /// Indent each row by its depth below the traced root (-p or COMMAND),
+    /// or below the first ancestor seen.
+    #[arg(long = "tree")]
+    pub tree: bool,
+
+    /// Where events come from: auto (the first that starts, best first),
+    /// bpf, ftrace, netlink or procfs.
+    #[arg(long = "source", value_name = "SOURCE", default_value = "auto")]
+    pub source: String,
+
     /// Only processes whose name (after exec) matches this regular
     /// expression (unanchored search).
     #[arg(value_name = "NAME")]
     pub name: Option<String>,
+
+    /// Run COMMAND and trace it and its descendants from its first exec;
+    /// stop when it exits and exit with its status.
+    #[arg(last = true, value_name = "COMMAND")]
+    pub command: Vec<std::ffi::OsString>,
 }
 
 #[cfg(test)]

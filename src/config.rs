@@ -15,6 +15,7 @@ use regex::bytes::Regex;
 
 use crate::cgroup::{self, Hierarchy};
 use crate::cli::Args;
+use crate::event::SourceKind;
 
 /// Bytes of arguments captured per exec unless `--arg-bytes` says otherwise.
 pub const ARGS_CAP_DEFAULT: u32 = 32 * 1024;
@@ -51,6 +52,35 @@ pub enum ConfigError {
     Cgroup { path: String, reason: String },
     #[error("--print-cgroup: {0}")]
     PrintCgroup(String),
+    #[error("unknown --source {0:?} (give auto, bpf, ftrace, netlink or procfs)")]
+    BadSource(String),
+    #[error("--pid must be a process id greater than 0")]
+    BadPid,
+    #[error("give either --pid or a COMMAND to run, not both")]
+    PidAndCommand,
+    #[error("-d cannot be combined with a COMMAND: tracing ends when the command exits")]
+    DurationAndCommand,
+}
+
+/// Which event source to use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SourceChoice {
+    /// The best one that starts: bpf, ftrace, netlink, procfs.
+    Auto,
+    /// Exactly this one, or an error.
+    Only(SourceKind),
+}
+
+/// How process ends appear in text.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ExitDisplay {
+    /// Not shown.
+    #[default]
+    Off,
+    /// `-e`: an extra line per exit.
+    Lines,
+    /// `--wait`: one line per process, printed when it ends.
+    Wait,
 }
 
 /// How records are written.
@@ -77,6 +107,10 @@ pub struct TextOptions {
     pub ret: bool,
     /// `-q`: arguments quoted for a POSIX shell instead of escaped.
     pub quote: bool,
+    /// `-e` / `--wait`: how exits are shown.
+    pub exits: ExitDisplay,
+    /// `--tree`: indent ARGS by the process's depth.
+    pub tree: bool,
 }
 
 /// What the BPF program filters before a record is made.
@@ -92,6 +126,14 @@ pub struct KernelFilter {
     pub cgroup: Option<CgroupTarget>,
     /// `-x`: also report failed exec attempts (attaches syscall tracepoints).
     pub fails: bool,
+    /// Follow processes from fork to exit in the kernel (attaches the
+    /// `sched_process_fork` and `sched_process_exit` tracepoints): needed for
+    /// exits, the summary, `-p`, a COMMAND and `--tree`.
+    pub track: bool,
+    /// Report process ends (exit records).
+    pub exits: bool,
+    /// `-p`: only this process and its descendants.
+    pub pid: Option<u32>,
 }
 
 /// A cgroup v2 directory as the kernel identifies it.
@@ -126,6 +168,12 @@ pub struct Config {
     pub ring_bytes: u32,
     /// `--print-cgroup`: the cgroup2 hierarchy whose paths are shown.
     pub print_cgroup: Option<Hierarchy>,
+    /// `--source`.
+    pub source: SourceChoice,
+    /// `--summary`: a table of commands by CPU when tracing ends.
+    pub summary: bool,
+    /// `-- COMMAND ARGS...`: run this and trace its tree.
+    pub command: Option<Vec<std::ffi::OsString>>,
 }
 
 impl Config {
@@ -194,6 +242,34 @@ impl Config {
             None
         };
 
+        let source = match args.source.as_str() {
+            "auto" => SourceChoice::Auto,
+            "bpf" => SourceChoice::Only(SourceKind::Bpf),
+            "ftrace" => SourceChoice::Only(SourceKind::Ftrace),
+            "netlink" => SourceChoice::Only(SourceKind::Netlink),
+            "procfs" => SourceChoice::Only(SourceKind::Procfs),
+            other => return Err(ConfigError::BadSource(other.to_string())),
+        };
+        if args.pid == Some(0) {
+            return Err(ConfigError::BadPid);
+        }
+        let command = (!args.command.is_empty()).then(|| args.command.clone());
+        if command.is_some() && args.pid.is_some() {
+            return Err(ConfigError::PidAndCommand);
+        }
+        if command.is_some() && duration.is_some() {
+            return Err(ConfigError::DurationAndCommand);
+        }
+        let exits_shown = if args.wait {
+            ExitDisplay::Wait
+        } else if args.exits {
+            ExitDisplay::Lines
+        } else {
+            ExitDisplay::Off
+        };
+        let exits = args.exits || args.wait || args.summary;
+        let track = exits || args.pid.is_some() || command.is_some() || args.tree;
+
         let format = if args.json {
             OutputFormat::Json
         } else {
@@ -205,16 +281,30 @@ impl Config {
                 pcomm: args.print_pcomm,
                 ret: args.fails,
                 quote: args.quote,
+                exits: exits_shown,
+                tree: args.tree,
             })
         };
 
         Ok(Config {
             format,
-            kernel: KernelFilter { args_cap, ppid: args.ppid, uid, cgroup, fails: args.fails },
+            kernel: KernelFilter {
+                args_cap,
+                ppid: args.ppid,
+                uid,
+                cgroup,
+                fails: args.fails,
+                track,
+                exits,
+                pid: args.pid,
+            },
             user: UserFilter { name, line },
             duration,
             ring_bytes,
             print_cgroup,
+            source,
+            summary: args.summary,
+            command,
         })
     }
 }
@@ -367,7 +457,8 @@ mod tests {
                 uid: true,
                 pcomm: true,
                 ret: true,
-                quote: true
+                quote: true,
+                ..TextOptions::default()
             })
         );
         assert!(c.kernel.fails);

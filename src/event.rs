@@ -38,6 +38,140 @@ pub struct Exec {
     pub args_size: u32,
     /// What could not be read or had to be cut.
     pub flags: ExecFlags,
+    /// The source that saw this exec.
+    pub source: SourceKind,
+    /// Where the arguments (and filename) were read from: how far to trust them.
+    pub args_from: ArgsFrom,
+    /// Depth below the traced root (`-p`, `-- COMMAND`) or below the first
+    /// ancestor seen, when the source tracks process trees; else `None`.
+    pub depth: Option<u32>,
+}
+
+/// Which source produced a record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash)]
+pub enum SourceKind {
+    /// eBPF programs on the kernel's exec tracepoint.
+    #[default]
+    Bpf,
+    /// The kernel's ftrace events through a private tracefs instance.
+    Ftrace,
+    /// The kernel's process connector (netlink).
+    Netlink,
+    /// Polling /proc for new processes (no privileges needed).
+    Procfs,
+}
+
+impl SourceKind {
+    /// Short name used on the command line, in messages and in JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SourceKind::Bpf => "bpf",
+            SourceKind::Ftrace => "ftrace",
+            SourceKind::Netlink => "netlink",
+            SourceKind::Procfs => "procfs",
+        }
+    }
+}
+
+/// Where an exec record's filename and arguments were read from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ArgsFrom {
+    /// The new process's own memory, read in the kernel at the exec: exact.
+    #[default]
+    Exec,
+    /// A kprobe on the exec syscall's entry fetching argv strings (the
+    /// original execsnoop's method): exact up to the probe's argument limit.
+    Probe,
+    /// `/proc/PID/cmdline` read after the event arrived: racy. The process
+    /// may already have exited (then `flags.args_read_failed` is set and the
+    /// arguments are empty) or exec'd again.
+    Procfs,
+}
+
+impl ArgsFrom {
+    /// Name used in JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ArgsFrom::Exec => "exec",
+            ArgsFrom::Probe => "probe",
+            ArgsFrom::Procfs => "procfs",
+        }
+    }
+}
+
+/// The end of a process (its last thread), joined to its exec.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Exit {
+    /// Kernel timestamp of the exit, ns since boot.
+    pub ts_ns: u64,
+    /// Process id (tgid).
+    pub pid: u32,
+    /// Real parent's process id at exit.
+    pub ppid: u32,
+    /// Process name at exit.
+    pub comm: Vec<u8>,
+    /// Timestamp of the exec this exit ends (the `ts_ns` of its exec
+    /// record); 0 when the process did not exec while traced (a forked child
+    /// that ran its parent's program, or a source that cannot join them).
+    pub exec_ts_ns: u64,
+    /// When the span measured by `cpu_ns` and the lifetime started: the exec,
+    /// or the fork for a process that never exec'd; 0 when unknown.
+    pub start_ts_ns: u64,
+    /// How the process ended.
+    pub status: ExitStatus,
+    /// CPU time (user + system, all threads) used since `start_ts_ns`, when
+    /// the source knows it.
+    pub cpu_ns: Option<u64>,
+    /// Depth in the process tree, as for [`Exec::depth`].
+    pub depth: Option<u32>,
+    /// The source that saw this exit.
+    pub source: SourceKind,
+}
+
+impl Exit {
+    /// Lifetime from exec (or fork) to exit, when the start is known.
+    pub fn lifetime_ns(&self) -> Option<u64> {
+        (self.start_ts_ns != 0).then(|| self.ts_ns.saturating_sub(self.start_ts_ns))
+    }
+
+    /// True when the process exec'd while traced (this exit joins an exec record).
+    pub fn execed(&self) -> bool {
+        self.exec_ts_ns != 0
+    }
+}
+
+/// How a process ended, decoded from a wait(2) status word.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ExitStatus {
+    /// It called exit with this code.
+    Code(u8),
+    /// A signal killed it.
+    Signal { signo: u8, core_dumped: bool },
+    /// The source does not know.
+    #[default]
+    Unknown,
+}
+
+impl ExitStatus {
+    /// Decode a wait(2) status word (`WIFEXITED`/`WIFSIGNALED` layout), as the
+    /// kernel keeps it in `task->exit_code` and `signal->group_exit_code`.
+    pub fn from_wait(raw: u32) -> ExitStatus {
+        let sig = (raw & 0x7f) as u8;
+        if sig == 0 {
+            ExitStatus::Code(((raw >> 8) & 0xff) as u8)
+        } else {
+            ExitStatus::Signal { signo: sig, core_dumped: raw & 0x80 != 0 }
+        }
+    }
+
+    /// The shell's view: the code, or 128 + signal number.
+    pub fn shell_code(self) -> Option<i32> {
+        match self {
+            ExitStatus::Code(c) => Some(i32::from(c)),
+            ExitStatus::Signal { signo, .. } => Some(128 + i32::from(signo)),
+            ExitStatus::Unknown => None,
+        }
+    }
 }
 
 /// Marks on an [`Exec`] whose data is incomplete. Every one of them is shown.
@@ -109,6 +243,16 @@ pub enum LostKind {
     Untracked,
     /// Records that arrived but could not be decoded (a bug; counted, never hidden).
     Malformed,
+    /// Exit records (`-e`, `--summary`) the kernel could not put in the full ring buffer.
+    Exit,
+    /// Processes not followed because the kernel's process table was full:
+    /// their exits (and, with `-p`, their descendants) are not reported.
+    ProcTable,
+    /// Events the kernel's trace buffer overwrote before they were read (ftrace).
+    TraceOverrun,
+    /// Times the kernel dropped events because the netlink socket's buffer
+    /// was full; how many events each time is not known.
+    SocketOverflow,
 }
 
 impl LostKind {
@@ -119,6 +263,10 @@ impl LostKind {
             LostKind::FailedExec => "failed-exec records, ring buffer full",
             LostKind::Untracked => "too many exec attempts in flight",
             LostKind::Malformed => "malformed records",
+            LostKind::Exit => "exit records, ring buffer full",
+            LostKind::ProcTable => "processes not followed, process table full",
+            LostKind::TraceOverrun => "trace buffer overrun",
+            LostKind::SocketOverflow => "netlink socket overflowed, event count unknown",
         }
     }
 
@@ -129,6 +277,10 @@ impl LostKind {
             LostKind::FailedExec => "failed-exec",
             LostKind::Untracked => "untracked-attempt",
             LostKind::Malformed => "malformed",
+            LostKind::Exit => "exit",
+            LostKind::ProcTable => "untracked-process",
+            LostKind::TraceOverrun => "trace-overrun",
+            LostKind::SocketOverflow => "socket-overflow",
         }
     }
 }
@@ -137,6 +289,7 @@ impl LostKind {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Record {
     Exec(Exec),
+    Exit(Exit),
     Lost(Lost),
 }
 
@@ -145,6 +298,7 @@ impl Record {
     pub fn ts_ns(&self) -> u64 {
         match self {
             Record::Exec(e) => e.ts_ns,
+            Record::Exit(x) => x.ts_ns,
             Record::Lost(l) => l.ts_ns,
         }
     }
@@ -196,6 +350,17 @@ mod tests {
         assert!(!e.argv0_empty());
         e.args.clear();
         assert!(e.argv0_empty());
+    }
+
+    #[test]
+    fn wait_status_decoding() {
+        assert_eq!(ExitStatus::from_wait(3 << 8), ExitStatus::Code(3));
+        assert_eq!(ExitStatus::from_wait(0), ExitStatus::Code(0));
+        assert_eq!(ExitStatus::from_wait(9), ExitStatus::Signal { signo: 9, core_dumped: false });
+        assert_eq!(ExitStatus::from_wait(0x80 | 11), ExitStatus::Signal { signo: 11, core_dumped: true });
+        assert_eq!(ExitStatus::from_wait(9).shell_code(), Some(137));
+        assert_eq!(ExitStatus::from_wait(7 << 8).shell_code(), Some(7));
+        assert_eq!(ExitStatus::Unknown.shell_code(), None);
     }
 
     #[test]

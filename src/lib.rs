@@ -13,6 +13,7 @@ pub mod escape;
 pub mod event;
 pub mod filter;
 pub mod run;
+pub mod signal;
 pub mod sink;
 pub mod source;
 pub mod wire;

@@ -13,7 +13,7 @@ use execsnoop::cli::Args;
 use execsnoop::config::Config;
 use execsnoop::run::{self, Ended, Signals, note};
 use execsnoop::sink::{self, Clock};
-use execsnoop::source::bpf::BpfSource;
+use execsnoop::source;
 
 fn main() -> ExitCode {
     let args = match Args::try_parse() {
@@ -47,7 +47,10 @@ fn main() -> ExitCode {
 
 fn trace(config: &Config) -> anyhow::Result<()> {
     let signals = Signals::install()?;
-    let mut source = BpfSource::open(config)?;
+    let (mut source, fallback) = source::open(config)?;
+    if let Some(why) = fallback {
+        note(&format!("execsnoop: {why}"));
+    }
 
     let stdout = io::stdout();
     let stdout_is_tty = stdout.is_terminal();
@@ -68,7 +71,7 @@ fn trace(config: &Config) -> anyhow::Result<()> {
         return Err(e.into());
     }
 
-    let (ended, totals) = run::run(config, &mut source, sink.as_mut(), &signals, stdout_fd.as_fd(), stdout_is_tty)?;
+    let (ended, totals) = run::run(config, source.as_mut(), sink.as_mut(), &signals, stdout_fd.as_fd(), stdout_is_tty)?;
     drop(sink);
     if ended != Ended::OutputClosed {
         note("Ending tracing...");

@@ -165,6 +165,7 @@ fn handle(
             }
             totals.shown += 1;
         }
+        Record::Exit(_) => {}
         Record::Lost(l) => totals.lost += l.count,
     }
     if buffer {
@@ -196,6 +197,7 @@ fn finish_output(
 fn write(sink: &mut dyn Sink, rec: &Record) -> io::Result<()> {
     match rec {
         Record::Exec(e) => sink.exec(e),
+        Record::Exit(x) => sink.exit(x),
         Record::Lost(l) => sink.lost(l),
     }
 }

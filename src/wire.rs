@@ -13,7 +13,7 @@
 
 use std::mem::{offset_of, size_of};
 
-use crate::event::{Exec, ExecFlags};
+use crate::event::{ArgsFrom, Exec, ExecFlags, SourceKind};
 
 pub const TASK_COMM_LEN: usize = 16;
 
@@ -166,6 +166,9 @@ fn decode_exec(rec: &[u8]) -> Result<Exec, DecodeError> {
             fileless: flags & EXEC_F_FILELESS != 0,
             interp_truncated: flags & EXEC_F_INTERP_TRUNCATED != 0,
         },
+        source: SourceKind::Bpf,
+        args_from: ArgsFrom::Exec,
+        depth: None,
     })
 }
 

@@ -71,6 +71,17 @@
 //!   calls it, e.g. `"memfd:name (deleted)"`.
 //! * `interp_truncated` — boolean: `interp` was longer than could be carried
 //!   and holds only its first part.
+//! * `source` — string: the event source that saw the exec: `"bpf"`,
+//!   `"ftrace"`, `"netlink"` or `"procfs"`.
+//! * `args_from` — string: where `filename` and `argv` were read: `"exec"`
+//!   (the new process's own memory, read in the kernel at the exec: exact),
+//!   `"probe"` (a kprobe on the exec syscall: exact up to its argument
+//!   limit), `"procfs"` (`/proc/PID/cmdline` read after the event: racy; when
+//!   the process was already gone `argv` is empty and `args_read_failed` is
+//!   true).
+//! * `depth` — unsigned integer, or `null`: depth below the traced root (`-p`,
+//!   a COMMAND) or below the first ancestor seen, when processes are followed
+//!   (`-e`, `--wait`, `--summary`, `-p`, a COMMAND, `--tree`); else `null`.
 //! * `cgroup` — byte string, or `null`; only with `--print-cgroup`: the
 //!   process's cgroup v2 path from the root of the hierarchy, as in
 //!   `/proc/PID/cgroup` (e.g. `"/system.slice/cron.service"`, `"/"` for the
@@ -79,6 +90,36 @@
 //!
 //! ```json
 //! {"type":"exec","ts_ns":12345678901234,"time":"2026-11-26T03:08:07.123456789Z","pid":4242,"old_pid":4242,"ppid":4100,"uid":1000,"cgroup_id":7390,"comm":"ls","filename":"/usr/bin/ls","argv":["ls","-l",{"bytes":"/w=="}],"args_size":12,"args_truncated":false,"args_read_failed":false,"filename_truncated":false,"filename_failed":false,"argv0_empty":false,"pcomm":"bash","interp":null,"ret":0,"errno":null,"fileless":false,"interp_truncated":false}
+//! ```
+//!
+//! ## `exit`
+//!
+//! Only with `-e`, `--wait` or `--summary`: a process ended (its last thread;
+//! threads ending are not process ends). Written for processes that exec'd
+//! while traced, and for processes forked while traced that never exec'd
+//! (a shell's subshells: `exec_ts_ns` is `null`, `comm` is their parent's
+//! program). Fields, in this order:
+//!
+//! * `type` — the string `"exit"`.
+//! * `ts_ns`, `time` — when it ended, as for `exec`.
+//! * `pid`, `ppid`, `comm` — as for `exec`, at the time of the exit.
+//! * `exec_ts_ns` — unsigned integer, or `null`: the `ts_ns` of the `exec`
+//!   record this exit ends; `(pid, exec_ts_ns)` joins the two. `null` when
+//!   the process did not exec while traced.
+//! * `exit_code` — unsigned integer, or `null`: the code it exited with;
+//!   `null` when a signal killed it or the source does not know.
+//! * `signal`, `signal_name` — unsigned integer and string, or `null`: the
+//!   signal that killed it, e.g. `9` and `"SIGKILL"`.
+//! * `core_dumped` — boolean.
+//! * `lifetime_ns` — unsigned integer, or `null`: from its exec (or its fork,
+//!   for a process that never exec'd) to its end; `null` when unknown.
+//! * `cpu_ns` — unsigned integer, or `null`: CPU time, user and system, all
+//!   threads, used over that span (from the kernel's accounted runtime);
+//!   `null` when the source cannot know it.
+//! * `depth`, `source` — as for `exec`.
+//!
+//! ```json
+//! {"type":"exit","ts_ns":12345979901234,"time":"2026-11-26T03:08:07.424456789Z","pid":4242,"ppid":4100,"comm":"ls","exec_ts_ns":12345678901234,"exit_code":0,"signal":null,"signal_name":null,"core_dumped":false,"lifetime_ns":301000000,"cpu_ns":1200000,"depth":null,"source":"bpf"}
 //! ```
 //!
 //! ## `lost`
@@ -98,7 +139,13 @@
 //!   attempts (`-x`) that could not be followed because too many were in
 //!   flight at once (had they failed, they would not be shown);
 //!   `"malformed"` for records that arrived but could not be decoded (a bug
-//!   in execsnoop; counted, never hidden).
+//!   in execsnoop; counted, never hidden); `"exit"` for exit records lost
+//!   because the ring buffer was full; `"untracked-process"` for processes
+//!   the kernel could not follow because its process table was full (their
+//!   exits, and with `-p` their descendants, are missing); `"trace-overrun"`
+//!   for events the ftrace buffer overwrote; `"socket-overflow"` for times the
+//!   netlink socket overflowed (`count` counts overflows: how many events each
+//!   one dropped is not known).
 //! * `count` — unsigned integer: how many records of that kind were lost since
 //!   the previous `lost` object of that kind.
 //!
@@ -148,7 +195,7 @@ use base64::engine::general_purpose::STANDARD;
 
 use crate::cgroup::Resolver;
 use crate::errno;
-use crate::event::{Exec, Lost, Totals};
+use crate::event::{Exec, Exit, ExitStatus, Lost, Totals};
 use crate::sink::{Clock, Sink};
 
 /// Writes records as newline-delimited JSON to `out`.
@@ -241,6 +288,12 @@ impl<W: Write> Sink for JsonSink<W> {
         }
         push_bool(b, b",\"fileless\":", e.flags.fileless);
         push_bool(b, b",\"interp_truncated\":", e.flags.interp_truncated);
+        b.extend_from_slice(b",\"source\":\"");
+        b.extend_from_slice(e.source.as_str().as_bytes());
+        b.extend_from_slice(b"\",\"args_from\":\"");
+        b.extend_from_slice(e.args_from.as_str().as_bytes());
+        b.extend_from_slice(b"\",\"depth\":");
+        push_opt_u64(b, e.depth.map(u64::from));
         if let Some(r) = &mut self.cgroups {
             b.extend_from_slice(b",\"cgroup\":");
             match r.lookup(e.cgroup_id) {
@@ -249,6 +302,52 @@ impl<W: Write> Sink for JsonSink<W> {
             }
         }
         b.extend_from_slice(b"}\n");
+        self.out.write_all(b)
+    }
+
+    fn exit(&mut self, x: &Exit) -> io::Result<()> {
+        let b = &mut self.buf;
+        b.clear();
+        b.extend_from_slice(b"{\"type\":\"exit\",\"ts_ns\":");
+        push_u64(b, x.ts_ns);
+        b.extend_from_slice(b",\"time\":\"");
+        push_rfc3339(b, self.clock.wall_ns(x.ts_ns));
+        b.extend_from_slice(b"\",\"pid\":");
+        push_u64(b, x.pid.into());
+        b.extend_from_slice(b",\"ppid\":");
+        push_u64(b, x.ppid.into());
+        b.extend_from_slice(b",\"comm\":");
+        push_bytes(b, &x.comm)?;
+        b.extend_from_slice(b",\"exec_ts_ns\":");
+        push_opt_u64(b, x.execed().then_some(x.exec_ts_ns));
+        b.extend_from_slice(b",\"exit_code\":");
+        let (code, signo, core) = match x.status {
+            ExitStatus::Code(c) => (Some(u64::from(c)), None, false),
+            ExitStatus::Signal { signo, core_dumped } => (None, Some(signo), core_dumped),
+            ExitStatus::Unknown => (None, None, false),
+        };
+        push_opt_u64(b, code);
+        b.extend_from_slice(b",\"signal\":");
+        push_opt_u64(b, signo.map(u64::from));
+        b.extend_from_slice(b",\"signal_name\":");
+        match signo {
+            Some(n) => {
+                b.push(b'"');
+                b.extend_from_slice(crate::signal::name(n.into()).as_bytes());
+                b.push(b'"');
+            }
+            None => b.extend_from_slice(b"null"),
+        }
+        push_bool(b, b",\"core_dumped\":", core);
+        b.extend_from_slice(b",\"lifetime_ns\":");
+        push_opt_u64(b, x.lifetime_ns());
+        b.extend_from_slice(b",\"cpu_ns\":");
+        push_opt_u64(b, x.cpu_ns);
+        b.extend_from_slice(b",\"depth\":");
+        push_opt_u64(b, x.depth.map(u64::from));
+        b.extend_from_slice(b",\"source\":\"");
+        b.extend_from_slice(x.source.as_str().as_bytes());
+        b.extend_from_slice(b"\"}\n");
         self.out.write_all(b)
     }
 
@@ -320,6 +419,13 @@ fn push_base64(b: &mut Vec<u8>, s: &[u8]) {
             b.truncate(start);
             b.extend_from_slice(STANDARD.encode(s).as_bytes());
         }
+    }
+}
+
+fn push_opt_u64(b: &mut Vec<u8>, n: Option<u64>) {
+    match n {
+        Some(n) => push_u64(b, n),
+        None => b.extend_from_slice(b"null"),
     }
 }
 
@@ -538,7 +644,10 @@ mod tests {
                 "ret",
                 "errno",
                 "fileless",
-                "interp_truncated"
+                "interp_truncated",
+                "source",
+                "args_from",
+                "depth"
             ]
         );
         assert_eq!(v["type"], "exec");

@@ -13,7 +13,7 @@ use std::io;
 
 use crate::cgroup::Resolver;
 use crate::config::{Config, OutputFormat};
-use crate::event::{Exec, Lost, Totals};
+use crate::event::{Exec, Exit, Lost, Totals};
 
 /// A destination for records.
 pub trait Sink {
@@ -24,6 +24,9 @@ pub trait Sink {
     /// Records that were lost; called at the point in the stream where the
     /// loss was noticed.
     fn lost(&mut self, l: &Lost) -> io::Result<()>;
+    /// A process ended (only with `-e`, `--wait` or `--summary`; its exec, if
+    /// it had one while traced, passed the filters).
+    fn exit(&mut self, x: &Exit) -> io::Result<()>;
     /// Push buffered output to its destination.
     fn flush(&mut self) -> io::Result<()>;
     /// Tracing has ended; write any closing record.

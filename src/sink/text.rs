@@ -53,9 +53,11 @@
 use std::io::{self, Write};
 
 use crate::cgroup::Resolver;
-use crate::config::TextOptions;
+use crate::config::{ExitDisplay, TextOptions};
 use crate::escape::{escape_into, shell_quote_into};
-use crate::event::{Exec, Lost, Totals};
+use std::collections::HashMap;
+
+use crate::event::{ArgsFrom, Exec, Exit, ExitStatus, Lost, Totals};
 use crate::sink::{Clock, Sink};
 
 /// Writes execs as text columns to `out` and loss warnings to `err`.
@@ -70,6 +72,11 @@ pub struct TextSink<W, E> {
     wall: WallClock,
     /// Reused for every line, so steady state does no allocation.
     line: Vec<u8>,
+    /// Where the EXIT/TIME(s)/CPU(s) columns go in `line` (after RET).
+    exit_cols_at: usize,
+    /// `--wait`: rows of processes still running, by pid: the exec's
+    /// timestamp, its formatted row and where its exit columns go.
+    waiting: HashMap<u32, (u64, Vec<u8>, usize)>,
 }
 
 impl<W: Write, E: Write> TextSink<W, E> {
@@ -78,7 +85,17 @@ impl<W: Write, E: Write> TextSink<W, E> {
         if opts.wall_time {
             init_time_zone();
         }
-        TextSink { out, err, opts, clock, cgroups: None, wall: WallClock::default(), line: Vec::with_capacity(4096) }
+        TextSink {
+            out,
+            err,
+            opts,
+            clock,
+            cgroups: None,
+            wall: WallClock::default(),
+            line: Vec::with_capacity(4096),
+            exit_cols_at: 0,
+            waiting: HashMap::new(),
+        }
     }
 
     /// Add a CGROUP column with the paths `cgroups` finds (none when `None`).
@@ -92,47 +109,83 @@ impl<W: Write, E: Write> TextSink<W, E> {
         (self.out, self.err)
     }
 
-    /// Format one exec row into `self.line` (cleared first).
-    fn format_exec(&mut self, e: &Exec) {
+    /// The columns every row starts with, up to and including RET, into
+    /// `self.line` (cleared first). `uid`, `pcomm` and `ret` are `None` on an
+    /// exit line, whose columns stay blank.
+    fn format_lead(&mut self, ts_ns: u64, uid: Option<u32>, pcomm: Option<&[u8]>, pid: u32, ppid: u32, ret: Option<i32>) {
         let line = &mut self.line;
         line.clear();
         if self.opts.boot_time {
             let start = line.len();
-            push_boot_time(line, e.ts_ns);
+            push_boot_time(line, ts_ns);
             pad_to(line, start, 16);
             line.push(b' ');
         } else if self.opts.wall_time {
             let start = line.len();
-            self.wall.push(line, self.clock.wall_ns(e.ts_ns));
+            self.wall.push(line, self.clock.wall_ns(ts_ns));
             pad_to(line, start, 8);
             line.push(b' ');
         }
         if self.opts.uid {
             let start = line.len();
-            push_u64(line, e.uid.into());
+            if let Some(uid) = uid {
+                push_u64(line, uid.into());
+            }
             pad_to(line, start, 6);
             line.push(b' ');
         }
         if self.opts.pcomm {
             let start = line.len();
-            escape_into(line, &e.pcomm);
+            if let Some(pcomm) = pcomm {
+                escape_into(line, pcomm);
+            }
             pad_chars_to(line, start, 16);
             line.push(b' ');
         }
-        push_right(line, u64::from(e.pid), 6);
+        push_right(line, u64::from(pid), 6);
         line.push(b' ');
-        push_right(line, u64::from(e.ppid), 6);
+        push_right(line, u64::from(ppid), 6);
         line.push(b' ');
         if self.opts.ret {
-            push_i64_right(line, e.ret.into(), 3);
+            match ret {
+                Some(ret) => push_i64_right(line, ret.into(), 3),
+                None => pad_to(line, line.len(), 3),
+            }
             line.push(b' ');
         }
+        self.exit_cols_at = line.len();
+    }
+
+    /// Indentation for `--tree`.
+    fn push_indent(&mut self, depth: Option<u32>) {
+        if self.opts.tree {
+            let n = depth.unwrap_or(0).min(64) as usize;
+            self.line.resize(self.line.len() + 2 * n, b' ');
+        }
+    }
+
+    /// Format one exec row into `self.line` (cleared first).
+    fn format_exec(&mut self, e: &Exec) {
+        self.format_lead(e.ts_ns, Some(e.uid), Some(&e.pcomm), e.pid, e.ppid, Some(e.ret));
+        let line = &mut self.line;
         if let Some(r) = &mut self.cgroups {
             match r.lookup(e.cgroup_id) {
                 Some(path) => escape_into(line, path),
                 None => line.push(b'?'),
             }
             line.push(b' ');
+        }
+        self.push_indent(e.depth);
+        let line = &mut self.line;
+
+        if e.args_from == ArgsFrom::Procfs && e.flags.args_read_failed && e.args.is_empty() {
+            // A racy source found the process gone: its name, in brackets,
+            // rather than an empty or stale line.
+            line.push(b'[');
+            escape_into(line, &e.comm);
+            line.push(b']');
+            line.push(b'\n');
+            return;
         }
 
         let quote = self.opts.quote;
@@ -215,6 +268,9 @@ impl<W: Write, E: Write> Sink for TextSink<W, E> {
         if self.opts.ret {
             write!(self.line, "{:>3} ", "RET")?;
         }
+        if self.opts.exits == ExitDisplay::Wait {
+            write!(self.line, "{:<8} {:>8} {:>8} ", "EXIT", "TIME(s)", "CPU(s)")?;
+        }
         if self.cgroups.is_some() {
             write!(self.line, "CGROUP ")?;
         }
@@ -224,7 +280,72 @@ impl<W: Write, E: Write> Sink for TextSink<W, E> {
 
     fn exec(&mut self, e: &Exec) -> io::Result<()> {
         self.format_exec(e);
+        if self.opts.exits == ExitDisplay::Wait {
+            if e.ret == 0 {
+                // Printed when the process ends (or at the end, still running).
+                let row = std::mem::take(&mut self.line);
+                let at = self.exit_cols_at;
+                self.line = Vec::with_capacity(4096);
+                if let Some((_, mut old, old_at)) = self.waiting.insert(e.pid, (e.ts_ns, row, at)) {
+                    // The same process exec'd again (env -> bash): its earlier
+                    // program ended by being replaced, not by exiting.
+                    old.splice(old_at..old_at, WAIT_REPLACED.iter().copied());
+                    self.out.write_all(&old)?;
+                }
+                return Ok(());
+            }
+            // A failed attempt never runs: shown at once, exit columns blank.
+            let at = self.exit_cols_at;
+            self.line.splice(at..at, WAIT_BLANK.iter().copied());
+        }
         self.out.write_all(&self.line)
+    }
+
+    fn exit(&mut self, x: &Exit) -> io::Result<()> {
+        match self.opts.exits {
+            ExitDisplay::Off => Ok(()),
+            ExitDisplay::Wait => {
+                let Some((exec_ts, mut row, at)) = self.waiting.remove(&x.pid) else { return Ok(()) };
+                if x.exec_ts_ns != 0 && x.exec_ts_ns != exec_ts {
+                    // Not the exit of the exec we hold: put it back.
+                    self.waiting.insert(x.pid, (exec_ts, row, at));
+                    return Ok(());
+                }
+                let mut cols = Vec::with_capacity(32);
+                push_wait_cols(&mut cols, Some(x));
+                row.splice(at..at, cols);
+                self.out.write_all(&row)
+            }
+            ExitDisplay::Lines => {
+                if !x.execed() {
+                    // A forked child that never exec'd: counted in the
+                    // summary and JSON, not worth a line of its own.
+                    return Ok(());
+                }
+                self.format_lead(x.ts_ns, None, None, x.pid, x.ppid, None);
+                if self.cgroups.is_some() {
+                    self.line.extend_from_slice(b"- ");
+                }
+                self.push_indent(x.depth);
+                let line = &mut self.line;
+                line.extend_from_slice(b"[exit: ");
+                push_status(line, x.status);
+                if let Some(l) = x.lifetime_ns() {
+                    line.extend_from_slice(b", lifetime ");
+                    push_secs(line, l);
+                    line.push(b's');
+                }
+                if let Some(c) = x.cpu_ns {
+                    line.extend_from_slice(b", cpu ");
+                    push_secs(line, c);
+                    line.push(b's');
+                }
+                line.extend_from_slice(b"] ");
+                escape_into(line, &x.comm);
+                line.push(b'\n');
+                self.out.write_all(&self.line)
+            }
+        }
     }
 
     fn lost(&mut self, l: &Lost) -> io::Result<()> {
@@ -241,9 +362,94 @@ impl<W: Write, E: Write> Sink for TextSink<W, E> {
     }
 
     fn finish(&mut self, _totals: &Totals) -> io::Result<()> {
+        // --wait: the processes still running when tracing ended, in exec order.
+        let mut rest: Vec<(u64, Vec<u8>, usize)> = self.waiting.drain().map(|(_, v)| v).collect();
+        rest.sort_by_key(|r| r.0);
+        for (_, mut row, at) in rest {
+            let mut cols = Vec::with_capacity(32);
+            push_wait_cols(&mut cols, None);
+            row.splice(at..at, cols);
+            self.out.write_all(&row)?;
+        }
         // The runner prints the closing summary itself.
         self.out.flush()
     }
+}
+
+/// `--wait` columns of a failed attempt: it never ran.
+const WAIT_BLANK: &[u8] = b"-               -        - ";
+/// `--wait` columns of a program replaced by a later exec of the same process.
+const WAIT_REPLACED: &[u8] = b"exec            -        - ";
+
+/// `--wait`: `EXIT TIME(s) CPU(s) ` for an exit, or for a process still
+/// running (`running`, lifetime and CPU unknown: `-`).
+fn push_wait_cols(cols: &mut Vec<u8>, x: Option<&Exit>) {
+    let start = cols.len();
+    match x {
+        Some(x) => push_status_short(cols, x.status),
+        None => cols.extend_from_slice(b"running"),
+    }
+    pad_to(cols, start, 8);
+    cols.push(b' ');
+    for v in [x.and_then(Exit::lifetime_ns), x.and_then(|x| x.cpu_ns)] {
+        let mut tmp = Vec::with_capacity(16);
+        match v {
+            Some(ns) => push_secs(&mut tmp, ns),
+            None => tmp.push(b'-'),
+        }
+        if tmp.len() < 8 {
+            cols.resize(cols.len() + 8 - tmp.len(), b' ');
+        }
+        cols.extend_from_slice(&tmp);
+        cols.push(b' ');
+    }
+}
+
+/// `code 3`, `killed by SIGKILL`, `killed by SIGSEGV (core dumped)`, `unknown`.
+fn push_status(line: &mut Vec<u8>, st: ExitStatus) {
+    match st {
+        ExitStatus::Code(c) => {
+            line.extend_from_slice(b"code ");
+            push_u64(line, c.into());
+        }
+        ExitStatus::Signal { signo, core_dumped } => {
+            line.extend_from_slice(b"killed by ");
+            line.extend_from_slice(crate::signal::name(signo.into()).as_bytes());
+            if core_dumped {
+                line.extend_from_slice(b" (core dumped)");
+            }
+        }
+        ExitStatus::Unknown => line.extend_from_slice(b"unknown"),
+    }
+}
+
+/// The EXIT column: `3`, `SIGKILL`, `SIGSEGV+c` (core dumped), `?`.
+fn push_status_short(line: &mut Vec<u8>, st: ExitStatus) {
+    match st {
+        ExitStatus::Code(c) => push_u64(line, c.into()),
+        ExitStatus::Signal { signo, core_dumped } => {
+            line.extend_from_slice(crate::signal::name(signo.into()).as_bytes());
+            if core_dumped {
+                line.extend_from_slice(b"+c");
+            }
+        }
+        ExitStatus::Unknown => line.push(b'?'),
+    }
+}
+
+/// Nanoseconds as seconds with three decimals (integer arithmetic).
+fn push_secs(line: &mut Vec<u8>, ns: u64) {
+    let ms = (ns + 500_000) / 1_000_000;
+    push_u64(line, ms / 1000);
+    line.push(b'.');
+    let frac = ms % 1000;
+    if frac < 100 {
+        line.push(b'0');
+    }
+    if frac < 10 {
+        line.push(b'0');
+    }
+    push_u64(line, frac);
 }
 
 /// The arguments of a NUL-separated area, exactly as
