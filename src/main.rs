@@ -51,6 +51,9 @@ fn trace(config: &Config) -> anyhow::Result<()> {
     if let Some(why) = fallback {
         note(&format!("execsnoop: {why}"));
     }
+    if let Some(n) = source.notice() {
+        note(&format!("execsnoop: {n}"));
+    }
 
     let stdout = io::stdout();
     let stdout_is_tty = stdout.is_terminal();

@@ -52,6 +52,13 @@ pub trait Source {
     /// on. An error from `sink` stops the drain and is returned as is.
     fn drain(&mut self, sink: &mut dyn FnMut(Record) -> std::io::Result<()>) -> std::io::Result<usize>;
 
+    /// One line for the user about how far to trust this source, printed
+    /// when tracing starts (e.g. the /proc poller's interval); `None` for a
+    /// source with nothing to say.
+    fn notice(&self) -> Option<String> {
+        None
+    }
+
     /// Stop producing records (detach from the kernel). Records already
     /// produced stay available to a final [`Source::drain`], which then also
     /// reports every loss: after stop + drain, accounting is exact.
@@ -109,4 +116,11 @@ pub fn unsupported_option(option: &str, kind: SourceKind, why: &str) -> SourceEr
 
 fn first_line(s: &str) -> &str {
     s.lines().next().unwrap_or(s)
+}
+
+/// For sources that cannot filter in the kernel: whether `e` passes the
+/// filters the bpf source applies there (`-P`, `-u`). Data read from /proc
+/// after the event can be stale, like the arguments.
+pub fn passes_kernel_filter(config: &Config, e: &crate::event::Exec) -> bool {
+    config.kernel.ppid.is_none_or(|p| p == e.ppid) && config.kernel.uid.is_none_or(|u| u == e.uid)
 }
