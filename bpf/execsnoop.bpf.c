@@ -61,6 +61,20 @@ struct {
  * only attached then). */
 const volatile bool trace_fails = false;
 
+/* Set by user space: follow processes from fork to exit (the fork and exit
+ * programs are only attached then), emit exit records, and (-p, COMMAND)
+ * trace only processes in the table, which user space seeds with the root. */
+const volatile bool track = false;
+const volatile bool emit_exits = false;
+const volatile bool follow_only = false;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, PROCS_MAX); /* 1 unless track */
+	__type(key, __u32);
+	__type(value, struct proc_info);
+} procs SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);
@@ -71,6 +85,12 @@ struct {
 /* The kernel-side filters, shared by successful and failed execs. */
 static __always_inline bool wanted(__u32 ppid)
 {
+	if (follow_only) {
+		__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+
+		if (!bpf_map_lookup_elem(&procs, &tgid))
+			return false;
+	}
 	if (targ_ppid && ppid != targ_ppid)
 		return false;
 	if (targ_uid != (__u32)-1 && (__u32)bpf_get_current_uid_gid() != targ_uid)
@@ -116,12 +136,146 @@ static __always_inline void submit(struct bpf_dynptr *dp, const struct exec_even
 	e->filename_len = h->filename_len;
 	e->interp_len = h->interp_len;
 	e->ret = h->ret;
-	e->_pad = 0;
+	e->depth = h->depth;
 	bpf_get_current_comm(e->comm, sizeof(e->comm));
 	/* The parent process's name: its leader's comm (real_parent may be a
 	 * non-leader thread, with a thread name of its own). */
 	BPF_CORE_READ_STR_INTO(&e->pcomm, task, real_parent, group_leader, comm);
 	bpf_ringbuf_submit_dynptr(dp, 0);
+}
+
+/*
+ * Following processes (track): fork adds a process to `procs`, exec restarts
+ * its clocks, the exit of its last thread reports it and removes it.
+ */
+
+/* CPU time of the whole process so far: threads already reaped are summed in
+ * signal->sum_sched_runtime; the current thread and the group leader (kept
+ * until the group is dead) still hold their own. */
+static __always_inline __u64 process_cpu(struct task_struct *task)
+{
+	struct task_struct *leader = BPF_CORE_READ(task, group_leader);
+	__u64 cpu = BPF_CORE_READ(task, signal, sum_sched_runtime) + BPF_CORE_READ(task, se.sum_exec_runtime);
+
+	if (leader && leader != task)
+		cpu += BPF_CORE_READ(leader, se.sum_exec_runtime);
+	return cpu;
+}
+
+static __always_inline void count_full_table(long err)
+{
+	if (err)
+		count(COUNTER_PROC_TABLE);
+}
+
+/* The exec of a process: its clocks restart; one not yet followed is added
+ * (below its parent when the parent is followed). Returns its depth, or
+ * DEPTH_NONE when it is not followed. */
+static __always_inline __u32 proc_exec(struct task_struct *task, __u32 ppid, __u64 ts)
+{
+	__u32 tgid = BPF_CORE_READ(task, tgid);
+	struct proc_info *p = bpf_map_lookup_elem(&procs, &tgid);
+	struct proc_info *parent;
+	struct proc_info n = {};
+
+	if (p) {
+		p->start_ns = ts;
+		p->exec_ns = ts;
+		p->cpu_base_ns = process_cpu(task);
+		return p->depth;
+	}
+	if (follow_only)
+		return DEPTH_NONE; /* not a descendant of the traced root */
+	parent = bpf_map_lookup_elem(&procs, &ppid);
+	n.depth = parent ? parent->depth + 1 : 0;
+	n.start_ns = ts;
+	n.exec_ns = ts;
+	n.cpu_base_ns = process_cpu(task);
+	count_full_table(bpf_map_update_elem(&procs, &tgid, &n, BPF_ANY));
+	return n.depth;
+}
+
+static __always_inline __u32 proc_depth(struct task_struct *task)
+{
+	__u32 tgid = BPF_CORE_READ(task, tgid);
+	struct proc_info *p;
+
+	if (!track)
+		return DEPTH_NONE;
+	p = bpf_map_lookup_elem(&procs, &tgid);
+	return p ? p->depth : DEPTH_NONE;
+}
+
+SEC("raw_tracepoint/sched_process_fork")
+int sched_process_fork(struct bpf_raw_tracepoint_args *ctx)
+{
+	/* TP_PROTO(struct task_struct *parent, struct task_struct *child) */
+	struct task_struct *parent = (struct task_struct *)ctx->args[0];
+	struct task_struct *child = (struct task_struct *)ctx->args[1];
+	__u32 ptgid, tgid = BPF_CORE_READ(child, tgid);
+	struct proc_info *pp;
+	struct proc_info n = {};
+
+	if (BPF_CORE_READ(child, pid) != tgid)
+		return 0; /* a new thread, not a new process */
+	ptgid = BPF_CORE_READ(parent, tgid);
+	pp = bpf_map_lookup_elem(&procs, &ptgid);
+	if (follow_only && !pp)
+		return 0;
+	n.start_ns = bpf_ktime_get_boot_ns();
+	n.depth = pp ? pp->depth + 1 : 0;
+	/* A new process starts with no CPU time: cpu_base_ns 0. */
+	count_full_table(bpf_map_update_elem(&procs, &tgid, &n, BPF_ANY));
+	return 0;
+}
+
+#define SIGNAL_GROUP_EXIT 0x00000004 /* include/linux/sched/signal.h */
+
+SEC("raw_tracepoint/sched_process_exit")
+int sched_process_exit(struct bpf_raw_tracepoint_args *ctx)
+{
+	/* TP_PROTO(struct task_struct *p, ...): p is current. */
+	struct task_struct *task = (struct task_struct *)ctx->args[0];
+	__u32 tgid = BPF_CORE_READ(task, tgid);
+	struct proc_info *p, info;
+	struct exit_event *e;
+	unsigned int sflags;
+
+	/* signal->live counts the threads not yet exiting; it reaches 0 before
+	 * this tracepoint in the last one. Earlier threads are not the process. */
+	if (BPF_CORE_READ(task, signal, live.counter) != 0)
+		return 0;
+	p = bpf_map_lookup_elem(&procs, &tgid);
+	if (!p)
+		return 0;
+	info = *p;
+	bpf_map_delete_elem(&procs, &tgid);
+	if (!emit_exits)
+		return 0;
+
+	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		count(COUNTER_LOST_EXIT);
+		return 0;
+	}
+	e->type = EVENT_EXIT;
+	e->flags = 0;
+	e->ts_ns = bpf_ktime_get_boot_ns();
+	e->exec_ts_ns = info.exec_ns;
+	e->start_ts_ns = info.start_ns;
+	e->cpu_ns = process_cpu(task) - info.cpu_base_ns;
+	e->pid = tgid;
+	e->ppid = BPF_CORE_READ(task, real_parent, tgid);
+	/* As wait(2) reports it: the group's code when the group exited as one. */
+	sflags = BPF_CORE_READ(task, signal, flags);
+	if (sflags & SIGNAL_GROUP_EXIT)
+		e->status = BPF_CORE_READ(task, signal, group_exit_code);
+	else
+		e->status = BPF_CORE_READ(task, exit_code);
+	e->depth = info.depth;
+	bpf_get_current_comm(e->comm, sizeof(e->comm));
+	bpf_ringbuf_submit(e, 0);
+	return 0;
 }
 
 SEC("raw_tracepoint/sched_process_exec")
@@ -143,11 +297,15 @@ int sched_process_exec(struct bpf_raw_tracepoint_args *ctx)
 
 	__u32 ppid = BPF_CORE_READ(task, real_parent, tgid);
 
+	__u32 depth = DEPTH_NONE;
+
 	if (trace_fails) {
 		/* The attempt succeeded: forget it. A non-leader thread that
 		 * exec'd entered under its own id and now runs as the leader. */
 		bpf_map_delete_elem(&pending, &old_pid);
 	}
+	if (track)
+		depth = proc_exec(task, ppid, ts);
 	if (!wanted(ppid))
 		return 0;
 
@@ -255,6 +413,7 @@ int sched_process_exec(struct bpf_raw_tracepoint_args *ctx)
 		.args_len = take,
 		.filename_len = fn_len,
 		.interp_len = in_len,
+		.depth = depth,
 	}, task, COUNTER_LOST_EXEC);
 	return 0;
 }
@@ -404,6 +563,7 @@ args_done:
 		.args_len = off,
 		.filename_len = fn_len,
 		.ret = (__s32)ret,
+		.depth = proc_depth(task),
 	}, task, COUNTER_LOST_FAIL);
 	return 0;
 }

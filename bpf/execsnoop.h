@@ -8,7 +8,8 @@
  * struct exec_event followed by filename_len bytes of filename (no NUL),
  * interp_len bytes of interpreter path (no NUL), and then args_len bytes of
  * the new process's argument area (NUL-separated strings, exactly as the
- * kernel laid them out at mm->arg_start).
+ * kernel laid them out at mm->arg_start). An exit record is a struct
+ * exit_event, nothing after it.
  */
 #ifndef EXECSNOOP_H
 #define EXECSNOOP_H
@@ -17,6 +18,7 @@
 
 /* Record types. */
 #define EVENT_EXEC 1
+#define EVENT_EXIT 2
 
 /* exec_event.flags */
 #define EXEC_F_ARGS_TRUNCATED     (1u << 0) /* args_len < args_size: cut at the cap */
@@ -42,7 +44,22 @@
 #define COUNTER_LOST_EXEC    0 /* exec records dropped: ring buffer full */
 #define COUNTER_LOST_FAIL    1 /* failed-exec records dropped: ring buffer full */
 #define COUNTER_UNTRACKED    2 /* exec attempts not followed: pending map full (-x) */
-#define COUNTER_MAX          4
+#define COUNTER_LOST_EXIT    3 /* exit records dropped: ring buffer full */
+#define COUNTER_PROC_TABLE   4 /* processes not followed: procs map full */
+#define COUNTER_MAX          8
+
+/* Processes followed from fork (or exec) to exit, keyed by tgid: for exit
+ * records, -p / COMMAND (only processes in the table are traced) and depth. */
+#define PROCS_MAX        32768
+#define DEPTH_NONE       0xffffffffu /* exec_event.depth when processes are not followed */
+
+struct proc_info {
+	__u64 start_ns;    /* exec, or fork for a process that has not exec'd: ns since boot */
+	__u64 exec_ns;     /* ts_ns of the last exec record, 0 if none */
+	__u64 cpu_base_ns; /* the process's CPU time at start_ns */
+	__u32 depth;       /* below the traced root, or below the first ancestor seen */
+	__u32 _pad;
+};
 
 /* -x: exec attempts in flight, keyed by thread id, and how failed attempts'
  * arguments are read from the caller's pointers (best effort). */
@@ -66,9 +83,24 @@ struct exec_event {
 	__u32 filename_len; /* filename bytes carried by this record */
 	__u32 interp_len;   /* interpreter path bytes (#! scripts, binfmt_misc); 0 when none */
 	__s32 ret;          /* 0: the exec succeeded; -errno: a failed attempt */
-	__u32 _pad;
+	__u32 depth;        /* process depth (see struct proc_info), DEPTH_NONE when not followed */
 	char comm[TASK_COMM_LEN];
 	char pcomm[TASK_COMM_LEN]; /* the real parent process's name (its leader's comm) */
+};
+
+/* The end of a followed process: its last thread exited. */
+struct exit_event {
+	__u32 type;         /* EVENT_EXIT */
+	__u32 flags;        /* none yet */
+	__u64 ts_ns;        /* when the last thread exited: ns since boot */
+	__u64 exec_ts_ns;   /* ts_ns of the process's exec record; 0: no exec while followed */
+	__u64 start_ts_ns;  /* exec, or fork when it never exec'd */
+	__u64 cpu_ns;       /* CPU (user + system, all threads) since start_ts_ns */
+	__u32 pid;          /* tgid */
+	__u32 ppid;         /* real parent's tgid */
+	__u32 status;       /* wait(2) status word: exit code << 8, or the killing signal (| 0x80: core) */
+	__u32 depth;        /* as in proc_info */
+	char comm[TASK_COMM_LEN];
 };
 
 #endif

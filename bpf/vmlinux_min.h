@@ -53,12 +53,30 @@ struct mm_struct {
 	unsigned long arg_end;
 };
 
+struct sched_entity {
+	__u64 sum_exec_runtime;
+};
+
+typedef struct {
+	int counter;
+} atomic_t;
+
+struct signal_struct {
+	atomic_t live;
+	unsigned int flags;
+	int group_exit_code;
+	unsigned long long sum_sched_runtime;
+};
+
 struct task_struct {
 	pid_t pid;
 	pid_t tgid;
+	int exit_code;
 	struct task_struct *real_parent;
 	struct task_struct *group_leader;
 	struct mm_struct *mm;
+	struct signal_struct *signal;
+	struct sched_entity se;
 	char comm[16];
 };
 

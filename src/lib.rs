@@ -7,6 +7,7 @@
 
 pub mod cgroup;
 pub mod cli;
+pub mod command;
 pub mod config;
 pub mod errno;
 pub mod escape;

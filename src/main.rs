@@ -10,6 +10,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 use execsnoop::cli::Args;
+use execsnoop::command;
 use execsnoop::config::Config;
 use execsnoop::run::{self, Ended, Signals, note};
 use execsnoop::sink::{self, Clock};
@@ -37,7 +38,7 @@ fn main() -> ExitCode {
         }
     };
     match trace(&config) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(e) => {
             note(&format!("execsnoop: {e:#}"));
             ExitCode::from(1)
@@ -45,8 +46,23 @@ fn main() -> ExitCode {
     }
 }
 
-fn trace(config: &Config) -> anyhow::Result<()> {
+fn trace(config: &Config) -> anyhow::Result<ExitCode> {
     let signals = Signals::install()?;
+    // A COMMAND is forked first and held before its exec, so the source can
+    // follow it from its very first exec.
+    let paused = match &config.command {
+        Some(argv) => Some(command::spawn_paused(argv).map_err(|e| anyhow::anyhow!("cannot start COMMAND: {e}"))?),
+        None => None,
+    };
+    let mut own;
+    let config = match &paused {
+        Some(p) => {
+            own = config.clone();
+            own.kernel.pid = Some(p.pid());
+            &own
+        }
+        None => config,
+    };
     let (mut source, fallback) = source::open(config)?;
     if let Some(why) = fallback {
         note(&format!("execsnoop: {why}"));
@@ -55,6 +71,15 @@ fn trace(config: &Config) -> anyhow::Result<()> {
         note(&format!("execsnoop: {n}"));
     }
 
+    // Tracing is live: the command may exec now (its records wait in the
+    // ring buffer). A command that cannot run is an error before any output.
+    let running = match paused {
+        Some(p) => {
+            let name = config.command.as_ref().and_then(|c| c.first()).map(|a| a.to_string_lossy().into_owned());
+            Some(p.release().map_err(|e| anyhow::anyhow!("cannot run {}: {e}", name.unwrap_or_default()))?)
+        }
+        None => None,
+    };
     let stdout = io::stdout();
     let stdout_is_tty = stdout.is_terminal();
     let stdout_fd = stdout.as_fd().try_clone_to_owned()?;
@@ -69,12 +94,14 @@ fn trace(config: &Config) -> anyhow::Result<()> {
     // The header marks that tracing is live: flushed at once.
     if let Err(e) = sink.header().and_then(|()| sink.flush()) {
         if e.kind() == io::ErrorKind::BrokenPipe {
-            return Ok(());
+            return Ok(ExitCode::SUCCESS);
         }
         return Err(e.into());
     }
 
-    let (ended, totals) = run::run(config, source.as_mut(), sink.as_mut(), &signals, stdout_fd.as_fd(), stdout_is_tty)?;
+    let command_fd = running.as_ref().map(|r| r.fd());
+    let (ended, totals) =
+        run::run(config, source.as_mut(), sink.as_mut(), &signals, stdout_fd.as_fd(), stdout_is_tty, command_fd)?;
     drop(sink);
     if ended != Ended::OutputClosed {
         note("Ending tracing...");
@@ -87,7 +114,32 @@ fn trace(config: &Config) -> anyhow::Result<()> {
     }
     note(&summary);
     let _ = io::stderr().flush();
-    Ok(())
+    Ok(match running {
+        None => ExitCode::SUCCESS,
+        Some(r) => command_exit_code(&r, ended),
+    })
+}
+
+/// With a COMMAND, execsnoop exits as it did: its code, or 128 + the signal
+/// that killed it. Tracing that ended first (Ctrl-C reaches the command too)
+/// waits a moment for it; a command still running then gives 128 + SIGINT.
+fn command_exit_code(r: &command::Running, ended: Ended) -> ExitCode {
+    let status = if ended == Ended::CommandExited {
+        r.wait().ok()
+    } else {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+        loop {
+            match r.try_wait() {
+                Ok(Some(st)) => break Some(st),
+                Ok(None) if std::time::Instant::now() < deadline => {
+                    std::thread::sleep(std::time::Duration::from_millis(10))
+                }
+                _ => break None,
+            }
+        }
+    };
+    let code = status.and_then(|s| s.shell_code()).unwrap_or(128 + libc::SIGINT);
+    ExitCode::from(code.clamp(0, 255) as u8)
 }
 
 /// The first line of clap's message, without its "error: " prefix, plus a

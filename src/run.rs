@@ -40,6 +40,8 @@ pub enum Ended {
     Duration,
     /// Nobody reads our output any more (EPIPE / POLLERR on stdout).
     OutputClosed,
+    /// The COMMAND we ran exited.
+    CommandExited,
 }
 
 /// A pipe that becomes readable when one of the ending signals arrives.
@@ -65,9 +67,10 @@ impl Signals {
     }
 }
 
-/// Run until a signal, the duration, or a closed output ends tracing.
-/// `stdout_fd` is watched for the reader going away. Returns why it ended and
-/// the totals; write errors other than a closed pipe are returned as errors.
+/// Run until a signal, the duration, a closed output or the end of the
+/// COMMAND (`command_fd`, a pidfd) ends tracing. `stdout_fd` is watched for
+/// the reader going away. Returns why it ended and the totals; write errors
+/// other than a closed pipe are returned as errors.
 pub fn run(
     config: &Config,
     source: &mut dyn Source,
@@ -75,8 +78,9 @@ pub fn run(
     signals: &Signals,
     stdout_fd: BorrowedFd<'_>,
     stdout_is_tty: bool,
+    command_fd: Option<BorrowedFd<'_>>,
 ) -> io::Result<(Ended, Totals)> {
-    let filter = Filter::new(&config.user);
+    let mut filter = Filter::new(&config.user, config.kernel.exits);
     let mut totals = Totals::default();
     let start = Instant::now();
     let deadline = config.duration.map(|d| start + d);
@@ -95,10 +99,12 @@ pub fn run(
         if let Some(d) = deadline {
             timeout = timeout.min(d.saturating_duration_since(now));
         }
-        if let Some(why) = wait(source.fd(), signals.fd(), stdout_fd.as_raw_fd(), timeout)?.ended() {
+        let command = command_fd.map_or(-1, |fd| fd.as_raw_fd());
+        if let Some(why) = wait(source.fd(), signals.fd(), stdout_fd.as_raw_fd(), command, timeout)?.ended() {
             break why;
         }
-        let mut deliver = |rec: Record| handle(rec, &filter, sink, &mut totals, config.duration.is_some(), &mut buffered);
+        let mut deliver =
+            |rec: Record| handle(rec, &mut filter, sink, &mut totals, config.duration.is_some(), &mut buffered);
         let delivered = match source.drain(&mut deliver) {
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::BrokenPipe => break Ended::OutputClosed,
@@ -117,7 +123,7 @@ pub fn run(
             unflushed = false;
         }
         if delivered > 0
-            && let Some(why) = wait_quiet(signals.fd(), stdout_fd.as_raw_fd(), COALESCE)?.ended()
+            && let Some(why) = wait_quiet(signals.fd(), stdout_fd.as_raw_fd(), command, COALESCE)?.ended()
         {
             break why;
         }
@@ -128,7 +134,7 @@ pub fn run(
     source.stop();
     if ended != Ended::OutputClosed {
         let buffer = config.duration.is_some();
-        match finish_output(source, &filter, sink, &mut totals, buffer, buffered) {
+        match finish_output(source, &mut filter, sink, &mut totals, buffer, buffered) {
             Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::BrokenPipe => return Ok((Ended::OutputClosed, totals)),
             Err(e) => return Err(e),
@@ -137,10 +143,10 @@ pub fn run(
         // Nobody reads stdout, but losses still belong in the record: count
         // them for the closing line on stderr.
         let mut count = |rec: Record| {
-            if let Record::Lost(l) = rec {
-                totals.lost += l.count;
-            } else {
-                totals.received += 1;
+            match rec {
+                Record::Lost(l) => totals.lost += l.count,
+                Record::Exec(_) => totals.received += 1,
+                Record::Exit(_) => {}
             }
             Ok(())
         };
@@ -151,7 +157,7 @@ pub fn run(
 
 fn handle(
     rec: Record,
-    filter: &Filter,
+    filter: &mut Filter,
     sink: &mut dyn Sink,
     totals: &mut Totals,
     buffer: bool,
@@ -165,7 +171,11 @@ fn handle(
             }
             totals.shown += 1;
         }
-        Record::Exit(_) => {}
+        Record::Exit(x) => {
+            if !filter.keep_exit(x) {
+                return Ok(());
+            }
+        }
         Record::Lost(l) => totals.lost += l.count,
     }
     if buffer {
@@ -179,7 +189,7 @@ fn handle(
 /// sink's closing record.
 fn finish_output(
     source: &mut dyn Source,
-    filter: &Filter,
+    filter: &mut Filter,
     sink: &mut dyn Sink,
     totals: &mut Totals,
     buffer: bool,
@@ -205,6 +215,7 @@ fn write(sink: &mut dyn Sink, rec: &Record) -> io::Result<()> {
 struct Ready {
     signal: bool,
     output_closed: bool,
+    command_exited: bool,
 }
 
 impl Ready {
@@ -214,30 +225,36 @@ impl Ready {
             Some(Ended::Signal)
         } else if self.output_closed {
             Some(Ended::OutputClosed)
+        } else if self.command_exited {
+            Some(Ended::CommandExited)
         } else {
             None
         }
     }
 }
 
-/// Wait for records, a signal or a closed stdout, at most `timeout`.
-fn wait(source: BorrowedFd<'_>, signal: RawFd, stdout: RawFd, timeout: Duration) -> io::Result<Ready> {
-    poll3(source.as_raw_fd(), signal, stdout, timeout)
+/// Wait for records, a signal, a closed stdout or the command's exit, at
+/// most `timeout`.
+fn wait(source: BorrowedFd<'_>, signal: RawFd, stdout: RawFd, command: RawFd, timeout: Duration) -> io::Result<Ready> {
+    poll4(source.as_raw_fd(), signal, stdout, command, timeout)
 }
 
-/// Wait for a signal or a closed stdout only, at most `timeout`.
-fn wait_quiet(signal: RawFd, stdout: RawFd, timeout: Duration) -> io::Result<Ready> {
+/// Wait for a signal, a closed stdout or the command's exit only, at most
+/// `timeout`.
+fn wait_quiet(signal: RawFd, stdout: RawFd, command: RawFd, timeout: Duration) -> io::Result<Ready> {
     // A negative fd is ignored by poll.
-    poll3(-1, signal, stdout, timeout)
+    poll4(-1, signal, stdout, command, timeout)
 }
 
-fn poll3(source: RawFd, signal: RawFd, stdout: RawFd, timeout: Duration) -> io::Result<Ready> {
+fn poll4(source: RawFd, signal: RawFd, stdout: RawFd, command: RawFd, timeout: Duration) -> io::Result<Ready> {
     let mut fds = [
         libc::pollfd { fd: source, events: libc::POLLIN, revents: 0 },
         libc::pollfd { fd: signal, events: libc::POLLIN, revents: 0 },
         // events = 0: only POLLERR/POLLHUP, which a pipe's write end reports
         // once its reader is gone.
         libc::pollfd { fd: stdout, events: 0, revents: 0 },
+        // A pidfd is readable once the process has exited.
+        libc::pollfd { fd: command, events: libc::POLLIN, revents: 0 },
     ];
     let ms = timeout.as_millis().min(i32::MAX as u128) as libc::c_int;
     // SAFETY: `fds` is a valid array of initialised pollfd structs and its
@@ -246,13 +263,14 @@ fn poll3(source: RawFd, signal: RawFd, stdout: RawFd, timeout: Duration) -> io::
     if rc < 0 {
         let e = io::Error::last_os_error();
         if e.kind() == io::ErrorKind::Interrupted {
-            return Ok(Ready { signal: false, output_closed: false });
+            return Ok(Ready { signal: false, output_closed: false, command_exited: false });
         }
         return Err(e);
     }
     Ok(Ready {
         signal: fds[1].revents & libc::POLLIN != 0,
         output_closed: fds[2].revents & (libc::POLLERR | libc::POLLHUP) != 0,
+        command_exited: fds[3].revents & libc::POLLIN != 0,
     })
 }
 

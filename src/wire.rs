@@ -13,12 +13,14 @@
 
 use std::mem::{offset_of, size_of};
 
-use crate::event::{ArgsFrom, Exec, ExecFlags, SourceKind};
+use crate::event::{ArgsFrom, Exec, ExecFlags, Exit, ExitStatus, SourceKind};
 
 pub const TASK_COMM_LEN: usize = 16;
 
 /// Record type of an exec record.
 pub const EVENT_EXEC: u32 = 1;
+/// Record type of an exit record.
+pub const EVENT_EXIT: u32 = 2;
 
 pub const EXEC_F_ARGS_TRUNCATED: u32 = 1 << 0;
 pub const EXEC_F_ARGS_READ_FAILED: u32 = 1 << 1;
@@ -35,10 +37,16 @@ pub const ARGS_CAP_MAX: u32 = 6 * 1024 * 1024;
 pub const COUNTER_LOST_EXEC: u32 = 0;
 pub const COUNTER_LOST_FAIL: u32 = 1;
 pub const COUNTER_UNTRACKED: u32 = 2;
+pub const COUNTER_LOST_EXIT: u32 = 3;
+pub const COUNTER_PROC_TABLE: u32 = 4;
 /// Capacity of the `pending` map of exec attempts in flight (`-x`).
 pub const PENDING_MAX: u32 = 16384;
 /// Number of entries in the `counters` map.
-pub const COUNTER_MAX: u32 = 4;
+pub const COUNTER_MAX: u32 = 8;
+/// Capacity of the `procs` map of followed processes.
+pub const PROCS_MAX: u32 = 32768;
+/// `exec_event.depth` when processes are not followed.
+pub const DEPTH_NONE: u32 = u32::MAX;
 
 /// `struct exec_event` from execsnoop.h.
 #[repr(C)]
@@ -57,10 +65,63 @@ pub struct ExecEvent {
     pub filename_len: u32,
     pub interp_len: u32,
     pub ret: i32,
-    pub _pad: u32,
+    pub depth: u32,
     pub comm: [u8; TASK_COMM_LEN],
     pub pcomm: [u8; TASK_COMM_LEN],
 }
+
+/// `struct exit_event` from execsnoop.h.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ExitEvent {
+    pub r#type: u32,
+    pub flags: u32,
+    pub ts_ns: u64,
+    pub exec_ts_ns: u64,
+    pub start_ts_ns: u64,
+    pub cpu_ns: u64,
+    pub pid: u32,
+    pub ppid: u32,
+    pub status: u32,
+    pub depth: u32,
+    pub comm: [u8; TASK_COMM_LEN],
+}
+
+const _: () = {
+    assert!(size_of::<ExitEvent>() == 72);
+    assert!(offset_of!(ExitEvent, ts_ns) == 8);
+    assert!(offset_of!(ExitEvent, exec_ts_ns) == 16);
+    assert!(offset_of!(ExitEvent, start_ts_ns) == 24);
+    assert!(offset_of!(ExitEvent, cpu_ns) == 32);
+    assert!(offset_of!(ExitEvent, pid) == 40);
+    assert!(offset_of!(ExitEvent, ppid) == 44);
+    assert!(offset_of!(ExitEvent, status) == 48);
+    assert!(offset_of!(ExitEvent, depth) == 52);
+    assert!(offset_of!(ExitEvent, comm) == 56);
+};
+
+/// `struct proc_info` from execsnoop.h: the value of the `procs` map.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ProcInfo {
+    pub start_ns: u64,
+    pub exec_ns: u64,
+    pub cpu_base_ns: u64,
+    pub depth: u32,
+    pub _pad: u32,
+}
+
+const _: () = {
+    assert!(size_of::<ProcInfo>() == 32);
+    assert!(offset_of!(ProcInfo, exec_ns) == 8);
+    assert!(offset_of!(ProcInfo, cpu_base_ns) == 16);
+    assert!(offset_of!(ProcInfo, depth) == 24);
+};
+
+// SAFETY: ProcInfo is #[repr(C)] plain old data made of integers only, with
+// no padding (asserted above: 3 * 8 + 2 * 4 = 32 bytes), so every byte
+// pattern is a valid value.
+unsafe impl aya::Pod for ProcInfo {}
 
 const _: () = {
     assert!(size_of::<ExecEvent>() == 96);
@@ -77,6 +138,7 @@ const _: () = {
     assert!(offset_of!(ExecEvent, filename_len) == 48);
     assert!(offset_of!(ExecEvent, interp_len) == 52);
     assert!(offset_of!(ExecEvent, ret) == 56);
+    assert!(offset_of!(ExecEvent, depth) == 60);
     assert!(offset_of!(ExecEvent, comm) == 64);
     assert!(offset_of!(ExecEvent, pcomm) == 80);
 };
@@ -96,6 +158,7 @@ pub enum DecodeError {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Decoded {
     Exec(Exec),
+    Exit(Exit),
 }
 
 fn u32_at(b: &[u8], off: usize) -> u32 {
@@ -123,6 +186,7 @@ pub fn decode(rec: &[u8]) -> Result<Decoded, DecodeError> {
     }
     match u32_at(rec, 0) {
         EVENT_EXEC => decode_exec(rec).map(Decoded::Exec),
+        EVENT_EXIT => decode_exit(rec).map(Decoded::Exit),
         t => Err(DecodeError::UnknownType(t)),
     }
 }
@@ -168,8 +232,42 @@ fn decode_exec(rec: &[u8]) -> Result<Exec, DecodeError> {
         },
         source: SourceKind::Bpf,
         args_from: ArgsFrom::Exec,
-        depth: None,
+        depth: depth(u32_at(rec, offset_of!(ExecEvent, depth))),
     })
+}
+
+fn depth(d: u32) -> Option<u32> {
+    (d != DEPTH_NONE).then_some(d)
+}
+
+fn decode_exit(rec: &[u8]) -> Result<Exit, DecodeError> {
+    const LEN: usize = size_of::<ExitEvent>();
+    if rec.len() < LEN {
+        return Err(DecodeError::Short(rec.len()));
+    }
+    Ok(Exit {
+        ts_ns: u64_at(rec, offset_of!(ExitEvent, ts_ns)),
+        pid: u32_at(rec, offset_of!(ExitEvent, pid)),
+        ppid: u32_at(rec, offset_of!(ExitEvent, ppid)),
+        comm: cstr(&rec[offset_of!(ExitEvent, comm)..offset_of!(ExitEvent, comm) + TASK_COMM_LEN]).to_vec(),
+        exec_ts_ns: u64_at(rec, offset_of!(ExitEvent, exec_ts_ns)),
+        start_ts_ns: u64_at(rec, offset_of!(ExitEvent, start_ts_ns)),
+        status: ExitStatus::from_wait(u32_at(rec, offset_of!(ExitEvent, status))),
+        cpu_ns: Some(u64_at(rec, offset_of!(ExitEvent, cpu_ns))),
+        depth: depth(u32_at(rec, offset_of!(ExitEvent, depth))),
+        source: SourceKind::Bpf,
+    })
+}
+
+/// Encode an exit record the way the BPF program lays it out (for tests).
+pub fn encode_exit(h: &ExitEvent) -> Vec<u8> {
+    let mut h = *h;
+    h.r#type = EVENT_EXIT;
+    // SAFETY: ExitEvent is #[repr(C)] plain old data with no padding (its
+    // size is asserted to be the sum of its fields); viewing it as bytes
+    // for its exact size is sound.
+    let bytes = unsafe { std::slice::from_raw_parts((&h as *const ExitEvent).cast::<u8>(), size_of::<ExitEvent>()) };
+    bytes.to_vec()
 }
 
 /// Encode an exec record the way the BPF program lays it out (for tests and
@@ -250,6 +348,11 @@ mod tests {
         assert_eq!(value("COUNTER_LOST_FAIL"), u64::from(COUNTER_LOST_FAIL));
         assert_eq!(value("COUNTER_UNTRACKED"), u64::from(COUNTER_UNTRACKED));
         assert_eq!(value("PENDING_MAX"), u64::from(PENDING_MAX));
+        assert_eq!(value("EVENT_EXIT"), u64::from(EVENT_EXIT));
+        assert_eq!(value("COUNTER_LOST_EXIT"), u64::from(COUNTER_LOST_EXIT));
+        assert_eq!(value("COUNTER_PROC_TABLE"), u64::from(COUNTER_PROC_TABLE));
+        assert_eq!(value("PROCS_MAX"), u64::from(PROCS_MAX));
+        assert_eq!(define("DEPTH_NONE").split_whitespace().next(), Some("0xffffffffu"));
         assert_eq!(u64::from(ARGS_CAP_DEFAULT), u64::from(crate::config::ARGS_CAP_DEFAULT));
         assert_eq!(u64::from(ARGS_CAP_MAX), u64::from(crate::config::ARGS_CAP_MAX));
     }
@@ -283,12 +386,84 @@ mod tests {
             ("__u32", "filename_len"),
             ("__u32", "interp_len"),
             ("__s32", "ret"),
-            ("__u32", "_pad"),
+            ("__u32", "depth"),
             ("char", "comm[TASK_COMM_LEN]"),
             ("char", "pcomm[TASK_COMM_LEN]"),
         ];
         let got: Vec<(&str, &str)> = fields.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
         assert_eq!(got, expect, "execsnoop.h changed: update src/wire.rs to match");
+    }
+
+    /// The fields of a struct in the header, in order.
+    fn header_fields(name: &str) -> Vec<(String, String)> {
+        let body = HEADER.split(&format!("struct {name} {{")).nth(1).expect("struct in header");
+        let body = body.split("};").next().expect("end of struct");
+        body.lines()
+            .map(|l| l.split("/*").next().unwrap_or("").trim())
+            .filter(|l| !l.is_empty())
+            .map(|l| {
+                let (ty, name) = l.trim_end_matches(';').rsplit_once(' ').expect("type and name");
+                (ty.trim().to_string(), name.trim().to_string())
+            })
+            .collect()
+    }
+
+    #[test]
+    fn exit_event_and_proc_info_fields_match_header() {
+        let got = header_fields("exit_event");
+        let want = [
+            ("__u32", "type"),
+            ("__u32", "flags"),
+            ("__u64", "ts_ns"),
+            ("__u64", "exec_ts_ns"),
+            ("__u64", "start_ts_ns"),
+            ("__u64", "cpu_ns"),
+            ("__u32", "pid"),
+            ("__u32", "ppid"),
+            ("__u32", "status"),
+            ("__u32", "depth"),
+            ("char", "comm[TASK_COMM_LEN]"),
+        ];
+        let got: Vec<(&str, &str)> = got.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+        assert_eq!(got, want, "execsnoop.h changed: update ExitEvent in src/wire.rs");
+        let got = header_fields("proc_info");
+        let got: Vec<(&str, &str)> = got.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+        let want = [
+            ("__u64", "start_ns"),
+            ("__u64", "exec_ns"),
+            ("__u64", "cpu_base_ns"),
+            ("__u32", "depth"),
+            ("__u32", "_pad"),
+        ];
+        assert_eq!(got, want, "execsnoop.h changed: update ProcInfo in src/wire.rs");
+    }
+
+    #[test]
+    fn exit_round_trip() {
+        let mut comm = [0u8; TASK_COMM_LEN];
+        comm[..5].copy_from_slice(b"sleep");
+        let h = ExitEvent {
+            ts_ns: 900,
+            exec_ts_ns: 600,
+            start_ts_ns: 600,
+            cpu_ns: 12,
+            pid: 7,
+            ppid: 1,
+            status: 3 << 8,
+            depth: 2,
+            comm,
+            ..ExitEvent::default()
+        };
+        let Decoded::Exit(x) = decode(&encode_exit(&h)).unwrap() else { panic!("not an exit") };
+        assert_eq!(x.status, ExitStatus::Code(3));
+        assert_eq!((x.pid, x.ppid, x.exec_ts_ns, x.cpu_ns, x.depth), (7, 1, 600, Some(12), Some(2)));
+        assert_eq!(x.lifetime_ns(), Some(300));
+        assert_eq!(x.comm, b"sleep");
+        let mut h2 = h;
+        h2.depth = DEPTH_NONE;
+        let Decoded::Exit(x) = decode(&encode_exit(&h2)).unwrap() else { panic!("not an exit") };
+        assert_eq!(x.depth, None);
+        assert!(decode(&encode_exit(&h)[..40]).is_err(), "short exit record");
     }
 
     fn sample() -> ExecEvent {
@@ -313,7 +488,7 @@ mod tests {
     #[test]
     fn round_trip() {
         let rec = encode_exec(&sample(), b"/bin/echo", b"/bin/sh", b"echo\0hi\0the");
-        let Decoded::Exec(e) = decode(&rec).expect("decodes");
+        let Decoded::Exec(e) = decode(&rec).expect("decodes") else { panic!("not an exec") };
         assert_eq!(e.pid, 10);
         assert_eq!(e.old_pid, 11);
         assert_eq!(e.ppid, 9);
@@ -349,7 +524,7 @@ mod tests {
     fn comm_without_nul_is_kept_whole() {
         let mut h = sample();
         h.comm = *b"abcdefghijklmnop";
-        let Decoded::Exec(e) = decode(&encode_exec(&h, b"", b"", b"")).expect("decodes");
+        let Decoded::Exec(e) = decode(&encode_exec(&h, b"", b"", b"")).expect("decodes") else { panic!("not an exec") };
         assert_eq!(e.comm, b"abcdefghijklmnop");
     }
 }

@@ -102,10 +102,38 @@ fn not_root_exits_1_with_need_root() {
             eprintln!("SKIPPED not_root_exits_1_with_need_root: running as root and setpriv is not installed");
             return;
         }
-        run_tool(Command::new("setpriv").args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"]).arg(bin()))
+        run_tool(
+            Command::new("setpriv")
+                .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+                .arg(bin())
+                .args(["--source", "bpf"]),
+        )
     } else {
-        run_tool(&mut Command::new(bin()))
+        run_tool(Command::new(bin()).args(["--source", "bpf"]))
     };
     assert_error_exit(&f, 1, true);
     assert!(f.stderr.starts_with("execsnoop: need root (or CAP_BPF and CAP_PERFMON)"), "{}", f.dump());
+}
+
+#[test]
+fn process_following_usage_errors_exit_2() {
+    for (args, needle) in [
+        (&["--pid", "0"][..], "--pid must be a process id"),
+        (&["-p", "1", "--", "true"][..], "either --pid or a COMMAND"),
+        (&["-d", "1", "--", "true"][..], "-d cannot be combined with a COMMAND"),
+        (&["--source", "carrier-pigeon"][..], "unknown --source \"carrier-pigeon\""),
+        (&["-p", "x"][..], "invalid value 'x'"),
+    ] {
+        let f = tool(args);
+        assert_error_exit(&f, 2, true);
+        assert!(f.stderr.contains(needle), "{args:?}: expected {needle:?}\n{}", f.dump());
+    }
+}
+
+#[test]
+fn help_documents_process_following() {
+    let out = tool(&["--help"]).stdout_str();
+    for opt in ["--exits", "--wait", "--summary", "--pid", "--tree", "--source", "COMMAND"] {
+        assert!(out.contains(opt), "option {opt} not documented\n{out}");
+    }
 }

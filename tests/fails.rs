@@ -68,7 +68,10 @@ fn failed_exec_reports_ret_and_arguments() {
     let rec = fj.one_json_exec(&mark, &path);
     assert_eq!(rec["ret"], -2, "{rec}");
     assert_eq!(rec["errno"], "ENOENT", "{rec}");
-    assert_eq!(json_argv(&rec), vec![path.as_bytes().to_vec(), mark.as_bytes().to_vec(), b"two words".to_vec(), vec![]]);
+    assert_eq!(
+        json_argv(&rec),
+        vec![path.as_bytes().to_vec(), mark.as_bytes().to_vec(), b"two words".to_vec(), vec![]]
+    );
     assert_eq!(json_u64(&rec, "ppid"), u64::from(my_pid()), "{rec}");
     assert_eq!(rec["args_truncated"], false, "{rec}");
     // Text: a RET column with -2 before the arguments.

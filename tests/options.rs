@@ -289,7 +289,10 @@ fn parent_name_column() {
     // leader's comm), not the name of the test thread that spawned it.
     let sh_row = ft.one_row_with(&format!("/bin/sh -c /bin/echo {mark}; true"));
     let me = std::fs::read_to_string("/proc/self/comm").unwrap_or_default();
-    assert!(sh_row.starts_with(&format!("{:<16} ", me.trim())), "PCOMM is the parent process's name {me:?}: {sh_row:?}");
+    assert!(
+        sh_row.starts_with(&format!("{:<16} ", me.trim())),
+        "PCOMM is the parent process's name {me:?}: {sh_row:?}"
+    );
     assert!(sh_row.ends_with(&row(sh_pid, my_pid(), &format!("/bin/sh -c /bin/echo {mark}; true"))), "{sh_row:?}");
     assert!(!sh_row.starts_with(' '), "a PCOMM first: {sh_row:?}");
 

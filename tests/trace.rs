@@ -770,6 +770,11 @@ fn largest_cap_loads_and_keeps_a_megabyte() {
     let got = json_argv(&rec);
     let mut want: Vec<Vec<u8>> = vec![b"/bin/true".to_vec()];
     want.extend(args.iter().map(|a| a.as_bytes().to_vec()));
-    assert!(got == want, "argv differs: lengths {:?}\n{}", got.iter().map(Vec::len).collect::<Vec<_>>(), clip_record(&rec));
+    assert!(
+        got == want,
+        "argv differs: lengths {:?}\n{}",
+        got.iter().map(Vec::len).collect::<Vec<_>>(),
+        clip_record(&rec)
+    );
     assert_eq!(rec["args_truncated"], false, "{}", clip_record(&rec));
 }

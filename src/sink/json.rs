@@ -122,6 +122,25 @@
 //! {"type":"exit","ts_ns":12345979901234,"time":"2026-11-26T03:08:07.424456789Z","pid":4242,"ppid":4100,"comm":"ls","exec_ts_ns":12345678901234,"exit_code":0,"signal":null,"signal_name":null,"core_dumped":false,"lifetime_ns":301000000,"cpu_ns":1200000,"depth":null,"source":"bpf"}
 //! ```
 //!
+//! ## `summary`
+//!
+//! Only with `--summary`: written once when tracing ends, just before `end`.
+//! The commands by cost, most CPU first:
+//!
+//! * `type` — the string `"summary"`.
+//! * `commands` — array of objects, one per command name, sorted by `cpu_ns`
+//!   (most first), each with: `comm` (byte string: the name, as the kernel
+//!   keeps it), `execs` (successful execs of it), `failed` (failed attempts,
+//!   `-x`, counted under the last component of the path tried, cut to 15
+//!   bytes; `null` without `-x`), `exits` (processes running it that ended),
+//!   `forks` (of those, forked children that never exec'd and so ran this
+//!   program of their parent's), `cpu_ns` and `lifetime_ns` (sums over those
+//!   exits), `mean_cpu_ns` and `mean_lifetime_ns` (per exit; `null` with no
+//!   exit), `running` (execs whose process had not ended).
+//! * `total` — the same numbers over all commands, without `comm`. Its
+//!   `cpu_ns` and `lifetime_ns` are exactly the sums of `cpu_ns` and
+//!   `lifetime_ns` over the `exit` records written.
+//!
 //! ## `lost`
 //!
 //! Records that were dropped before they reached execsnoop. It appears at the
@@ -196,6 +215,7 @@ use base64::engine::general_purpose::STANDARD;
 use crate::cgroup::Resolver;
 use crate::errno;
 use crate::event::{Exec, Exit, ExitStatus, Lost, Totals};
+use crate::sink::summary::{CommandCost, Summary};
 use crate::sink::{Clock, Sink};
 
 /// Writes records as newline-delimited JSON to `out`.
@@ -366,6 +386,26 @@ impl<W: Write> Sink for JsonSink<W> {
         self.out.write_all(b)
     }
 
+    fn summary(&mut self, s: &Summary) -> io::Result<()> {
+        let b = &mut self.buf;
+        b.clear();
+        b.extend_from_slice(b"{\"type\":\"summary\",\"commands\":[");
+        for (i, c) in s.commands.iter().enumerate() {
+            if i > 0 {
+                b.push(b',');
+            }
+            b.extend_from_slice(b"{\"comm\":");
+            push_bytes(b, &c.comm)?;
+            b.push(b',');
+            push_cost(b, c, s.failed_traced);
+            b.push(b'}');
+        }
+        b.extend_from_slice(b"],\"total\":{");
+        push_cost(b, &s.total, s.failed_traced);
+        b.extend_from_slice(b"}}\n");
+        self.out.write_all(b)
+    }
+
     fn flush(&mut self) -> io::Result<()> {
         self.out.flush()
     }
@@ -420,6 +460,28 @@ fn push_base64(b: &mut Vec<u8>, s: &[u8]) {
             b.extend_from_slice(STANDARD.encode(s).as_bytes());
         }
     }
+}
+
+/// The numbers of one summary line (after `comm`).
+fn push_cost(b: &mut Vec<u8>, c: &CommandCost, failed_traced: bool) {
+    b.extend_from_slice(b"\"execs\":");
+    push_u64(b, c.execs);
+    b.extend_from_slice(b",\"failed\":");
+    push_opt_u64(b, failed_traced.then_some(c.failed));
+    b.extend_from_slice(b",\"exits\":");
+    push_u64(b, c.exits);
+    b.extend_from_slice(b",\"forks\":");
+    push_u64(b, c.forks);
+    b.extend_from_slice(b",\"cpu_ns\":");
+    push_u64(b, c.cpu_ns);
+    b.extend_from_slice(b",\"mean_cpu_ns\":");
+    push_opt_u64(b, c.mean_cpu_ns());
+    b.extend_from_slice(b",\"lifetime_ns\":");
+    push_u64(b, c.lifetime_ns);
+    b.extend_from_slice(b",\"mean_lifetime_ns\":");
+    push_opt_u64(b, c.mean_lifetime_ns());
+    b.extend_from_slice(b",\"running\":");
+    push_u64(b, c.running);
 }
 
 fn push_opt_u64(b: &mut Vec<u8>, n: Option<u64>) {

@@ -7,6 +7,7 @@
 //! [`crate::cgroup::Resolver`] that [`build`] creates from the configuration.
 
 pub mod json;
+pub mod summary;
 pub mod text;
 
 use std::io;
@@ -27,6 +28,9 @@ pub trait Sink {
     /// A process ended (only with `-e`, `--wait` or `--summary`; its exec, if
     /// it had one while traced, passed the filters).
     fn exit(&mut self, x: &Exit) -> io::Result<()>;
+    /// `--summary`: the table of commands by cost, written when tracing
+    /// ends, just before [`Sink::finish`].
+    fn summary(&mut self, s: &summary::Summary) -> io::Result<()>;
     /// Push buffered output to its destination.
     fn flush(&mut self) -> io::Result<()>;
     /// Tracing has ended; write any closing record.
@@ -72,8 +76,9 @@ pub fn build<'a, W: io::Write + 'a, E: io::Write + 'a>(
 ) -> Box<dyn Sink + 'a> {
     // Indexing the cgroup tree happens here, once, before tracing is live.
     let cgroups = config.print_cgroup.clone().map(Resolver::new);
-    match &config.format {
+    let sink: Box<dyn Sink + 'a> = match &config.format {
         OutputFormat::Text(opts) => Box::new(text::TextSink::new(out, err, opts.clone(), clock).with_cgroups(cgroups)),
         OutputFormat::Json => Box::new(json::JsonSink::new(out, clock).with_cgroups(cgroups)),
-    }
+    };
+    if config.summary { Box::new(summary::SummarySink::new(sink, config.kernel.fails)) } else { sink }
 }

@@ -58,6 +58,7 @@ use crate::escape::{escape_into, shell_quote_into};
 use std::collections::HashMap;
 
 use crate::event::{ArgsFrom, Exec, Exit, ExitStatus, Lost, Totals};
+use crate::sink::summary::Summary;
 use crate::sink::{Clock, Sink};
 
 /// Writes execs as text columns to `out` and loss warnings to `err`.
@@ -112,7 +113,15 @@ impl<W: Write, E: Write> TextSink<W, E> {
     /// The columns every row starts with, up to and including RET, into
     /// `self.line` (cleared first). `uid`, `pcomm` and `ret` are `None` on an
     /// exit line, whose columns stay blank.
-    fn format_lead(&mut self, ts_ns: u64, uid: Option<u32>, pcomm: Option<&[u8]>, pid: u32, ppid: u32, ret: Option<i32>) {
+    fn format_lead(
+        &mut self,
+        ts_ns: u64,
+        uid: Option<u32>,
+        pcomm: Option<&[u8]>,
+        pid: u32,
+        ppid: u32,
+        ret: Option<i32>,
+    ) {
         let line = &mut self.line;
         line.clear();
         if self.opts.boot_time {
@@ -355,6 +364,44 @@ impl<W: Write, E: Write> Sink for TextSink<W, E> {
         let why = l.kind.reason();
         writeln!(self.err, "WARNING: lost {} events ({why})", l.count)?;
         self.err.flush()
+    }
+
+    fn summary(&mut self, s: &Summary) -> io::Result<()> {
+        let mut t = Vec::with_capacity(256 + 96 * s.commands.len());
+        t.push(b'\n');
+        write!(t, "{:<16} {:>6} ", "COMMAND", "EXECS")?;
+        if s.failed_traced {
+            write!(t, "{:>6} ", "FAILED")?;
+        }
+        writeln!(
+            t,
+            "{:>6} {:>10} {:>9} {:>10} {:>9} {:>7}",
+            "EXITS", "CPU(s)", "AVG_CPU", "TIME(s)", "AVG_TIME", "RUNNING"
+        )?;
+        for c in s.commands.iter().chain(std::iter::once(&s.total)) {
+            let start = t.len();
+            escape_into(&mut t, &c.comm);
+            pad_chars_to(&mut t, start, 16);
+            write!(t, " {:>6} ", c.execs)?;
+            if s.failed_traced {
+                write!(t, "{:>6} ", c.failed)?;
+            }
+            write!(t, "{:>6} ", c.exits)?;
+            for (v, w) in
+                [(Some(c.cpu_ns), 10), (c.mean_cpu_ns(), 9), (Some(c.lifetime_ns), 10), (c.mean_lifetime_ns(), 9usize)]
+            {
+                let mut n = Vec::new();
+                match v {
+                    Some(ns) => push_secs(&mut n, ns),
+                    None => n.push(b'-'),
+                }
+                t.resize(t.len() + w.saturating_sub(n.len()), b' ');
+                t.extend_from_slice(&n);
+                t.push(b' ');
+            }
+            writeln!(t, "{:>7}", c.running)?;
+        }
+        self.out.write_all(&t)
     }
 
     fn flush(&mut self) -> io::Result<()> {

@@ -14,7 +14,7 @@ use std::os::fd::{AsFd, BorrowedFd};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use aya::maps::{MapData, PerCpuArray, RingBuf};
+use aya::maps::{HashMap as BpfHashMap, MapData, PerCpuArray, RingBuf};
 use aya::programs::{ProgramError, RawTracePoint, TracePoint};
 use aya::{Btf, Ebpf, EbpfError, EbpfLoader, Endianness};
 
@@ -29,7 +29,8 @@ static OBJECT: &[u8] = aya::include_bytes_aligned!("../../bpf/execsnoop.bpf.o");
 
 /// The kernel structs `bpf/vmlinux_min.h` declares for CO-RE; only these are
 /// kept from the kernel's BTF. A test checks the list against the header.
-pub const CORE_STRUCTS: &[&str] = &["mm_struct", "task_struct", "inode", "file", "linux_binprm"];
+pub const CORE_STRUCTS: &[&str] =
+    &["mm_struct", "sched_entity", "signal_struct", "task_struct", "inode", "file", "linux_binprm"];
 
 /// Where the running kernel publishes its BTF. `EXECSNOOP_BTF` overrides it
 /// (for tests of the error path, or a kernel whose BTF lives elsewhere).
@@ -39,16 +40,22 @@ const VMLINUX_BTF: &str = "/sys/kernel/btf/vmlinux";
 pub const LOST_CHECK: Duration = Duration::from_millis(50);
 
 /// The kernel's loss counters and what each one counts.
-const KERNEL_LOSSES: [(u32, LostKind); 3] = [
+const KERNEL_LOSSES: [(u32, LostKind); 5] = [
     (wire::COUNTER_LOST_EXEC, LostKind::Exec),
     (wire::COUNTER_LOST_FAIL, LostKind::FailedExec),
     (wire::COUNTER_UNTRACKED, LostKind::Untracked),
+    (wire::COUNTER_LOST_EXIT, LostKind::Exit),
+    (wire::COUNTER_PROC_TABLE, LostKind::ProcTable),
 ];
 
 /// Capacity of the table of exec attempts in flight (`-x`).
 const PENDING_MAX: u32 = wire::PENDING_MAX;
 
 const PROGRAM: &str = "sched_process_exec";
+
+/// Following processes (`-e`, `--summary`, `-p`, a COMMAND, `--tree`): the
+/// raw tracepoint programs and where they attach. No syscall tracepoints.
+const TRACK_PROGRAMS: &[&str] = &["sched_process_fork", "sched_process_exit"];
 
 /// `-x`: the syscall tracepoint programs and where they attach. Only attached
 /// when failed execs are asked for: any `syscalls:*` tracepoint puts every
@@ -69,6 +76,10 @@ struct Settings {
     targ_cgroup_level: u32,
     trace_fails: bool,
     ring_bytes: u32,
+    track: bool,
+    emit_exits: bool,
+    /// `-p` or a COMMAND: the root whose descendants alone are traced.
+    root: Option<u32>,
 }
 
 impl Settings {
@@ -81,6 +92,9 @@ impl Settings {
             targ_cgroup_level: config.kernel.cgroup.as_ref().map_or(0, |c| c.level),
             trace_fails: config.kernel.fails,
             ring_bytes: config.ring_bytes,
+            track: config.kernel.track,
+            emit_exits: config.kernel.exits,
+            root: config.kernel.pid,
         }
     }
 }
@@ -95,7 +109,12 @@ fn setup(s: &Settings, btf: Option<&Btf>, private_ns: bool) -> Result<Ebpf, Sour
         loader.btf(Some(btf));
     }
     let trace_fails = u8::from(s.trace_fails);
+    let (track, emit_exits, follow_only) = (u8::from(s.track), u8::from(s.emit_exits), u8::from(s.root.is_some()));
     let mut ebpf = loader
+        .override_global("track", &track, true)
+        .override_global("emit_exits", &emit_exits, true)
+        .override_global("follow_only", &follow_only, true)
+        .map_max_entries("procs", if s.track { wire::PROCS_MAX } else { 1 })
         .override_global("args_cap", &s.args_cap, true)
         .override_global("targ_ppid", &s.targ_ppid, true)
         .override_global("targ_uid", &s.targ_uid, true)
@@ -106,6 +125,21 @@ fn setup(s: &Settings, btf: Option<&Btf>, private_ns: bool) -> Result<Ebpf, Sour
         .map_max_entries("pending", if s.trace_fails { PENDING_MAX } else { 1 })
         .load(OBJECT)
         .map_err(load_error)?;
+
+    if s.track {
+        // The root goes in first, then fork is followed, then exec is
+        // traced: no fork or exec of the root falls between them.
+        if let Some(root) = s.root {
+            procs(&mut ebpf)?
+                .insert(root, wire::ProcInfo { depth: 0, ..wire::ProcInfo::default() }, 0)
+                .map_err(|e| SourceError::Other(format!("cannot follow process {root}: {e}")))?;
+        }
+        for &name in TRACK_PROGRAMS {
+            let prog: &mut RawTracePoint = program(&mut ebpf, name)?;
+            prog.load().map_err(|e| program_error(name, e))?;
+            prog.attach(name).map_err(|e| program_error(name, e))?;
+        }
+    }
 
     let prog: &mut RawTracePoint = program(&mut ebpf, PROGRAM)?;
     prog.load().map_err(|e| program_error(PROGRAM, e))?;
@@ -120,6 +154,54 @@ fn setup(s: &Settings, btf: Option<&Btf>, private_ns: bool) -> Result<Ebpf, Sour
         }
     }
     Ok(ebpf)
+}
+
+fn procs(ebpf: &mut Ebpf) -> Result<BpfHashMap<&mut MapData, u32, wire::ProcInfo>, SourceError> {
+    let map = ebpf.map_mut("procs").ok_or_else(|| SourceError::Other("BPF object has no map procs".into()))?;
+    BpfHashMap::try_from(map).map_err(|e| SourceError::Other(format!("map procs: {e}")))
+}
+
+/// `-p`: the root's descendants that exist already, found in /proc and
+/// added to the table with their depth. Forks from here on are followed in
+/// the kernel; a process forked by a descendant while this scan runs is
+/// caught by the second pass.
+fn seed_descendants(ebpf: &mut Ebpf, root: u32) -> Result<(), SourceError> {
+    let mut map = procs(ebpf)?;
+    let mut depth: std::collections::HashMap<u32, u32> = std::collections::HashMap::from([(root, 0)]);
+    for _pass in 0..2 {
+        let parents = super::proc::all_parents();
+        // Walk up each chain until a known member or the top.
+        for &pid in parents.keys() {
+            let mut chain = Vec::new();
+            let mut cur = pid;
+            let mut found = None;
+            for _ in 0..4096 {
+                if let Some(&d) = depth.get(&cur) {
+                    found = Some(d);
+                    break;
+                }
+                chain.push(cur);
+                match parents.get(&cur) {
+                    Some(&pp) if pp != 0 && pp != cur => cur = pp,
+                    _ => break,
+                }
+            }
+            if let Some(d) = found {
+                for (i, &member) in chain.iter().rev().enumerate() {
+                    depth.insert(member, d + 1 + i as u32);
+                }
+            }
+        }
+    }
+    for (&pid, &d) in &depth {
+        if pid == root {
+            continue;
+        }
+        // A full table is counted by the kernel for forks; here, say so at once.
+        map.insert(pid, wire::ProcInfo { depth: d, ..wire::ProcInfo::default() }, 0)
+            .map_err(|e| SourceError::Other(format!("cannot follow process {pid} (descendant of {root}): {e}")))?;
+    }
+    Ok(())
 }
 
 fn program<'a, T>(ebpf: &'a mut Ebpf, name: &str) -> Result<&'a mut T, SourceError>
@@ -193,6 +275,10 @@ impl BpfSource {
                 setup(&settings, Some(&btf), false)?
             }
         };
+
+        if let Some(root) = settings.root {
+            seed_descendants(&mut ebpf, root)?;
+        }
 
         let ring = ebpf
             .take_map("events")
@@ -278,6 +364,12 @@ impl Source for BpfSource {
                     sink(Record::Exec(e))?;
                     n += 1;
                 }
+                Ok(Decoded::Exit(x)) => {
+                    drop(item);
+                    self.last_ts_ns = self.last_ts_ns.max(x.ts_ns);
+                    sink(Record::Exit(x))?;
+                    n += 1;
+                }
                 Err(_) => self.malformed += 1,
             }
         }
@@ -294,6 +386,11 @@ impl Source for BpfSource {
             // loaded (the syscall ones without -x) are skipped.
             if let Ok(p) = program::<RawTracePoint>(&mut self.ebpf, PROGRAM) {
                 let _ = p.unload();
+            }
+            for &name in TRACK_PROGRAMS {
+                if let Ok(p) = program::<RawTracePoint>(&mut self.ebpf, name) {
+                    let _ = p.unload();
+                }
             }
             for &(name, _) in SYSCALL_PROGRAMS {
                 if let Ok(p) = program::<TracePoint>(&mut self.ebpf, name) {
@@ -314,7 +411,8 @@ fn target_btf(path: &Path) -> Result<Vec<u8>, SourceError> {
             path.display()
         )));
     }
-    btf_prune::prune_file(path, CORE_STRUCTS).map_err(|e| SourceError::Unsupported(format!("cannot read kernel BTF: {e}")))
+    btf_prune::prune_file(path, CORE_STRUCTS)
+        .map_err(|e| SourceError::Unsupported(format!("cannot read kernel BTF: {e}")))
 }
 
 /// Run `f` while this process sees `blob` as `/sys/kernel/btf/vmlinux`.
@@ -355,7 +453,13 @@ fn with_pruned_vmlinux<R>(blob: &[u8], f: impl FnOnce() -> R) -> Option<R> {
         // the kernel allows it; mount has no other memory-safety requirements.
         // MS_PRIVATE first, so nothing mounted here propagates to the host.
         let rc = unsafe {
-            libc::mount(std::ptr::null(), root.as_ptr(), std::ptr::null(), libc::MS_REC | libc::MS_PRIVATE, std::ptr::null())
+            libc::mount(
+                std::ptr::null(),
+                root.as_ptr(),
+                std::ptr::null(),
+                libc::MS_REC | libc::MS_PRIVATE,
+                std::ptr::null(),
+            )
         };
         if rc != 0 {
             return None;
@@ -481,7 +585,10 @@ mod tests {
         let e = verifier_error("sched_process_exec", &io::Error::from_raw_os_error(libc::EACCES), &log);
         let msg = e.to_string();
         assert!(matches!(e, SourceError::Verifier { .. }));
-        assert!(msg.starts_with("the kernel's BPF verifier rejected the sched_process_exec program: Permission denied"), "{msg}");
+        assert!(
+            msg.starts_with("the kernel's BPF verifier rejected the sched_process_exec program: Permission denied"),
+            "{msg}"
+        );
         assert!(msg.contains("R2 min value is negative"), "{msg}");
         assert!(msg.contains("processed 685 insns"), "{msg}");
         assert!(!msg.contains("\n0: insn"), "only the tail of the log: {msg}");
@@ -505,10 +612,8 @@ mod tests {
             .nth(1)
             .and_then(|s| s.split("#pragma clang attribute pop").next())
             .expect("preserve_access_index block");
-        let mut declared: Vec<&str> = core
-            .lines()
-            .filter_map(|l| l.strip_prefix("struct ")?.strip_suffix(" {"))
-            .collect();
+        let mut declared: Vec<&str> =
+            core.lines().filter_map(|l| l.strip_prefix("struct ")?.strip_suffix(" {")).collect();
         let mut listed = CORE_STRUCTS.to_vec();
         declared.sort_unstable();
         listed.sort_unstable();

@@ -82,9 +82,8 @@ pub fn open(config: &Config) -> Result<(Box<dyn Source>, Option<String>), Source
     for kind in order {
         match open_one(kind, config) {
             Ok(src) => {
-                let note = (!failures.is_empty()).then(|| {
-                    format!("using the {} source: {}", kind.as_str(), failures.join("; "))
-                });
+                let note = (!failures.is_empty())
+                    .then(|| format!("using the {} source: {}", kind.as_str(), failures.join("; ")));
                 return Ok((src, note));
             }
             Err(e) => {

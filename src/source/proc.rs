@@ -99,11 +99,32 @@ pub fn read_comm(pid: u32) -> io::Result<Vec<u8>> {
     Ok(c)
 }
 
+/// Every process's parent, from a scan of `/proc/*/stat` (processes that
+/// vanish during the scan are skipped).
+pub fn all_parents() -> std::collections::HashMap<u32, u32> {
+    let mut out = std::collections::HashMap::new();
+    let Ok(dir) = fs::read_dir("/proc") else { return out };
+    for entry in dir.flatten() {
+        let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else { continue };
+        if let Ok(st) = read_stat(pid) {
+            out.insert(pid, st.ppid);
+        }
+    }
+    out
+}
+
 /// Build an exec record for `pid` from `/proc`, at kernel time `ts_ns`.
 /// `comm` is the name the event itself carried, if any (kept when `/proc`
 /// is already gone); `filename` likewise. At most `cap` argument bytes are
 /// kept, the rest marked truncated.
-pub fn exec_from_proc(pid: u32, ts_ns: u64, source: SourceKind, comm: Option<&[u8]>, filename: Option<&[u8]>, cap: u32) -> Exec {
+pub fn exec_from_proc(
+    pid: u32,
+    ts_ns: u64,
+    source: SourceKind,
+    comm: Option<&[u8]>,
+    filename: Option<&[u8]>,
+    cap: u32,
+) -> Exec {
     let mut e = Exec { ts_ns, pid, old_pid: pid, source, args_from: ArgsFrom::Procfs, ..Exec::default() };
     let stat = read_stat(pid).ok();
     e.comm = match (comm, &stat) {

@@ -1,0 +1,251 @@
+//! `--summary`: which commands cost the most. A sink that passes every
+//! record on to the real output and, on the side, adds up per command name:
+//! execs, failed attempts (`-x`), processes ended, their CPU time and
+//! lifetime, and those still running when tracing ends. When tracing ends it
+//! hands the table, sorted by total CPU, to the output sink to format
+//! ([`Sink::summary`]), before the output's own closing record.
+//!
+//! Attribution: an exit counts under the name of the program it ran (its
+//! comm at exit). A forked child that never exec'd (a shell's subshell) runs
+//! its parent's program and carries its name, so its CPU counts toward that
+//! command: no CPU goes missing. The totals are exactly the sums over the
+//! exit records that passed the filters.
+
+use std::collections::HashMap;
+use std::io;
+
+use crate::event::{Exec, Exit, Lost, Totals};
+use crate::sink::Sink;
+
+/// One command's line in the summary.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CommandCost {
+    /// The command name (comm), as the kernel keeps it.
+    pub comm: Vec<u8>,
+    /// Successful execs of it.
+    pub execs: u64,
+    /// Failed exec attempts (`-x`), by the name they tried to run.
+    pub failed: u64,
+    /// Processes running it that ended (with an exit record).
+    pub exits: u64,
+    /// Of those, forked children that never exec'd.
+    pub forks: u64,
+    /// CPU time (user + system) of the ended processes, ns.
+    pub cpu_ns: u64,
+    /// Lifetime of the ended processes, ns.
+    pub lifetime_ns: u64,
+    /// Execs of it whose process had not ended when tracing ended.
+    pub running: u64,
+}
+
+impl CommandCost {
+    /// Mean CPU per ended process, ns.
+    pub fn mean_cpu_ns(&self) -> Option<u64> {
+        (self.exits > 0).then(|| self.cpu_ns / self.exits)
+    }
+
+    /// Mean lifetime per ended process, ns.
+    pub fn mean_lifetime_ns(&self) -> Option<u64> {
+        (self.exits > 0).then(|| self.lifetime_ns / self.exits)
+    }
+}
+
+/// The whole table, sorted by total CPU (most first), and its totals.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Summary {
+    pub commands: Vec<CommandCost>,
+    pub total: CommandCost,
+    /// Whether failed attempts were traced (the FAILED column means something).
+    pub failed_traced: bool,
+}
+
+/// Passes records to `inner` and adds them up.
+pub struct SummarySink<'a> {
+    inner: Box<dyn Sink + 'a>,
+    by_comm: HashMap<Vec<u8>, CommandCost>,
+    /// Execs not yet ended: (pid, exec ts) -> comm.
+    running: HashMap<(u32, u64), Vec<u8>>,
+    failed_traced: bool,
+}
+
+impl<'a> SummarySink<'a> {
+    /// Add a summary to `inner`'s output. `failed_traced`: `-x` is on.
+    pub fn new(inner: Box<dyn Sink + 'a>, failed_traced: bool) -> Self {
+        SummarySink { inner, by_comm: HashMap::new(), running: HashMap::new(), failed_traced }
+    }
+
+    fn entry(&mut self, comm: &[u8]) -> &mut CommandCost {
+        self.by_comm
+            .entry(comm.to_vec())
+            .or_insert_with(|| CommandCost { comm: comm.to_vec(), ..CommandCost::default() })
+    }
+
+    /// The table as it stands.
+    pub fn table(&self) -> Summary {
+        let mut commands: Vec<CommandCost> = self.by_comm.values().cloned().collect();
+        for comm in self.running.values() {
+            if let Some(c) = commands.iter_mut().find(|c| &c.comm == comm) {
+                c.running += 1;
+            }
+        }
+        commands.sort_by(|a, b| b.cpu_ns.cmp(&a.cpu_ns).then(b.execs.cmp(&a.execs)).then(a.comm.cmp(&b.comm)));
+        let mut total = CommandCost { comm: b"TOTAL".to_vec(), ..CommandCost::default() };
+        for c in &commands {
+            total.execs += c.execs;
+            total.failed += c.failed;
+            total.exits += c.exits;
+            total.forks += c.forks;
+            total.cpu_ns += c.cpu_ns;
+            total.lifetime_ns += c.lifetime_ns;
+            total.running += c.running;
+        }
+        Summary { commands, total, failed_traced: self.failed_traced }
+    }
+}
+
+/// The last path component, cut to a comm's 15 bytes: what a failed attempt
+/// would have been called had it run.
+fn comm_of_path(path: &[u8]) -> &[u8] {
+    let base = path.rsplit(|&b| b == b'/').next().unwrap_or(path);
+    &base[..base.len().min(15)]
+}
+
+impl Sink for SummarySink<'_> {
+    fn header(&mut self) -> io::Result<()> {
+        self.inner.header()
+    }
+
+    fn exec(&mut self, e: &Exec) -> io::Result<()> {
+        if e.ret < 0 {
+            self.entry(comm_of_path(&e.filename)).failed += 1;
+        } else {
+            self.entry(&e.comm).execs += 1;
+            self.running.insert((e.pid, e.ts_ns), e.comm.clone());
+        }
+        self.inner.exec(e)
+    }
+
+    fn exit(&mut self, x: &Exit) -> io::Result<()> {
+        if x.execed() {
+            self.running.remove(&(x.pid, x.exec_ts_ns));
+        }
+        let c = self.entry(&x.comm);
+        c.exits += 1;
+        c.forks += u64::from(!x.execed());
+        c.cpu_ns += x.cpu_ns.unwrap_or(0);
+        c.lifetime_ns += x.lifetime_ns().unwrap_or(0);
+        self.inner.exit(x)
+    }
+
+    fn lost(&mut self, l: &Lost) -> io::Result<()> {
+        self.inner.lost(l)
+    }
+
+    fn summary(&mut self, s: &Summary) -> io::Result<()> {
+        self.inner.summary(s)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+
+    fn finish(&mut self, totals: &Totals) -> io::Result<()> {
+        let table = self.table();
+        self.inner.summary(&table)?;
+        self.inner.finish(totals)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::ExitStatus;
+
+    /// Records what reaches the output.
+    #[derive(Default)]
+    struct Seen {
+        summaries: Vec<Summary>,
+        execs: usize,
+        exits: usize,
+    }
+
+    struct Probe<'s>(&'s mut Seen);
+
+    impl Sink for Probe<'_> {
+        fn header(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+        fn exec(&mut self, _: &Exec) -> io::Result<()> {
+            self.0.execs += 1;
+            Ok(())
+        }
+        fn exit(&mut self, _: &Exit) -> io::Result<()> {
+            self.0.exits += 1;
+            Ok(())
+        }
+        fn lost(&mut self, _: &Lost) -> io::Result<()> {
+            Ok(())
+        }
+        fn summary(&mut self, s: &Summary) -> io::Result<()> {
+            self.0.summaries.push(s.clone());
+            Ok(())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+        fn finish(&mut self, _: &Totals) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    fn exec(pid: u32, ts: u64, comm: &[u8]) -> Exec {
+        Exec { pid, ts_ns: ts, comm: comm.to_vec(), ..Exec::default() }
+    }
+
+    fn exit(pid: u32, exec_ts: u64, start: u64, end: u64, cpu: u64, comm: &[u8]) -> Exit {
+        Exit {
+            pid,
+            exec_ts_ns: exec_ts,
+            start_ts_ns: start,
+            ts_ns: end,
+            cpu_ns: Some(cpu),
+            comm: comm.to_vec(),
+            status: ExitStatus::Code(0),
+            ..Exit::default()
+        }
+    }
+
+    #[test]
+    fn adds_up_sorts_by_cpu_and_counts_running_and_forks() {
+        let mut seen = Seen::default();
+        {
+            let mut s = SummarySink::new(Box::new(Probe(&mut seen)), true);
+            s.exec(&exec(1, 10, b"cc1")).unwrap();
+            s.exec(&exec(2, 11, b"cc1")).unwrap();
+            s.exec(&exec(3, 12, b"sh")).unwrap();
+            s.exec(&exec(4, 13, b"sleep")).unwrap();
+            let failed = Exec { ret: -2, filename: b"/usr/local/bin/gcc".to_vec(), ..exec(5, 14, b"make") };
+            s.exec(&failed).unwrap();
+            s.exit(&exit(1, 10, 10, 110, 90, b"cc1")).unwrap();
+            s.exit(&exit(2, 11, 11, 61, 40, b"cc1")).unwrap();
+            // A subshell of sh: never exec'd, counts toward sh.
+            s.exit(&exit(6, 0, 20, 30, 7, b"sh")).unwrap();
+            s.exit(&exit(3, 12, 12, 40, 3, b"sh")).unwrap();
+            s.finish(&Totals::default()).unwrap();
+        }
+        assert_eq!((seen.execs, seen.exits), (5, 4), "every record passes through");
+        let t = &seen.summaries[0];
+        let names: Vec<&[u8]> = t.commands.iter().map(|c| c.comm.as_slice()).collect();
+        // Ties on CPU: more execs first.
+        assert_eq!(names, [&b"cc1"[..], b"sh", b"sleep", b"gcc"]);
+        let cc1 = &t.commands[0];
+        assert_eq!((cc1.execs, cc1.exits, cc1.cpu_ns, cc1.lifetime_ns), (2, 2, 130, 150));
+        assert_eq!(cc1.mean_cpu_ns(), Some(65));
+        let sh = &t.commands[1];
+        assert_eq!((sh.execs, sh.exits, sh.forks, sh.cpu_ns, sh.lifetime_ns), (1, 2, 1, 10, 38));
+        assert_eq!(t.commands[3].failed, 1);
+        assert_eq!(t.commands[2].running, 1);
+        assert_eq!(t.commands[2].mean_cpu_ns(), None);
+        assert_eq!((t.total.cpu_ns, t.total.exits, t.total.running, t.total.failed), (140, 4, 1, 1));
+    }
+}
