@@ -39,8 +39,16 @@ struct {
 	__type(value, __u64);
 } counters SEC(".maps");
 
+/* What exe_walk() needs, resolved by its caller. */
+struct exe_walk {
+	__u64 dentry, mount;
+	__u64 off_d_parent, off_d_name, off_mnt_root, off_mnt_parent, off_mnt_mountpoint;
+};
+
 struct scratch {
 	char buf[SCRATCH_SIZE + SCRATCH_PAD];
+	__u32 exe_len;
+	struct exe_walk walk;
 };
 
 /* -x: an exec attempt between syscall entry and exit. */
@@ -137,6 +145,8 @@ static __always_inline void submit(struct bpf_dynptr *dp, const struct exec_even
 	e->interp_len = h->interp_len;
 	e->ret = h->ret;
 	e->depth = h->depth;
+	e->exe_len = h->exe_len;
+	e->exe_steps = h->exe_steps;
 	bpf_get_current_comm(e->comm, sizeof(e->comm));
 	/* The parent process's name: its leader's comm (real_parent may be a
 	 * non-leader thread, with a thread name of its own). */
@@ -278,6 +288,82 @@ int sched_process_exit(struct bpf_raw_tracepoint_args *ctx)
 	return 0;
 }
 
+/*
+ * The file an fd-based exec ran (execveat with a directory fd or
+ * AT_EMPTY_PATH, fexecve): the kernel's filename is then "/dev/fd/N...",
+ * which does not say what ran. Walk from the file's dentry up to the root,
+ * crossing mounts, writing each dentry's name into its own fixed slot. The
+ * walk always takes EXE_DEPTH steps and picks the next dentry and mount
+ * without branching; once at the top it stays there (a step that changes
+ * nothing is not counted). Returns the number of steps that moved;
+ * EXE_DEPTH - 1 or more means it may not have reached the top.
+ *
+ * It is a global (not inlined) function so that the verifier checks it once,
+ * apart from the many paths of its caller (inlined, it costs ~20 s of
+ * verification). The caller resolves the CO-RE field offsets and the start
+ * (aya 0.14 does not apply CO-RE relocations inside such a function), and
+ * passes them in the scratch buffer; the walk reads raw kernel memory.
+ */
+static __always_inline __u64 kread(__u64 addr)
+{
+	__u64 v = 0;
+
+	bpf_probe_read_kernel(&v, sizeof(v), (const void *)addr);
+	return v;
+}
+
+struct exe_slots {
+	char name[EXE_DEPTH_POW2][EXE_SLOT];
+};
+
+__noinline int exe_walk(struct exe_walk *w, struct exe_slots *slots)
+{
+	__u64 d, m;
+	__u32 steps = 0;
+	int i;
+
+	if (!w || !slots)
+		return 0;
+	d = w->dentry;
+	m = w->mount;
+#pragma clang loop unroll(disable)
+	for (i = 0; i < EXE_DEPTH; i++) {
+		__u64 parent = kread(d + w->off_d_parent);
+		__u64 root = kread(m + w->off_mnt_root);
+		__u64 up = kread(m + w->off_mnt_parent);
+		__u64 mountpoint = kread(m + w->off_mnt_mountpoint);
+		__u64 at_root, keep, nd, nm;
+
+		bpf_probe_read_kernel_str(slots->name[i & (EXE_DEPTH_POW2 - 1)], EXE_SLOT,
+					  (const void *)kread(d + w->off_d_name));
+		/* At the mount's root: continue at its mountpoint in the parent
+		 * mount; else at the parent dentry. Selected arithmetically. */
+		at_root = (__u64)(d == root || d == parent);
+		keep = at_root - 1; /* all ones when not at the root */
+		nd = (parent & keep) | (mountpoint & ~keep);
+		nm = (m & keep) | (up & ~keep);
+		steps += (nd != d) | (nm != m);
+		d = nd;
+		m = nm;
+	}
+	return steps;
+}
+
+static __always_inline __u32 exe_path(struct linux_binprm *bprm, struct scratch *s)
+{
+	struct vfsmount *vfsmnt = BPF_CORE_READ(bprm, file, f_path.mnt);
+	__u64 mnt_off = bpf_core_field_offset(struct mount, mnt);
+
+	s->walk.dentry = (__u64)BPF_CORE_READ(bprm, file, f_path.dentry);
+	s->walk.mount = (__u64)vfsmnt - mnt_off;
+	s->walk.off_d_parent = bpf_core_field_offset(struct dentry, d_parent);
+	s->walk.off_d_name = bpf_core_field_offset(struct dentry, d_name) + bpf_core_field_offset(struct qstr, name);
+	s->walk.off_mnt_root = mnt_off + bpf_core_field_offset(struct vfsmount, mnt_root);
+	s->walk.off_mnt_parent = bpf_core_field_offset(struct mount, mnt_parent);
+	s->walk.off_mnt_mountpoint = bpf_core_field_offset(struct mount, mnt_mountpoint);
+	return exe_walk(&s->walk, (struct exe_slots *)(s->buf + EXE_OFF));
+}
+
 SEC("raw_tracepoint/sched_process_exec")
 int sched_process_exec(struct bpf_raw_tracepoint_args *ctx)
 {
@@ -286,6 +372,7 @@ int sched_process_exec(struct bpf_raw_tracepoint_args *ctx)
 	__u32 old_pid = (__u32)ctx->args[1];
 	struct linux_binprm *bprm = (struct linux_binprm *)ctx->args[2];
 	__u32 zero = 0, flags = 0, fn_len = 0, in_len = 0, take = 0, size, i, nfull, rem, base;
+	__u32 exe_len = 0, exe_steps = 0;
 	unsigned long arg_start = 0, arg_end = 0;
 	struct scratch *s;
 	struct exec_event *e;
@@ -346,6 +433,18 @@ int sched_process_exec(struct bpf_raw_tracepoint_args *ctx)
 	}
 	if (BPF_CORE_READ(bprm, file, f_inode, i_nlink) == 0)
 		flags |= EXEC_F_FILELESS;
+	if (fn_len >= 8 && s->buf[0] == '/' && s->buf[1] == 'd' && s->buf[2] == 'e' && s->buf[3] == 'v' &&
+	    s->buf[4] == '/' && s->buf[5] == 'f' && s->buf[6] == 'd' && s->buf[7] == '/') {
+		exe_steps = exe_path(bprm, s);
+		exe_len = EXE_DEPTH * EXE_SLOT;
+		if (exe_steps >= EXE_DEPTH - 1)
+			flags |= EXEC_F_EXE_TRUNCATED;
+	}
+	/* Through memory the verifier does not track: the paths with and without
+	 * the walk then converge here instead of doubling all that follows. */
+	s->exe_len = exe_len;
+	barrier_var(exe_len);
+	exe_len = s->exe_len & (2 * EXE_DEPTH_POW2 * EXE_SLOT - 1);
 
 	mm = BPF_CORE_READ(task, mm);
 	if (mm) {
@@ -364,7 +463,7 @@ int sched_process_exec(struct bpf_raw_tracepoint_args *ctx)
 			flags |= EXEC_F_ARGS_TRUNCATED;
 	}
 
-	size = sizeof(*e) + fn_len + in_len + take;
+	size = sizeof(*e) + fn_len + in_len + exe_len + take;
 	if (bpf_ringbuf_reserve_dynptr(&events, size, 0, &dp)) {
 		bpf_ringbuf_discard_dynptr(&dp, 0);
 		count(COUNTER_LOST_EXEC);
@@ -376,6 +475,8 @@ int sched_process_exec(struct bpf_raw_tracepoint_args *ctx)
 	if (in_len && bpf_dynptr_write(&dp, sizeof(*e) + fn_len, s->buf + INTERP_OFF,
 				       in_len & (2 * FILENAME_MAX_LEN - 1), 0))
 		in_len = 0;
+	if (exe_len && bpf_dynptr_write(&dp, sizeof(*e) + fn_len + in_len, s->buf + EXE_OFF, EXE_DEPTH * EXE_SLOT, 0))
+		flags |= EXEC_F_EXE_TRUNCATED;
 
 	/*
 	 * Copy the argument area through the scratch buffer: first the whole
@@ -384,7 +485,7 @@ int sched_process_exec(struct bpf_raw_tracepoint_args *ctx)
 	 * linearly with ARGS_MAX_CHUNKS, not with the paths through it.
 	 */
 	nfull = take / SCRATCH_SIZE;
-	base = sizeof(*e) + fn_len + in_len;
+	base = sizeof(*e) + fn_len + in_len + exe_len;
 #pragma clang loop unroll(disable)
 	for (i = 0; i < ARGS_MAX_CHUNKS; i++) {
 		if (i >= nfull)
@@ -414,6 +515,8 @@ int sched_process_exec(struct bpf_raw_tracepoint_args *ctx)
 		.filename_len = fn_len,
 		.interp_len = in_len,
 		.depth = depth,
+		.exe_len = exe_len,
+		.exe_steps = exe_steps,
 	}, task, COUNTER_LOST_EXEC);
 	return 0;
 }

@@ -8,8 +8,13 @@
  * struct exec_event followed by filename_len bytes of filename (no NUL),
  * interp_len bytes of interpreter path (no NUL), and then args_len bytes of
  * the new process's argument area (NUL-separated strings, exactly as the
- * kernel laid them out at mm->arg_start). An exit record is a struct
- * exit_event, nothing after it.
+ * kernel laid them out at mm->arg_start). Between the interpreter and the
+ * arguments, exe_len bytes (0, or EXE_DEPTH * EXE_SLOT) describe the file
+ * that ran when the filename does not name it (execveat/fexecve through a
+ * descriptor: "/dev/fd/N..."): EXE_DEPTH slots of EXE_SLOT bytes, each a
+ * NUL-terminated name of one dentry on the way from the file up to the
+ * root, leaf first; slots 0..exe_steps are valid, a mount's root dentry is
+ * named "/". An exit record is a struct exit_event, nothing after it.
  */
 #ifndef EXECSNOOP_H
 #define EXECSNOOP_H
@@ -28,6 +33,13 @@
 #define EXEC_F_NO_MM              (1u << 4) /* task had no mm (kernel thread) */
 #define EXEC_F_FILELESS           (1u << 5) /* the executed file has no name on disk (memfd, deleted) */
 #define EXEC_F_INTERP_TRUNCATED   (1u << 6) /* interpreter path longer than FILENAME_MAX_LEN */
+#define EXEC_F_EXE_TRUNCATED      (1u << 7) /* the walk to the root stopped at EXE_DEPTH: path incomplete */
+
+/* The file that ran, for fd-based execs: names of dentries up to the root. */
+#define EXE_SLOT         256u /* NAME_MAX + 1 */
+#define EXE_DEPTH        24
+#define EXE_DEPTH_POW2   32   /* EXE_DEPTH rounded up to a power of two (for a mask) */
+#define EXE_OFF          (2 * FILENAME_MAX_LEN + 16) /* staged here in the scratch buffer */
 
 /* Argument bytes captured per exec: default, and the largest the tool allows
  * (the kernel's own ceiling for argv+envp is 3/4 of an 8 MiB stack, 6 MiB). */
@@ -84,6 +96,8 @@ struct exec_event {
 	__u32 interp_len;   /* interpreter path bytes (#! scripts, binfmt_misc); 0 when none */
 	__s32 ret;          /* 0: the exec succeeded; -errno: a failed attempt */
 	__u32 depth;        /* process depth (see struct proc_info), DEPTH_NONE when not followed */
+	__u32 exe_len;      /* bytes of executed-file dentry names (see above); 0 when the filename says it */
+	__u32 exe_steps;    /* slots 0..exe_steps of them are valid */
 	char comm[TASK_COMM_LEN];
 	char pcomm[TASK_COMM_LEN]; /* the real parent process's name (its leader's comm) */
 };

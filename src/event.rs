@@ -38,6 +38,12 @@ pub struct Exec {
     pub args_size: u32,
     /// What could not be read or had to be cut.
     pub flags: ExecFlags,
+    /// For an exec through a descriptor (execveat with a directory fd or
+    /// `AT_EMPTY_PATH`, fexecve), the name the kernel recorded,
+    /// "/dev/fd/N..."; `filename` is then the file that really ran, found
+    /// by walking its dentries: an absolute path (`/usr/bin/true`; a memfd is
+    /// `/memfd:NAME`, as `/proc/PID/exe` shows it). Empty otherwise.
+    pub fd_path: Vec<u8>,
     /// The source that saw this exec.
     pub source: SourceKind,
     /// Where the arguments (and filename) were read from: how far to trust them.
@@ -189,6 +195,10 @@ pub struct ExecFlags {
     pub fileless: bool,
     /// The interpreter path was longer than the source could carry.
     pub interp_truncated: bool,
+    /// `filename` was walked from a descriptor and the path was deeper than
+    /// the walk could follow: its leading directories are missing (it does
+    /// not start with '/'). `filename_truncated` is set too.
+    pub exe_truncated: bool,
 }
 
 impl Exec {

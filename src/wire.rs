@@ -29,6 +29,11 @@ pub const EXEC_F_FILENAME_FAILED: u32 = 1 << 3;
 pub const EXEC_F_NO_MM: u32 = 1 << 4;
 pub const EXEC_F_FILELESS: u32 = 1 << 5;
 pub const EXEC_F_INTERP_TRUNCATED: u32 = 1 << 6;
+pub const EXEC_F_EXE_TRUNCATED: u32 = 1 << 7;
+
+/// The executed file's dentry names (fd-based execs): slot size and count.
+pub const EXE_SLOT: usize = 256;
+pub const EXE_DEPTH: usize = 24;
 
 pub const ARGS_CAP_DEFAULT: u32 = 32 * 1024;
 pub const ARGS_CAP_MAX: u32 = 6 * 1024 * 1024;
@@ -66,6 +71,8 @@ pub struct ExecEvent {
     pub interp_len: u32,
     pub ret: i32,
     pub depth: u32,
+    pub exe_len: u32,
+    pub exe_steps: u32,
     pub comm: [u8; TASK_COMM_LEN],
     pub pcomm: [u8; TASK_COMM_LEN],
 }
@@ -124,7 +131,7 @@ const _: () = {
 unsafe impl aya::Pod for ProcInfo {}
 
 const _: () = {
-    assert!(size_of::<ExecEvent>() == 96);
+    assert!(size_of::<ExecEvent>() == 104);
     assert!(offset_of!(ExecEvent, r#type) == 0);
     assert!(offset_of!(ExecEvent, flags) == 4);
     assert!(offset_of!(ExecEvent, ts_ns) == 8);
@@ -139,8 +146,10 @@ const _: () = {
     assert!(offset_of!(ExecEvent, interp_len) == 52);
     assert!(offset_of!(ExecEvent, ret) == 56);
     assert!(offset_of!(ExecEvent, depth) == 60);
-    assert!(offset_of!(ExecEvent, comm) == 64);
-    assert!(offset_of!(ExecEvent, pcomm) == 80);
+    assert!(offset_of!(ExecEvent, exe_len) == 64);
+    assert!(offset_of!(ExecEvent, exe_steps) == 68);
+    assert!(offset_of!(ExecEvent, comm) == 72);
+    assert!(offset_of!(ExecEvent, pcomm) == 88);
 };
 
 /// Why a record could not be decoded.
@@ -200,7 +209,8 @@ fn decode_exec(rec: &[u8]) -> Result<Exec, DecodeError> {
     let args_len = u32_at(rec, offset_of!(ExecEvent, args_len)) as usize;
     let filename_len = u32_at(rec, offset_of!(ExecEvent, filename_len)) as usize;
     let interp_len = u32_at(rec, offset_of!(ExecEvent, interp_len)) as usize;
-    let declared = HDR as u64 + args_len as u64 + filename_len as u64 + interp_len as u64;
+    let exe_len = u32_at(rec, offset_of!(ExecEvent, exe_len)) as usize;
+    let declared = HDR as u64 + args_len as u64 + filename_len as u64 + interp_len as u64 + exe_len as u64;
     if declared > rec.len() as u64 {
         return Err(DecodeError::Lengths { declared, size: rec.len() });
     }
@@ -208,6 +218,14 @@ fn decode_exec(rec: &[u8]) -> Result<Exec, DecodeError> {
     let pcomm = cstr(&rec[offset_of!(ExecEvent, pcomm)..offset_of!(ExecEvent, pcomm) + TASK_COMM_LEN]);
     let fn_end = HDR + filename_len;
     let in_end = fn_end + interp_len;
+    let exe_end = in_end + exe_len;
+    let exe_steps = u32_at(rec, offset_of!(ExecEvent, exe_steps)) as usize;
+    let exe = exe_path(&rec[in_end..exe_end], exe_steps);
+    let exe_truncated = flags & EXEC_F_EXE_TRUNCATED != 0;
+    // Through a descriptor, the walked path is the file that ran; the
+    // kernel's "/dev/fd/N..." is kept beside it.
+    let (filename, fd_path) =
+        if exe.is_empty() { (rec[HDR..fn_end].to_vec(), Vec::new()) } else { (exe, rec[HDR..fn_end].to_vec()) };
     Ok(Exec {
         ts_ns: u64_at(rec, offset_of!(ExecEvent, ts_ns)),
         pid: u32_at(rec, offset_of!(ExecEvent, pid)),
@@ -217,23 +235,51 @@ fn decode_exec(rec: &[u8]) -> Result<Exec, DecodeError> {
         cgroup_id: u64_at(rec, offset_of!(ExecEvent, cgroup_id)),
         comm: comm.to_vec(),
         pcomm: pcomm.to_vec(),
-        filename: rec[HDR..fn_end].to_vec(),
+        filename,
         interp: rec[fn_end..in_end].to_vec(),
-        args: rec[in_end..in_end + args_len].to_vec(),
+        args: rec[exe_end..exe_end + args_len].to_vec(),
         ret: u32_at(rec, offset_of!(ExecEvent, ret)) as i32,
         args_size: u32_at(rec, offset_of!(ExecEvent, args_size)),
         flags: ExecFlags {
             args_truncated: flags & EXEC_F_ARGS_TRUNCATED != 0,
             args_read_failed: flags & (EXEC_F_ARGS_READ_FAILED | EXEC_F_NO_MM) != 0,
-            filename_truncated: flags & EXEC_F_FILENAME_TRUNCATED != 0,
+            filename_truncated: flags & EXEC_F_FILENAME_TRUNCATED != 0 || exe_truncated,
             filename_failed: flags & EXEC_F_FILENAME_FAILED != 0,
             fileless: flags & EXEC_F_FILELESS != 0,
             interp_truncated: flags & EXEC_F_INTERP_TRUNCATED != 0,
+            exe_truncated,
         },
+        fd_path,
         source: SourceKind::Bpf,
         args_from: ArgsFrom::Exec,
         depth: depth(u32_at(rec, offset_of!(ExecEvent, depth))),
     })
+}
+
+/// The executed file's path from the dentry names the kernel walked (leaf
+/// first, one per [`EXE_SLOT`]-byte slot, slots `0..=steps` valid). A
+/// mount's root dentry is named "/" and is skipped. When the top of the walk
+/// is the root of a mount tree the path is absolute: `/usr/bin/true`, or for
+/// a memfd (on the kernel's internal shm mount) `/memfd:x`, as
+/// `/proc/PID/exe` shows it. A walk that did not reach the top (too deep)
+/// gives the path without its leading directories and no leading `/`.
+pub fn exe_path(slots: &[u8], steps: usize) -> Vec<u8> {
+    let names: Vec<&[u8]> = slots.chunks(EXE_SLOT).take(steps.saturating_add(1)).map(cstr).collect();
+    let Some(&top) = names.last() else { return Vec::new() };
+    let mut out = Vec::new();
+    for name in names.iter().rev() {
+        if *name == b"/" || name.is_empty() {
+            continue;
+        }
+        if !out.is_empty() || top == b"/" {
+            out.push(b'/');
+        }
+        out.extend_from_slice(name);
+    }
+    if out.is_empty() && top == b"/" {
+        out.push(b'/');
+    }
+    out
 }
 
 fn depth(d: u32) -> Option<u32> {
@@ -273,25 +319,45 @@ pub fn encode_exit(h: &ExitEvent) -> Vec<u8> {
 /// Encode an exec record the way the BPF program lays it out (for tests and
 /// benchmarks that drive the pipe without the kernel).
 pub fn encode_exec(h: &ExecEvent, filename: &[u8], interp: &[u8], args: &[u8]) -> Vec<u8> {
+    encode_exec_with_exe(h, filename, interp, &[], args)
+}
+
+/// [`encode_exec`] with the executed file's dentry-name slots.
+pub fn encode_exec_with_exe(h: &ExecEvent, filename: &[u8], interp: &[u8], exe: &[u8], args: &[u8]) -> Vec<u8> {
     let mut h = *h;
     h.r#type = EVENT_EXEC;
     h.filename_len = filename.len() as u32;
     h.interp_len = interp.len() as u32;
     h.args_len = args.len() as u32;
-    let mut out = Vec::with_capacity(size_of::<ExecEvent>() + filename.len() + interp.len() + args.len());
+    h.exe_len = exe.len() as u32;
+    let mut out = Vec::with_capacity(size_of::<ExecEvent>() + filename.len() + interp.len() + exe.len() + args.len());
     for v in [h.r#type, h.flags] {
         out.extend_from_slice(&v.to_ne_bytes());
     }
     for v in [h.ts_ns, h.cgroup_id] {
         out.extend_from_slice(&v.to_ne_bytes());
     }
-    for v in [h.pid, h.old_pid, h.ppid, h.uid, h.args_size, h.args_len, h.filename_len, h.interp_len, h.ret as u32, 0] {
+    for v in [
+        h.pid,
+        h.old_pid,
+        h.ppid,
+        h.uid,
+        h.args_size,
+        h.args_len,
+        h.filename_len,
+        h.interp_len,
+        h.ret as u32,
+        h.depth,
+        h.exe_len,
+        h.exe_steps,
+    ] {
         out.extend_from_slice(&v.to_ne_bytes());
     }
     out.extend_from_slice(&h.comm);
     out.extend_from_slice(&h.pcomm);
     out.extend_from_slice(filename);
     out.extend_from_slice(interp);
+    out.extend_from_slice(exe);
     out.extend_from_slice(args);
     out
 }
@@ -341,6 +407,9 @@ mod tests {
         assert_eq!(value("EXEC_F_NO_MM"), u64::from(EXEC_F_NO_MM));
         assert_eq!(value("EXEC_F_FILELESS"), u64::from(EXEC_F_FILELESS));
         assert_eq!(value("EXEC_F_INTERP_TRUNCATED"), u64::from(EXEC_F_INTERP_TRUNCATED));
+        assert_eq!(value("EXEC_F_EXE_TRUNCATED"), u64::from(EXEC_F_EXE_TRUNCATED));
+        assert_eq!(value("EXE_SLOT"), EXE_SLOT as u64);
+        assert_eq!(value("EXE_DEPTH"), EXE_DEPTH as u64);
         assert_eq!(value("ARGS_CAP_DEFAULT"), u64::from(ARGS_CAP_DEFAULT));
         assert_eq!(value("ARGS_CAP_MAX"), u64::from(ARGS_CAP_MAX));
         assert_eq!(value("COUNTER_LOST_EXEC"), u64::from(COUNTER_LOST_EXEC));
@@ -387,6 +456,8 @@ mod tests {
             ("__u32", "interp_len"),
             ("__s32", "ret"),
             ("__u32", "depth"),
+            ("__u32", "exe_len"),
+            ("__u32", "exe_steps"),
             ("char", "comm[TASK_COMM_LEN]"),
             ("char", "pcomm[TASK_COMM_LEN]"),
         ];
@@ -436,6 +507,47 @@ mod tests {
             ("__u32", "_pad"),
         ];
         assert_eq!(got, want, "execsnoop.h changed: update ProcInfo in src/wire.rs");
+    }
+
+    fn slots(names: &[&[u8]]) -> Vec<u8> {
+        let mut out = vec![0u8; EXE_SLOT * EXE_DEPTH];
+        for (i, n) in names.iter().enumerate() {
+            out[i * EXE_SLOT..i * EXE_SLOT + n.len()].copy_from_slice(n);
+        }
+        out
+    }
+
+    #[test]
+    fn exe_path_from_dentry_names() {
+        // /tmp/d/prog with /tmp its own mount: prog, d, "/" (tmp mount root), tmp, "/" (root).
+        let s = slots(&[b"prog", b"d", b"/", b"tmp", b"/", b"/", b"/"]);
+        assert_eq!(exe_path(&s, 4), b"/tmp/d/prog");
+        // A memfd, as this kernel shows it: its dentry, then the root of the
+        // internal shm mount.
+        let s = slots(&[b"memfd:x", b"/", b"/"]);
+        assert_eq!(exe_path(&s, 1), b"/memfd:x");
+        // Too deep: the top was not reached; no leading '/'.
+        let s = slots(&[b"prog", b"c", b"b"]);
+        assert_eq!(exe_path(&s, 2), b"b/c/prog");
+        assert_eq!(exe_path(&slots(&[b"/"]), 0), b"/");
+        assert_eq!(exe_path(&[], 0), b"");
+        // Stale slots past `steps` are ignored.
+        let s = slots(&[b"true", b"bin", b"/", b"junk"]);
+        assert_eq!(exe_path(&s, 2), b"/bin/true");
+    }
+
+    #[test]
+    fn exec_with_exe_slots_round_trip() {
+        let mut h = sample();
+        h.exe_steps = 2;
+        h.flags = EXEC_F_EXE_TRUNCATED;
+        let rec = encode_exec_with_exe(&h, b"/dev/fd/3", b"", &slots(&[b"true", b"bin", b"/"]), b"t\0");
+        let Decoded::Exec(e) = decode(&rec).expect("decodes") else { panic!("not an exec") };
+        assert_eq!(e.filename, b"/bin/true");
+        assert_eq!(e.fd_path, b"/dev/fd/3");
+        assert!(e.flags.exe_truncated && e.flags.filename_truncated);
+        assert_eq!(e.args, b"t\0");
+        assert!(decode(&rec[..rec.len() - 3]).is_err(), "lengths beyond the record");
     }
 
     #[test]

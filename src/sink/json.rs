@@ -82,6 +82,15 @@
 //! * `depth` — unsigned integer, or `null`: depth below the traced root (`-p`,
 //!   a COMMAND) or below the first ancestor seen, when processes are followed
 //!   (`-e`, `--wait`, `--summary`, `-p`, a COMMAND, `--tree`); else `null`.
+//! * `fd_path` — byte string, or `null`: for an exec through a file
+//!   descriptor (execveat with a directory fd or `AT_EMPTY_PATH`, fexecve),
+//!   the name the kernel recorded, `"/dev/fd/N"` or `"/dev/fd/N/name"`;
+//!   `filename` is then the file that really ran, found by walking its
+//!   dentries up to the root: an absolute path such as `"/usr/bin/true"`;
+//!   for a memfd `"/memfd:name"`, as `/proc/PID/exe` shows it, with
+//!   `fileless` true. A path deeper than the walk (24 levels) lacks its
+//!   leading directories (no leading `/`) and has `filename_truncated` true.
+//!   `null` for an exec by path.
 //! * `cgroup` — byte string, or `null`; only with `--print-cgroup`: the
 //!   process's cgroup v2 path from the root of the hierarchy, as in
 //!   `/proc/PID/cgroup` (e.g. `"/system.slice/cron.service"`, `"/"` for the
@@ -314,6 +323,12 @@ impl<W: Write> Sink for JsonSink<W> {
         b.extend_from_slice(e.args_from.as_str().as_bytes());
         b.extend_from_slice(b"\",\"depth\":");
         push_opt_u64(b, e.depth.map(u64::from));
+        b.extend_from_slice(b",\"fd_path\":");
+        if e.fd_path.is_empty() {
+            b.extend_from_slice(b"null");
+        } else {
+            push_bytes(b, &e.fd_path)?;
+        }
         if let Some(r) = &mut self.cgroups {
             b.extend_from_slice(b",\"cgroup\":");
             match r.lookup(e.cgroup_id) {
@@ -709,7 +724,8 @@ mod tests {
                 "interp_truncated",
                 "source",
                 "args_from",
-                "depth"
+                "depth",
+                "fd_path"
             ]
         );
         assert_eq!(v["type"], "exec");

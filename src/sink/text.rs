@@ -249,6 +249,13 @@ impl<W: Write, E: Write> TextSink<W, E> {
             notes.add(line, "[...]");
         }
 
+        if !e.fd_path.is_empty() {
+            // Run through a descriptor: say which file it was.
+            let mut note = b"[exe=".to_vec();
+            escape_into(&mut note, &e.filename);
+            note.push(b']');
+            notes.add_bytes(line, &note);
+        }
         if e.flags.args_read_failed {
             notes.add(line, "[args unreadable]");
         } else if e.args_incomplete() && !cut {
@@ -559,11 +566,20 @@ struct Notes {
     quote: bool,
     held: [&'static str; 4],
     n: usize,
+    /// Held notes made at run time (quoting only), each after a space.
+    held_bytes: Vec<u8>,
 }
 
 impl Notes {
     fn new(quote: bool) -> Notes {
-        Notes { quote, held: [""; 4], n: 0 }
+        Notes { quote, held: [""; 4], n: 0, held_bytes: Vec::new() }
+    }
+
+    /// A note made at run time, already escaped.
+    fn add_bytes(&mut self, line: &mut Vec<u8>, note: &[u8]) {
+        let to = if self.quote { &mut self.held_bytes } else { line };
+        to.push(b' ');
+        to.extend_from_slice(note);
     }
 
     fn add(&mut self, line: &mut Vec<u8>, note: &'static str) {
@@ -578,8 +594,9 @@ impl Notes {
 
     /// Write the held notes (quoting only).
     fn finish(self, line: &mut Vec<u8>) {
-        if self.n > 0 {
+        if self.n > 0 || !self.held_bytes.is_empty() {
             line.extend_from_slice(b" #");
+            line.extend_from_slice(&self.held_bytes);
             for note in &self.held[..self.n] {
                 line.push(b' ');
                 line.extend_from_slice(note.as_bytes());

@@ -29,8 +29,20 @@ static OBJECT: &[u8] = aya::include_bytes_aligned!("../../bpf/execsnoop.bpf.o");
 
 /// The kernel structs `bpf/vmlinux_min.h` declares for CO-RE; only these are
 /// kept from the kernel's BTF. A test checks the list against the header.
-pub const CORE_STRUCTS: &[&str] =
-    &["mm_struct", "sched_entity", "signal_struct", "task_struct", "inode", "file", "linux_binprm"];
+pub const CORE_STRUCTS: &[&str] = &[
+    "mm_struct",
+    "sched_entity",
+    "signal_struct",
+    "task_struct",
+    "inode",
+    "qstr",
+    "dentry",
+    "vfsmount",
+    "mount",
+    "path",
+    "file",
+    "linux_binprm",
+];
 
 /// Where the running kernel publishes its BTF. `EXECSNOOP_BTF` overrides it
 /// (for tests of the error path, or a kernel whose BTF lives elsewhere).
