@@ -32,13 +32,31 @@
 //!    (`<tmpdir>/missing-noop`) with argv
 //!    `<that path> storm-fail <worker> <seq>`, which must fail with ENOENT.
 //!    That is one failing attempt per 100 execs, in addition to the N.
-//! 4. **execsnoop text**: `execsnoop`, stdout to a file.
-//! 5. **libbpf-tools**: Debian's `/usr/sbin/execsnoop`, if installed. It
+//! 4. **execsnoop json -e**: `execsnoop --json -e`, stdout to a file: the
+//!    same storm, with an exit record per process as well (what following
+//!    processes to their end costs).
+//! 5. **execsnoop text**: `execsnoop`, stdout to a file.
+//! 6. **execsnoop text -e**: `execsnoop -e`, stdout to a file.
+//! 7. **libbpf-tools**: Debian's `/usr/sbin/execsnoop`, if installed. It
 //!    runs under `stdbuf -oL` so its header line can be seen. Without that,
 //!    its stdout to a file is fully buffered. It needs tracefs for its
 //!    syscall tracepoints; if tracefs is not mounted on the host, it runs in
 //!    a private mount namespace with tracefs mounted there (nothing changes
 //!    outside that namespace).
+//! 8. **execsnoop --source ftrace**, **--source netlink**, **--source
+//!    procfs**: `execsnoop --json --source <source>`, stdout to a file: the
+//!    fallback event sources, one row each. The bpf source is what the rows
+//!    above measure (`--source auto` picks it first; a record's `source`
+//!    field is checked, and a row whose storm records came from another
+//!    source gets a note). The fallback sources read the arguments from
+//!    `/proc` after the event (ftrace does where the kernel has no kprobes),
+//!    and the no-op has usually ended by then: such a record has
+//!    `"args_read_failed":true` and an empty argv (its comm, filename and
+//!    PPID may come from `/proc` too and are then empty or 0). It is
+//!    matched to its exec by PID and counts as captured, not full-argv; only
+//!    its PID is checked. Before the first run, each source is started once:
+//!    one that cannot start (e.g. `procfs` while it is not built: exit 1,
+//!    "not built yet") gets its row with `-` and the reason, and is skipped.
 //!
 //! For every tracer run the benchmark does the following:
 //!
@@ -57,21 +75,32 @@
 //! stdout is not a tty. The same run checks SIGINT handling: `Ending
 //! tracing...` is printed and the exit status is 0.
 //!
-//! libbpf-tools and the `-x` row are optional: if one of them cannot start,
-//! that is listed under `notes:` and the row is skipped from then on.
+//! Every row but `execsnoop json` and `execsnoop text` is optional: if one
+//! cannot start, that is listed under `notes:` and the row is skipped from
+//! then on (with `-` and a reason in the table if it never ran).
+//!
+//! "Storm rows" (what step 4 waits for) are: records whose argv contains
+//! `storm`; for our JSON rows also records whose `pid` is one of the storm's
+//! (a record with unreadable arguments has no `storm`); and in the `-e` rows
+//! the exit records of the storm's processes (by PID in JSON, by the no-op's
+//! name in text mode).
 //!
 //! ### Columns of the storm table
 //!
 //! - `captured`: storm execs (distinct `worker`/`seq`) that appear as a
-//!   record whose argv starts `noop storm <worker> <seq>`.
+//!   record whose argv starts `noop storm <worker> <seq>`, or (JSON) as a
+//!   record with `"args_read_failed":true` whose PID is the exec's (see the
+//!   `--source` rows above).
 //! - `full-argv`: of those, records with exactly the expected 5 arguments,
-//!   the right filler, and no truncation mark.
+//!   the right filler, no truncation mark, and not `args_read_failed`.
 //! - `lost`: events the tracer reported as lost. For our `--json` this is the
 //!   `lost` records. For our text mode it is `WARNING: lost N` on stderr. For
 //!   libbpf-tools it is `Lost N events` on stderr.
 //! - `cpu/1k ev`: the tracer's CPU time from readiness until just before
-//!   SIGINT, per 1,000 records it wrote (for `-x`, failed-attempt records
-//!   count too). The time is the sum of `/proc/PID/task/*/schedstat`, which
+//!   SIGINT, per 1,000 exec records it wrote (for `-x`, failed-attempt
+//!   records count too; exit records, `-e`, do not, so the `-e` rows give
+//!   the cost per exec and compare directly with the rows without `-e`).
+//!   The time is the sum of `/proc/PID/task/*/schedstat`, which
 //!   has ns resolution. If that is missing it falls back to utime+stime from
 //!   `/proc/PID/stat`. The CPU spent starting up (loading BPF, BTF, ...) is
 //!   reported on its own line.
@@ -89,9 +118,24 @@
 //!   argv. Its argv, filename, `ret` (-2 when present), `errno` (`"ENOENT"`
 //!   when present) and PPID (the benchmark) are checked, as are duplicates,
 //!   and successful storm execs whose `ret` is present and not 0.
+//! - `exits` (`-e` rows only): storm execs whose exit record was written /
+//!   storm execs (median). An exit record is matched to its exec by PID (and
+//!   in JSON `exec_ts_ns` must be its exec record's `ts_ns`); its exit code
+//!   (0, no signal) and PPID (the benchmark) are checked, as are duplicates.
 //!
 //! The headline `baseline` is the median of the plain baselines (not the
 //! ones with failing attempts).
+//!
+//! After the table:
+//!
+//! - `-e cost` lines, for json and text: the `-e` row's `cpu/1k ev` divided
+//!   by that of the same mode without `-e`, and the same for `slowdown`
+//!   (ratio of the two medians), against the target of at most 1.5x each.
+//!   The slowdowns are both close to 1, so their ratio mostly shows noise;
+//!   `cpu/1k ev` is the figure to watch.
+//! - `per source`: captured / full-argv for bpf (the `execsnoop json` row)
+//!   and each `--source` row, or `-` and why it did not run. The bpf source
+//!   must stay at 100% for both; a note says so when it does not.
 //!
 //! ## Part 2: the syscall tax
 //!
@@ -133,8 +177,11 @@
 //!
 //! Anything odd is listed under `notes:` after the tables. This includes lost
 //! events, wrong PIDs, malformed JSON, unexpected stderr output, a non-zero
-//! exit, a slow or hung shutdown, a tracer that died while dd ran, and
-//! missed or wrong failed-attempt records.
+//! exit, a slow or hung shutdown, a tracer that died while dd ran, missed or
+//! wrong failed-attempt or exit records, and storm records from the wrong
+//! source. It also lists, per `--source` row, the source's own notice (the
+//! stderr line on how far to trust it, from the first run) and how many
+//! storm execs had unreadable arguments in each run.
 //!
 //! ## Running
 //!
@@ -144,7 +191,10 @@
 //! sudo cargo bench --bench storm -- --quick   # smoke: 2000 execs, 1 run; tax 1 short round
 //! ```
 //!
-//! The full run takes about 4 minutes on a 2-core machine.
+//! The full run takes about 6 minutes on a 2-core machine (the storm about
+//! 5, of which about 1.5 for the `-e` rows and 1.5 for the `--source`
+//! rows; the tax about 1); the quick one about 20 seconds. Every row,
+//! the `-e` and `--source` ones included, runs in both.
 //! You can also run the compiled bench binary directly:
 //! `sudo target/release/deps/storm-<hash> [--quick]`.
 //!
@@ -156,11 +206,18 @@
 //! - `STORM_QUICK=1`: the same as `--quick`. Explicit `STORM_EXECS`,
 //!   `STORM_RUNS`, `STORM_TAX_ROUNDS` and `STORM_TAX_COUNT` still win.
 //! - `STORM_EXTRA_ARGS`: extra flags, split at whitespace, passed to our
-//!   execsnoop in every run, the tax's included (e.g. `--exits`). If they
-//!   contain `-x`/`--fails`, every one of our rows runs with it (noted).
+//!   execsnoop in every run, the tax's included (e.g. `-t`). If they
+//!   contain `-x`/`--fails`, every one of our rows runs with it (noted); the
+//!   same for `-e`/`--exits` (noted; the rows added for `-e` then differ
+//!   from the others in nothing). If they contain `--source`, the
+//!   `--source` rows are skipped (noted).
 //! - `STORM_EXECSNOOP`: path of the tracer to test. The default is
 //!   `target/release/execsnoop` next to this bench binary.
 //! - `STORM_NO_LIBBPF=1`: skip the libbpf-tools comparison (both parts).
+//! - `STORM_NO_EXITS=1`: skip the `execsnoop json -e` and `text -e` rows
+//!   (and the `-e cost` lines).
+//! - `STORM_NO_SOURCES=1`: skip the `--source` rows (and the `per source`
+//!   line).
 //! - `STORM_NO_TAX=1`: skip the syscall tax.
 //! - `STORM_TAX_ROUNDS`: tax rounds (default 5, 1 with `--quick`).
 //! - `STORM_TAX_COUNT`: dd's `count`, instead of calibrating it.
@@ -171,7 +228,7 @@
 //! signal. They are stopped if the benchmark errors out, is interrupted with
 //! Ctrl-C, or is killed.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::ffi::{CStr, CString, OsStr};
 use std::fmt::Write as _;
 use std::fs;
@@ -200,6 +257,10 @@ const FAIL_MARKER: &str = "storm-fail";
 /// Name of the nonexistent program in the temporary directory.
 const MISSING_NAME: &str = "missing-noop";
 
+/// Issue target: with `-e`, CPU per exec and slowdown within this factor of
+/// the same mode without it.
+const EXITS_TARGET: f64 = 1.5;
+
 const DEFAULT_TAX_ROUNDS: usize = 5;
 const QUICK_TAX_ROUNDS: usize = 1;
 /// Target wall time of one `dd` run without a tracer.
@@ -219,6 +280,8 @@ const BANNER: &str = "Tracing exec()s. Ctrl-C to end.";
 const ENDING: &str = "Ending tracing...";
 const TEXT_HEADER: &str = "   PID   PPID ARGS";
 const TEXT_HEADER_RET: &str = "PID   PPID RET ARGS";
+/// What starts the ARGS column of an exit line in text mode with `-e`.
+const TEXT_EXIT_MARK: &str = "[exit: ";
 const LIBBPF_HEADER_START: &str = "PCOMM";
 const LIBBPF_PATH: &str = "/usr/sbin/execsnoop";
 
@@ -287,6 +350,10 @@ struct Config {
     /// tracefs is mounted where libbpf looks for it; if not, libbpf-tools runs
     /// in a private mount namespace with tracefs mounted there.
     tracefs_visible: bool,
+    /// The `-e` rows (off with STORM_NO_EXITS=1).
+    exits: bool,
+    /// The per-source rows (off with STORM_NO_SOURCES=1).
+    sources: bool,
     /// The syscall-tax part: `None` when skipped (STORM_NO_TAX=1).
     tax: Option<TaxConfig>,
 }
@@ -350,7 +417,8 @@ fn parse_config() -> Res<Config> {
                 println!(
                     "exec storm benchmark for execsnoop\n\nusage: sudo cargo bench --bench storm [-- --quick]\n\
                      env: STORM_WORKERS STORM_EXECS STORM_RUNS STORM_QUICK STORM_EXTRA_ARGS STORM_EXECSNOOP STORM_NO_LIBBPF\n     \
-                     STORM_NO_TAX STORM_TAX_ROUNDS STORM_TAX_COUNT"
+                     STORM_NO_EXITS STORM_NO_SOURCES STORM_NO_TAX STORM_TAX_ROUNDS STORM_TAX_COUNT\n\
+                     (see the module doc at the top of bench/storm.rs)"
                 );
                 std::process::exit(0);
             }
@@ -389,6 +457,8 @@ fn parse_config() -> Res<Config> {
         tracefs_visible: ["/sys/kernel/tracing/events/syscalls", "/sys/kernel/debug/tracing/events/syscalls"]
             .iter()
             .any(|p| Path::new(p).is_dir()),
+        exits: !env_flag("STORM_NO_EXITS"),
+        sources: !env_flag("STORM_NO_SOURCES"),
         tax,
     })
 }
@@ -1085,7 +1155,12 @@ fn is_libbpf_header(line: &str) -> bool {
 /// long has passed). Rows from unrelated execs on the machine do not count, so
 /// background activity cannot keep this waiting. Returns the time from the
 /// storm's end to the last new storm row, and whether DRAIN_MAX was hit.
-fn wait_drained(p: &Path, t: &mut Tracer, expected: usize) -> Res<(Duration, bool)> {
+fn wait_drained(
+    p: &Path,
+    t: &mut Tracer,
+    expected: usize,
+    is_storm_row: &dyn Fn(&[u8]) -> bool,
+) -> Res<(Duration, bool)> {
     let t0 = Instant::now();
     let mut file = fs::File::open(p).map_err(|e| format!("open {}: {e}", p.display()))?;
     let mut carry: Vec<u8> = Vec::new();
@@ -1094,7 +1169,7 @@ fn wait_drained(p: &Path, t: &mut Tracer, expected: usize) -> Res<(Duration, boo
     let mut last_change = t0;
     loop {
         check_abort()?;
-        // Read whatever is new and count complete lines mentioning "storm".
+        // Read whatever is new and count the complete lines that are storm rows.
         let before = storm_rows;
         loop {
             let n = file.read(&mut chunk).map_err(|e| format!("read {}: {e}", p.display()))?;
@@ -1103,7 +1178,7 @@ fn wait_drained(p: &Path, t: &mut Tracer, expected: usize) -> Res<(Duration, boo
             }
             carry.extend_from_slice(&chunk[..n]);
             if let Some(end) = carry.iter().rposition(|&b| b == b'\n') {
-                storm_rows += carry[..end].split(|&b| b == b'\n').filter(|l| contains(l, b"storm")).count();
+                storm_rows += carry[..end].split(|&b| b == b'\n').filter(|l| is_storm_row(l)).count();
                 carry.drain(..=end);
             }
         }
@@ -1129,6 +1204,14 @@ fn wait_drained(p: &Path, t: &mut Tracer, expected: usize) -> Res<(Duration, boo
 
 fn contains(hay: &[u8], needle: &[u8]) -> bool {
     hay.windows(needle.len()).any(|w| w == needle)
+}
+
+/// The `"pid"` field of one of our JSON lines, without parsing all of it.
+fn json_pid(line: &[u8]) -> Option<i32> {
+    const KEY: &[u8] = b"\"pid\":";
+    let at = line.windows(KEY.len()).position(|w| w == KEY)? + KEY.len();
+    let digits = &line[at..at + line[at..].iter().take_while(|b| b.is_ascii_digit()).count()];
+    std::str::from_utf8(digits).ok()?.parse().ok()
 }
 
 // ---------------------------------------------------------------------------
@@ -1366,8 +1449,35 @@ enum Kind {
     OursJson,
     /// `--json -x`, with failing exec attempts mixed into the storm.
     OursJsonFails,
+    /// `--json -e`: an exit record per process as well.
+    OursJsonExits,
     OursText,
+    /// Text mode with `-e`.
+    OursTextExits,
     Libbpf,
+    /// `--json --source <fallback source>`.
+    Source(Src),
+}
+
+/// The fallback event sources, each measured in a row of its own (the bpf
+/// source is what the other rows of ours measure).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Src {
+    Ftrace,
+    Netlink,
+    Procfs,
+}
+
+impl Src {
+    const ALL: [Src; 3] = [Src::Ftrace, Src::Netlink, Src::Procfs];
+
+    fn as_str(self) -> &'static str {
+        match self {
+            Src::Ftrace => "ftrace",
+            Src::Netlink => "netlink",
+            Src::Procfs => "procfs",
+        }
+    }
 }
 
 impl Kind {
@@ -1375,23 +1485,39 @@ impl Kind {
         match self {
             Kind::OursJson => "execsnoop json",
             Kind::OursJsonFails => "execsnoop json -x",
+            Kind::OursJsonExits => "execsnoop json -e",
             Kind::OursText => "execsnoop text",
+            Kind::OursTextExits => "execsnoop text -e",
             Kind::Libbpf => "libbpf-tools",
+            Kind::Source(Src::Ftrace) => "execsnoop --source ftrace",
+            Kind::Source(Src::Netlink) => "execsnoop --source netlink",
+            Kind::Source(Src::Procfs) => "execsnoop --source procfs",
         }
     }
     fn is_json(self) -> bool {
-        matches!(self, Kind::OursJson | Kind::OursJsonFails)
+        matches!(self, Kind::OursJson | Kind::OursJsonFails | Kind::OursJsonExits | Kind::Source(_))
     }
     fn is_ours(self) -> bool {
         self != Kind::Libbpf
     }
+    /// Our text mode (with its header line).
+    fn is_our_text(self) -> bool {
+        matches!(self, Kind::OursText | Kind::OursTextExits)
+    }
     /// A failure of this tool is noted and the row skipped from then on,
     /// instead of ending the benchmark.
     fn optional(self) -> bool {
-        matches!(self, Kind::Libbpf | Kind::OursJsonFails)
+        !matches!(self, Kind::OursJson | Kind::OursText)
     }
     fn with_fails(self) -> bool {
         self == Kind::OursJsonFails
+    }
+    fn with_exits(self) -> bool {
+        matches!(self, Kind::OursJsonExits | Kind::OursTextExits)
+    }
+    /// The `--source` this row asks for; `None`: the default (auto, bpf first).
+    fn source(self) -> Option<Src> {
+        if let Kind::Source(s) = self { Some(s) } else { None }
     }
 }
 
@@ -1410,8 +1536,25 @@ impl<'a> FailCheck<'a> {
 
 #[derive(Default)]
 struct Analysis {
-    /// Records of any event kind (the divisor for cpu/1k ev).
+    /// Records of any event kind. The divisor for cpu/1k ev is this minus
+    /// `exit_records`.
     events: u64,
+    /// Exit records (`-e`): all of them.
+    exit_records: u64,
+    /// Storm execs whose exit was reported (distinct), and duplicates.
+    exits_captured: u64,
+    exit_duplicates: u64,
+    /// Exit records of storm execs with a wrong field.
+    exit_bad: u64,
+    exit_bad_example: Option<String>,
+    /// Records for other processes named like the no-op (not a storm PID).
+    exit_stray: u64,
+    /// Storm execs whose record says the arguments could not be read
+    /// (`args_read_failed`, the /proc-reading sources): matched by PID,
+    /// captured but never full-argv.
+    args_failed: u64,
+    /// Storm exec records by their `source` field (JSON).
+    sources: BTreeMap<String, u64>,
     captured: u64,
     full: u64,
     duplicates: u64,
@@ -1473,13 +1616,58 @@ fn classify(plan: &Plan, argv: &[&str]) -> Match {
 struct Tally<'a> {
     plan: &'a Plan,
     pids: &'a [i32],
+    /// Storm exec index by the PID `posix_spawn` returned.
+    pid_idx: HashMap<i32, usize>,
     seen: Vec<u8>,
+    /// Per storm exec: its exit was seen; the `ts_ns` of its exec record.
+    exit_seen: Vec<bool>,
+    exec_ts: Vec<Option<u64>>,
     a: Analysis,
 }
 
 impl<'a> Tally<'a> {
     fn new(plan: &'a Plan, pids: &'a [i32]) -> Self {
-        Tally { plan, pids, seen: vec![0; plan.total], a: Analysis::default() }
+        let pid_idx = pids.iter().enumerate().filter(|(_, p)| **p > 0).map(|(i, &p)| (p, i)).collect();
+        Tally {
+            plan,
+            pids,
+            pid_idx,
+            seen: vec![0; plan.total],
+            exit_seen: vec![false; plan.total],
+            exec_ts: vec![None; plan.total],
+            a: Analysis::default(),
+        }
+    }
+
+    /// The storm exec with this PID, if any.
+    fn by_pid(&self, pid: Option<u64>) -> Option<usize> {
+        self.pid_idx.get(&i32::try_from(pid?).ok()?).copied()
+    }
+
+    /// A storm exec whose arguments could not be read, matched by PID:
+    /// captured, not full-argv.
+    fn args_failed(&mut self, idx: usize) {
+        self.a.args_failed += 1;
+        if self.seen[idx] & 1 != 0 {
+            self.a.duplicates += 1;
+        } else {
+            self.seen[idx] |= 1;
+            self.a.captured += 1;
+        }
+    }
+
+    /// One exit record for storm exec `idx`; `wrong` lists its bad fields.
+    fn exit(&mut self, idx: usize, wrong: &[&str], line: &str) {
+        if self.exit_seen[idx] {
+            self.a.exit_duplicates += 1;
+            return;
+        }
+        self.exit_seen[idx] = true;
+        self.a.exits_captured += 1;
+        if !wrong.is_empty() {
+            self.a.exit_bad += 1;
+            self.a.exit_bad_example.get_or_insert_with(|| format!("wrong {}: {}", wrong.join(", "), clip(line)));
+        }
     }
 
     fn stray(&mut self, example: &str) {
@@ -1512,15 +1700,19 @@ impl<'a> Tally<'a> {
     }
 
     fn check_pids(&mut self, idx: usize, pid: Option<u64>, ppid: Option<u64>, line: &str) {
-        let want = self.pids.get(idx).copied().unwrap_or(0);
-        if want > 0 && pid != Some(want as u64) {
-            self.a.pid_wrong += 1;
-            self.a.pid_example.get_or_insert_with(|| format!("expected pid {want}: {}", clip(line)));
-        }
+        self.check_pid(idx, pid, line);
         // SAFETY: getpid has no preconditions.
         let me = unsafe { libc::getpid() } as u64;
         if ppid != Some(me) {
             self.a.ppid_wrong += 1;
+        }
+    }
+
+    fn check_pid(&mut self, idx: usize, pid: Option<u64>, line: &str) {
+        let want = self.pids.get(idx).copied().unwrap_or(0);
+        if want > 0 && pid != Some(want as u64) {
+            self.a.pid_wrong += 1;
+            self.a.pid_example.get_or_insert_with(|| format!("expected pid {want}: {}", clip(line)));
         }
     }
 }
@@ -1683,16 +1875,39 @@ fn analyze_json(data: &str, plan: &Plan, pids: &[i32], noop: &Noop, fails: Optio
                     t.a.notes.push("exec record without a boolean args_truncated".into());
                 }
                 let truncated = truncated.unwrap_or(false);
-                let before = t.a.stray;
-                let hit = t.argv(&argv, truncated, line);
-                if hit.is_none()
-                    && t.a.stray == before
-                    && v.get("comm").and_then(J::as_str) == Some(noop.comm.as_str())
-                    && noop.comm == "noop"
+                // The sources that read arguments from /proc after the event
+                // find them gone when the process has already ended: such a
+                // record (no or partial argv) is matched by its PID.
+                // Their comm, filename and PPID come from /proc too: empty,
+                // 0 or stale then, so only the PID is checked.
+                let read_failed = v.get("args_read_failed").and_then(J::as_bool) == Some(true);
+                let comm = v.get("comm").and_then(J::as_str);
+                let comm_is_noop = comm == Some(noop.comm.as_str());
+                let by_pid = if read_failed
+                    && (comm_is_noop || comm.is_none_or(str::is_empty))
+                    && !matches!(classify(plan, &argv), Match::Storm { .. })
                 {
+                    t.by_pid(v.get("pid").and_then(J::as_u64))
+                } else {
+                    None
+                };
+                let before = t.a.stray;
+                let hit = match by_pid {
+                    Some(idx) => {
+                        t.args_failed(idx);
+                        Some(idx)
+                    }
+                    None => t.argv(&argv, truncated || read_failed, line).map(|(_, _, idx)| idx),
+                };
+                if hit.is_none() && t.a.stray == before && comm_is_noop && noop.comm == "noop" {
                     t.stray(line);
                 }
-                if let Some((_, _, idx)) = hit {
+                if let Some(idx) = hit {
+                    let source = v.get("source").and_then(J::as_str).unwrap_or("(none)");
+                    *t.a.sources.entry(source.to_owned()).or_default() += 1;
+                    if t.exec_ts[idx].is_none() {
+                        t.exec_ts[idx] = v.get("ts_ns").and_then(J::as_u64);
+                    }
                     if truncated {
                         t.a.truncated_marked += 1;
                     }
@@ -1700,10 +1915,13 @@ fn analyze_json(data: &str, plan: &Plan, pids: &[i32], noop: &Noop, fails: Optio
                         t.a.ret_nonzero_ok += 1;
                     }
                     let pid = v.get("pid").and_then(J::as_u64);
+                    if read_failed {
+                        t.check_pid(idx, pid, line);
+                        continue;
+                    }
                     let ppid = v.get("ppid").and_then(J::as_u64);
                     t.check_pids(idx, pid, ppid, line);
-                    let comm = v.get("comm").and_then(J::as_str);
-                    if comm != Some(noop.comm.as_str()) {
+                    if !comm_is_noop {
                         t.a.comm_wrong += 1;
                         t.a.comm_example.get_or_insert_with(|| format!("comm {comm:?}, expected {:?}", noop.comm));
                     }
@@ -1714,6 +1932,34 @@ fn analyze_json(data: &str, plan: &Plan, pids: &[i32], noop: &Noop, fails: Optio
                             .get_or_insert_with(|| format!("filename {filename:?}, expected {:?}", noop.path_str));
                     }
                 }
+            }
+            "exit" => {
+                t.a.events += 1;
+                t.a.exit_records += 1;
+                if v.get("comm").and_then(J::as_str) != Some(noop.comm.as_str()) {
+                    continue;
+                }
+                let Some(idx) = t.by_pid(v.get("pid").and_then(J::as_u64)) else {
+                    t.a.exit_stray += 1;
+                    continue;
+                };
+                let mut wrong = Vec::new();
+                if v.get("exit_code").and_then(J::as_u64) != Some(0) {
+                    wrong.push("exit_code (expected 0)");
+                }
+                if !matches!(v.get("signal"), Some(J::Null)) {
+                    wrong.push("signal (expected null)");
+                }
+                // SAFETY: getpid has no preconditions.
+                let me = unsafe { libc::getpid() } as u64;
+                if v.get("ppid").and_then(J::as_u64) != Some(me) {
+                    wrong.push("ppid");
+                }
+                let exec_ts = v.get("exec_ts_ns").and_then(J::as_u64);
+                if exec_ts.is_none() || t.exec_ts[idx].is_some_and(|ts| exec_ts != Some(ts)) {
+                    wrong.push("exec_ts_ns (not its exec record's ts_ns)");
+                }
+                t.exit(idx, &wrong, line);
             }
             "lost" => {
                 let n = v.get("count").and_then(J::as_u64).unwrap_or(0);
@@ -1739,7 +1985,7 @@ fn analyze_json(data: &str, plan: &Plan, pids: &[i32], noop: &Noop, fails: Optio
     }
     // Cross-check the closing record.
     let mut a = t.a;
-    let execs = a.events - a.other_types.values().sum::<u64>();
+    let execs = a.events - a.exit_records - a.other_types.values().sum::<u64>();
     match a.end {
         None => a.notes.push("no {\"type\":\"end\"} record at the end of the JSON output".into()),
         Some((received, shown, lost)) => {
@@ -1768,12 +2014,12 @@ fn analyze_text(data: &str, plan: &Plan, pids: &[i32], kind: Kind, noop: &Noop, 
     let mut ret_nonzero = 0u64;
     let mut lines = data.lines();
     let first = lines.next().unwrap_or("");
-    let ret_col = kind == Kind::OursText && first.ends_with(TEXT_HEADER_RET);
+    let ret_col = kind.is_our_text() && first.ends_with(TEXT_HEADER_RET);
     match kind {
-        Kind::OursText if !is_text_header(first) => {
+        _ if kind.is_our_text() && !is_text_header(first) => {
             t.a.notes.push(format!("first stdout line is {:?}, expected the header {TEXT_HEADER:?}", clip(first)));
         }
-        Kind::OursText if first != TEXT_HEADER && !extra_args => {
+        _ if kind.is_our_text() && first != TEXT_HEADER && !extra_args => {
             t.a.notes.push(format!("header is {first:?}, expected exactly {TEXT_HEADER:?}"));
         }
         Kind::Libbpf if !is_libbpf_header(first) => {
@@ -1786,6 +2032,33 @@ fn analyze_text(data: &str, plan: &Plan, pids: &[i32], kind: Kind, noop: &Noop, 
             continue;
         }
         t.a.events += 1;
+        // -e: "[TIME] PID PPID [exit: code 0, lifetime 0.000s, cpu 0.000s] COMM".
+        if kind.is_our_text()
+            && let Some(xpos) = line.find(TEXT_EXIT_MARK)
+        {
+            t.a.exit_records += 1;
+            let h: Vec<&str> = line[..xpos].split_whitespace().collect();
+            let comm = line[xpos..].split_once("] ").map(|(_, c)| c);
+            if comm != Some(noop.comm.as_str()) {
+                continue;
+            }
+            let pid = h.len().checked_sub(2).and_then(|i| h.get(i)).and_then(|v| v.parse().ok());
+            let Some(idx) = t.by_pid(pid) else {
+                t.a.exit_stray += 1;
+                continue;
+            };
+            let mut wrong = Vec::new();
+            if !line[xpos..].starts_with("[exit: code 0,") {
+                wrong.push("status (expected code 0)");
+            }
+            // SAFETY: getpid has no preconditions.
+            let me = unsafe { libc::getpid() } as u64;
+            if h.last().and_then(|v| v.parse::<u64>().ok()) != Some(me) {
+                wrong.push("ppid");
+            }
+            t.exit(idx, &wrong, line);
+            continue;
+        }
         let Some(spos) = line.find(" storm ") else { continue };
         // argv[0] is the token just before "storm".
         let a0_start = line[..spos].rfind(' ').map_or(0, |i| i + 1);
@@ -1859,6 +2132,35 @@ fn has_fails_flag(args: &[String]) -> bool {
     args.iter().any(|a| a == "-x" || a == "--fails")
 }
 
+fn has_exits_flag(args: &[String]) -> bool {
+    args.iter().any(|a| a == "-e" || a == "--exits")
+}
+
+fn has_source_flag(args: &[String]) -> bool {
+    args.iter().any(|a| a == "--source" || a.starts_with("--source="))
+}
+
+/// Our arguments for a storm row: `--json`, `-x`, `-e`, `--source` as the row
+/// asks (a flag already in STORM_EXTRA_ARGS is not repeated), then the extra
+/// arguments.
+fn kind_args(cfg: &Config, kind: Kind) -> Vec<String> {
+    let mut v = Vec::new();
+    if kind.is_json() {
+        v.push("--json".to_owned());
+    }
+    if kind.with_fails() && !has_fails_flag(&cfg.extra_args) {
+        v.push("-x".to_owned());
+    }
+    if kind.with_exits() && !has_exits_flag(&cfg.extra_args) {
+        v.push("-e".to_owned());
+    }
+    if let Some(src) = kind.source() {
+        v.extend(["--source".to_owned(), src.as_str().to_owned()]);
+    }
+    v.extend(cfg.extra_args.iter().cloned());
+    v
+}
+
 fn our_args(cfg: &Config, json: bool, fails: bool) -> Vec<String> {
     let mut v = Vec::new();
     if json {
@@ -1896,22 +2198,36 @@ fn run_tracer(
     let out_path = dir.join(format!("out-{}-{run}.txt", kind.label().replace(' ', "-")));
     let out_file = fs::File::create(&out_path).map_err(|e| format!("create {}: {e}", out_path.display()))?;
     let (program, args, private_tracefs, ready): (PathBuf, Vec<String>, bool, Ready) = match kind {
-        Kind::OursJson => (cfg.execsnoop.clone(), our_args(cfg, true, false), false, Ready::Stderr(BANNER)),
-        Kind::OursJsonFails => (cfg.execsnoop.clone(), our_args(cfg, true, true), false, Ready::Stderr(BANNER)),
-        Kind::OursText => {
-            (cfg.execsnoop.clone(), our_args(cfg, false, false), false, Ready::File(&out_path, is_text_header))
-        }
         Kind::Libbpf => {
             let (p, a, private) = libbpf_command(cfg)?;
             (p, a, private, libbpf_ready(cfg, &out_path))
         }
+        _ if kind.is_json() => (cfg.execsnoop.clone(), kind_args(cfg, kind), false, Ready::Stderr(BANNER)),
+        _ => (cfg.execsnoop.clone(), kind_args(cfg, kind), false, Ready::File(&out_path, is_text_header)),
     };
     let mut tr = Tracer::spawn(kind.label(), &program, &args, Stdio::from(out_file), false, private_tracefs)?;
     let ready_at = tr.wait_ready(&ready)?;
     let startup_cpu_ns = tr.cpu_ns();
     let storm = run_storm(plan, noop, "storm", kind.with_fails().then_some(missing))?;
-    let expected_rows = plan.total + storm.fail_attempts.len();
-    let (drain, drain_timed_out) = wait_drained(&out_path, &mut tr, expected_rows)?;
+    // The rows of the storm: its execs (argv with "storm", or, from a source
+    // that could not read the arguments, the no-op's comm), failed attempts
+    // (-x), and in the -e rows one exit record per exec (the no-op's comm;
+    // not counted in other rows, where STORM_EXTRA_ARGS may add them).
+    let expected_rows = plan.total * if kind.with_exits() { 2 } else { 1 } + storm.fail_attempts.len();
+    let storm_pids: HashSet<i32> = storm.pids.iter().copied().filter(|&p| p > 0).collect();
+    let text_exit_end = format!("] {}", noop.comm);
+    let is_storm_row = |l: &[u8]| {
+        contains(l, b"storm")
+            || if kind.is_json() {
+                // By PID: a record whose arguments could not be read has no "storm".
+                kind.is_ours()
+                    && json_pid(l).is_some_and(|p| storm_pids.contains(&p))
+                    && (kind.with_exits() || !contains(l, b"\"type\":\"exit\""))
+            } else {
+                kind.with_exits() && contains(l, TEXT_EXIT_MARK.as_bytes()) && l.ends_with(text_exit_end.as_bytes())
+            }
+    };
+    let (drain, drain_timed_out) = wait_drained(&out_path, &mut tr, expected_rows, &is_storm_row)?;
     let cpu_end = tr.cpu_ns();
     let hwm_kib = tr.hwm_kib();
     let still_running = !tr.try_reap();
@@ -1921,7 +2237,16 @@ fn run_tracer(
     let banner =
         tr.lines.iter().find(|l| l.stream == Stream::Err && l.text.contains(BANNER)).map(|l| l.at - tr.started);
     let ending_seen = err_lines.iter().any(|l| l.contains(ENDING));
+    // A fallback source says once, at the start, how far to trust it.
+    let notice = kind.source().map(|s| format!("execsnoop: {} source: ", s.as_str()));
+    let mut notices = Vec::new();
     for l in &err_lines {
+        if let Some(n) = &notice
+            && let Some(text) = l.strip_prefix(n.as_str())
+        {
+            notices.push(format!("its notice: {}", clip(text)));
+            continue;
+        }
         let expected = if kind.is_ours() {
             l.contains(BANNER) || l.contains(ENDING) || l.starts_with("WARNING: lost ") || summary_lost(l).is_some()
         } else {
@@ -1942,6 +2267,10 @@ fn run_tracer(
     };
     if !still_running {
         analysis.notes.push(format!("had already exited ({}) before SIGINT", describe_status(exited.status)));
+    }
+    // Only the first run's: it can name things of that run (a PID).
+    if run == 0 {
+        analysis.info.extend(notices);
     }
     if !kind.is_json() {
         let warned: Vec<&str> = err_lines.iter().copied().filter(|l| summary_lost(l).is_none()).collect();
@@ -1975,6 +2304,34 @@ fn run_tracer(
         stderr_unexpected,
         analysis,
     })
+}
+
+/// Start a row's tracer once and stop it: `Some(reason)` when it cannot
+/// start here (e.g. a source that is not built, or needs what this machine
+/// lacks), with its exit status and last stderr line.
+fn probe(cfg: &Config, kind: Kind) -> Res<Option<String>> {
+    let mut tr = match Tracer::spawn(kind.label(), &cfg.execsnoop, &kind_args(cfg, kind), Stdio::null(), false, false) {
+        Ok(tr) => tr,
+        Err(e) => {
+            check_abort()?;
+            return Ok(Some(e));
+        }
+    };
+    match tr.wait_ready(&Ready::Stderr(BANNER)) {
+        Ok(_) => {
+            tr.stop(STOP_TIMEOUT);
+            Ok(None)
+        }
+        Err(e) => {
+            check_abort()?;
+            if !tr.try_reap() {
+                return Ok(Some(clip(&e)));
+            }
+            let st = tr.exited.map_or("unknown status".into(), |(s, _)| describe_status(s));
+            let last = tr.stderr_lines().filter(|l| !l.trim().is_empty()).last().unwrap_or("(no stderr)");
+            Ok(Some(format!("{st}: {}", clip(last.strip_prefix("execsnoop: ").unwrap_or(last)))))
+        }
+    }
 }
 
 struct StartStop {
@@ -2403,9 +2760,15 @@ struct Rows {
     /// `-x` storm: failed attempts captured / made.
     fails_captured: Vec<f64>,
     fails_attempted: Vec<f64>,
+    /// `-e` rows: storm execs whose exit was reported.
+    exits_captured: Vec<f64>,
+    /// Storm execs whose record has `args_read_failed` (matched by PID).
+    args_failed: Vec<f64>,
     notes: Vec<String>,
     /// The comparison tool failed; it is skipped from then on.
     disabled: bool,
+    /// Why an optional row could not run at all (shown in the table).
+    skip_reason: Option<String>,
 }
 
 impl Rows {
@@ -2422,10 +2785,13 @@ fn record(rows: &mut Rows, kind: Kind, plan: &Plan, r: &TracerRun, run: usize) {
     rows.captured_pct.push(a.captured as f64 * 100.0 / total);
     rows.full_pct.push(a.full as f64 * 100.0 / total);
     rows.lost.push(a.lost as f64);
+    // Per exec record (failed attempts with -x included); exit records (-e)
+    // are not counted, so the -e rows compare with the others per exec.
+    let exec_records = a.events - a.exit_records;
     if let Some(ns) = r.storm_cpu_ns
-        && a.events > 0
+        && exec_records > 0
     {
-        rows.cpu_per_1k_ms.push(ns as f64 / 1e6 / (a.events as f64 / 1000.0));
+        rows.cpu_per_1k_ms.push(ns as f64 / 1e6 / (exec_records as f64 / 1000.0));
     }
     if let Some(ns) = r.startup_cpu_ns {
         rows.startup_cpu_ms.push(ns as f64 / 1e6);
@@ -2456,10 +2822,17 @@ fn record(rows: &mut Rows, kind: Kind, plan: &Plan, r: &TracerRun, run: usize) {
             "{label} ({run_tag}): captured {}/{} storm execs, {} with full argv; lost reported: {}",
             a.captured, plan.total, a.full, a.lost
         ));
-    } else if a.full < a.captured {
+    } else if a.captured - a.full > a.args_failed {
+        // Records with unreadable arguments are expected from the sources
+        // that read /proc; they get one note of their own (see `run`).
+        let besides = if a.args_failed > 0 {
+            format!(" (besides {} with unreadable arguments)", a.args_failed)
+        } else {
+            String::new()
+        };
         rows.note(format!(
-            "{label} ({run_tag}): {} of {} captured rows lack the full, correct argv",
-            a.captured - a.full,
+            "{label} ({run_tag}): {} of {} captured rows lack the full, correct argv{besides}",
+            a.captured - a.full - a.args_failed,
             a.captured
         ));
     }
@@ -2553,6 +2926,41 @@ fn record(rows: &mut Rows, kind: Kind, plan: &Plan, r: &TracerRun, run: usize) {
     if a.ret_nonzero_ok > 0 {
         rows.note(format!("{label} ({run_tag}): {} successful storm execs with \"ret\" != 0", a.ret_nonzero_ok));
     }
+    if kind.with_exits() {
+        rows.exits_captured.push(a.exits_captured as f64);
+        if a.exits_captured < a.captured {
+            rows.note(format!(
+                "{label} ({run_tag}): exits reported for {} of the {} storm execs captured",
+                a.exits_captured, a.captured
+            ));
+        }
+        if a.exit_duplicates > 0 {
+            rows.note(format!("{label} ({run_tag}): {} duplicate exit records for a storm exec", a.exit_duplicates));
+        }
+        if a.exit_bad > 0 {
+            rows.note(format!(
+                "{label} ({run_tag}): {} wrong exit records, e.g. {}",
+                a.exit_bad,
+                a.exit_bad_example.clone().unwrap_or_default()
+            ));
+        }
+    }
+    if a.exit_stray > 0 {
+        rows.note(format!(
+            "{label} ({run_tag}): {} exit records of a no-op process that is no storm exec",
+            a.exit_stray
+        ));
+    }
+    rows.args_failed.push(a.args_failed as f64);
+    // Which source saw the storm: the row's own, or for the default rows bpf
+    // (a fallback there would measure another source under a bpf label).
+    if kind.is_json() && kind.is_ours() {
+        let want = kind.source().map_or("bpf", Src::as_str);
+        let other: BTreeMap<&String, &u64> = a.sources.iter().filter(|(s, _)| s.as_str() != want).collect();
+        if !other.is_empty() {
+            rows.note(format!("{label} ({run_tag}): storm records from another source than {want}: {other:?}"));
+        }
+    }
     for n in &a.notes {
         rows.note(format!("{label} ({run_tag}): {n}"));
     }
@@ -2580,7 +2988,7 @@ fn record(rows: &mut Rows, kind: Kind, plan: &Plan, r: &TracerRun, run: usize) {
     if ours && r.banner.is_none() {
         rows.note(format!("{label} ({run_tag}): no banner {BANNER:?} on stderr"));
     }
-    if kind == Kind::OursText
+    if kind.is_our_text()
         && let (Some(b), Some(h)) = (r.banner, r.ready)
         && h > b + Duration::from_millis(50)
     {
@@ -2606,11 +3014,10 @@ fn record(rows: &mut Rows, kind: Kind, plan: &Plan, r: &TracerRun, run: usize) {
     }
     // The end record's received vs shown can reveal filtering bugs.
     if let Some((Some(received), Some(shown), _)) = a.end
-        && (received < a.events || shown > received)
+        && (received < exec_records || shown > received)
     {
         rows.note(format!(
-            "{label} ({run_tag}): end record received={received} shown={shown} vs {} exec rows",
-            a.events
+            "{label} ({run_tag}): end record received={received} shown={shown} vs {exec_records} exec rows"
         ));
     }
 }
@@ -2663,9 +3070,28 @@ fn run() -> Res<()> {
     let noop = build_noop(tmp.path());
     let plan = Plan::new(cfg.workers, cfg.execs);
     let missing = Missing::new(tmp.path());
-    let mut kinds = vec![Kind::OursJson, Kind::OursJsonFails, Kind::OursText];
+    let mut kinds = vec![Kind::OursJson, Kind::OursJsonFails];
+    if cfg.exits {
+        kinds.push(Kind::OursJsonExits);
+    }
+    kinds.push(Kind::OursText);
+    if cfg.exits {
+        kinds.push(Kind::OursTextExits);
+    }
     if cfg.libbpf.is_some() {
         kinds.push(Kind::Libbpf);
+    }
+    if cfg.sources && has_source_flag(&cfg.extra_args) {
+        global_notes.push("STORM_EXTRA_ARGS contains --source: the per-source rows are skipped".into());
+    } else if cfg.sources {
+        kinds.extend(Src::ALL.map(Kind::Source));
+    }
+    if has_exits_flag(&cfg.extra_args) {
+        global_notes.push(
+            "STORM_EXTRA_ARGS contains -e/--exits: every execsnoop row runs with it (exit records are not counted \
+             in cpu/1k ev)"
+                .into(),
+        );
     }
     if cfg.libbpf.is_some() && cfg.stdbuf.is_none() {
         global_notes.push("stdbuf not found: libbpf-tools runs fully buffered, readiness is a fixed 3 s wait".into());
@@ -2702,6 +3128,16 @@ fn run() -> Res<()> {
     let mut baseline_s = Vec::new();
     let mut rows: Vec<(Kind, Rows)> = kinds.iter().map(|&k| (k, Rows::default())).collect();
     let mut start_stop: Vec<StartStop> = Vec::new();
+
+    // A source that cannot start here (not built, no tracefs, ...) gets a row
+    // with its reason; finding out first saves its baseline storms.
+    for (kind, r) in rows.iter_mut().filter(|(k, _)| k.source().is_some()) {
+        if let Some(why) = probe(&cfg, *kind)? {
+            eprintln!("storm: {} cannot start, skipping it: {why}", kind.label());
+            r.disabled = true;
+            r.skip_reason = Some(why);
+        }
+    }
 
     for run in 0..cfg.runs {
         for (kind, r) in rows.iter_mut() {
@@ -2746,6 +3182,9 @@ fn run() -> Res<()> {
                     eprintln!("storm: {} failed, skipping it: {e}", kind.label());
                     r.note(format!("{} (run {}): failed, skipped from then on: {e}", kind.label(), run + 1));
                     r.disabled = true;
+                    if r.captured_pct.is_empty() {
+                        r.skip_reason = Some(format!("failed in run {}, see notes", run + 1));
+                    }
                     continue;
                 }
                 Err(e) => return Err(e),
@@ -2770,6 +3209,28 @@ fn run() -> Res<()> {
                 ms(tr.exited.stop_latency),
                 if tr.exited.killed { "KILLED".into() } else { describe_status(tr.exited.status) },
             );
+            if kind.with_exits() || a.exit_records > 0 {
+                eprintln!(
+                    "[run {}/{}] {}: exit records {}, storm exits {}/{}, {} wrong, {} duplicates",
+                    run + 1,
+                    cfg.runs,
+                    kind.label(),
+                    a.exit_records,
+                    a.exits_captured,
+                    a.captured,
+                    a.exit_bad,
+                    a.exit_duplicates
+                );
+            }
+            if a.args_failed > 0 {
+                eprintln!(
+                    "[run {}/{}] {}: {} storm execs with unreadable arguments (matched by PID)",
+                    run + 1,
+                    cfg.runs,
+                    kind.label(),
+                    a.args_failed
+                );
+            }
             if kind.with_fails() {
                 eprintln!(
                     "[run {}/{}] {}: failed attempts captured {}/{} ({} by ret < 0, {} by filename), {} ret fields",
@@ -2827,12 +3288,32 @@ fn run() -> Res<()> {
         fmt_secs(base_med),
         plan.total as f64 / base_med
     );
+    let w = rows.iter().map(|(k, _)| k.label().len() + 2).max().unwrap_or(0).max(18);
     let _ = writeln!(
         out,
-        "{:<18}{:>9}  {:>9}  {:>5}  {:>9}  {:>9}  {:>7}  {:>8}  {:>9}",
-        "tool", "captured", "full-argv", "lost", "cpu/1k ev", "peak RSS", "ready", "slowdown", "failed"
+        "{:<w$}{:>9}  {:>9}  {:>5}  {:>9}  {:>9}  {:>7}  {:>8}  {:>9}  {:>11}",
+        "tool", "captured", "full-argv", "lost", "cpu/1k ev", "peak RSS", "ready", "slowdown", "failed", "exits"
     );
     for (kind, r) in &rows {
+        if r.captured_pct.is_empty()
+            && let Some(why) = &r.skip_reason
+        {
+            let _ = writeln!(
+                out,
+                "{:<w$}{:>9}  {:>9}  {:>5}  {:>9}  {:>9}  {:>7}  {:>8}  {:>9}  {:>11}  not run: {why}",
+                kind.label(),
+                "-",
+                "-",
+                "-",
+                "-",
+                "-",
+                "-",
+                "-",
+                "-",
+                "-"
+            );
+            continue;
+        }
         let pct = |v: &Vec<f64>| median_f(v.clone()).map_or("n/a".into(), |x| format!("{x:.2}%"));
         let lost = median_f(r.lost.clone()).map_or("n/a".into(), |x| format!("{x:.0}"));
         let cpu = fmt_ms(median_f(r.cpu_per_1k_ms.clone()));
@@ -2847,9 +3328,14 @@ fn run() -> Res<()> {
         } else {
             "-".into()
         };
+        let exits = if kind.with_exits() {
+            median_f(r.exits_captured.clone()).map_or("n/a".into(), |c| format!("{c:.0}/{}", plan.total))
+        } else {
+            "-".into()
+        };
         let _ = writeln!(
             out,
-            "{:<18}{:>9}  {:>9}  {:>5}  {:>9}  {:>9}  {:>7}  {:>8}  {:>9}",
+            "{:<w$}{:>9}  {:>9}  {:>5}  {:>9}  {:>9}  {:>7}  {:>8}  {:>9}  {:>11}",
             kind.label(),
             pct(&r.captured_pct),
             pct(&r.full_pct),
@@ -2858,14 +3344,71 @@ fn run() -> Res<()> {
             rss,
             ready,
             slow,
-            failed
+            failed,
+            exits
         );
     }
     let _ = writeln!(out);
-    for (kind, r) in &rows {
+    let row_of = |k: Kind| rows.iter().find(|(kind, _)| *kind == k).map(|(_, r)| r);
+    // What -e costs: its row against the same mode without it.
+    for (with, without) in [(Kind::OursJsonExits, Kind::OursJson), (Kind::OursTextExits, Kind::OursText)] {
+        let (Some(a), Some(b)) = (row_of(with), row_of(without)) else { continue };
+        let ratio = |f: fn(&Rows) -> &Vec<f64>| match (median_f(f(a).clone()), median_f(f(b).clone())) {
+            (Some(x), Some(y)) if y > 0.0 => Some(x / y),
+            _ => None,
+        };
+        let cpu = ratio(|r| &r.cpu_per_1k_ms);
+        let slow = ratio(|r| &r.slowdown);
+        let verdict = match (cpu, slow) {
+            (Some(c), Some(s)) if c <= EXITS_TARGET && s <= EXITS_TARGET => "met",
+            (Some(_), Some(_)) => "NOT met",
+            _ => "n/a",
+        };
+        let x = |v: Option<f64>| v.map_or("n/a".into(), |v| format!("{v:.2}x"));
         let _ = writeln!(
             out,
-            "{:<18}storm wall {}, startup CPU {}, whole-life CPU {}, drain after storm {}, SIGINT->exit {}",
+            "-e cost, {} / {}: cpu/1k exec {}, slowdown {}  (target: each within {EXITS_TARGET:.1}x: {verdict})",
+            with.label(),
+            without.label(),
+            x(cpu),
+            x(slow)
+        );
+    }
+    // Capture and full-argv share by source; bpf is what the default json row measures.
+    if rows.iter().any(|(k, _)| k.source().is_some()) {
+        let share = |r: &Rows| match (median_f(r.captured_pct.clone()), median_f(r.full_pct.clone())) {
+            (Some(c), Some(f)) => format!("{c:.2}% / {f:.2}%"),
+            _ => match &r.skip_reason {
+                Some(why) => format!("- ({why})"),
+                None => "n/a".into(),
+            },
+        };
+        let mut parts = Vec::new();
+        if let Some(r) = row_of(Kind::OursJson) {
+            parts.push(format!("bpf {} (the execsnoop json row)", share(r)));
+        }
+        for src in Src::ALL {
+            if let Some(r) = row_of(Kind::Source(src)) {
+                parts.push(format!("{} {}", src.as_str(), share(r)));
+            }
+        }
+        let _ = writeln!(out, "per source, captured / full-argv: {}", parts.join(", "));
+        if let Some(r) = row_of(Kind::OursJson)
+            && let (Some(c), Some(f)) = (median_f(r.captured_pct.clone()), median_f(r.full_pct.clone()))
+            && (c < 100.0 || f < 100.0)
+        {
+            global_notes.push(format!(
+                "the bpf source (execsnoop json row) is below 100%: captured {c:.2}%, full-argv {f:.2}%"
+            ));
+        }
+    }
+    for (kind, r) in &rows {
+        if r.captured_pct.is_empty() {
+            continue;
+        }
+        let _ = writeln!(
+            out,
+            "{:<w$}storm wall {}, startup CPU {}, whole-life CPU {}, drain after storm {}, SIGINT->exit {}",
             kind.label(),
             median_f(r.storm_s.clone()).map_or("n/a".into(), fmt_secs),
             fmt_ms(median_f(r.startup_cpu_ms.clone())),
@@ -2895,7 +3438,7 @@ fn run() -> Res<()> {
     );
     let _ = writeln!(
         out,
-        "(cpu/1k ev = tracer CPU from ready to SIGINT per 1000 rows written; ready = spawn -> banner (json) / header line in stdout file (text, libbpf-tools); slowdown = median of storm wall / the baseline run just before it; failed = failed exec attempts captured / made, -x row only: its storm and its baseline add one failing exec every {FAIL_EVERY} per worker)"
+        "(cpu/1k ev = tracer CPU from ready to SIGINT per 1000 exec records written: failed attempts (-x) count, exit records (-e) do not, so the -e rows compare per exec; ready = spawn -> banner (json) / header line in stdout file (text, libbpf-tools); slowdown = median of storm wall / the baseline run just before it; failed = failed exec attempts captured / made, -x row only: its storm and its baseline add one failing exec every {FAIL_EVERY} per worker; exits = storm execs whose exit record (exit code 0) was written, -e rows only; --source rows: arguments unreadable (process gone) count as captured, not full-argv)"
     );
     if let Some(t) = &tax {
         out.push_str(&t.render());
@@ -2919,6 +3462,18 @@ fn run() -> Res<()> {
         }
         if s.banner.is_none() {
             global_notes.push(format!("text/pipe start-stop run {}: no banner on stderr", i + 1));
+        }
+    }
+    for (kind, r) in rows.iter_mut() {
+        if r.args_failed.iter().any(|&n| n > 0.0) {
+            let by_run: Vec<String> = r.args_failed.iter().map(|n| format!("{n:.0}")).collect();
+            r.note(format!(
+                "{}: storm execs whose arguments could not be read (args_read_failed: the process was gone before \
+                 /proc was read; matched by PID, counted captured, not full-argv), by run: {} of {}",
+                kind.label(),
+                by_run.join(", "),
+                plan.total
+            ));
         }
     }
     let all_notes: Vec<&String> = global_notes.iter().chain(rows.iter().flat_map(|(_, r)| r.notes.iter())).collect();

@@ -15,7 +15,7 @@
 //! (it has no command line of its own).
 
 use std::cell::RefCell;
-use std::collections::HashSet;
+use std::collections::HashMap;
 
 use regex::bytes::Regex;
 
@@ -30,9 +30,9 @@ pub struct Filter {
     /// The joined command line, reused for every record (no allocation in
     /// steady state). Interior mutability keeps [`Filter::keep`] `&self`.
     joined: RefCell<Vec<u8>>,
-    /// With filters and exit records: the (pid, exec timestamp) of kept
-    /// execs whose exit has not come yet.
-    kept_running: Option<HashSet<(u32, u64)>>,
+    /// With filters and exit records: pid -> exec timestamp of kept execs
+    /// whose exit has not come yet (a later exec of the pid replaces it).
+    kept_running: Option<HashMap<u32, u64>>,
 }
 
 impl Filter {
@@ -44,27 +44,34 @@ impl Filter {
             name: f.name.clone(),
             line: f.line.clone(),
             joined: RefCell::new(Vec::new()),
-            kept_running: (exits && active).then(HashSet::new),
+            kept_running: (exits && active).then(HashMap::new),
         }
     }
 
     /// Whether an exec record should be shown.
     pub fn keep(&mut self, e: &Exec) -> bool {
         let keep = self.matches(e);
-        if keep
-            && e.ret == 0
-            && let Some(set) = &mut self.kept_running
+        if e.ret == 0
+            && let Some(map) = &mut self.kept_running
         {
-            set.insert((e.pid, e.ts_ns));
+            if keep {
+                map.insert(e.pid, e.ts_ns);
+            } else {
+                map.remove(&e.pid);
+            }
         }
         keep
     }
 
     /// Whether an exit record should be shown.
     pub fn keep_exit(&mut self, x: &Exit) -> bool {
-        let Some(set) = &mut self.kept_running else { return true };
+        let Some(map) = &mut self.kept_running else { return true };
         if x.execed() {
-            set.remove(&(x.pid, x.exec_ts_ns))
+            let joined = map.get(&x.pid) == Some(&x.exec_ts_ns);
+            if joined {
+                map.remove(&x.pid);
+            }
+            joined
         } else {
             self.line.is_none() && self.name.as_ref().is_none_or(|re| re.is_match(&x.comm))
         }

@@ -108,7 +108,7 @@ fn trace(config: &Config) -> anyhow::Result<ExitCode> {
     }
     let mut summary = format!("{} execs traced, {} shown", totals.received, totals.shown);
     if totals.lost > 0 {
-        summary.push_str(&format!(", WARNING: {} lost (ring buffer full; try a larger --buffer-kib)", totals.lost));
+        summary.push_str(&format!(", WARNING: {} lost (see the lost notices above)", totals.lost));
     } else {
         summary.push_str(", 0 lost");
     }

@@ -519,7 +519,9 @@ fn arg_bytes_cap_truncates_and_marks() {
 #[ignore = "needs root and BPF: run cargo test -- --include-ignored as root"]
 fn missing_btf_is_one_line_exit_1() {
     let _g = root_test();
-    let f = common::run_tool(Command::new(common::bin()).env("EXECSNOOP_BTF", "/nonexistent"));
+    // --source bpf: with auto, a fallback source would start instead.
+    let f =
+        common::run_tool(Command::new(common::bin()).args(["--source", "bpf"]).env("EXECSNOOP_BTF", "/nonexistent"));
     common::assert_error_exit(&f, 1, true);
     assert!(f.stderr.starts_with("execsnoop: kernel BTF not found at /nonexistent"), "{}", f.dump());
 }

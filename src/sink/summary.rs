@@ -63,8 +63,9 @@ pub struct Summary {
 pub struct SummarySink<'a> {
     inner: Box<dyn Sink + 'a>,
     by_comm: HashMap<Vec<u8>, CommandCost>,
-    /// Execs not yet ended: (pid, exec ts) -> comm.
-    running: HashMap<(u32, u64), Vec<u8>>,
+    /// Execs not yet ended, by pid: exec timestamp and comm. A later exec
+    /// of the same pid replaces its entry (the earlier program is gone).
+    running: HashMap<u32, (u64, Vec<u8>)>,
     failed_traced: bool,
 }
 
@@ -83,7 +84,7 @@ impl<'a> SummarySink<'a> {
     /// The table as it stands.
     pub fn table(&self) -> Summary {
         let mut commands: Vec<CommandCost> = self.by_comm.values().cloned().collect();
-        for comm in self.running.values() {
+        for (_, comm) in self.running.values() {
             if let Some(c) = commands.iter_mut().find(|c| &c.comm == comm) {
                 c.running += 1;
             }
@@ -120,14 +121,14 @@ impl Sink for SummarySink<'_> {
             self.entry(comm_of_path(&e.filename)).failed += 1;
         } else {
             self.entry(&e.comm).execs += 1;
-            self.running.insert((e.pid, e.ts_ns), e.comm.clone());
+            self.running.insert(e.pid, (e.ts_ns, e.comm.clone()));
         }
         self.inner.exec(e)
     }
 
     fn exit(&mut self, x: &Exit) -> io::Result<()> {
-        if x.execed() {
-            self.running.remove(&(x.pid, x.exec_ts_ns));
+        if x.execed() && self.running.get(&x.pid).is_some_and(|(ts, _)| *ts == x.exec_ts_ns) {
+            self.running.remove(&x.pid);
         }
         let c = self.entry(&x.comm);
         c.exits += 1;
@@ -224,6 +225,10 @@ mod tests {
             s.exec(&exec(2, 11, b"cc1")).unwrap();
             s.exec(&exec(3, 12, b"sh")).unwrap();
             s.exec(&exec(4, 13, b"sleep")).unwrap();
+            // A script that execs its real program: replaced, not running.
+            s.exec(&exec(7, 15, b"zcat")).unwrap();
+            s.exec(&exec(7, 16, b"gzip")).unwrap();
+            s.exit(&exit(7, 16, 16, 20, 1, b"gzip")).unwrap();
             let failed = Exec { ret: -2, filename: b"/usr/local/bin/gcc".to_vec(), ..exec(5, 14, b"make") };
             s.exec(&failed).unwrap();
             s.exit(&exit(1, 10, 10, 110, 90, b"cc1")).unwrap();
@@ -233,19 +238,20 @@ mod tests {
             s.exit(&exit(3, 12, 12, 40, 3, b"sh")).unwrap();
             s.finish(&Totals::default()).unwrap();
         }
-        assert_eq!((seen.execs, seen.exits), (5, 4), "every record passes through");
+        assert_eq!((seen.execs, seen.exits), (7, 5), "every record passes through");
         let t = &seen.summaries[0];
         let names: Vec<&[u8]> = t.commands.iter().map(|c| c.comm.as_slice()).collect();
         // Ties on CPU: more execs first.
-        assert_eq!(names, [&b"cc1"[..], b"sh", b"sleep", b"gcc"]);
+        assert_eq!(names, [&b"cc1"[..], b"sh", b"gzip", b"sleep", b"zcat", b"gcc"]);
         let cc1 = &t.commands[0];
         assert_eq!((cc1.execs, cc1.exits, cc1.cpu_ns, cc1.lifetime_ns), (2, 2, 130, 150));
         assert_eq!(cc1.mean_cpu_ns(), Some(65));
         let sh = &t.commands[1];
         assert_eq!((sh.execs, sh.exits, sh.forks, sh.cpu_ns, sh.lifetime_ns), (1, 2, 1, 10, 38));
-        assert_eq!(t.commands[3].failed, 1);
-        assert_eq!(t.commands[2].running, 1);
-        assert_eq!(t.commands[2].mean_cpu_ns(), None);
-        assert_eq!((t.total.cpu_ns, t.total.exits, t.total.running, t.total.failed), (140, 4, 1, 1));
+        assert_eq!(t.commands[5].failed, 1);
+        assert_eq!(t.commands[3].running, 1);
+        assert_eq!(t.commands[3].mean_cpu_ns(), None);
+        assert_eq!(t.commands[4].running, 0, "zcat was replaced by gzip");
+        assert_eq!((t.total.cpu_ns, t.total.exits, t.total.running, t.total.failed), (141, 5, 1, 1));
     }
 }
