@@ -263,12 +263,8 @@ impl<W: Write> Sink for JsonSink<W> {
 
     fn exec(&mut self, e: &Exec) -> io::Result<()> {
         let b = &mut self.buf;
-        b.clear();
-        b.extend_from_slice(b"{\"type\":\"exec\",\"ts_ns\":");
-        push_u64(b, e.ts_ns);
-        b.extend_from_slice(b",\"time\":\"");
-        push_rfc3339(b, self.clock.wall_ns(e.ts_ns));
-        b.extend_from_slice(b"\",\"pid\":");
+        push_head(b, "exec", e.ts_ns, &self.clock);
+        b.extend_from_slice(b",\"pid\":");
         push_u64(b, e.pid.into());
         b.extend_from_slice(b",\"old_pid\":");
         push_u64(b, e.old_pid.into());
@@ -300,11 +296,7 @@ impl<W: Write> Sink for JsonSink<W> {
         b.extend_from_slice(b",\"pcomm\":");
         push_bytes(b, &e.pcomm)?;
         b.extend_from_slice(b",\"interp\":");
-        if e.interp.is_empty() {
-            b.extend_from_slice(b"null");
-        } else {
-            push_bytes(b, &e.interp)?;
-        }
+        push_nonempty_bytes(b, &e.interp)?;
         b.extend_from_slice(b",\"ret\":");
         push_i64(b, e.ret.into());
         b.extend_from_slice(b",\"errno\":");
@@ -324,11 +316,7 @@ impl<W: Write> Sink for JsonSink<W> {
         b.extend_from_slice(b"\",\"depth\":");
         push_opt_u64(b, e.depth.map(u64::from));
         b.extend_from_slice(b",\"fd_path\":");
-        if e.fd_path.is_empty() {
-            b.extend_from_slice(b"null");
-        } else {
-            push_bytes(b, &e.fd_path)?;
-        }
+        push_nonempty_bytes(b, &e.fd_path)?;
         if let Some(r) = &mut self.cgroups {
             b.extend_from_slice(b",\"cgroup\":");
             match r.lookup(e.cgroup_id) {
@@ -342,12 +330,8 @@ impl<W: Write> Sink for JsonSink<W> {
 
     fn exit(&mut self, x: &Exit) -> io::Result<()> {
         let b = &mut self.buf;
-        b.clear();
-        b.extend_from_slice(b"{\"type\":\"exit\",\"ts_ns\":");
-        push_u64(b, x.ts_ns);
-        b.extend_from_slice(b",\"time\":\"");
-        push_rfc3339(b, self.clock.wall_ns(x.ts_ns));
-        b.extend_from_slice(b"\",\"pid\":");
+        push_head(b, "exit", x.ts_ns, &self.clock);
+        b.extend_from_slice(b",\"pid\":");
         push_u64(b, x.pid.into());
         b.extend_from_slice(b",\"ppid\":");
         push_u64(b, x.ppid.into());
@@ -388,12 +372,8 @@ impl<W: Write> Sink for JsonSink<W> {
 
     fn lost(&mut self, l: &Lost) -> io::Result<()> {
         let b = &mut self.buf;
-        b.clear();
-        b.extend_from_slice(b"{\"type\":\"lost\",\"ts_ns\":");
-        push_u64(b, l.ts_ns);
-        b.extend_from_slice(b",\"time\":\"");
-        push_rfc3339(b, self.clock.wall_ns(l.ts_ns));
-        b.extend_from_slice(b"\",\"kind\":\"");
+        push_head(b, "lost", l.ts_ns, &self.clock);
+        b.extend_from_slice(b",\"kind\":\"");
         b.extend_from_slice(l.kind.as_str().as_bytes());
         b.extend_from_slice(b"\",\"count\":");
         push_u64(b, l.count);
@@ -497,6 +477,29 @@ fn push_cost(b: &mut Vec<u8>, c: &CommandCost, failed_traced: bool) {
     push_opt_u64(b, c.mean_lifetime_ns());
     b.extend_from_slice(b",\"running\":");
     push_u64(b, c.running);
+}
+
+/// The start every timed record shares: `{"type":"T","ts_ns":N,"time":"..."`
+/// (the buffer is cleared first).
+fn push_head(b: &mut Vec<u8>, typ: &str, ts_ns: u64, clock: &Clock) {
+    b.clear();
+    b.extend_from_slice(b"{\"type\":\"");
+    b.extend_from_slice(typ.as_bytes());
+    b.extend_from_slice(b"\",\"ts_ns\":");
+    push_u64(b, ts_ns);
+    b.extend_from_slice(b",\"time\":\"");
+    push_rfc3339(b, clock.wall_ns(ts_ns));
+    b.push(b'"');
+}
+
+/// A byte string, or `null` when it is empty.
+fn push_nonempty_bytes(b: &mut Vec<u8>, s: &[u8]) -> io::Result<()> {
+    if s.is_empty() {
+        b.extend_from_slice(b"null");
+        Ok(())
+    } else {
+        push_bytes(b, s)
+    }
 }
 
 fn push_opt_u64(b: &mut Vec<u8>, n: Option<u64>) {
