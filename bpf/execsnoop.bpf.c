@@ -7,25 +7,45 @@
  * process, so the argument area mm->arg_start..arg_end is the new argv, already
  * in memory: rows are never empty and never cut silently.
  *
- * Each exec becomes one variable-length record in one ring buffer (time order
- * across CPUs). A record that cannot be reserved is counted in a per-CPU
- * counter that user space reads and reports: nothing is lost silently.
+ * Each exec becomes a short run of ring-buffer records (see execsnoop.h):
+ * pieces for the interpreter, the file behind a descriptor and the argument
+ * area, then the exec record itself. A single ring buffer keeps records in
+ * time order across CPUs. A record that cannot be written is counted in a
+ * per-CPU counter (or marked on the exec record) that user space reads and
+ * reports: nothing is lost silently.
+ *
+ * One object for every kernel from 5.8 on (Debian's 5.10, 6.1, 6.12 and
+ * newer), so it uses only what 5.10 has: ring buffers with bpf_ringbuf_output
+ * (5.8), bounded loops (5.3), tail calls, no dynptrs (5.19), no bpf_loop
+ * (5.17) and no BPF-to-BPF calls (global functions with pointer arguments are
+ * newer still). What varies in length is split so that every program the
+ * verifier checks is small and fixed: the walk of the file behind a
+ * descriptor and the copy of the argument area are stages of their own,
+ * reached by tail calls, and the argument stage tail-calls itself for long
+ * areas instead of looping over the whole 6 MiB cap.
  */
 #include "vmlinux_min.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_core_read.h>
 #include "execsnoop.h"
 
-/* Where the interpreter path is staged in the scratch buffer (after room for
- * the filename). */
-#define INTERP_OFF (FILENAME_MAX_LEN + 8)
-
-/* Set by user space before load (EbpfLoader::set_global). */
+/* Set by user space before load (EbpfLoader::override_global). */
 const volatile __u32 args_cap = ARGS_CAP_DEFAULT;
 const volatile __u32 targ_ppid = 0;        /* 0: any parent */
 const volatile __u32 targ_uid = (__u32)-1;  /* (u32)-1: any user */
 const volatile __u64 targ_cgroup_id = 0;    /* 0: any cgroup; else this one and below */
 const volatile __u32 targ_cgroup_level = 0; /* level of targ_cgroup_id in the hierarchy */
+
+/* Set by user space: also trace failed attempts (the syscall programs are
+ * only attached then). */
+const volatile bool trace_fails = false;
+
+/* Set by user space: follow processes from fork to exit (the fork and exit
+ * programs are only attached then), emit exit records, and (-p, COMMAND)
+ * trace only processes in the table, which user space seeds with the root. */
+const volatile bool track = false;
+const volatile bool emit_exits = false;
+const volatile bool follow_only = false;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -39,17 +59,37 @@ struct {
 	__type(value, __u64);
 } counters SEC(".maps");
 
-/* What exe_walk() needs, resolved by its caller. */
-struct exe_walk {
-	__u64 dentry, mount;
-	__u64 off_d_parent, off_d_name, off_mnt_root, off_mnt_parent, off_mnt_mountpoint;
+/* The tail-called stages of the exec program, filled by user space. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
+	__uint(max_entries, STAGES);
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, sizeof(__u32));
+} stages SEC(".maps");
+
+/*
+ * Per-CPU staging: the exec record being built (its header directly followed
+ * by the filename, so that both go out in one bpf_ringbuf_output), where the
+ * argument copy stands, and one piece being written. Under 32 KiB, the
+ * kernel's limit for a per-CPU value. A program run (with its tail calls)
+ * cannot be interrupted by another of ours on the same CPU.
+ */
+struct scratch {
+	struct exec_event hdr;
+	char filename[FILENAME_MAX_LEN + 8];
+	__u64 arg_start; /* user address of the argument area (failed exec: of argv) */
+	__u32 take;      /* argument bytes to copy (failed exec: next argv index) */
+	__u32 done;      /* argument bytes copied (failed exec: gathered) */
+	struct piece pc;
+	char data[PIECE_DATA];
 };
 
-struct scratch {
-	char buf[SCRATCH_SIZE + SCRATCH_PAD];
-	__u32 exe_len;
-	struct exe_walk walk;
-};
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct scratch);
+} scratch SEC(".maps");
 
 /* -x: an exec attempt between syscall entry and exit. */
 struct pending {
@@ -65,17 +105,6 @@ struct {
 	__type(value, struct pending);
 } pending SEC(".maps");
 
-/* Set by user space: also trace failed attempts (the syscall programs are
- * only attached then). */
-const volatile bool trace_fails = false;
-
-/* Set by user space: follow processes from fork to exit (the fork and exit
- * programs are only attached then), emit exit records, and (-p, COMMAND)
- * trace only processes in the table, which user space seeds with the root. */
-const volatile bool track = false;
-const volatile bool emit_exits = false;
-const volatile bool follow_only = false;
-
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, PROCS_MAX); /* 1 unless track */
@@ -83,12 +112,28 @@ struct {
 	__type(value, struct proc_info);
 } procs SEC(".maps");
 
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct scratch);
-} scratch SEC(".maps");
+/*
+ * min(v, max), written so that every verifier from 5.8 on sees the bound: the
+ * compare and the use are the same register, which the compiler could
+ * otherwise copy, widen or reorder away from the check.
+ */
+static __always_inline __u64 bound(__u64 v, const __u64 max)
+{
+	asm volatile("if %[v] <= %[max] goto +1\n\t"
+		     "%[v] = %[max]"
+		     : [v] "+r"(v)
+		     : [max] "i"(max));
+	return v;
+}
+
+/* v & mask, emitted as written on the very register that is then used (the
+ * compiler may otherwise fold the mask into arithmetic the verifier cannot
+ * bound). */
+static __always_inline __u64 masked(__u64 v, const __u64 mask)
+{
+	asm volatile("%[v] &= %[mask]" : [v] "+r"(v) : [mask] "i"(mask));
+	return v;
+}
 
 /* The kernel-side filters, shared by successful and failed execs. */
 static __always_inline bool wanted(__u32 ppid)
@@ -116,42 +161,89 @@ static __always_inline void count(__u32 key)
 		*v += 1;
 }
 
-/*
- * Complete a reserved record: the header fields the caller computed (`h`),
- * plus what every record takes from the current task, then submit. If the
- * header cannot be written the record is discarded and counted as lost.
- */
-static __always_inline void submit(struct bpf_dynptr *dp, const struct exec_event *h, struct task_struct *task,
-				   __u32 lost_counter)
+static __always_inline struct scratch *get_scratch(void)
 {
-	struct exec_event *e = bpf_dynptr_data(dp, 0, sizeof(*e));
+	__u32 zero = 0;
 
-	if (!e) {
-		bpf_ringbuf_discard_dynptr(dp, 0);
-		count(lost_counter);
-		return;
-	}
-	e->type = EVENT_EXEC;
-	e->flags = h->flags;
-	e->ts_ns = h->ts_ns;
-	e->cgroup_id = bpf_get_current_cgroup_id();
-	e->pid = BPF_CORE_READ(task, tgid);
-	e->old_pid = h->old_pid;
-	e->ppid = h->ppid;
-	e->uid = (__u32)bpf_get_current_uid_gid();
-	e->args_size = h->args_size;
-	e->args_len = h->args_len;
-	e->filename_len = h->filename_len;
-	e->interp_len = h->interp_len;
-	e->ret = h->ret;
-	e->depth = h->depth;
-	e->exe_len = h->exe_len;
-	e->exe_steps = h->exe_steps;
-	bpf_get_current_comm(e->comm, sizeof(e->comm));
+	return bpf_map_lookup_elem(&scratch, &zero);
+}
+
+/*
+ * Start a run: the header fields every exec record takes from the current
+ * task. The caller adds what is particular to it.
+ */
+static __always_inline void begin(struct scratch *s, struct task_struct *task, __u64 ts, __u32 old_pid, __u32 ppid)
+{
+	s->hdr.type = EVENT_EXEC;
+	s->hdr.flags = 0;
+	s->hdr.ts_ns = ts;
+	s->hdr.cgroup_id = bpf_get_current_cgroup_id();
+	s->hdr.pid = bpf_get_current_pid_tgid() >> 32;
+	s->hdr.old_pid = old_pid;
+	s->hdr.ppid = ppid;
+	s->hdr.uid = (__u32)bpf_get_current_uid_gid();
+	s->hdr.args_size = 0;
+	s->hdr.args_len = 0;
+	s->hdr.filename_len = 0;
+	s->hdr.interp_len = 0;
+	s->hdr.ret = 0;
+	s->hdr.depth = DEPTH_NONE;
+	s->hdr.exe_len = 0;
+	s->hdr.exe_steps = 0;
+	s->hdr.cpu = bpf_get_smp_processor_id();
+	s->hdr.pieces = 0;
+	bpf_get_current_comm(s->hdr.comm, sizeof(s->hdr.comm));
 	/* The parent process's name: its leader's comm (real_parent may be a
 	 * non-leader thread, with a thread name of its own). */
-	BPF_CORE_READ_STR_INTO(&e->pcomm, task, real_parent, group_leader, comm);
-	bpf_ringbuf_submit_dynptr(dp, 0);
+	BPF_CORE_READ_STR_INTO(&s->hdr.pcomm, task, real_parent, group_leader, comm);
+	s->take = 0;
+	s->done = 0;
+}
+
+/* The length of a string that bpf_probe_read_*_str() returned `n` for, read
+ * with room for FILENAME_MAX_LEN + 2 bytes: cut at FILENAME_MAX_LEN and marked
+ * with `cut` when longer; 0 and marked with `failed` when it failed. */
+static __always_inline __u32 str_len(struct scratch *s, long n, __u32 cut, __u32 failed)
+{
+	if (n <= 0) {
+		s->hdr.flags |= failed;
+		return 0;
+	}
+	if (n - 1 > FILENAME_MAX_LEN) {
+		s->hdr.flags |= cut;
+		return FILENAME_MAX_LEN;
+	}
+	return n - 1;
+}
+
+/* Write s->data[0..len) as a piece of `kind`; the caller has bounded `len`
+ * to PIECE_DATA (a constant, or a mask: one path for the verifier). Returns 0
+ * when written; on a full ring buffer marks the run and returns -1: the caller
+ * writes no more pieces, and the exec record says what is missing. */
+static __always_inline int emit_piece(struct scratch *s, __u32 kind, __u64 len)
+{
+	if (s->hdr.flags & EXEC_F_PIECE_LOST)
+		return -1;
+	s->pc.type = EVENT_PIECE;
+	s->pc.kind = kind;
+	s->pc.ts_ns = s->hdr.ts_ns;
+	s->pc.cpu = s->hdr.cpu;
+	s->pc.len = len;
+	if (bpf_ringbuf_output(&events, &s->pc, sizeof(s->pc) + len, 0)) {
+		s->hdr.flags |= EXEC_F_PIECE_LOST;
+		return -1;
+	}
+	s->hdr.pieces += 1;
+	return 0;
+}
+
+/* Close the run: the exec record, with the filename after its header. */
+static __always_inline void finish(struct scratch *s, __u32 lost_counter)
+{
+	__u64 len = bound(s->hdr.filename_len, FILENAME_MAX_LEN);
+
+	if (bpf_ringbuf_output(&events, &s->hdr, sizeof(s->hdr) + len, 0))
+		count(lost_counter);
 }
 
 /*
@@ -288,82 +380,6 @@ int sched_process_exit(struct bpf_raw_tracepoint_args *ctx)
 	return 0;
 }
 
-/*
- * The file an fd-based exec ran (execveat with a directory fd or
- * AT_EMPTY_PATH, fexecve): the kernel's filename is then "/dev/fd/N...",
- * which does not say what ran. Walk from the file's dentry up to the root,
- * crossing mounts, writing each dentry's name into its own fixed slot. The
- * walk always takes EXE_DEPTH steps and picks the next dentry and mount
- * without branching; once at the top it stays there (a step that changes
- * nothing is not counted). Returns the number of steps that moved;
- * EXE_DEPTH - 1 or more means it may not have reached the top.
- *
- * It is a global (not inlined) function so that the verifier checks it once,
- * apart from the many paths of its caller (inlined, it costs ~20 s of
- * verification). The caller resolves the CO-RE field offsets and the start
- * (aya 0.14 does not apply CO-RE relocations inside such a function), and
- * passes them in the scratch buffer; the walk reads raw kernel memory.
- */
-static __always_inline __u64 kread(__u64 addr)
-{
-	__u64 v = 0;
-
-	bpf_probe_read_kernel(&v, sizeof(v), (const void *)addr);
-	return v;
-}
-
-struct exe_slots {
-	char name[EXE_DEPTH_POW2][EXE_SLOT];
-};
-
-__noinline int exe_walk(struct exe_walk *w, struct exe_slots *slots)
-{
-	__u64 d, m;
-	__u32 steps = 0;
-	int i;
-
-	if (!w || !slots)
-		return 0;
-	d = w->dentry;
-	m = w->mount;
-#pragma clang loop unroll(disable)
-	for (i = 0; i < EXE_DEPTH; i++) {
-		__u64 parent = kread(d + w->off_d_parent);
-		__u64 root = kread(m + w->off_mnt_root);
-		__u64 up = kread(m + w->off_mnt_parent);
-		__u64 mountpoint = kread(m + w->off_mnt_mountpoint);
-		__u64 at_root, keep, nd, nm;
-
-		bpf_probe_read_kernel_str(slots->name[i & (EXE_DEPTH_POW2 - 1)], EXE_SLOT,
-					  (const void *)kread(d + w->off_d_name));
-		/* At the mount's root: continue at its mountpoint in the parent
-		 * mount; else at the parent dentry. Selected arithmetically. */
-		at_root = (__u64)(d == root || d == parent);
-		keep = at_root - 1; /* all ones when not at the root */
-		nd = (parent & keep) | (mountpoint & ~keep);
-		nm = (m & keep) | (up & ~keep);
-		steps += (nd != d) | (nm != m);
-		d = nd;
-		m = nm;
-	}
-	return steps;
-}
-
-static __always_inline __u32 exe_path(struct linux_binprm *bprm, struct scratch *s)
-{
-	struct vfsmount *vfsmnt = BPF_CORE_READ(bprm, file, f_path.mnt);
-	__u64 mnt_off = bpf_core_field_offset(struct mount, mnt);
-
-	s->walk.dentry = (__u64)BPF_CORE_READ(bprm, file, f_path.dentry);
-	s->walk.mount = (__u64)vfsmnt - mnt_off;
-	s->walk.off_d_parent = bpf_core_field_offset(struct dentry, d_parent);
-	s->walk.off_d_name = bpf_core_field_offset(struct dentry, d_name) + bpf_core_field_offset(struct qstr, name);
-	s->walk.off_mnt_root = mnt_off + bpf_core_field_offset(struct vfsmount, mnt_root);
-	s->walk.off_mnt_parent = bpf_core_field_offset(struct mount, mnt_parent);
-	s->walk.off_mnt_mountpoint = bpf_core_field_offset(struct mount, mnt_mountpoint);
-	return exe_walk(&s->walk, (struct exe_slots *)(s->buf + EXE_OFF));
-}
-
 SEC("raw_tracepoint/sched_process_exec")
 int sched_process_exec(struct bpf_raw_tracepoint_args *ctx)
 {
@@ -371,20 +387,15 @@ int sched_process_exec(struct bpf_raw_tracepoint_args *ctx)
 	struct task_struct *task = (struct task_struct *)ctx->args[0];
 	__u32 old_pid = (__u32)ctx->args[1];
 	struct linux_binprm *bprm = (struct linux_binprm *)ctx->args[2];
-	__u32 zero = 0, flags = 0, fn_len = 0, in_len = 0, take = 0, size, i, nfull, rem, base;
-	__u32 exe_len = 0, exe_steps = 0;
+	__u32 ppid = BPF_CORE_READ(task, real_parent, tgid);
+	__u32 depth = DEPTH_NONE;
+	__u64 ts = bpf_ktime_get_boot_ns();
 	unsigned long arg_start = 0, arg_end = 0;
-	struct scratch *s;
-	struct exec_event *e;
-	struct bpf_dynptr dp;
 	const char *filename, *interp;
 	struct mm_struct *mm;
-	__u64 ts = bpf_ktime_get_boot_ns();
+	struct scratch *s;
+	__u32 fn_len;
 	long n;
-
-	__u32 ppid = BPF_CORE_READ(task, real_parent, tgid);
-
-	__u32 depth = DEPTH_NONE;
 
 	if (trace_fails) {
 		/* The attempt succeeded: forget it. A non-leader thread that
@@ -395,139 +406,200 @@ int sched_process_exec(struct bpf_raw_tracepoint_args *ctx)
 		depth = proc_exec(task, ppid, ts);
 	if (!wanted(ppid))
 		return 0;
-
-	s = bpf_map_lookup_elem(&scratch, &zero);
+	s = get_scratch();
 	if (!s)
 		return 0;
+	begin(s, task, ts, old_pid, ppid);
+	s->hdr.depth = depth;
 
-	/* The filename as the kernel was given it, staged in the scratch buffer. */
+	/* The filename as the kernel was given it. Two bytes over the limit:
+	 * a string longer than FILENAME_MAX_LEN is then cut and marked. */
 	filename = BPF_CORE_READ(bprm, filename);
-	/* Two bytes over the limit: n == FILENAME_MAX_LEN + 2 means the string
-	 * had more than FILENAME_MAX_LEN bytes, so it is cut and marked. */
-	n = bpf_probe_read_kernel_str(s->buf, FILENAME_MAX_LEN + 2, filename);
-	if (n <= 0) {
-		flags |= EXEC_F_FILENAME_FAILED;
-	} else {
-		fn_len = n - 1;
-		if (fn_len > FILENAME_MAX_LEN) {
-			fn_len = FILENAME_MAX_LEN;
-			flags |= EXEC_F_FILENAME_TRUNCATED;
-		}
-	}
+	n = bpf_probe_read_kernel_str(s->filename, FILENAME_MAX_LEN + 2, filename);
+	fn_len = str_len(s, n, EXEC_F_FILENAME_TRUNCATED, EXEC_F_FILENAME_FAILED);
+	s->hdr.filename_len = fn_len;
 
-	/*
-	 * For #! scripts and binfmt_misc the kernel's bprm->interp is the
-	 * interpreter; otherwise it is the same pointer as bprm->filename. It is
-	 * staged after the filename in the scratch buffer.
-	 */
+	/* For #! scripts and binfmt_misc the kernel's bprm->interp is the
+	 * interpreter; otherwise it is the same pointer as bprm->filename. */
 	interp = BPF_CORE_READ(bprm, interp);
 	if (interp && interp != filename) {
-		n = bpf_probe_read_kernel_str(s->buf + INTERP_OFF, FILENAME_MAX_LEN + 2, interp);
+		n = bpf_probe_read_kernel_str(s->data, FILENAME_MAX_LEN + 2, interp);
 		if (n > 0) {
-			in_len = n - 1;
-			if (in_len > FILENAME_MAX_LEN) {
-				in_len = FILENAME_MAX_LEN;
-				flags |= EXEC_F_INTERP_TRUNCATED;
-			}
+			__u64 in_len = bound(str_len(s, n, EXEC_F_INTERP_TRUNCATED, 0), FILENAME_MAX_LEN);
+
+			if (!emit_piece(s, PIECE_INTERP, in_len))
+				s->hdr.interp_len = in_len;
 		}
 	}
 	if (BPF_CORE_READ(bprm, file, f_inode, i_nlink) == 0)
-		flags |= EXEC_F_FILELESS;
-	if (fn_len >= 8 && s->buf[0] == '/' && s->buf[1] == 'd' && s->buf[2] == 'e' && s->buf[3] == 'v' &&
-	    s->buf[4] == '/' && s->buf[5] == 'f' && s->buf[6] == 'd' && s->buf[7] == '/') {
-		exe_steps = exe_path(bprm, s);
-		exe_len = EXE_DEPTH * EXE_SLOT;
-		if (exe_steps >= EXE_DEPTH - 1)
-			flags |= EXEC_F_EXE_TRUNCATED;
-	}
-	/* Through memory the verifier does not track: the paths with and without
-	 * the walk then converge here instead of doubling all that follows. */
-	s->exe_len = exe_len;
-	barrier_var(exe_len);
-	exe_len = s->exe_len & (2 * EXE_DEPTH_POW2 * EXE_SLOT - 1);
+		s->hdr.flags |= EXEC_F_FILELESS;
 
 	mm = BPF_CORE_READ(task, mm);
 	if (mm) {
 		arg_start = BPF_CORE_READ(mm, arg_start);
 		arg_end = BPF_CORE_READ(mm, arg_end);
 	} else {
-		flags |= EXEC_F_NO_MM;
+		s->hdr.flags |= EXEC_F_NO_MM;
 	}
 	if (arg_end > arg_start) {
 		unsigned long total = arg_end - arg_start;
+		__u32 take = total > args_cap ? args_cap : total;
 
-		take = total > args_cap ? args_cap : total;
 		if (take > ARGS_CAP_MAX)
 			take = ARGS_CAP_MAX;
 		if (take < total)
-			flags |= EXEC_F_ARGS_TRUNCATED;
+			s->hdr.flags |= EXEC_F_ARGS_TRUNCATED;
+		s->hdr.args_size = total;
+		s->arg_start = arg_start;
+		s->take = take;
 	}
 
-	size = sizeof(*e) + fn_len + in_len + exe_len + take;
-	if (bpf_ringbuf_reserve_dynptr(&events, size, 0, &dp)) {
-		bpf_ringbuf_discard_dynptr(&dp, 0);
-		count(COUNTER_LOST_EXEC);
-		return 0;
-	}
-
-	if (fn_len && bpf_dynptr_write(&dp, sizeof(*e), s->buf, fn_len & (2 * FILENAME_MAX_LEN - 1), 0))
-		flags |= EXEC_F_FILENAME_FAILED;
-	if (in_len && bpf_dynptr_write(&dp, sizeof(*e) + fn_len, s->buf + INTERP_OFF,
-				       in_len & (2 * FILENAME_MAX_LEN - 1), 0))
-		in_len = 0;
-	if (exe_len && bpf_dynptr_write(&dp, sizeof(*e) + fn_len + in_len, s->buf + EXE_OFF, EXE_DEPTH * EXE_SLOT, 0))
-		flags |= EXEC_F_EXE_TRUNCATED;
-
-	/*
-	 * Copy the argument area through the scratch buffer: first the whole
-	 * chunks, then the remainder. Every copy has a constant or masked size
-	 * and the loop has a single exit test, so the verifier's work grows
-	 * linearly with ARGS_MAX_CHUNKS, not with the paths through it.
-	 */
-	nfull = take / SCRATCH_SIZE;
-	base = sizeof(*e) + fn_len + in_len + exe_len;
-#pragma clang loop unroll(disable)
-	for (i = 0; i < ARGS_MAX_CHUNKS; i++) {
-		if (i >= nfull)
-			break;
-		if (bpf_probe_read_user(s->buf, SCRATCH_SIZE, (const void *)(arg_start + (__u64)i * SCRATCH_SIZE)) ||
-		    bpf_dynptr_write(&dp, base + i * SCRATCH_SIZE, s->buf, SCRATCH_SIZE, 0)) {
-			flags |= EXEC_F_ARGS_READ_FAILED;
-			break;
-		}
-	}
-	rem = take & (SCRATCH_SIZE - 1);
-	if (rem && !(flags & EXEC_F_ARGS_READ_FAILED)) {
-		__u64 off = (__u64)nfull * SCRATCH_SIZE;
-
-		if (bpf_probe_read_user(s->buf, rem, (const void *)(arg_start + off)) ||
-		    bpf_dynptr_write(&dp, base + off, s->buf, rem, 0))
-			flags |= EXEC_F_ARGS_READ_FAILED;
-	}
-
-	submit(&dp, &(struct exec_event){
-		.flags = flags,
-		.ts_ns = ts,
-		.old_pid = old_pid,
-		.ppid = ppid,
-		.args_size = arg_end > arg_start ? (__u32)(arg_end - arg_start) : 0,
-		.args_len = take,
-		.filename_len = fn_len,
-		.interp_len = in_len,
-		.depth = depth,
-		.exe_len = exe_len,
-		.exe_steps = exe_steps,
-	}, task, COUNTER_LOST_EXEC);
+	/* Through a descriptor ("/dev/fd/N..."): name the file that ran. */
+	if (fn_len >= 8 && s->filename[0] == '/' && s->filename[1] == 'd' && s->filename[2] == 'e' &&
+	    s->filename[3] == 'v' && s->filename[4] == '/' && s->filename[5] == 'f' && s->filename[6] == 'd' &&
+	    s->filename[7] == '/')
+		bpf_tail_call(ctx, &stages, STAGE_EXE);
+	bpf_tail_call(ctx, &stages, STAGE_ARGS);
+	/* Only if the stages are missing (they are installed before attaching). */
+	s->hdr.flags |= EXEC_F_ARGS_READ_FAILED;
+	finish(s, COUNTER_LOST_EXEC);
 	return 0;
 }
 
+/*
+ * Stage STAGE_EXE: the file an fd-based exec ran (execveat with a directory
+ * fd or AT_EMPTY_PATH, fexecve), whose kernel filename "/dev/fd/N..." does
+ * not say what ran. Walk from the file's dentry up to the root, crossing
+ * mounts, writing each dentry's name into its own fixed slot. The walk always
+ * takes EXE_DEPTH steps and picks the next dentry and mount without
+ * branching (see nonzero()), so the verifier follows one path; once at the top it stays there
+ * (a step that changes nothing is not counted). EXE_DEPTH - 1 steps or more
+ * means it may not have reached the top.
+ */
+/*
+ * 1 when x is not 0, else 0, without a branch: BPF has no set-on-condition
+ * instruction, so a comparison becomes a jump, and a jump whose outcome
+ * differs from step to step doubles the paths the verifier must follow at
+ * every step of the walk. The barrier keeps the compiler from turning the
+ * arithmetic back into a comparison.
+ */
+static __always_inline __u64 nonzero(__u64 x)
+{
+	__u64 neg = -x;
+
+	barrier_var(neg);
+	return (x | neg) >> 63;
+}
+
+SEC("raw_tracepoint/exec_exe")
+int exec_exe(struct bpf_raw_tracepoint_args *ctx)
+{
+	struct linux_binprm *bprm = (struct linux_binprm *)ctx->args[2];
+	struct scratch *s = get_scratch();
+	struct vfsmount *vfsmnt;
+	__u64 d, m, mnt_off;
+	__u32 steps = 0;
+	int i;
+
+	if (!s)
+		return 0;
+	vfsmnt = BPF_CORE_READ(bprm, file, f_path.mnt);
+	mnt_off = bpf_core_field_offset(struct mount, mnt);
+	d = (__u64)BPF_CORE_READ(bprm, file, f_path.dentry);
+	m = (__u64)vfsmnt - mnt_off;
+#pragma clang loop unroll(disable)
+	for (i = 0; i < EXE_DEPTH; i++) {
+		struct dentry *dd = (struct dentry *)d;
+		struct mount *mm = (struct mount *)m;
+		__u64 parent = (__u64)BPF_CORE_READ(dd, d_parent);
+		__u64 root = (__u64)BPF_CORE_READ(mm, mnt.mnt_root);
+		__u64 up = (__u64)BPF_CORE_READ(mm, mnt_parent);
+		__u64 mountpoint = (__u64)BPF_CORE_READ(mm, mnt_mountpoint);
+		__u64 at_root, keep, nd, nm;
+
+		bpf_probe_read_kernel_str(s->data + (i & (EXE_DEPTH_POW2 - 1)) * EXE_SLOT, EXE_SLOT,
+					  BPF_CORE_READ(dd, d_name.name));
+		/* At the mount's root: continue at its mountpoint in the parent
+		 * mount; else at the parent dentry. Selected arithmetically. */
+		at_root = 1 - (nonzero(d ^ root) & nonzero(d ^ parent));
+		keep = at_root - 1; /* all ones when not at the root */
+		nd = (parent & keep) | (mountpoint & ~keep);
+		nm = (m & keep) | (up & ~keep);
+		steps += nonzero((nd ^ d) | (nm ^ m));
+		d = nd;
+		m = nm;
+	}
+	if (!emit_piece(s, PIECE_EXE, EXE_DEPTH * EXE_SLOT)) {
+		s->hdr.exe_len = EXE_DEPTH * EXE_SLOT;
+		s->hdr.exe_steps = steps;
+		if (steps >= EXE_DEPTH - 1)
+			s->hdr.flags |= EXEC_F_EXE_TRUNCATED;
+	}
+	bpf_tail_call(ctx, &stages, STAGE_ARGS);
+	s->hdr.flags |= EXEC_F_ARGS_READ_FAILED;
+	finish(s, COUNTER_LOST_EXEC);
+	return 0;
+}
+
+/*
+ * Stage STAGE_ARGS: copy the next STAGE_CHUNKS whole pieces of the argument
+ * area, then either run again (a tail call to itself) for more whole pieces
+ * or copy the remainder and close the run. Each run is the same small
+ * program, so what the verifier checks does not depend on how much is
+ * copied. Whole pieces have a constant size and the remainder a masked one:
+ * every iteration has one path for the verifier to follow.
+ */
+SEC("raw_tracepoint/exec_args")
+int exec_args(struct bpf_raw_tracepoint_args *ctx)
+{
+	struct scratch *s = get_scratch();
+	__u64 rem;
+	int i;
+
+	if (!s)
+		return 0;
+#pragma clang loop unroll(disable)
+	for (i = 0; i < STAGE_CHUNKS; i++) {
+		__u32 done = *(volatile __u32 *)&s->done;
+
+		if (s->take - done < PIECE_DATA)
+			break;
+		if (bpf_probe_read_user(s->data, PIECE_DATA, (const void *)(s->arg_start + done))) {
+			s->hdr.flags |= EXEC_F_ARGS_READ_FAILED;
+			goto out;
+		}
+		if (emit_piece(s, PIECE_ARGS, PIECE_DATA))
+			goto out;
+		s->done = done + PIECE_DATA;
+	}
+	if (s->take - s->done >= PIECE_DATA) {
+		bpf_tail_call(ctx, &stages, STAGE_ARGS);
+		/* Out of tail calls (cannot happen within ARGS_CAP_MAX): the
+		 * rest is cut, and marked. */
+		s->hdr.flags |= EXEC_F_ARGS_TRUNCATED;
+		goto out;
+	}
+	rem = masked(s->take - s->done, PIECE_DATA - 1);
+	if (rem) {
+		if (bpf_probe_read_user(s->data, rem, (const void *)(s->arg_start + s->done))) {
+			s->hdr.flags |= EXEC_F_ARGS_READ_FAILED;
+			goto out;
+		}
+		if (!emit_piece(s, PIECE_ARGS, rem))
+			s->done += rem;
+	}
+out:
+	s->hdr.args_len = s->done;
+	finish(s, COUNTER_LOST_EXEC);
+	return 0;
+}
 
 /*
  * -x: failed exec attempts. The entry programs remember where the caller's
  * filename and argv are; the exit programs, when the attempt failed, read
- * them (the caller's memory is unchanged after a failed exec) and emit a
- * record with ret = -errno. Successful attempts are reported by
- * sched_process_exec above and forgotten there.
+ * them (the caller's memory is unchanged after a failed exec) and write a run
+ * (an argument piece, then the exec record) with ret = -errno. Successful
+ * attempts are reported by sched_process_exec above and forgotten there.
  */
 struct syscall_enter_ctx {
 	__u64 __unused;
@@ -567,16 +639,37 @@ int sys_enter_execveat(struct syscall_enter_ctx *ctx)
 	return enter((const char *)ctx->args[1], (const char *const *)ctx->args[2]);
 }
 
-static __always_inline int leave(long ret)
+/* Close a failed attempt's run: the gathered argv strings as one piece,
+ * then the exec record. */
+static __always_inline void finish_fail(struct scratch *s)
+{
+	__u64 off;
+
+	if (s->done > FAIL_ARGS_ROOM)
+		s->hdr.flags |= EXEC_F_ARGS_TRUNCATED;
+	off = bound(s->done, FAIL_ARGS_ROOM);
+	/* The caller's argv is not one area: its size is what was read. */
+	s->hdr.args_size = off;
+	if (off && !emit_piece(s, PIECE_ARGS, off))
+		s->hdr.args_len = off;
+	finish(s, COUNTER_LOST_FAIL);
+}
+
+/* Tail-called by the exit programs: gathers the failed attempt's argv. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
+	__uint(max_entries, 1);
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, sizeof(__u32));
+} fail_stages SEC(".maps");
+
+static __always_inline int leave(void *ctx, long ret)
 {
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-	__u32 zero = 0, flags = 0, fn_len = 0, off = 0, size, i;
 	struct pending *p;
 	struct pending att;
 	struct scratch *s;
-	struct exec_event *e;
-	struct bpf_dynptr dp;
 	__u32 ppid;
 	long n;
 
@@ -591,96 +684,88 @@ static __always_inline int leave(long ret)
 	ppid = BPF_CORE_READ(task, real_parent, tgid);
 	if (!wanted(ppid))
 		return 0;
-	s = bpf_map_lookup_elem(&scratch, &zero);
+	s = get_scratch();
 	if (!s)
 		return 0;
+	begin(s, task, att.ts_ns, tid, ppid);
+	s->hdr.ret = (__s32)ret;
+	s->hdr.depth = proc_depth(task);
 
-	n = bpf_probe_read_user_str(s->buf, FILENAME_MAX_LEN + 2, att.filename);
-	if (n <= 0) {
-		flags |= EXEC_F_FILENAME_FAILED;
-	} else {
-		fn_len = n - 1;
-		if (fn_len > FILENAME_MAX_LEN) {
-			fn_len = FILENAME_MAX_LEN;
-			flags |= EXEC_F_FILENAME_TRUNCATED;
-		}
+	n = bpf_probe_read_user_str(s->filename, FILENAME_MAX_LEN + 2, att.filename);
+	s->hdr.filename_len = str_len(s, n, EXEC_F_FILENAME_TRUNCATED, EXEC_F_FILENAME_FAILED);
+
+	s->arg_start = (__u64)att.argv;
+	s->take = 0; /* the next argv index */
+	if (att.argv) {
+		bpf_tail_call(ctx, &fail_stages, 0);
+		s->hdr.flags |= EXEC_F_ARGS_READ_FAILED; /* the stage is missing */
 	}
+	finish_fail(s);
+	return 0;
+}
 
-	/* argv strings, NUL-separated like an argument area. */
-	if (!att.argv)
-		goto args_done;
+/*
+ * The failed attempt's argv strings, FAIL_STAGE_ARGS per run (then a tail
+ * call to itself), NUL-separated like an argument area, gathered in s->data.
+ * The argv index (s->take) and the write position (s->done) live in memory:
+ * loaded back, they are plain bounded values to the verifier, which then sees
+ * the same state at every argument instead of one per length so far.
+ */
+SEC("tracepoint/execsnoop/fail_args")
+int fail_args(void *ctx)
+{
+	struct scratch *s = get_scratch();
+	const char *const *argv;
+	int i;
+
+	if (!s)
+		return 0;
+	argv = (const char *const *)s->arg_start;
 #pragma clang loop unroll(disable)
-	for (i = 0; i < FAIL_MAX_ARGS; i++) {
+	for (i = 0; i < FAIL_STAGE_ARGS; i++) {
+		/* volatile: read back from memory, not forwarded by the compiler */
+		__u32 idx = *(volatile __u32 *)&s->take;
+		__u32 off = *(volatile __u32 *)&s->done;
 		const char *arg = NULL;
+		long n;
 
-		if (bpf_probe_read_user(&arg, sizeof(arg), &att.argv[i])) {
-			flags |= EXEC_F_ARGS_READ_FAILED;
-			goto args_done;
+		if (bpf_probe_read_user(&arg, sizeof(arg), &argv[idx])) {
+			s->hdr.flags |= EXEC_F_ARGS_READ_FAILED;
+			goto out;
 		}
 		if (!arg)
-			goto args_done;
-		if (off >= FAIL_ARGS_ROOM) {
-			flags |= EXEC_F_ARGS_TRUNCATED;
-			goto args_done;
+			goto out;
+		if (idx >= FAIL_MAX_ARGS || off >= FAIL_ARGS_ROOM) {
+			s->hdr.flags |= EXEC_F_ARGS_TRUNCATED; /* more arguments than kept */
+			goto out;
 		}
-		n = bpf_probe_read_user_str(s->buf + FAIL_ARGS_OFF + (off & (FAIL_ARGS_ROOM - 1)), FAIL_ARG_MAX, arg);
+		n = bpf_probe_read_user_str(s->data + (off & (FAIL_ARGS_ROOM - 1)), FAIL_ARG_MAX, arg);
 		if (n <= 0) {
-			flags |= EXEC_F_ARGS_READ_FAILED;
-			goto args_done;
+			s->hdr.flags |= EXEC_F_ARGS_READ_FAILED;
+			goto out;
 		}
 		if (n == FAIL_ARG_MAX)
-			flags |= EXEC_F_ARGS_TRUNCATED; /* this argument may be longer */
-		off += n;
+			s->hdr.flags |= EXEC_F_ARGS_TRUNCATED; /* this argument may be longer */
+		s->done = off + n;
+		s->take = idx + 1;
 	}
-	flags |= EXEC_F_ARGS_TRUNCATED; /* more than FAIL_MAX_ARGS arguments */
-args_done:
-	if (off > FAIL_ARGS_ROOM) {
-		off = FAIL_ARGS_ROOM;
-		flags |= EXEC_F_ARGS_TRUNCATED;
-	}
-
-	size = sizeof(*e) + fn_len + off;
-	if (bpf_ringbuf_reserve_dynptr(&events, size, 0, &dp)) {
-		bpf_ringbuf_discard_dynptr(&dp, 0);
-		count(COUNTER_LOST_FAIL);
-		return 0;
-	}
-	if (fn_len && bpf_dynptr_write(&dp, sizeof(*e), s->buf, fn_len & (2 * FILENAME_MAX_LEN - 1), 0))
-		flags |= EXEC_F_FILENAME_FAILED;
-	if (off) {
-		__u32 len = off;
-
-		/* off <= FAIL_ARGS_ROOM here, but the verifier must see a bound on
-		 * the very register passed: force the mask to be emitted. */
-		asm volatile("%[len] &= %[mask]" : [len] "+r"(len) : [mask] "i"(2 * FAIL_ARGS_ROOM - 1));
-		if (bpf_dynptr_write(&dp, sizeof(*e) + fn_len, s->buf + FAIL_ARGS_OFF, len, 0))
-			flags |= EXEC_F_ARGS_READ_FAILED;
-	}
-
-	submit(&dp, &(struct exec_event){
-		.flags = flags,
-		.ts_ns = att.ts_ns,
-		.old_pid = tid,
-		.ppid = ppid,
-		.args_size = off, /* the caller's argv is not one area: what was read */
-		.args_len = off,
-		.filename_len = fn_len,
-		.ret = (__s32)ret,
-		.depth = proc_depth(task),
-	}, task, COUNTER_LOST_FAIL);
+	bpf_tail_call(ctx, &fail_stages, 0);
+	s->hdr.flags |= EXEC_F_ARGS_TRUNCATED; /* out of tail calls */
+out:
+	finish_fail(s);
 	return 0;
 }
 
 SEC("tracepoint/syscalls/sys_exit_execve")
 int sys_exit_execve(struct syscall_exit_ctx *ctx)
 {
-	return leave(ctx->ret);
+	return leave(ctx, ctx->ret);
 }
 
 SEC("tracepoint/syscalls/sys_exit_execveat")
 int sys_exit_execveat(struct syscall_exit_ctx *ctx)
 {
-	return leave(ctx->ret);
+	return leave(ctx, ctx->ret);
 }
 
 char LICENSE[] SEC("license") = "GPL";

@@ -1,20 +1,38 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * execsnoop.h: the one definition of the wire format between the BPF program
- * (execsnoop.bpf.c) and user space. src/wire.rs mirrors it field by field and
- * asserts the sizes and offsets; change both together.
+ * (execsnoop.bpf.c) and user space. src/source/bpf/wire.rs mirrors it field by
+ * field and asserts the sizes and offsets; change both together.
  *
- * Every record in the ring buffer starts with a __u32 type. An exec record is
- * struct exec_event followed by filename_len bytes of filename (no NUL),
- * interp_len bytes of interpreter path (no NUL), and then args_len bytes of
- * the new process's argument area (NUL-separated strings, exactly as the
- * kernel laid them out at mm->arg_start). Between the interpreter and the
- * arguments, exe_len bytes (0, or EXE_DEPTH * EXE_SLOT) describe the file
- * that ran when the filename does not name it (execveat/fexecve through a
- * descriptor: "/dev/fd/N..."): EXE_DEPTH slots of EXE_SLOT bytes, each a
- * NUL-terminated name of one dentry on the way from the file up to the
- * root, leaf first; slots 0..exe_steps are valid, a mount's root dentry is
- * named "/". An exit record is a struct exit_event, nothing after it.
+ * Every record in the ring buffer starts with a __u32 type.
+ *
+ * An exec (or, with -x, a failed exec attempt) is a run of records written by
+ * one program run on one CPU, one after the other: zero or more PIECE records
+ * (struct piece + len bytes), then the EXEC record that closes the run
+ * (struct exec_event + filename_len bytes of filename, no NUL). The EXEC
+ * record comes last so that it can say what was delivered: `pieces` counts
+ * the pieces before it, and interp_len, exe_len and args_len are the bytes
+ * its pieces carry, by kind. Pieces carry the exec's ts_ns and cpu; user space
+ * collects them per CPU and joins them to the EXEC record with the same
+ * ts_ns. Pieces whose EXEC record could not be written (ring buffer full,
+ * counted as a lost exec) are dropped when the next run from that CPU starts.
+ *
+ * Piece kinds, each at most PIECE_DATA bytes, in this order:
+ *  - PIECE_INTERP: the interpreter path (#! scripts, binfmt_misc), no NUL.
+ *  - PIECE_EXE: for execs through a descriptor (filename "/dev/fd/N..."),
+ *    the file that ran: EXE_DEPTH slots of EXE_SLOT bytes, each the
+ *    NUL-terminated name of one dentry on the way from the file up to the
+ *    root, leaf first; slots 0..exe_steps are valid, a mount's root is "/".
+ *  - PIECE_ARGS: the next bytes of the new process's argument area
+ *    (NUL-separated strings, exactly as the kernel laid them out at
+ *    mm->arg_start); their concatenation is the captured area.
+ *
+ * No record needs more than PIECE_DATA bytes of payload, so the program uses
+ * no variable-size reservations (dynptrs: Linux 5.19) and the verifier's work
+ * does not grow with the capture cap: long argument areas are copied by a
+ * program that tail-calls itself, STAGE_CHUNKS pieces per run.
+ *
+ * An exit record is a struct exit_event, nothing after it.
  */
 #ifndef EXECSNOOP_H
 #define EXECSNOOP_H
@@ -22,8 +40,14 @@
 #define TASK_COMM_LEN 16
 
 /* Record types. */
-#define EVENT_EXEC 1
-#define EVENT_EXIT 2
+#define EVENT_EXEC  1
+#define EVENT_EXIT  2
+#define EVENT_PIECE 3
+
+/* piece.kind */
+#define PIECE_INTERP 1
+#define PIECE_EXE    2
+#define PIECE_ARGS   3
 
 /* exec_event.flags */
 #define EXEC_F_ARGS_TRUNCATED     (1u << 0) /* args_len < args_size: cut at the cap */
@@ -34,23 +58,30 @@
 #define EXEC_F_FILELESS           (1u << 5) /* the executed file has no name on disk (memfd, deleted) */
 #define EXEC_F_INTERP_TRUNCATED   (1u << 6) /* interpreter path longer than FILENAME_MAX_LEN */
 #define EXEC_F_EXE_TRUNCATED      (1u << 7) /* the walk to the root stopped at EXE_DEPTH: path incomplete */
+#define EXEC_F_PIECE_LOST         (1u << 8) /* a piece could not be written (ring buffer full): what it
+					     * and later pieces carried is missing */
 
 /* The file that ran, for fd-based execs: names of dentries up to the root. */
 #define EXE_SLOT         256u /* NAME_MAX + 1 */
 #define EXE_DEPTH        24
 #define EXE_DEPTH_POW2   32   /* EXE_DEPTH rounded up to a power of two (for a mask) */
-#define EXE_OFF          (2 * FILENAME_MAX_LEN + 16) /* staged here in the scratch buffer */
 
 /* Argument bytes captured per exec: default, and the largest the tool allows
  * (the kernel's own ceiling for argv+envp is 3/4 of an 8 MiB stack, 6 MiB). */
 #define ARGS_CAP_DEFAULT (32u * 1024)
 #define ARGS_CAP_MAX     (6u * 1024 * 1024)
 
-/* Per-CPU staging buffer used to copy user memory into the record. */
-#define SCRATCH_SIZE     (16u * 1024)
-#define SCRATCH_PAD      (8u * 1024) /* room after the buffer for bounded reads */
-#define ARGS_MAX_CHUNKS  (ARGS_CAP_MAX / SCRATCH_SIZE)
+/* Pieces: payload bytes at most, and argument pieces per run of the
+ * argument stage (which tail-calls itself for the rest: 6 MiB takes 24 runs,
+ * within the kernel's limit of 32 tail calls). */
+#define PIECE_DATA       (16u * 1024)
+#define STAGE_CHUNKS     16
 #define FILENAME_MAX_LEN 4096u /* filename bytes kept; kernel paths have at most 4095 */
+
+/* Indexes of the tail-called stages of the exec program ("stages" map). */
+#define STAGE_EXE  0
+#define STAGE_ARGS 1
+#define STAGES     2
 
 /* Keys of the per-CPU "counters" array. */
 #define COUNTER_LOST_EXEC    0 /* exec records dropped: ring buffer full */
@@ -76,10 +107,10 @@ struct proc_info {
 /* -x: exec attempts in flight, keyed by thread id, and how failed attempts'
  * arguments are read from the caller's pointers (best effort). */
 #define PENDING_MAX      16384
-#define FAIL_ARGS_OFF    8192u  /* args staged at this offset in the scratch buffer */
 #define FAIL_ARGS_ROOM   8192u  /* bytes of arguments kept for a failed attempt */
 #define FAIL_ARG_MAX     4096u  /* bytes read per argument string */
 #define FAIL_MAX_ARGS    128
+#define FAIL_STAGE_ARGS  16     /* argv strings read per run of the fail_args stage */
 
 struct exec_event {
 	__u32 type;         /* EVENT_EXEC */
@@ -91,15 +122,26 @@ struct exec_event {
 	__u32 ppid;         /* real parent's tgid */
 	__u32 uid;          /* real uid */
 	__u32 args_size;    /* arg_end - arg_start: size of the whole argument area */
-	__u32 args_len;     /* argument bytes carried by this record */
-	__u32 filename_len; /* filename bytes carried by this record */
-	__u32 interp_len;   /* interpreter path bytes (#! scripts, binfmt_misc); 0 when none */
+	__u32 args_len;     /* argument bytes carried by this run's PIECE_ARGS pieces */
+	__u32 filename_len; /* filename bytes after this header */
+	__u32 interp_len;   /* interpreter path bytes (PIECE_INTERP); 0 when none */
 	__s32 ret;          /* 0: the exec succeeded; -errno: a failed attempt */
 	__u32 depth;        /* process depth (see struct proc_info), DEPTH_NONE when not followed */
-	__u32 exe_len;      /* bytes of executed-file dentry names (see above); 0 when the filename says it */
+	__u32 exe_len;      /* bytes of executed-file dentry names (PIECE_EXE); 0 when the filename says it */
 	__u32 exe_steps;    /* slots 0..exe_steps of them are valid */
+	__u32 cpu;          /* CPU that wrote this run of records */
+	__u32 pieces;       /* PIECE records written before this one in the run */
 	char comm[TASK_COMM_LEN];
 	char pcomm[TASK_COMM_LEN]; /* the real parent process's name (its leader's comm) */
+};
+
+/* A part of an exec's data, written before its exec_event. */
+struct piece {
+	__u32 type;         /* EVENT_PIECE */
+	__u32 kind;         /* PIECE_* */
+	__u64 ts_ns;        /* ts_ns of the exec_event that closes the run */
+	__u32 cpu;          /* its cpu */
+	__u32 len;          /* payload bytes after this header, at most PIECE_DATA */
 };
 
 /* The end of a followed process: its last thread exited. */

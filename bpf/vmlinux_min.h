@@ -30,6 +30,7 @@ enum { false = 0, true = 1 };
 enum bpf_map_type {
 	BPF_MAP_TYPE_HASH = 1,
 	BPF_MAP_TYPE_ARRAY = 2,
+	BPF_MAP_TYPE_PROG_ARRAY = 3,
 	BPF_MAP_TYPE_PERCPU_ARRAY = 6,
 	BPF_MAP_TYPE_RINGBUF = 27,
 };
@@ -38,6 +39,7 @@ enum {
 	BPF_ANY = 0,
 };
 
+/* Named in helper prototypes only; the program uses no dynptrs (5.19+). */
 struct bpf_dynptr {
 	__u64 __opaque[2];
 } __attribute__((aligned(8)));

@@ -199,6 +199,10 @@ pub struct ExecFlags {
     /// the walk could follow: its leading directories are missing (it does
     /// not start with '/'). `filename_truncated` is set too.
     pub exe_truncated: bool,
+    /// Part of what the source captured did not reach user space (the bpf
+    /// source's ring buffer was full mid-exec): the interpreter, the file
+    /// behind a descriptor or the rest of the arguments are missing.
+    pub parts_lost: bool,
 }
 
 impl Exec {

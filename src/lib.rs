@@ -17,4 +17,4 @@ pub mod run;
 pub mod signal;
 pub mod sink;
 pub mod source;
-pub mod wire;
+

@@ -91,6 +91,11 @@
 //!   `fileless` true. A path deeper than the walk (24 levels) lacks its
 //!   leading directories (no leading `/`) and has `filename_truncated` true.
 //!   `null` for an exec by path.
+//! * `parts_lost` — boolean: part of what the kernel captured for this exec
+//!   did not fit in the full ring buffer (bpf source): the interpreter, the
+//!   file behind a descriptor or the rest of the arguments are missing
+//!   (`argv` then holds what arrived, and `args_truncated` is true when it is
+//!   short). The exec itself is not lost.
 //! * `cgroup` — byte string, or `null`; only with `--print-cgroup`: the
 //!   process's cgroup v2 path from the root of the hierarchy, as in
 //!   `/proc/PID/cgroup` (e.g. `"/system.slice/cron.service"`, `"/"` for the
@@ -317,6 +322,7 @@ impl<W: Write> Sink for JsonSink<W> {
         push_opt_u64(b, e.depth.map(u64::from));
         b.extend_from_slice(b",\"fd_path\":");
         push_nonempty_bytes(b, &e.fd_path)?;
+        push_bool(b, b",\"parts_lost\":", e.flags.parts_lost);
         if let Some(r) = &mut self.cgroups {
             b.extend_from_slice(b",\"cgroup\":");
             match r.lookup(e.cgroup_id) {
@@ -728,7 +734,8 @@ mod tests {
                 "source",
                 "args_from",
                 "depth",
-                "fd_path"
+                "fd_path",
+                "parts_lost"
             ]
         );
         assert_eq!(v["type"], "exec");

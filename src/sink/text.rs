@@ -261,6 +261,9 @@ impl<W: Write, E: Write> TextSink<W, E> {
         } else if e.args_incomplete() && !cut {
             notes.add(line, "[...]");
         }
+        if e.flags.parts_lost {
+            notes.add(line, "[parts lost: ring buffer full]");
+        }
         notes.finish(line);
         line.push(b'\n');
     }
@@ -564,7 +567,7 @@ fn push_i64_right(line: &mut Vec<u8>, n: i64, width: usize) {
 /// are quoted, so that the quoted arguments stay pasteable.
 struct Notes {
     quote: bool,
-    held: [&'static str; 4],
+    held: [&'static str; 6],
     n: usize,
     /// Held notes made at run time (quoting only), each after a space.
     held_bytes: Vec<u8>,
@@ -572,7 +575,7 @@ struct Notes {
 
 impl Notes {
     fn new(quote: bool) -> Notes {
-        Notes { quote, held: [""; 4], n: 0, held_bytes: Vec::new() }
+        Notes { quote, held: [""; 6], n: 0, held_bytes: Vec::new() }
     }
 
     /// A note made at run time, already escaped.

@@ -14,7 +14,7 @@
 //! starts, and says why the better ones did not.
 
 pub mod bpf;
-pub mod btf_prune;
+
 pub mod ftrace;
 pub mod netlink;
 pub mod proc;
