@@ -64,11 +64,11 @@ fn trace(config: &Config) -> anyhow::Result<ExitCode> {
         None => config,
     };
     let (mut source, fallback) = source::open(config)?;
-    if let Some(why) = fallback {
-        note(&format!("execsnoop: {why}"));
-    }
-    if let Some(n) = source.notice() {
-        note(&format!("execsnoop: {n}"));
+    // One line: why a fallback source was chosen, and how far to trust it.
+    match (fallback, source.notice()) {
+        (Some(why), Some(n)) => note(&format!("execsnoop: {why}. {n}")),
+        (Some(line), None) | (None, Some(line)) => note(&format!("execsnoop: {line}")),
+        (None, None) => {}
     }
 
     // Tracing is live: the command may exec now (its records wait in the

@@ -122,6 +122,8 @@ fn auto_falls_back_to_procfs_for_a_plain_user() {
     let used = note.strip_prefix("execsnoop: using the ").and_then(|r| r.split(' ').next()).unwrap_or("");
     assert!(["netlink", "procfs"].contains(&used), "\n{}", f.dump());
     assert!(note.contains(": bpf failed (need root"), "why bpf did not start\n{}", f.dump());
+    let before_banner: Vec<&str> = f.stderr.lines().take_while(|l| !l.starts_with("Tracing exec()s")).collect();
+    assert_eq!(before_banner.len(), 1, "the fallback is one line, with the source's own caveat\n{}", f.dump());
     let rec = one_exec_with_argv(&f, &mark, &["sleep", "0.3", &mark]);
     assert_eq!(rec["source"], used);
 }

@@ -306,6 +306,15 @@ impl BpfSource {
     /// Load and attach. When this returns, every later exec is captured.
     pub fn open(config: &Config) -> Result<BpfSource, SourceError> {
         check_privileges()?;
+        let kernel = KernelVersion::current();
+        if let Some(k) = kernel.filter(|k| *k < MIN_KERNEL) {
+            return Err(SourceError::Unsupported(format!(
+                "the eBPF source needs Linux {MIN_KERNEL} or newer (BPF ring buffer); this kernel is {k}"
+            )));
+        }
+        if kernel.is_some_and(|k| k < MEMCG_ACCOUNTING) {
+            lift_memlock();
+        }
         let btf_path = std::env::var_os("EXECSNOOP_BTF").unwrap_or_else(|| VMLINUX_BTF.into());
         let blob = target_btf(Path::new(&btf_path))?;
 
@@ -532,6 +541,65 @@ fn with_pruned_vmlinux<R>(blob: &[u8], f: impl FnOnce() -> R) -> Option<R> {
     Some(r)
 }
 
+/// A kernel version, major.minor, from `uname -r`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct KernelVersion(u32, u32);
+
+impl KernelVersion {
+    /// The running kernel's, or `None` when its release does not parse.
+    pub(crate) fn current() -> Option<KernelVersion> {
+        // SAFETY: utsname is plain old data; uname fills it or fails.
+        let mut u: libc::utsname = unsafe { std::mem::zeroed() };
+        // SAFETY: `u` is a valid, writable utsname.
+        if unsafe { libc::uname(&mut u) } != 0 {
+            return None;
+        }
+        let release: Vec<u8> = u.release.iter().take_while(|&&c| c != 0).map(|&c| c as u8).collect();
+        KernelVersion::parse(&String::from_utf8_lossy(&release))
+    }
+
+    /// "6.1.0-57-amd64" → 6.1.
+    pub(crate) fn parse(release: &str) -> Option<KernelVersion> {
+        let mut parts = release.split(|c: char| !c.is_ascii_digit());
+        let major = parts.next()?.parse().ok()?;
+        let minor = parts.next()?.parse().ok()?;
+        Some(KernelVersion(major, minor))
+    }
+}
+
+impl std::fmt::Display for KernelVersion {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}.{}", self.0, self.1)
+    }
+}
+
+/// The oldest kernel the program loads on: BPF ring buffers and
+/// bpf_ktime_get_boot_ns() arrived in 5.8. Checked before anything is loaded,
+/// so an older kernel falls back at once.
+const MIN_KERNEL: KernelVersion = KernelVersion(5, 8);
+
+/// From 5.11 BPF memory is charged to the memory cgroup; before, to
+/// RLIMIT_MEMLOCK, whose default (64 KiB) is too small for the ring buffer.
+const MEMCG_ACCOUNTING: KernelVersion = KernelVersion(5, 11);
+
+/// Raise RLIMIT_MEMLOCK as far as this process may (root: without limit),
+/// as libbpf-based tools do on kernels that charge BPF memory to it. A
+/// failure leaves it as it was; map creation then says what is wrong.
+fn lift_memlock() {
+    let mut cur = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: `cur` is a valid, writable rlimit.
+    if unsafe { libc::getrlimit(libc::RLIMIT_MEMLOCK, &mut cur) } != 0 {
+        return;
+    }
+    let unlimited = libc::rlimit { rlim_cur: libc::RLIM_INFINITY, rlim_max: libc::RLIM_INFINITY };
+    // SAFETY: setrlimit only reads the struct it is given.
+    if unsafe { libc::setrlimit(libc::RLIMIT_MEMLOCK, &unlimited) } != 0 {
+        let soft = libc::rlimit { rlim_cur: cur.rlim_max, rlim_max: cur.rlim_max };
+        // SAFETY: as above.
+        unsafe { libc::setrlimit(libc::RLIMIT_MEMLOCK, &soft) };
+    }
+}
+
 /// Fail early, in one line, when we cannot possibly load BPF programs.
 fn check_privileges() -> Result<(), SourceError> {
     // SAFETY: geteuid has no preconditions and cannot fail.
@@ -566,7 +634,14 @@ fn load_error(e: EbpfError) -> SourceError {
         EbpfError::MapError(m) => {
             let msg = chain(&m);
             if msg.contains("Operation not permitted") || msg.contains("os error 1") {
-                SourceError::Permission(format!("the kernel refused to create a BPF map ({msg}); need root or CAP_BPF"))
+                let memlock = if KernelVersion::current().is_some_and(|k| k < MEMCG_ACCOUNTING) {
+                    " (before Linux 5.11 BPF maps count against RLIMIT_MEMLOCK: raise it, e.g. ulimit -l unlimited)"
+                } else {
+                    ""
+                };
+                SourceError::Permission(format!(
+                    "the kernel refused to create a BPF map ({msg}); need root or CAP_BPF{memlock}"
+                ))
             } else {
                 SourceError::Other(format!("cannot create BPF map: {msg}"))
             }
@@ -641,6 +716,18 @@ mod tests {
         assert!(msg.contains("processed 685 insns"), "{msg}");
         assert!(!msg.contains("\n0: insn"), "only the tail of the log: {msg}");
         assert!(msg.lines().count() <= 13, "{msg}");
+    }
+
+    #[test]
+    fn kernel_versions_parse_and_order() {
+        assert_eq!(KernelVersion::parse("6.1.0-57-amd64"), Some(KernelVersion(6, 1)));
+        assert_eq!(KernelVersion::parse("5.10.0-32-amd64"), Some(KernelVersion(5, 10)));
+        assert_eq!(KernelVersion::parse("6.12.117+deb12-amd64"), Some(KernelVersion(6, 12)));
+        assert_eq!(KernelVersion::parse("6.18"), Some(KernelVersion(6, 18)));
+        assert_eq!(KernelVersion::parse("garbage"), None);
+        assert!(KernelVersion(5, 7) < MIN_KERNEL && KernelVersion(5, 10) > MIN_KERNEL);
+        assert!(KernelVersion(5, 10) < MEMCG_ACCOUNTING && KernelVersion(6, 1) > MEMCG_ACCOUNTING);
+        assert_eq!(KernelVersion(5, 8).to_string(), "5.8");
     }
 
     #[test]

@@ -1,8 +1,8 @@
 //! The ftrace source: the original execsnoop's method, done cleanly. It owns a
 //! private tracefs instance (`instances/execsnoop-<pid>`, never the global
-//! buffer or anyone else's instance), the kernel's `sched_process_exec` event
-//! in it (plus `sched_process_fork` and `sched_process_exit` when processes
-//! are followed), the reading and parsing of its `trace_pipe`, the per-CPU
+//! buffer or anyone else's instance), the kernel's `sched_process_exec` and
+//! `sched_process_fork` events in it (plus `sched_process_exit` when
+//! processes are followed), the reading and parsing of its `trace_pipe`, the per-CPU
 //! overrun counters, and the user-space process table that joins exits to
 //! execs and implements `-p` and depth.
 //!
@@ -36,9 +36,12 @@
 //!   often the name *before* the exec, so an exec's `comm` is read from `/proc`
 //!   (or, once the process is gone, taken from the file name as the kernel
 //!   does). Exit and fork events carry their own names, which are used.
-//! * Following processes turns on the instance's `record-tgid` option (the
-//!   `(TGID)` column), which makes the kernel allocate a pid-to-tgid map of
-//!   4 bytes per possible pid, which it keeps afterwards.
+//! * The parent of an exec is read from `/proc` with its arguments; when the
+//!   process is already gone, it comes from the process's fork event (for
+//!   processes forked while tracing), so short-lived processes still get
+//!   their PPID. For that the instance's `record-tgid` option (the `(TGID)`
+//!   column) is on, which makes the kernel allocate a pid-to-tgid map of 4
+//!   bytes per possible pid, which it keeps afterwards.
 //! * `sched_process_exit` fires per thread and carries no exit status: a
 //!   process exit is reported for a process seen exec or fork while traced (or
 //!   in the `-p` tree at start), when its last thread ends (`group_dead`, on
@@ -157,7 +160,9 @@ impl FtraceSource {
         let per_cpu_kib = (config.ring_bytes / 1024).clamp(4, BUFFER_KIB_MAX);
         let _ = instance.write("buffer_size_kb", &per_cpu_kib.to_string());
         let track = config.kernel.track;
-        let tgid_column = track && instance.write("options/record-tgid", "1").is_ok();
+        // The fork event's (TGID) column names the parent process; without
+        // it a fork line names the parent thread.
+        let tgid_column = instance.write("options/record-tgid", "1").is_ok();
 
         let args_note = match &kprobe_events {
             None => "no kprobes on this kernel, so arguments are read from /proc after each exec \
@@ -173,8 +178,10 @@ impl FtraceSource {
         };
 
         instance.enable(EXEC_EVENT, "sched:sched_process_exec", "3.4")?;
+        // Forks always: a process that exec'd and ended before its /proc
+        // entry could be read still has its parent from its fork.
+        instance.enable(FORK_EVENT, "sched:sched_process_fork", "2.6.32")?;
         if track {
-            instance.enable(FORK_EVENT, "sched:sched_process_fork", "2.6.32")?;
             instance.enable(EXIT_EVENT, "sched:sched_process_exit", "2.6.32")?;
         }
         let pipe = OpenOptions::new()
@@ -663,6 +670,11 @@ struct Tracker {
     /// Per pid, the exec events in the batch being handled that are not
     /// handled yet: while one is left, /proc already shows a later program.
     execs_ahead: HashMap<u32, u32>,
+    /// When processes are not followed: the parent of each process forked
+    /// while tracing, until it execs (oldest evicted beyond [`PENDING_MAX`]),
+    /// for an exec whose /proc entry is already gone.
+    forked: HashMap<u32, u32>,
+    forked_order: VecDeque<u32>,
 }
 
 impl Tracker {
@@ -678,6 +690,8 @@ impl Tracker {
             malformed: 0,
             last_ts: 0,
             execs_ahead: HashMap::new(),
+            forked: HashMap::new(),
+            forked_order: VecDeque::new(),
         }
     }
 
@@ -819,11 +833,15 @@ impl Tracker {
         if e.comm.is_empty() {
             e.comm = parse::comm_from_filename(f.filename);
         }
+        let forked = self.forked.remove(&f.pid);
+        if forked.is_some() {
+            self.forked_order.retain(|&p| p != f.pid);
+        }
         if e.ppid == 0
-            && let Some(k) = known
+            && let Some(ppid) = known.map(|k| k.ppid).or(forked)
         {
-            e.ppid = k.ppid;
-            e.pcomm = proc::read_comm(k.ppid).unwrap_or_default();
+            e.ppid = ppid;
+            e.pcomm = proc::read_comm(ppid).unwrap_or_default();
         }
         if let Some(p) = probe
             && !(p.args.is_empty() && p.read_failed)
@@ -842,10 +860,20 @@ impl Tracker {
 
     fn on_fork(&mut self, h: &Header<'_>, f: ForkFields<'_>) -> Option<Record> {
         let ts = self.ts(h.ts_ns);
+        let parent = h.tgid.unwrap_or(f.parent_pid);
         if !self.config.kernel.track {
+            if h.tgid.is_some() && f.child_pid != 0 {
+                if self.forked.len() >= PENDING_MAX
+                    && let Some(old) = self.forked_order.pop_front()
+                {
+                    self.forked.remove(&old);
+                }
+                if self.forked.insert(f.child_pid, parent).is_none() {
+                    self.forked_order.push_back(f.child_pid);
+                }
+            }
             return None;
         }
-        let parent = h.tgid.unwrap_or(f.parent_pid);
         let known = self.table.get(&parent).or_else(|| self.table.get(&f.parent_pid)).copied();
         if known.is_none() && self.config.kernel.pid.is_some() {
             return None;
@@ -1033,6 +1061,22 @@ mod tests {
         let [Record::Exec(e)] = recs.as_slice() else { panic!("{recs:?}") };
         assert_eq!(e.args, b"echo");
         assert!(e.flags.args_truncated && e.args_incomplete());
+    }
+
+    /// Without following processes, a short-lived process gone from /proc
+    /// before its exec line is read still gets its parent, from its fork;
+    /// the table of forks does not outgrow its cap.
+    #[test]
+    fn parent_from_fork_without_following() {
+        let mut t = Tracker::new(&config(&[]), 0, true);
+        let recs = feed(&mut t, &[fork_line(P, P + 1, "10.000000"), exec_line(P + 1, Some(P + 1), "10.5", "/bin/true")]);
+        let [Record::Exec(e)] = recs.as_slice() else { panic!("{recs:?}") };
+        assert_eq!(e.ppid, P, "parent from the fork when /proc is gone");
+        assert!(t.forked.is_empty(), "used up at the exec");
+        let forks: Vec<String> = (0..PENDING_MAX as u32 + 10).map(|i| fork_line(P, P + 10 + i, "11.0")).collect();
+        feed(&mut t, &forks);
+        assert_eq!(t.forked.len(), PENDING_MAX);
+        assert_eq!(t.forked_order.len(), PENDING_MAX);
     }
 
     #[test]
