@@ -33,8 +33,7 @@
 const volatile __u32 args_cap = ARGS_CAP_DEFAULT;
 const volatile __u32 targ_ppid = 0;        /* 0: any parent */
 const volatile __u32 targ_uid = (__u32)-1;  /* (u32)-1: any user */
-const volatile __u64 targ_cgroup_id = 0;    /* 0: any cgroup; else this one and below */
-const volatile __u32 targ_cgroup_level = 0; /* level of targ_cgroup_id in the hierarchy */
+const volatile bool targ_cgroup = false;    /* only the cgroup in cgroup_filter, and below */
 
 /* Set by user space: also trace failed attempts (the syscall programs are
  * only attached then). */
@@ -58,6 +57,17 @@ struct {
 	__type(key, __u32);
 	__type(value, __u64);
 } counters SEC(".maps");
+
+/* -c: the cgroup v2 directory whose processes (and its descendants') are
+ * traced, by fd, set by user space before the programs are attached.
+ * bpf_current_task_under_cgroup() answers on every kernel (4.9+); the
+ * ancestor-id helper is not available to tracing programs before 6.x. */
+struct {
+	__uint(type, BPF_MAP_TYPE_CGROUP_ARRAY);
+	__uint(max_entries, 1);
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, sizeof(__u32));
+} cgroup_filter SEC(".maps");
 
 /* The tail-called stages of the exec program, filled by user space. */
 struct {
@@ -148,7 +158,7 @@ static __always_inline bool wanted(__u32 ppid)
 		return false;
 	if (targ_uid != (__u32)-1 && (__u32)bpf_get_current_uid_gid() != targ_uid)
 		return false;
-	if (targ_cgroup_id && bpf_get_current_ancestor_cgroup_id(targ_cgroup_level) != targ_cgroup_id)
+	if (targ_cgroup && bpf_current_task_under_cgroup(&cgroup_filter, 0) != 1)
 		return false;
 	return true;
 }
@@ -469,8 +479,9 @@ int sched_process_exec(struct bpf_raw_tracepoint_args *ctx)
 /*
  * Stage STAGE_EXE: the file an fd-based exec ran (execveat with a directory
  * fd or AT_EMPTY_PATH, fexecve), whose kernel filename "/dev/fd/N..." does
- * not say what ran. Walk from the file's dentry up to the root, crossing
- * mounts, writing each dentry's name into its own fixed slot. The walk always
+ * not say what ran. Walk from the file's dentry up to the process's root
+ * (as /proc/PID/exe shows it, inside a chroot too), crossing mounts, writing
+ * each dentry's name into its own fixed slot. The walk always
  * takes EXE_DEPTH steps and picks the next dentry and mount without
  * branching (see nonzero()), so the verifier follows one path; once at the top it stays there
  * (a step that changes nothing is not counted). EXE_DEPTH - 1 steps or more
@@ -496,17 +507,23 @@ int exec_exe(struct bpf_raw_tracepoint_args *ctx)
 {
 	struct linux_binprm *bprm = (struct linux_binprm *)ctx->args[2];
 	struct scratch *s = get_scratch();
+	struct task_struct *task;
 	struct vfsmount *vfsmnt;
-	__u64 d, m, mnt_off;
+	__u64 d, m, mnt_off, root_d, root_m;
 	__u32 steps = 0;
 	int i;
 
 	if (!s)
 		return 0;
+	task = (struct task_struct *)bpf_get_current_task();
 	vfsmnt = BPF_CORE_READ(bprm, file, f_path.mnt);
 	mnt_off = bpf_core_field_offset(struct mount, mnt);
 	d = (__u64)BPF_CORE_READ(bprm, file, f_path.dentry);
 	m = (__u64)vfsmnt - mnt_off;
+	/* The process's root (chroot, or its mount namespace's root): the
+	 * walk stops there, so the path is the one the process sees. */
+	root_d = (__u64)BPF_CORE_READ(task, fs, root.dentry);
+	root_m = (__u64)BPF_CORE_READ(task, fs, root.mnt) - mnt_off;
 #pragma clang loop unroll(disable)
 	for (i = 0; i < EXE_DEPTH; i++) {
 		struct dentry *dd = (struct dentry *)d;
@@ -515,7 +532,7 @@ int exec_exe(struct bpf_raw_tracepoint_args *ctx)
 		__u64 root = (__u64)BPF_CORE_READ(mm, mnt.mnt_root);
 		__u64 up = (__u64)BPF_CORE_READ(mm, mnt_parent);
 		__u64 mountpoint = (__u64)BPF_CORE_READ(mm, mnt_mountpoint);
-		__u64 at_root, keep, nd, nm;
+		__u64 at_root, keep, stay, nd, nm;
 
 		bpf_probe_read_kernel_str(s->data + (i & (EXE_DEPTH_POW2 - 1)) * EXE_SLOT, EXE_SLOT,
 					  BPF_CORE_READ(dd, d_name.name));
@@ -525,6 +542,10 @@ int exec_exe(struct bpf_raw_tracepoint_args *ctx)
 		keep = at_root - 1; /* all ones when not at the root */
 		nd = (parent & keep) | (mountpoint & ~keep);
 		nm = (m & keep) | (up & ~keep);
+		/* At the process's root: stay. */
+		stay = 0 - (1 - nonzero((d ^ root_d) | (m ^ root_m))); /* all ones there */
+		nd = (d & stay) | (nd & ~stay);
+		nm = (m & stay) | (nm & ~stay);
 		steps += nonzero((nd ^ d) | (nm ^ m));
 		d = nd;
 		m = nm;
@@ -740,9 +761,15 @@ int fail_args(void *ctx)
 			goto out;
 		}
 		n = bpf_probe_read_user_str(s->data + (off & (FAIL_ARGS_ROOM - 1)), FAIL_ARG_MAX, arg);
-		if (n <= 0) {
+		if (n < 0) {
 			s->hdr.flags |= EXEC_F_ARGS_READ_FAILED;
 			goto out;
+		}
+		if (n == 0) {
+			/* An empty string: kernels before 6.3 (or so) return 0 for
+			 * it, later ones 1 (its NUL). Keep it as one NUL. */
+			s->data[off & (FAIL_ARGS_ROOM - 1)] = 0;
+			n = 1;
 		}
 		if (n == FAIL_ARG_MAX)
 			s->hdr.flags |= EXEC_F_ARGS_TRUNCATED; /* this argument may be longer */

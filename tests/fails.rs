@@ -12,13 +12,20 @@ use std::process::Command;
 use common::{Tracer, compile_c, json_argv, json_u64, marker, my_pid, root_test, run_capture};
 use serde_json::Value;
 
-/// BPF links a process holds: one per attached program (the raw
-/// tracepoint, and with -x the four syscall tracepoints).
+/// Attachments a process holds: one per attached program (the raw
+/// tracepoint, and with -x the four syscall tracepoints). A BPF link each,
+/// or before Linux 5.15 (no perf links) a perf event each for the
+/// tracepoints.
 fn bpf_links(pid: u32) -> usize {
     std::fs::read_dir(format!("/proc/{pid}/fd"))
         .map(|d| {
             d.filter_map(Result::ok)
-                .filter(|e| std::fs::read_link(e.path()).is_ok_and(|l| l.to_string_lossy().contains("bpf_link")))
+                .filter(|e| {
+                    std::fs::read_link(e.path()).is_ok_and(|l| {
+                        let l = l.to_string_lossy();
+                        l.contains("bpf_link") || l.contains("bpf-link") || l.contains("[perf_event]")
+                    })
+                })
                 .count()
         })
         .unwrap_or(0)

@@ -147,8 +147,10 @@ int main(int argc, char **argv) {
     let x = exit_of(&recs, s);
     let cpu = json_u64(x, "cpu_ns") as f64 / 1e9;
     let life = json_u64(x, "lifetime_ns") as f64 / 1e9;
-    assert!(cpu < 0.03, "sleep 0.3 used {cpu} s of CPU\n{x}");
-    assert!((0.29..=0.5).contains(&life), "sleep 0.3 lived {life} s\n{x}");
+    // Under emulation (the VM matrix) starting a process costs far more.
+    let (cpu_max, life_max) = if common::in_vm() { (0.2, 2.0) } else { (0.03, 0.5) };
+    assert!(cpu < cpu_max, "sleep 0.3 used {cpu} s of CPU\n{x}");
+    assert!((0.29..=life_max).contains(&life), "sleep 0.3 lived {life} s\n{x}");
 }
 
 /// `-- COMMAND`: every exec of its tree is shown from the first, nothing
@@ -273,7 +275,8 @@ fn text_exit_lines_wait_rows_tree_and_summary_table() {
     assert!(lines[1].ends_with(&format!(" sh -c {script}")), "depth 0, no indent: {out}");
     assert!(lines[2].ends_with("   sh -c sleep 0.2"), "depth 1, indented: {out}");
     assert!(lines[3].ends_with("     sleep 0.2"), "depth 2: {out}");
-    assert!(lines[4].contains("     [exit: code 0, lifetime 0.2"), "exit line of sleep: {out}");
+    let sleep_exit = if common::in_vm() { "     [exit: code 0, lifetime " } else { "     [exit: code 0, lifetime 0.2" };
+    assert!(lines[4].contains(sleep_exit), "exit line of sleep: {out}");
     assert!(lines.iter().any(|l| l.contains("[exit: code 5, lifetime ") && l.ends_with("] sh")), "{out}");
 
     let f = run_tool(Command::new(common::bin()).args(["--wait", "--summary", "--", "sh", "-c", "sleep 0.3; exit 2"]));

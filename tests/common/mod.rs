@@ -50,6 +50,14 @@ pub fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_execsnoop")
 }
 
+/// True when the tests run in a VM of the kernel matrix (`tests/vm/run`
+/// sets `EXECSNOOP_VM` to the kernel's name). Code there runs 30-50 times
+/// slower (qemu without KVM) while sleeps do not: tests that measure time
+/// or run storms widen their bounds or shrink their load there, and say so.
+pub fn in_vm() -> bool {
+    std::env::var_os("EXECSNOOP_VM").is_some()
+}
+
 /// True when this test process runs as root.
 pub fn is_root() -> bool {
     // SAFETY: geteuid has no preconditions and cannot fail.

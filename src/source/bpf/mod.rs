@@ -10,11 +10,11 @@
 //! involved.
 
 use std::io;
-use std::os::fd::{AsFd, BorrowedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use aya::maps::{HashMap as BpfHashMap, MapData, PerCpuArray, ProgramArray, RingBuf};
+use aya::maps::{CgroupArray, HashMap as BpfHashMap, MapData, PerCpuArray, ProgramArray, RingBuf};
 use aya::programs::{ProgramError, RawTracePoint, TracePoint};
 use aya::{Btf, Ebpf, EbpfError, EbpfLoader, Endianness};
 
@@ -42,6 +42,7 @@ pub const CORE_STRUCTS: &[&str] = &[
     "vfsmount",
     "mount",
     "path",
+    "fs_struct",
     "file",
     "linux_binprm",
 ];
@@ -94,8 +95,8 @@ struct Settings {
     args_cap: u32,
     targ_ppid: u32,
     targ_uid: u32,
-    targ_cgroup_id: u64,
-    targ_cgroup_level: u32,
+    /// `-c`: the cgroup v2 directory to trace.
+    cgroup: Option<std::path::PathBuf>,
     trace_fails: bool,
     ring_bytes: u32,
     track: bool,
@@ -110,8 +111,7 @@ impl Settings {
             args_cap: config.kernel.args_cap,
             targ_ppid: config.kernel.ppid.unwrap_or(0),
             targ_uid: config.kernel.uid.unwrap_or(u32::MAX),
-            targ_cgroup_id: config.kernel.cgroup.as_ref().map_or(0, |c| c.id),
-            targ_cgroup_level: config.kernel.cgroup.as_ref().map_or(0, |c| c.level),
+            cgroup: config.kernel.cgroup.as_ref().map(|c| c.path.clone()),
             trace_fails: config.kernel.fails,
             ring_bytes: config.ring_bytes,
             track: config.kernel.track,
@@ -131,6 +131,7 @@ fn setup(s: &Settings, btf: Option<&Btf>, private_ns: bool) -> Result<Ebpf, Sour
         loader.btf(Some(btf));
     }
     let trace_fails = u8::from(s.trace_fails);
+    let targ_cgroup = u8::from(s.cgroup.is_some());
     let (track, emit_exits, follow_only) = (u8::from(s.track), u8::from(s.emit_exits), u8::from(s.root.is_some()));
     let mut ebpf = loader
         .override_global("track", &track, true)
@@ -140,14 +141,23 @@ fn setup(s: &Settings, btf: Option<&Btf>, private_ns: bool) -> Result<Ebpf, Sour
         .override_global("args_cap", &s.args_cap, true)
         .override_global("targ_ppid", &s.targ_ppid, true)
         .override_global("targ_uid", &s.targ_uid, true)
-        .override_global("targ_cgroup_id", &s.targ_cgroup_id, true)
-        .override_global("targ_cgroup_level", &s.targ_cgroup_level, true)
+        .override_global("targ_cgroup", &targ_cgroup, true)
         .override_global("trace_fails", &trace_fails, true)
         .map_max_entries("events", s.ring_bytes)
         .map_max_entries("pending", if s.trace_fails { PENDING_MAX } else { 1 })
         .load(OBJECT)
         .map_err(load_error)?;
 
+    if let Some(dir) = &s.cgroup {
+        // Before anything is attached: the filter holds from the first exec.
+        let fd = std::fs::File::open(dir)
+            .map_err(|e| SourceError::Other(format!("cannot open cgroup {}: {e}", dir.display())))?;
+        let map =
+            ebpf.map_mut("cgroup_filter").ok_or_else(|| SourceError::Other("BPF object has no map cgroup_filter".into()))?;
+        CgroupArray::try_from(map)
+            .and_then(|mut a| a.set(0, fd.as_raw_fd(), 0))
+            .map_err(|e| SourceError::Other(format!("cannot filter by cgroup {}: {e}", dir.display())))?;
+    }
     if s.track {
         // The root goes in first, then fork is followed, then exec is
         // traced: no fork or exec of the root falls between them.
@@ -472,36 +482,32 @@ fn target_btf(path: &Path) -> Result<Vec<u8>, SourceError> {
         .map_err(|e| SourceError::Unsupported(format!("cannot read kernel BTF: {e}")))
 }
 
-/// Run `f` while this process sees `blob` as `/sys/kernel/btf/vmlinux`.
+/// Run `f` on a thread of its own that sees `blob` as `/sys/kernel/btf/vmlinux`.
 ///
 /// aya 0.14's `EbpfLoader::new()` unconditionally parses the kernel's whole
 /// BTF (~6 MB on disk, ~20 MiB of memory, tens of ms) even when the caller
 /// then supplies its own target BTF. To keep start-up fast and peak memory
-/// small, the loader runs in a private mount namespace in which a tmpfs holding
-/// only the pruned BTF covers `/sys/kernel/btf`; afterwards the process goes
-/// back to its original mount namespace (the private one disappears with it).
+/// small, the loader runs on a thread with a private mount namespace (a
+/// thread may have its own: `unshare(CLONE_NEWNS)` gives it its own
+/// filesystem context too) in which a tmpfs holding only the pruned BTF
+/// covers `/sys/kernel/btf`. The rest of the process never leaves its mount
+/// namespace, its root (a chroot stays a chroot) or its working directory;
+/// the private namespace disappears with the thread. What the thread loads
+/// (maps, programs, links: file descriptors) belongs to the whole process.
 /// Nothing outside this process sees any of it.
 ///
 /// Returns `None`, having changed nothing, when the namespace cannot be set up
 /// (no CAP_SYS_ADMIN, or a kernel without mount namespaces); the caller then
-/// loads the ordinary way. Must run while the process is single-threaded
-/// (setns into a mount namespace requires it).
-fn with_pruned_vmlinux<R>(blob: &[u8], f: impl FnOnce() -> R) -> Option<R> {
+/// loads the ordinary way.
+fn with_pruned_vmlinux<R: Send>(blob: &[u8], f: impl FnOnce() -> R + Send) -> Option<R> {
     use std::ffi::CString;
-    use std::os::fd::AsRawFd;
 
-    let original = std::fs::File::open("/proc/self/ns/mnt").ok()?;
-    // SAFETY: unshare has no memory-safety preconditions; it only changes
-    // which mount namespace this (single-threaded) process is in.
-    if unsafe { libc::unshare(libc::CLONE_NEWNS) } != 0 {
-        return None;
-    }
-    let restore = || {
-        // SAFETY: `original` is an open namespace fd; setns only switches
-        // this process back to that mount namespace.
-        unsafe { libc::setns(original.as_raw_fd(), libc::CLONE_NEWNS) == 0 }
-    };
-    let setup = || -> Option<()> {
+    let private = || -> Option<R> {
+        // SAFETY: unshare has no memory-safety preconditions; it only changes
+        // which mount namespace (and filesystem context) this thread is in.
+        if unsafe { libc::unshare(libc::CLONE_NEWNS) } != 0 {
+            return None;
+        }
         let root = CString::new("/").ok()?;
         let dir = CString::new("/sys/kernel/btf").ok()?;
         let fstype = CString::new("tmpfs").ok()?;
@@ -528,17 +534,12 @@ fn with_pruned_vmlinux<R>(blob: &[u8], f: impl FnOnce() -> R) -> Option<R> {
         if rc != 0 {
             return None;
         }
-        std::fs::write("/sys/kernel/btf/vmlinux", blob).ok()
+        std::fs::write("/sys/kernel/btf/vmlinux", blob).ok()?;
+        Some(f())
     };
-    if setup().is_none() {
-        restore();
-        return None;
-    }
-    let r = f();
-    // Should going back fail, the process stays in the private namespace:
-    // harmless for tracing (nothing else here reads /sys/kernel/btf).
-    let _ = restore();
-    Some(r)
+    // A thread that cannot be started, or that fails to set up, changed
+    // nothing this thread sees.
+    std::thread::scope(|scope| std::thread::Builder::new().spawn_scoped(scope, private).ok()?.join().ok()?)
 }
 
 /// A kernel version, major.minor, from `uname -r`.

@@ -51,7 +51,6 @@ pub(crate) const EXEC_F_PIECE_LOST: u32 = 1 << 8;
 
 /// The executed file's dentry names (fd-based execs): slot size and count.
 pub(crate) const EXE_SLOT: usize = 256;
-#[allow(dead_code, reason = "mirrors execsnoop.h; checked against it by a test")]
 pub(crate) const EXE_DEPTH: usize = 24;
 
 #[allow(dead_code, reason = "mirrors execsnoop.h; checked against it by a test")]
@@ -377,26 +376,33 @@ fn exec_from(rec: &[u8], filename: &[u8], run: Run) -> Exec {
 }
 
 /// The executed file's path from the dentry names the kernel walked (leaf
-/// first, one per [`EXE_SLOT`]-byte slot, slots `0..=steps` valid). A
-/// mount's root dentry is named "/" and is skipped. When the top of the walk
-/// is the root of a mount tree the path is absolute: `/usr/bin/true`, or for
-/// a memfd (on the kernel's internal shm mount) `/memfd:x`, as
-/// `/proc/PID/exe` shows it. A walk that did not reach the top (too deep)
-/// gives the path without its leading directories and no leading `/`.
+/// first, one per [`EXE_SLOT`]-byte slot). The walk moved `steps` times and
+/// then stayed at the top: the process's root, or the root of a mount that
+/// is not below it (a memfd's internal mount). Slots `0..steps` are the path
+/// upwards; a mount's root dentry is named "/" and is skipped. A walk that
+/// settled is absolute: `/usr/bin/true` (inside a chroot, as the process sees
+/// it), or for a memfd `/memfd:x`, as `/proc/PID/exe` shows it. A walk that
+/// was still moving at its last slots (too deep, `EXE_DEPTH - 1` steps or
+/// more, marked by the kernel) gives the path without its leading directories
+/// and no leading `/`.
 pub(crate) fn exe_path(slots: &[u8], steps: usize) -> Vec<u8> {
-    let names: Vec<&[u8]> = slots.chunks(EXE_SLOT).take(steps.saturating_add(1)).map(cstr).collect();
-    let Some(&top) = names.last() else { return Vec::new() };
+    if slots.is_empty() {
+        return Vec::new();
+    }
+    let settled = steps < EXE_DEPTH - 1;
+    let take = if settled { steps } else { steps.saturating_add(1) };
+    let names: Vec<&[u8]> = slots.chunks(EXE_SLOT).take(take).map(cstr).collect();
     let mut out = Vec::new();
     for name in names.iter().rev() {
         if *name == b"/" || name.is_empty() {
             continue;
         }
-        if !out.is_empty() || top == b"/" {
+        if !out.is_empty() || settled {
             out.push(b'/');
         }
         out.extend_from_slice(name);
     }
-    if out.is_empty() && top == b"/" {
+    if out.is_empty() && settled {
         out.push(b'/');
     }
     out
@@ -661,9 +667,16 @@ mod tests {
         // internal shm mount.
         let s = slots(&[b"memfd:x", b"/", b"/"]);
         assert_eq!(exe_path(&s, 1), b"/memfd:x");
+        // In a chroot at /mnt: the walk stops at the process's root, the
+        // "mnt" directory, whose name is not part of the path.
+        let s = slots(&[b"true", b"bin", b"usr", b"mnt", b"mnt", b"mnt"]);
+        assert_eq!(exe_path(&s, 3), b"/usr/bin/true");
         // Too deep: the top was not reached; no leading '/'.
-        let s = slots(&[b"prog", b"c", b"b"]);
-        assert_eq!(exe_path(&s, 2), b"b/c/prog");
+        let deep: Vec<Vec<u8>> = (0..EXE_DEPTH).map(|i| format!("d{i}").into_bytes()).collect();
+        let names: Vec<&[u8]> = deep.iter().map(|n| n.as_slice()).collect();
+        let s = slots(&names);
+        let want: Vec<String> = (0..EXE_DEPTH).rev().map(|i| format!("d{i}")).collect();
+        assert_eq!(exe_path(&s, EXE_DEPTH - 1), want.join("/").as_bytes());
         assert_eq!(exe_path(&slots(&[b"/"]), 0), b"/");
         assert_eq!(exe_path(&[], 0), b"");
         // Stale slots past `steps` are ignored.
