@@ -34,9 +34,21 @@ use base64::Engine as _;
 use serde_json::Value;
 
 /// How long a tracer may take to report that tracing is live.
-pub const READY_TIMEOUT: Duration = Duration::from_secs(10);
-/// How long a process may take to exit once asked to (or once it should).
-pub const EXIT_TIMEOUT: Duration = Duration::from_secs(10);
+pub fn ready_timeout() -> Duration {
+    slow(Duration::from_secs(10))
+}
+
+/// How long a process may take to exit once asked to (or once it should):
+/// a helper command, a compiler run, a tracer after its signal.
+pub fn exit_timeout() -> Duration {
+    slow(Duration::from_secs(10))
+}
+
+/// A limit on waiting, six times longer in the VM matrix, where code runs
+/// 30-50 times slower (see [`in_vm`]).
+pub fn slow(limit: Duration) -> Duration {
+    if in_vm() { limit * 6 } else { limit }
+}
 
 /// The column header of the text format without `-t`.
 pub const HEADER: &str = "   PID   PPID ARGS";
@@ -229,7 +241,7 @@ impl Captured {
             Some(st) => self.collect(st),
             None => {
                 self.signal(libc::SIGKILL);
-                let st = self.try_wait_for(EXIT_TIMEOUT).expect("SIGKILLed process exits");
+                let st = self.try_wait_for(exit_timeout()).expect("SIGKILLed process exits");
                 let f = self.collect(st);
                 panic!("{} did not exit within {timeout:?} {what}; killed it.\n{}", self.label, f.dump());
             }
@@ -287,7 +299,7 @@ impl Tracer {
     /// PPID and ARGS).
     fn wait_ready(&self, args: &[&str]) {
         let json = args.contains(&"--json");
-        let deadline = Instant::now() + READY_TIMEOUT;
+        let deadline = Instant::now() + ready_timeout();
         loop {
             let err = self.stderr();
             let banner = err.contains("Tracing exec()s");
@@ -297,10 +309,10 @@ impl Tracer {
             }
             let exited = matches!(self.proc.child_exited(), Some(true));
             if exited || Instant::now() >= deadline {
+                let why = if exited { "it exited".to_string() } else { format!("timed out after {:?}", ready_timeout()) };
                 panic!(
-                    "{} never became ready ({}; banner seen: {banner}, header seen: {header})\n{}",
+                    "{} never became ready ({why}; banner seen: {banner}, header seen: {header})\n{}",
                     self.proc.label,
-                    if exited { "it exited" } else { "timed out after 10 s" },
                     self.proc.dump_running()
                 );
             }
@@ -354,10 +366,10 @@ impl Tracer {
     }
 
     /// End it with `sig` and collect its output; panics if it does not exit
-    /// within [`EXIT_TIMEOUT`].
+    /// within [`exit_timeout`].
     pub fn stop(mut self, sig: libc::c_int) -> Finished {
         self.proc.signal(sig);
-        self.proc.finish(EXIT_TIMEOUT, &format!("after signal {sig}"))
+        self.proc.finish(exit_timeout(), &format!("after signal {sig}"))
     }
 
     /// Wait for it to end by itself (`-d`, closed output) within `timeout`.
@@ -525,7 +537,7 @@ pub fn run_capture_with_stdin(cmd: &mut Command) -> (u32, Finished) {
     let label = format!("{cmd:?}");
     let mut p = Captured::spawn(label, cmd);
     let pid = p.pid();
-    let f = p.finish(EXIT_TIMEOUT, "");
+    let f = p.finish(exit_timeout(), "");
     (pid, f)
 }
 
