@@ -280,10 +280,11 @@ static __always_inline void count_full_table(long err)
 		count(COUNTER_PROC_TABLE);
 }
 
-/* The exec of a process: its clocks restart; one not yet followed is added
- * (below its parent when the parent is followed). Returns its depth, or
- * DEPTH_NONE when it is not followed. */
-static __always_inline __u32 proc_exec(struct task_struct *task, __u32 ppid, __u64 ts)
+/* The exec of a process: its clocks restart, and whether its exit will be
+ * reported is decided again (`visible`: it passed the kernel filters); one
+ * not yet followed is added (below its parent when the parent is followed).
+ * Returns its depth, or DEPTH_NONE when it is not followed. */
+static __always_inline __u32 proc_exec(struct task_struct *task, __u32 ppid, __u64 ts, bool visible)
 {
 	__u32 tgid = BPF_CORE_READ(task, tgid);
 	struct proc_info *p = bpf_map_lookup_elem(&procs, &tgid);
@@ -294,6 +295,7 @@ static __always_inline __u32 proc_exec(struct task_struct *task, __u32 ppid, __u
 		p->start_ns = ts;
 		p->exec_ns = ts;
 		p->cpu_base_ns = process_cpu(task);
+		p->visible = visible;
 		return p->depth;
 	}
 	if (follow_only)
@@ -303,6 +305,7 @@ static __always_inline __u32 proc_exec(struct task_struct *task, __u32 ppid, __u
 	n.start_ns = ts;
 	n.exec_ns = ts;
 	n.cpu_base_ns = process_cpu(task);
+	n.visible = visible;
 	count_full_table(bpf_map_update_elem(&procs, &tgid, &n, BPF_ANY));
 	return n.depth;
 }
@@ -336,6 +339,9 @@ int sched_process_fork(struct bpf_raw_tracepoint_args *ctx)
 		return 0;
 	n.start_ns = bpf_ktime_get_boot_ns();
 	n.depth = pp ? pp->depth + 1 : 0;
+	/* Until it execs, it runs its parent's program as its parent's user in
+	 * its parent's cgroup (the current task): judged as the parent's child. */
+	n.visible = wanted(ptgid);
 	/* A new process starts with no CPU time: cpu_base_ns 0. */
 	count_full_table(bpf_map_update_elem(&procs, &tgid, &n, BPF_ANY));
 	return 0;
@@ -362,7 +368,7 @@ int sched_process_exit(struct bpf_raw_tracepoint_args *ctx)
 		return 0;
 	info = *p;
 	bpf_map_delete_elem(&procs, &tgid);
-	if (!emit_exits)
+	if (!emit_exits || !info.visible)
 		return 0;
 
 	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
@@ -385,6 +391,9 @@ int sched_process_exit(struct bpf_raw_tracepoint_args *ctx)
 	else
 		e->status = BPF_CORE_READ(task, exit_code);
 	e->depth = info.depth;
+	e->uid = (__u32)bpf_get_current_uid_gid();
+	e->_pad = 0;
+	e->cgroup_id = bpf_get_current_cgroup_id();
 	bpf_get_current_comm(e->comm, sizeof(e->comm));
 	bpf_ringbuf_submit(e, 0);
 	return 0;
@@ -412,9 +421,11 @@ int sched_process_exec(struct bpf_raw_tracepoint_args *ctx)
 		 * exec'd entered under its own id and now runs as the leader. */
 		bpf_map_delete_elem(&pending, &old_pid);
 	}
+	bool want = wanted(ppid);
+
 	if (track)
-		depth = proc_exec(task, ppid, ts);
-	if (!wanted(ppid))
+		depth = proc_exec(task, ppid, ts, want);
+	if (!want)
 		return 0;
 	s = get_scratch();
 	if (!s)

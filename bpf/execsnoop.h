@@ -101,7 +101,8 @@ struct proc_info {
 	__u64 exec_ns;     /* ts_ns of the last exec record, 0 if none */
 	__u64 cpu_base_ns; /* the process's CPU time at start_ns */
 	__u32 depth;       /* below the traced root, or below the first ancestor seen */
-	__u32 _pad;
+	__u32 visible;     /* it passed the kernel filters (-P -u -c) at its exec, or at its fork
+			    * when it has not exec'd: its exit is reported only then */
 };
 
 /* -x: exec attempts in flight, keyed by thread id, and how failed attempts'
@@ -144,7 +145,8 @@ struct piece {
 	__u32 len;          /* payload bytes after this header, at most PIECE_DATA */
 };
 
-/* The end of a followed process: its last thread exited. */
+/* The end of a followed process that passed the kernel filters: its last
+ * thread exited. */
 struct exit_event {
 	__u32 type;         /* EVENT_EXIT */
 	__u32 flags;        /* none yet */
@@ -156,6 +158,9 @@ struct exit_event {
 	__u32 ppid;         /* real parent's tgid */
 	__u32 status;       /* wait(2) status word: exit code << 8, or the killing signal (| 0x80: core) */
 	__u32 depth;        /* as in proc_info */
+	__u32 uid;          /* real uid at exit */
+	__u32 _pad;
+	__u64 cgroup_id;    /* cgroup v2 id at exit */
 	char comm[TASK_COMM_LEN];
 };
 

@@ -160,8 +160,9 @@ pub struct Args {
     pub tree: bool,
 
     /// Where events come from: auto (the first that starts, best first),
-    /// bpf, ftrace, netlink or procfs.
-    #[arg(long = "source", value_name = "SOURCE", default_value = "auto")]
+    /// or one source by name.
+    #[arg(long = "source", value_name = "SOURCE", default_value = "auto",
+          value_parser = clap::builder::PossibleValuesParser::new(crate::source::choices()))]
     pub source: String,
 
     /// Only processes whose name (after exec) matches this regular
@@ -170,7 +171,8 @@ pub struct Args {
     pub name: Option<String>,
 
     /// Run COMMAND and trace it and its descendants from its first exec;
-    /// stop when it exits and exit with its status.
+    /// stop when it exits and exit with its status (127: not found, 126:
+    /// found but not executable, as a shell says it).
     #[arg(last = true, value_name = "COMMAND")]
     pub command: Vec<std::ffi::OsString>,
 }

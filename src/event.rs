@@ -53,31 +53,7 @@ pub struct Exec {
     pub depth: Option<u32>,
 }
 
-/// Which source produced a record.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash)]
-pub enum SourceKind {
-    /// eBPF programs on the kernel's exec tracepoint.
-    #[default]
-    Bpf,
-    /// The kernel's ftrace events through a private tracefs instance.
-    Ftrace,
-    /// The kernel's process connector (netlink).
-    Netlink,
-    /// Polling /proc for new processes (no privileges needed).
-    Procfs,
-}
-
-impl SourceKind {
-    /// Short name used on the command line, in messages and in JSON.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            SourceKind::Bpf => "bpf",
-            SourceKind::Ftrace => "ftrace",
-            SourceKind::Netlink => "netlink",
-            SourceKind::Procfs => "procfs",
-        }
-    }
-}
+pub use crate::source::SourceKind;
 
 /// Where an exec record's filename and arguments were read from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -130,6 +106,9 @@ pub struct Exit {
     pub cpu_ns: Option<u64>,
     /// Depth in the process tree, as for [`Exec::depth`].
     pub depth: Option<u32>,
+    /// Real user id of the process, when the source knows it (for the
+    /// user filter on processes that never exec'd while traced).
+    pub uid: Option<u32>,
     /// The source that saw this exit.
     pub source: SourceKind,
 }

@@ -1,54 +1,78 @@
-//! User-space filters: the predicates the kernel cannot apply (regexes).
-//! Filters see decoded [`Exec`] records and answer keep or drop; they never
-//! format or print.
+//! The one place records are selected: every filter the source did not
+//! apply itself is applied here, to every record kind, so that what is shown
+//! (exec rows, failed attempts, exit lines, `--wait` rows, summary counts)
+//! always agrees. Filters answer keep or drop; they never format or print.
 //!
+//! * `-P PID` and `-u USER`, for sources that do not apply them themselves
+//!   (all but bpf, which filters in the kernel; see
+//!   [`crate::source::SourceInfo::applies`]): on the record's `ppid` and `uid`.
 //! * name (`NAME`, `-n`): an unanchored search in the process name after
 //!   exec (comm).
 //! * line (`-l`): an unanchored search in the command line, that is the
 //!   arguments as captured (argv\[0\] included) joined by single spaces, as
 //!   raw bytes. Not the process name: `-l` finds what a process was told to
 //!   do, whatever it is called.
+//! * `-c` and `-p`/COMMAND are applied by the sources (only bpf can do `-c`;
+//!   the others refuse it; every source follows the `-p` tree).
 //!
-//! An exit record (`-e`, `--summary`) is kept when the exec it ends was
-//! kept. A forked child that never exec'd runs its parent's program: it is
-//! kept when that program's name passes the name filter and no `-l` is given
-//! (it has no command line of its own).
+//! An exit record (`-e`, `--wait`, `--summary`) of a process that exec'd
+//! while traced is kept when that exec was kept (whichever stage filtered
+//! it, the kernel or this one). One of a process that did not exec while
+//! traced (a forked child running its parent's program, or one running when
+//! tracing started) is kept when it passes the filters itself: `-P` on its
+//! parent, `-u` on its user (dropped when the source does not know it), the
+//! name on its program's name, and never with `-l` (it has no command line
+//! of its own). With no filter at all, every exit is kept.
 
-use std::cell::RefCell;
 use std::collections::HashMap;
 
 use regex::bytes::Regex;
 
-use crate::config::UserFilter;
+use crate::config::{KernelFilter, UserFilter};
 use crate::event::{Exec, Exit};
+use crate::source::Applies;
 
-/// The user-space predicates of one run.
+/// The selection of one run.
 #[derive(Debug, Clone, Default)]
-pub struct Filter {
+pub struct Select {
     name: Option<Regex>,
     line: Option<Regex>,
+    /// `-P` and `-u` when the source does not apply them to execs.
+    ppid: Option<u32>,
+    uid: Option<u32>,
+    /// `-P` and `-u` as given, for exits of processes that did not exec.
+    any_ppid: Option<u32>,
+    any_uid: Option<u32>,
     /// The joined command line, reused for every record (no allocation in
-    /// steady state). Interior mutability keeps [`Filter::keep`] `&self`.
-    joined: RefCell<Vec<u8>>,
-    /// With filters and exit records: pid -> exec timestamp of kept execs
+    /// steady state).
+    joined: Vec<u8>,
+    /// With exit records and any filter: pid -> exec timestamp of kept execs
     /// whose exit has not come yet (a later exec of the pid replaces it).
     kept_running: Option<HashMap<u32, u64>>,
 }
 
-impl Filter {
-    /// The filters of `f`; `exits`: exit records will come and must be
-    /// joined to the execs kept.
-    pub fn new(f: &UserFilter, exits: bool) -> Filter {
-        let active = f.name.is_some() || f.line.is_some();
-        Filter {
-            name: f.name.clone(),
-            line: f.line.clone(),
-            joined: RefCell::new(Vec::new()),
+impl Select {
+    /// Select what `user` and `kernel` ask for, of records from a source
+    /// that applies `applies` itself; `exits`: exit records will come.
+    pub fn new(user: &UserFilter, kernel: &KernelFilter, applies: Applies, exits: bool) -> Select {
+        let active = user.name.is_some()
+            || user.line.is_some()
+            || kernel.ppid.is_some()
+            || kernel.uid.is_some()
+            || kernel.cgroup.is_some();
+        Select {
+            name: user.name.clone(),
+            line: user.line.clone(),
+            ppid: kernel.ppid.filter(|_| !applies.ppid),
+            uid: kernel.uid.filter(|_| !applies.uid),
+            any_ppid: kernel.ppid,
+            any_uid: kernel.uid,
+            joined: Vec::new(),
             kept_running: (exits && active).then(HashMap::new),
         }
     }
 
-    /// Whether an exec record should be shown.
+    /// Whether an exec record (or a failed attempt) should be shown.
     pub fn keep(&mut self, e: &Exec) -> bool {
         let keep = self.matches(e);
         if e.ret == 0
@@ -71,13 +95,18 @@ impl Filter {
             if joined {
                 map.remove(&x.pid);
             }
-            joined
-        } else {
-            self.line.is_none() && self.name.as_ref().is_none_or(|re| re.is_match(&x.comm))
+            return joined;
         }
+        self.line.is_none()
+            && self.any_ppid.is_none_or(|p| p == x.ppid)
+            && self.any_uid.is_none_or(|u| x.uid == Some(u))
+            && self.name.as_ref().is_none_or(|re| re.is_match(&x.comm))
     }
 
-    fn matches(&self, e: &Exec) -> bool {
+    fn matches(&mut self, e: &Exec) -> bool {
+        if !self.ppid.is_none_or(|p| p == e.ppid) || !self.uid.is_none_or(|u| u == e.uid) {
+            return false;
+        }
         if !self.name.as_ref().is_none_or(|re| re.is_match(&e.comm)) {
             return false;
         }
@@ -85,15 +114,9 @@ impl Filter {
         // The argument area is NUL-separated with a trailing NUL: the
         // command line is the same bytes with NUL as space, minus that NUL.
         let area = e.args.strip_suffix(&[0]).unwrap_or(&e.args);
-        match self.joined.try_borrow_mut() {
-            Ok(mut buf) => {
-                buf.clear();
-                buf.extend(area.iter().map(|&b| if b == 0 { b' ' } else { b }));
-                re.is_match(&buf)
-            }
-            // Not reentrant, so this cannot happen; answer without the buffer.
-            Err(_) => re.is_match(&area.iter().map(|&b| if b == 0 { b' ' } else { b }).collect::<Vec<u8>>()),
-        }
+        self.joined.clear();
+        self.joined.extend(area.iter().map(|&b| if b == 0 { b' ' } else { b }));
+        re.is_match(&self.joined)
     }
 }
 
@@ -109,17 +132,38 @@ mod tests {
         Exec { comm: comm.to_vec(), args: args.to_vec(), args_size: args.len() as u32, ..Exec::default() }
     }
 
-    fn names(re: &str) -> Filter {
-        Filter::new(&UserFilter { name: Some(Regex::new(re).unwrap()), line: None }, false)
+    /// A selection with only user-space regexes, from a source that
+    /// applies nothing itself.
+    fn user(name: Option<&str>, line: Option<&str>, exits: bool) -> Select {
+        let user =
+            UserFilter { name: name.map(|r| Regex::new(r).unwrap()), line: line.map(|r| Regex::new(r).unwrap()) };
+        Select::new(&user, &kernel(None, None), Applies::default(), exits)
     }
 
-    fn lines(re: &str) -> Filter {
-        Filter::new(&UserFilter { name: None, line: Some(Regex::new(re).unwrap()) }, false)
+    fn kernel(ppid: Option<u32>, uid: Option<u32>) -> KernelFilter {
+        KernelFilter {
+            args_cap: 1,
+            ppid,
+            uid,
+            cgroup: None,
+            fails: false,
+            track: false,
+            exits: false,
+            pid: None,
+        }
+    }
+
+    fn names(re: &str) -> Select {
+        user(Some(re), None, false)
+    }
+
+    fn lines(re: &str) -> Select {
+        user(None, Some(re), false)
     }
 
     #[test]
     fn exits_follow_their_exec() {
-        let mut f = Filter::new(&UserFilter { name: Some(Regex::new("^sl").unwrap()), line: None }, true);
+        let mut f = user(Some("^sl"), None, true);
         let sleep = Exec { pid: 5, ts_ns: 100, comm: b"sleep".to_vec(), ..Exec::default() };
         let ls = Exec { pid: 6, ts_ns: 101, comm: b"ls".to_vec(), ..Exec::default() };
         assert!(f.keep(&sleep));
@@ -130,14 +174,14 @@ mod tests {
         assert!(!f.keep_exit(&exit(6, 101, b"ls")));
         assert!(f.keep_exit(&exit(9, 0, b"sleepy")), "fork-only child of a kept program");
         assert!(!f.keep_exit(&exit(9, 0, b"bash")));
-        let mut all = Filter::new(&UserFilter::default(), true);
+        let mut all = user(None, None, true);
         assert!(all.keep_exit(&exit(1, 0, b"x")));
     }
 
     #[test]
     fn no_filter_keeps_all() {
         assert!({
-            let mut f = Filter::default();
+            let mut f = Select::default();
             f.keep(&exec(b"anything"))
         });
     }
@@ -180,16 +224,13 @@ mod tests {
 
     #[test]
     fn line_matches_raw_bytes() {
-        let mut f = Filter::new(&UserFilter { name: None, line: Some(Regex::new(r"(?-u)\xff\x1b").unwrap()) }, false);
+        let mut f = user(None, Some(r"(?-u)\xff\x1b"), false);
         assert!(f.keep(&with_args(b"x", b"x\0\xff\x1b\0")));
     }
 
     #[test]
     fn both_must_match() {
-        let mut f = Filter::new(
-            &UserFilter { name: Some(Regex::new("^git$").unwrap()), line: Some(Regex::new("push").unwrap()) },
-            false,
-        );
+        let mut f = user(Some("^git$"), Some("push"), false);
         assert!(f.keep(&with_args(b"git", b"git\0push\0")));
         assert!(!f.keep(&with_args(b"git", b"git\0pull\0")));
         assert!(!f.keep(&with_args(b"hg", b"hg\0push\0")));
@@ -200,10 +241,40 @@ mod tests {
         let mut f = lines("zz");
         let e = with_args(b"x", b"aaaa\0bbbb\0");
         f.keep(&e);
-        let (cap, ptr) = (f.joined.borrow().capacity(), f.joined.borrow().as_ptr());
+        let (cap, ptr) = (f.joined.capacity(), f.joined.as_ptr());
         for _ in 0..100 {
             f.keep(&e);
         }
-        assert_eq!((f.joined.borrow().capacity(), f.joined.borrow().as_ptr()), (cap, ptr));
+        assert_eq!((f.joined.capacity(), f.joined.as_ptr()), (cap, ptr));
+    }
+
+    /// -P and -u hold for every record kind: execs of a source that does not
+    /// filter them itself, and exits, whichever source: an exit whose exec
+    /// was filtered out (here or in the kernel, never seen) is dropped; one
+    /// of a process that never exec'd is judged on its own parent and user.
+    #[test]
+    fn ppid_and_uid_hold_for_execs_and_exits() {
+        let k = kernel(Some(7), Some(65534));
+        let mut user_space = Select::new(&UserFilter::default(), &k, Applies::default(), true);
+        let e = |pid, ppid, uid, ts_ns| Exec { pid, ppid, uid, ts_ns, ..Exec::default() };
+        assert!(user_space.keep(&e(10, 7, 65534, 1)));
+        assert!(!user_space.keep(&e(11, 7, 0, 2)), "root's exec");
+        assert!(!user_space.keep(&e(12, 8, 65534, 3)), "another parent's child");
+        let x = |pid, ppid, uid, exec_ts_ns| Exit { pid, ppid, uid, exec_ts_ns, ..Exit::default() };
+        assert!(user_space.keep_exit(&x(10, 7, Some(65534), 1)));
+        assert!(!user_space.keep_exit(&x(11, 7, Some(0), 2)), "the exit of a dropped exec");
+        assert!(user_space.keep_exit(&x(20, 7, Some(65534), 0)), "a fork-only child that passes");
+        assert!(!user_space.keep_exit(&x(21, 7, Some(0), 0)), "a fork-only child of root");
+        assert!(!user_space.keep_exit(&x(22, 7, None, 0)), "user unknown: not shown");
+        assert!(!user_space.keep_exit(&x(23, 9, Some(65534), 0)), "another parent");
+
+        // The bpf source filtered execs in the kernel: root's exec never
+        // arrives, so its exit (which the kernel does not send either) would
+        // not be joined; execs that arrive are not judged again.
+        let all = Applies { ppid: true, uid: true, cgroup: true, tree: true };
+        let mut kernel_side = Select::new(&UserFilter::default(), &k, all, true);
+        assert!(kernel_side.keep(&e(30, 1, 0, 5)), "already filtered by the source");
+        assert!(!kernel_side.keep_exit(&x(31, 7, Some(0), 6)), "an exec never seen");
+        assert!(kernel_side.keep_exit(&x(30, 1, Some(0), 5)));
     }
 }

@@ -1,7 +1,8 @@
 //! The execsnoop binary: parse flags, validate them into a [`Config`], open
 //! the event source, run the loop, and turn every outcome into one clear
-//! line and an exit status (0 on a clean end, 1 on a runtime failure, 2 on a
-//! usage error). Never a panic or a backtrace for bad input.
+//! line and an exit status ([`Status`]: 0 on a clean end, 1 on a runtime
+//! failure, 2 on a usage error; with a COMMAND, its own status, or 126/127
+//! when it cannot run). Never a panic or a backtrace for bad input.
 
 use std::io::{self, BufWriter, IsTerminal, Write};
 use std::os::fd::AsFd;
@@ -16,37 +17,67 @@ use execsnoop::run::{self, Ended, Signals, note};
 use execsnoop::sink::{self, Clock};
 use execsnoop::source;
 
+/// How execsnoop ends: every exit status it can return, in one place.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Status {
+    /// Tracing ended cleanly (Ctrl-C, SIGTERM, SIGHUP, `-d`, a closed stdout).
+    Clean,
+    /// Tracing could not start or failed (one line on stderr says why).
+    Failed,
+    /// A usage error: bad flags or values.
+    Usage,
+    /// The COMMAND was found but could not be executed (as a shell says it).
+    CannotExecute,
+    /// The COMMAND was not found (as a shell says it).
+    NotFound,
+    /// The COMMAND ran: its exit code, or 128 + the signal that killed it.
+    Command(u8),
+}
+
+impl From<Status> for ExitCode {
+    fn from(s: Status) -> ExitCode {
+        ExitCode::from(match s {
+            Status::Clean => 0,
+            Status::Failed => 1,
+            Status::Usage => 2,
+            Status::CannotExecute => 126,
+            Status::NotFound => 127,
+            Status::Command(c) => c,
+        })
+    }
+}
+
 fn main() -> ExitCode {
     let args = match Args::try_parse() {
         Ok(a) => a,
         Err(e) if !e.use_stderr() => {
             // --help and --version: print to stdout and succeed.
             let _ = e.print();
-            return ExitCode::SUCCESS;
+            return Status::Clean.into();
         }
         Err(e) => {
             // A usage error: one line, as every other input error.
             note(&format!("execsnoop: {}", usage_error_line(&e.to_string())));
-            return ExitCode::from(2);
+            return Status::Usage.into();
         }
     };
     let config = match Config::from_args(&args) {
         Ok(c) => c,
         Err(e) => {
             note(&format!("execsnoop: {e}"));
-            return ExitCode::from(2);
+            return Status::Usage.into();
         }
     };
     match trace(&config) {
-        Ok(code) => code,
+        Ok(status) => status.into(),
         Err(e) => {
             note(&format!("execsnoop: {e:#}"));
-            ExitCode::from(1)
+            Status::Failed.into()
         }
     }
 }
 
-fn trace(config: &Config) -> anyhow::Result<ExitCode> {
+fn trace(config: &Config) -> anyhow::Result<Status> {
     let signals = Signals::install()?;
     // A COMMAND is forked first and held before its exec, so the source can
     // follow it from its very first exec.
@@ -63,7 +94,7 @@ fn trace(config: &Config) -> anyhow::Result<ExitCode> {
         }
         None => config,
     };
-    let (mut source, fallback) = source::open(config)?;
+    let source::Opened { mut source, kind, fallback } = source::open(config)?;
     // One line: why a fallback source was chosen, and how far to trust it.
     match (fallback, source.notice()) {
         (Some(why), Some(n)) => note(&format!("execsnoop: {why}. {n}")),
@@ -74,10 +105,16 @@ fn trace(config: &Config) -> anyhow::Result<ExitCode> {
     // Tracing is live: the command may exec now (its records wait in the
     // ring buffer). A command that cannot run is an error before any output.
     let running = match paused {
-        Some(p) => {
-            let name = config.command.as_ref().and_then(|c| c.first()).map(|a| a.to_string_lossy().into_owned());
-            Some(p.release().map_err(|e| anyhow::anyhow!("cannot run {}: {e}", name.unwrap_or_default()))?)
-        }
+        Some(p) => match p.release() {
+            Ok(r) => Some(r),
+            Err(e) => {
+                // As a shell, env or timeout say it: 127 when not found,
+                // 126 when found but not executable.
+                let name = config.command.as_ref().and_then(|c| c.first()).map(|a| a.to_string_lossy().into_owned());
+                note(&format!("execsnoop: cannot run {}: {e}", name.unwrap_or_default()));
+                return Ok(if e.raw_os_error() == Some(libc::ENOENT) { Status::NotFound } else { Status::CannotExecute });
+            }
+        },
         None => None,
     };
     let stdout = io::stdout();
@@ -94,14 +131,14 @@ fn trace(config: &Config) -> anyhow::Result<ExitCode> {
     // The header marks that tracing is live: flushed at once.
     if let Err(e) = sink.header().and_then(|()| sink.flush()) {
         if e.kind() == io::ErrorKind::BrokenPipe {
-            return Ok(ExitCode::SUCCESS);
+            return Ok(Status::Clean);
         }
         return Err(e.into());
     }
 
     let command_fd = running.as_ref().map(|r| r.fd());
     let (ended, totals) =
-        run::run(config, source.as_mut(), sink.as_mut(), &signals, stdout_fd.as_fd(), stdout_is_tty, command_fd)?;
+        run::run(config, source.as_mut(), kind, sink.as_mut(), &signals, stdout_fd.as_fd(), stdout_is_tty, command_fd)?;
     drop(sink);
     if ended != Ended::OutputClosed {
         note("Ending tracing...");
@@ -115,15 +152,15 @@ fn trace(config: &Config) -> anyhow::Result<ExitCode> {
     note(&summary);
     let _ = io::stderr().flush();
     Ok(match running {
-        None => ExitCode::SUCCESS,
-        Some(r) => command_exit_code(&r, ended),
+        None => Status::Clean,
+        Some(r) => command_status(&r, ended),
     })
 }
 
 /// With a COMMAND, execsnoop exits as it did: its code, or 128 + the signal
 /// that killed it. Tracing that ended first (Ctrl-C reaches the command too)
 /// waits a moment for it; a command still running then gives 128 + SIGINT.
-fn command_exit_code(r: &command::Running, ended: Ended) -> ExitCode {
+fn command_status(r: &command::Running, ended: Ended) -> Status {
     let status = if ended == Ended::CommandExited {
         r.wait().ok()
     } else {
@@ -139,7 +176,7 @@ fn command_exit_code(r: &command::Running, ended: Ended) -> ExitCode {
         }
     };
     let code = status.and_then(|s| s.shell_code()).unwrap_or(128 + libc::SIGINT);
-    ExitCode::from(code.clamp(0, 255) as u8)
+    Status::Command(code.clamp(0, 255) as u8)
 }
 
 /// The first line of clap's message, without its "error: " prefix, plus a
@@ -147,7 +184,11 @@ fn command_exit_code(r: &command::Running, ended: Ended) -> ExitCode {
 fn usage_error_line(msg: &str) -> String {
     let first = msg.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or("invalid usage");
     let first = first.strip_prefix("error: ").unwrap_or(first);
-    format!("{first} (see execsnoop --help)")
+    // clap puts the accepted values of an option on a line of their own.
+    match msg.lines().map(str::trim).find(|l| l.starts_with("[possible values:")) {
+        Some(values) => format!("{first} {values} (see execsnoop --help)"),
+        None => format!("{first} (see execsnoop --help)"),
+    }
 }
 
 fn fmt_secs(s: f64) -> String {

@@ -15,9 +15,9 @@ use std::time::{Duration, Instant};
 
 use crate::config::Config;
 use crate::event::{Record, Totals};
-use crate::filter::Filter;
+use crate::filter::Select;
 use crate::sink::Sink;
-use crate::source::Source;
+use crate::source::{Source, SourceKind};
 
 /// Longest time output may sit in the buffer while records flow.
 pub const FLUSH_EVERY: Duration = Duration::from_millis(100);
@@ -74,13 +74,15 @@ impl Signals {
 pub fn run(
     config: &Config,
     source: &mut dyn Source,
+    kind: SourceKind,
     sink: &mut dyn Sink,
     signals: &Signals,
     stdout_fd: BorrowedFd<'_>,
     stdout_is_tty: bool,
     command_fd: Option<BorrowedFd<'_>>,
 ) -> io::Result<(Ended, Totals)> {
-    let mut filter = Filter::new(&config.user, config.kernel.exits);
+    let mut filter = Select::new(&config.user, &config.kernel, kind.info().applies, config.kernel.exits);
+    let poll = kind.info().poll;
     let mut totals = Totals::default();
     let start = Instant::now();
     let deadline = config.duration.map(|d| start + d);
@@ -95,7 +97,7 @@ pub fn run(
         {
             break Ended::Duration;
         }
-        let mut timeout = FLUSH_EVERY.min(crate::source::bpf::LOST_CHECK);
+        let mut timeout = FLUSH_EVERY.min(poll);
         if let Some(d) = deadline {
             timeout = timeout.min(d.saturating_duration_since(now));
         }
@@ -157,7 +159,7 @@ pub fn run(
 
 fn handle(
     rec: Record,
-    filter: &mut Filter,
+    filter: &mut Select,
     sink: &mut dyn Sink,
     totals: &mut Totals,
     buffer: bool,
@@ -189,7 +191,7 @@ fn handle(
 /// sink's closing record.
 fn finish_output(
     source: &mut dyn Source,
-    filter: &mut Filter,
+    filter: &mut Select,
     sink: &mut dyn Sink,
     totals: &mut Totals,
     buffer: bool,

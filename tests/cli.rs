@@ -121,8 +121,12 @@ fn process_following_usage_errors_exit_2() {
         (&["--pid", "0"][..], "--pid must be a process id"),
         (&["-p", "1", "--", "true"][..], "either --pid or a COMMAND"),
         (&["-d", "1", "--", "true"][..], "-d cannot be combined with a COMMAND"),
-        (&["--source", "carrier-pigeon"][..], "unknown --source \"carrier-pigeon\""),
+        (&["--source", "carrier-pigeon"][..], "invalid value 'carrier-pigeon' for '--source <SOURCE>'"),
+        (&["--source", "carrier-pigeon"][..], "[possible values: auto, bpf, ftrace, netlink, procfs]"),
         (&["-p", "x"][..], "invalid value 'x'"),
+        // pid_max is at most 2^22: no such process, whatever the source.
+        (&["-p", "999999999"][..], "--pid 999999999: no such process"),
+        (&["-p", "999999999", "--source", "bpf"][..], "--pid 999999999: no such process"),
     ] {
         let f = tool(args);
         assert_error_exit(&f, 2, true);

@@ -184,10 +184,19 @@ fn command_is_traced_from_its_first_exec_and_sets_the_status() {
     // A command killed by a signal: 128 + signal.
     let f = run_tool(Command::new(common::bin()).args(["--", "sh", "-c", "kill -TERM $$"]));
     assert_eq!(f.status.code(), Some(128 + 15), "{}", f.dump());
-    // A command that cannot run: one line, status 1, no output.
+    // A command that cannot run: one line, no output, and the status a
+    // shell (or env, timeout, nohup) gives: 127 when it is not found, 126
+    // when it is found but cannot be executed.
     let f = run_tool(Command::new(common::bin()).args(["--", "/nonexistent/execsnoop-test-command"]));
-    common::assert_error_exit(&f, 1, true);
+    common::assert_error_exit(&f, 127, true);
     assert!(f.stderr.contains("cannot run /nonexistent/execsnoop-test-command"), "{}", f.dump());
+    let f = run_tool(Command::new(common::bin()).args(["--", "execsnoop-test-no-such-command-on-path"]));
+    common::assert_error_exit(&f, 127, true);
+    for not_executable in ["/etc/passwd", "/tmp"] {
+        let f = run_tool(Command::new(common::bin()).args(["--", not_executable]));
+        common::assert_error_exit(&f, 126, true);
+        assert!(f.stderr.contains(&format!("cannot run {not_executable}")), "{}", f.dump());
+    }
 }
 
 /// `-p PID` follows a running shell's tree: a grandchild forked after

@@ -219,6 +219,6 @@ fn pid_option_follows_one_tree() {
 fn pid_option_needs_a_process() {
     // pid_max is at most 2^22: this pid cannot exist.
     let f = run_tool(Command::new(bin()).args(["--source", "procfs", "-p", "4294967000"]));
-    assert_error_exit(&f, 1, true);
+    assert_error_exit(&f, 2, true);
     assert!(f.stderr.contains("no such process"), "\n{}", f.dump());
 }

@@ -1,29 +1,163 @@
 //! Event sources: where records come from. A source turns its raw input into
-//! [`Record`]s and hands them on; it never formats or prints anything.
+//! [`Record`]s and hands them on; it never formats, prints or filters beyond
+//! what it declares.
 //!
 //! Every source has the same shape: a file descriptor to wait on, and a
-//! `drain` that delivers what is ready. The runner owns the waiting, so adding
-//! a source is one new file here plus one line in [`open_one`].
+//! `drain` that delivers what is ready. Each one also declares, in a static
+//! [`SourceInfo`], what it can give (argument fidelity, failed execs, exit
+//! status and CPU), which filters it applies itself (the bpf source applies
+//! `-P -u -c -p` in the kernel; the others only follow a `-p` tree), what it
+//! refuses and why, and how often it must be drained. [`SOURCES`] lists them,
+//! best first; everything else is derived from that table: the values of
+//! `--source`, the order `auto` tries, the one-line refusals, the poll
+//! interval of the runner, and which filters the pipeline still applies
+//! ([`crate::filter::Select`]). So adding a source is one new file here, with
+//! its `INFO`, plus one line in [`SOURCES`].
 //!
 //! Sources, best first: `bpf` (exact: arguments read in the kernel at the
 //! exec), `ftrace` (the original execsnoop's method; arguments from a kprobe
 //! where the kernel has them, else `/proc/PID/cmdline`), `netlink` (the
 //! kernel's process connector; arguments from `/proc`), `procfs` (no
 //! privileges; polls `/proc`, misses processes shorter than its interval).
-//! [`open`] picks the one asked for, or with `--source auto` the first that
-//! starts, and says why the better ones did not.
 
-pub mod bpf;
-
-pub mod ftrace;
-pub mod netlink;
-pub mod proc;
-pub mod procfs;
+pub(crate) mod bpf;
+pub(crate) mod ftrace;
+pub(crate) mod netlink;
+pub(crate) mod proc;
+pub(crate) mod procfs;
 
 use std::os::fd::BorrowedFd;
+use std::time::Duration;
 
 use crate::config::{Config, SourceChoice};
-use crate::event::{Record, SourceKind};
+use crate::event::{ArgsFrom, Record};
+
+/// The sources, best first: `--source auto` tries them in this order.
+pub(crate) static SOURCES: [&SourceInfo; 4] = [&bpf::INFO, &ftrace::INFO, &netlink::INFO, &procfs::INFO];
+
+/// What a source is and can do, declared once, next to its code.
+#[derive(Debug)]
+pub struct SourceInfo {
+    /// Its name on the command line (`--source NAME`), in messages and in JSON.
+    pub name: &'static str,
+    /// Where its exec records' arguments come from, at best.
+    pub args: ArgsFrom,
+    /// Whether its exit records carry the exit status, and CPU time.
+    pub exit_status: bool,
+    pub exit_cpu: bool,
+    /// The filters it applies to every record it delivers; the pipeline
+    /// applies the others.
+    pub applies: Applies,
+    /// Options it cannot honour, with the reason (one line each).
+    pub refuses: &'static [(Need, &'static str)],
+    /// While tracing, the runner drains it at least this often, even when
+    /// its descriptor stays quiet (loss counters, timers).
+    pub poll: Duration,
+    /// Start it; when this returns, every later exec is captured.
+    pub open: fn(&Config) -> Result<Box<dyn Source>, SourceError>,
+}
+
+/// The filters a source applies itself.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Applies {
+    /// `-P`: only children of a process.
+    pub ppid: bool,
+    /// `-u`: only processes of a user.
+    pub uid: bool,
+    /// `-c`: only processes in a cgroup subtree.
+    pub cgroup: bool,
+    /// `-p` and a COMMAND: only a process and its descendants. Every source
+    /// does this itself: it needs the process tree, which only sources see.
+    pub tree: bool,
+}
+
+/// An option some sources cannot honour.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Need {
+    /// `-x`: failed exec attempts.
+    FailedExecs,
+    /// `-c`: a cgroup filter.
+    Cgroup,
+    /// `-u`: a user filter.
+    Uid,
+}
+
+impl Need {
+    /// The option that asks for it, as the user typed it.
+    pub fn option(self) -> &'static str {
+        match self {
+            Need::FailedExecs => "-x",
+            Need::Cgroup => "-c",
+            Need::Uid => "-u",
+        }
+    }
+
+    /// What `config` asks for, of the options some sources refuse.
+    fn of(config: &Config) -> Vec<Need> {
+        let k = &config.kernel;
+        [(k.fails, Need::FailedExecs), (k.cgroup.is_some(), Need::Cgroup), (k.uid.is_some(), Need::Uid)]
+            .into_iter()
+            .filter_map(|(asked, need)| asked.then_some(need))
+            .collect()
+    }
+}
+
+/// Which source produced a record: a name from [`SOURCES`].
+#[derive(Clone, Copy)]
+pub struct SourceKind(&'static SourceInfo);
+
+impl SourceKind {
+    pub const BPF: SourceKind = SourceKind(&bpf::INFO);
+    pub const FTRACE: SourceKind = SourceKind(&ftrace::INFO);
+    pub const NETLINK: SourceKind = SourceKind(&netlink::INFO);
+    pub const PROCFS: SourceKind = SourceKind(&procfs::INFO);
+
+    /// The source called `name`, if there is one.
+    pub fn named(name: &str) -> Option<SourceKind> {
+        SOURCES.iter().find(|s| s.name == name).map(|&s| SourceKind(s))
+    }
+
+    /// Its name, as on the command line and in JSON.
+    pub fn as_str(self) -> &'static str {
+        self.0.name
+    }
+
+    /// What it declares.
+    pub fn info(self) -> &'static SourceInfo {
+        self.0
+    }
+}
+
+impl PartialEq for SourceKind {
+    fn eq(&self, other: &SourceKind) -> bool {
+        std::ptr::eq(self.0, other.0)
+    }
+}
+
+impl Eq for SourceKind {}
+
+impl std::hash::Hash for SourceKind {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        self.0.name.hash(h);
+    }
+}
+
+impl std::fmt::Debug for SourceKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.0.name)
+    }
+}
+
+impl Default for SourceKind {
+    fn default() -> SourceKind {
+        SourceKind::BPF
+    }
+}
+
+/// The values `--source` takes: `auto`, then every source's name.
+pub fn choices() -> Vec<&'static str> {
+    std::iter::once("auto").chain(SOURCES.iter().map(|s| s.name)).collect()
+}
 
 /// Why a source could not start or stopped working. Each message is one line
 /// meant for the user, with what to do about it.
@@ -41,9 +175,6 @@ pub enum SourceError {
 
 /// Something records come from.
 pub trait Source {
-    /// Short name, used in messages and in JSON.
-    fn name(&self) -> &'static str;
-
     /// A descriptor that becomes readable when records are waiting.
     fn fd(&self) -> BorrowedFd<'_>;
 
@@ -65,61 +196,106 @@ pub trait Source {
     fn stop(&mut self);
 }
 
+/// A source that started.
+pub struct Opened {
+    pub source: Box<dyn Source>,
+    /// Which one it is.
+    pub kind: SourceKind,
+    /// With `--source auto`, when a better one did not start: which, and why.
+    pub fallback: Option<String>,
+}
+
 /// Open the source the configuration asks for. With `--source auto`, try
-/// each in order of quality and return, with the one that started, one line
-/// saying which better ones failed and why (`None` when the best one started).
-pub fn open(config: &Config) -> Result<(Box<dyn Source>, Option<String>), SourceError> {
-    let kind = match config.source {
-        SourceChoice::Auto => None,
-        SourceChoice::Only(kind) => Some(kind),
-    };
-    if let Some(kind) = kind {
-        return Ok((open_one(kind, config)?, None));
+/// each in order of quality and say, with the one that started, which better
+/// ones failed and why.
+pub fn open(config: &Config) -> Result<Opened, SourceError> {
+    if let SourceChoice::Only(kind) = config.source {
+        return Ok(Opened { source: open_one(kind.info(), config)?, kind, fallback: None });
     }
     let mut failures: Vec<String> = Vec::new();
-    let order = [SourceKind::Bpf, SourceKind::Ftrace, SourceKind::Netlink, SourceKind::Procfs];
-    let mut last_err = None;
-    for kind in order {
-        match open_one(kind, config) {
-            Ok(src) => {
-                let note = (!failures.is_empty())
-                    .then(|| format!("using the {} source: {}", kind.as_str(), failures.join("; ")));
-                return Ok((src, note));
+    for &info in &SOURCES {
+        match open_one(info, config) {
+            Ok(source) => {
+                let fallback = (!failures.is_empty())
+                    .then(|| format!("using the {} source: {}", info.name, failures.join("; ")));
+                return Ok(Opened { source, kind: SourceKind(info), fallback });
             }
-            Err(e) => {
-                failures.push(format!("{} failed ({})", kind.as_str(), first_line(&e.to_string())));
-                last_err = Some(e);
-            }
+            Err(e) => failures.push(format!("{} failed ({})", info.name, first_line(&e.to_string()))),
         }
     }
-    Err(last_err.map_or_else(
-        || SourceError::Other("no event source available".into()),
-        |_| SourceError::Other(format!("no event source could start: {}", failures.join("; "))),
-    ))
+    Err(SourceError::Other(format!("no event source could start: {}", failures.join("; "))))
 }
 
 /// Open one source, after checking that it can honour every option given.
-fn open_one(kind: SourceKind, config: &Config) -> Result<Box<dyn Source>, SourceError> {
-    Ok(match kind {
-        SourceKind::Bpf => Box::new(bpf::BpfSource::open(config)?),
-        SourceKind::Ftrace => Box::new(ftrace::FtraceSource::open(config)?),
-        SourceKind::Netlink => Box::new(netlink::NetlinkSource::open(config)?),
-        SourceKind::Procfs => Box::new(procfs::ProcfsSource::open(config)?),
-    })
-}
-
-/// An option the source cannot honour: one line naming both.
-pub fn unsupported_option(option: &str, kind: SourceKind, why: &str) -> SourceError {
-    SourceError::Unsupported(format!("{option} is not available with the {} source: {why}", kind.as_str()))
+fn open_one(info: &'static SourceInfo, config: &Config) -> Result<Box<dyn Source>, SourceError> {
+    for need in Need::of(config) {
+        if let Some((_, why)) = info.refuses.iter().find(|(n, _)| *n == need) {
+            return Err(SourceError::Unsupported(format!(
+                "{} is not available with the {} source: {why}",
+                need.option(),
+                info.name
+            )));
+        }
+    }
+    (info.open)(config)
 }
 
 fn first_line(s: &str) -> &str {
     s.lines().next().unwrap_or(s)
 }
 
-/// For sources that cannot filter in the kernel: whether `e` passes the
-/// filters the bpf source applies there (`-P`, `-u`). Data read from /proc
-/// after the event can be stale, like the arguments.
-pub fn passes_kernel_filter(config: &Config, e: &crate::event::Exec) -> bool {
-    config.kernel.ppid.is_none_or(|p| p == e.ppid) && config.kernel.uid.is_none_or(|u| u == e.uid)
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_unique_and_round_trip() {
+        let names = choices();
+        assert_eq!(names, ["auto", "bpf", "ftrace", "netlink", "procfs"]);
+        for &info in &SOURCES {
+            assert_eq!(SourceKind::named(info.name).map(SourceKind::as_str), Some(info.name));
+        }
+        assert_eq!(SourceKind::named("auto"), None);
+        assert_eq!(SourceKind::default(), SourceKind::BPF);
+        assert_ne!(SourceKind::BPF, SourceKind::FTRACE);
+    }
+
+    /// Every refusal comes from the table, as one line naming the option
+    /// and the source, before the source is touched.
+    #[test]
+    fn refusals_are_derived_from_the_table() {
+        let mut with_cgroup = crate::config::for_tests(&[]);
+        with_cgroup.kernel.cgroup =
+            Some(crate::config::CgroupTarget { path: "/sys/fs/cgroup/x".into(), id: 7, level: 1 });
+        let cases = [
+            (crate::config::for_tests(&["-x"]), Need::FailedExecs),
+            (crate::config::for_tests(&["-u", "0"]), Need::Uid),
+            (with_cgroup, Need::Cgroup),
+        ];
+        let mut refused = 0;
+        for &info in &SOURCES {
+            for (config, need) in &cases {
+                let Some((_, why)) = info.refuses.iter().find(|(n, _)| n == need) else { continue };
+                refused += 1;
+                let e = open_one(info, config).err().expect("refused");
+                assert!(matches!(e, SourceError::Unsupported(_)), "{e}");
+                let msg = e.to_string();
+                assert_eq!(msg, format!("{} is not available with the {} source: {why}", need.option(), info.name));
+                assert!(!msg.contains('\n'));
+            }
+        }
+        assert_eq!(refused, 7, "ftrace: -x -c -u; netlink, procfs: -x -c");
+    }
+
+    /// Only the bpf source filters in the kernel; every source follows a tree.
+    #[test]
+    fn declared_filters() {
+        for &info in &SOURCES {
+            assert!(info.applies.tree, "{}", info.name);
+            let kernel = info.applies.ppid && info.applies.uid && info.applies.cgroup;
+            assert_eq!(kernel, info.name == "bpf", "{}", info.name);
+            // A source that cannot filter by cgroup refuses -c.
+            assert_eq!(info.applies.cgroup, !info.refuses.iter().any(|(n, _)| *n == Need::Cgroup), "{}", info.name);
+        }
+    }
 }

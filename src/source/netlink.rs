@@ -41,7 +41,8 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-use super::{Source, SourceError, proc};
+use super::{Applies, Need, Source, SourceError, SourceInfo, proc};
+use crate::event::ArgsFrom;
 use crate::config::Config;
 use crate::event::{Exec, Exit, ExitStatus, Lost, LostKind, Record, SourceKind};
 
@@ -480,7 +481,7 @@ impl Tracker {
                 }
             }
         }
-        let mut e: Exec = proc::exec_from_proc(tgid, ts, SourceKind::Netlink, None, None, self.config.kernel.args_cap);
+        let mut e: Exec = proc::exec_from_proc(tgid, ts, SourceKind::NETLINK, None, None, self.config.kernel.args_cap);
         if pid != tgid {
             e.old_pid = pid;
         }
@@ -496,9 +497,7 @@ impl Tracker {
             }
             p.exec_ts = ts;
         }
-        if super::passes_kernel_filter(&self.config, &e) {
-            self.push(Record::Exec(e));
-        }
+        self.push(Record::Exec(e));
     }
 
     fn on_exit(&mut self, ts: u64, tgid: u32, code: u32, parent_tgid: u32) {
@@ -517,7 +516,8 @@ impl Tracker {
                 status: ExitStatus::from_wait(code),
                 cpu_ns: None,
                 depth: Some(p.depth),
-                source: SourceKind::Netlink,
+                uid: None,
+                source: SourceKind::NETLINK,
             }));
         }
         if self.recent_exits.len() >= RECENT_EXITS {
@@ -841,6 +841,21 @@ fn next_ack() -> u32 {
     (std::process::id() << 10) | n
 }
 
+/// The kernel's process connector: every exec, arguments from /proc.
+pub(crate) static INFO: SourceInfo = SourceInfo {
+    name: "netlink",
+    args: ArgsFrom::Procfs,
+    exit_status: true,
+    exit_cpu: false,
+    applies: Applies { ppid: false, uid: false, cgroup: false, tree: true },
+    refuses: &[
+        (Need::FailedExecs, "the proc connector reports only successful execs"),
+        (Need::Cgroup, "the proc connector carries no cgroup"),
+    ],
+    poll: Duration::from_millis(50),
+    open: |config| Ok(Box::new(NetlinkSource::open(config)?)),
+};
+
 /// The proc connector as an event source.
 pub struct NetlinkSource {
     sock: Socket,
@@ -856,14 +871,6 @@ impl NetlinkSource {
     /// send process events and wait for its answer. When this returns, every
     /// later exec is reported.
     pub fn open(config: &Config) -> Result<NetlinkSource, SourceError> {
-        let kind = SourceKind::Netlink;
-        if config.kernel.fails {
-            return Err(super::unsupported_option("-x", kind, "the proc connector reports only successful execs"));
-        }
-        if config.kernel.cgroup.is_some() {
-            return Err(super::unsupported_option("-c", kind, "the proc connector carries no cgroup"));
-        }
-
         let sock = Socket::open(config.ring_bytes.max(SOCKET_BUFFER_MIN))?;
         let tracker = Tracker::new(config, boot_offset());
         let mut src = NetlinkSource { sock, tracker, listening: false, stopped: false, last_sweep: Instant::now() };
@@ -1006,10 +1013,6 @@ struct Early {
 }
 
 impl Source for NetlinkSource {
-    fn name(&self) -> &'static str {
-        "netlink"
-    }
-
     fn fd(&self) -> BorrowedFd<'_> {
         self.sock.fd.as_fd()
     }
@@ -1264,12 +1267,7 @@ mod tests {
 
     // -- the process table -----------------------------------------------
 
-    fn config(argv: &[&str]) -> Config {
-        use clap::Parser;
-        let mut v = vec!["execsnoop"];
-        v.extend_from_slice(argv);
-        Config::from_args(&crate::cli::Args::try_parse_from(v).unwrap()).unwrap()
-    }
+    use crate::config::for_tests as config;
 
     /// Pids that cannot exist (pid_max is at most 2^22), so /proc reads fail.
     const P: u32 = 1 << 23;
@@ -1302,7 +1300,7 @@ mod tests {
         let [Record::Exec(e)] = recs.as_slice() else { panic!("{recs:?}") };
         assert_eq!((e.pid, e.ts_ns, e.depth, e.ppid), (P + 1, 1020, Some(1), P), "gone: ppid from the table");
         assert!(e.flags.args_read_failed && e.args.is_empty());
-        assert_eq!(e.source, SourceKind::Netlink);
+        assert_eq!(e.source, SourceKind::NETLINK);
         // A thread ending is not the process ending.
         t.handle(Event::Exit { ts: 25, pid: P + 5, tgid: P + 1, code: 0, parent_tgid: P });
         t.handle(Event::Exit { ts: 30, pid: P + 1, tgid: P + 1, code: 9, parent_tgid: 0 });
@@ -1415,10 +1413,6 @@ mod tests {
         assert_eq!((e.pid, e.ppid), (me, std::os::unix::process::parent_id()));
         assert!(!e.args.is_empty());
         assert_eq!(e.args_from, crate::event::ArgsFrom::Procfs);
-        // -P with another parent drops it.
-        let mut t = Tracker::new(&config(&["-P", &(std::os::unix::process::parent_id() + 1).to_string()]), 0);
-        t.handle(Event::Exec { ts: 5, pid: me, tgid: me });
-        assert!(records(&mut t).is_empty());
     }
 
     #[test]
@@ -1432,14 +1426,6 @@ mod tests {
         let c = tree.iter().find(|(pid, _)| *pid == child.id()).expect("child found");
         assert_eq!((c.1.parent, c.1.depth), (std::process::id(), 1));
         assert!(scan_tree(P).is_none());
-    }
-
-    #[test]
-    fn options_the_connector_cannot_honour() {
-        let e = NetlinkSource::open(&config(&["-x"])).err().unwrap();
-        assert!(matches!(e, SourceError::Unsupported(_)));
-        let msg = e.to_string();
-        assert!(msg.contains("-x") && msg.contains("netlink") && !msg.contains('\n'), "{msg}");
     }
 
     #[test]

@@ -173,7 +173,7 @@ mod tests {
     #[test]
     fn own_process() {
         let pid = std::process::id();
-        let e = exec_from_proc(pid, 5, SourceKind::Procfs, None, None, 1 << 20);
+        let e = exec_from_proc(pid, 5, SourceKind::PROCFS, None, None, 1 << 20);
         assert_eq!(e.pid, pid);
         assert_eq!(e.ppid, std::os::unix::process::parent_id());
         assert!(!e.flags.args_read_failed);
@@ -182,7 +182,7 @@ mod tests {
         assert!(!e.filename.is_empty());
         // SAFETY: getuid has no preconditions.
         assert_eq!(e.uid, unsafe { libc::getuid() });
-        let cut = exec_from_proc(pid, 5, SourceKind::Procfs, Some(b"x"), Some(b"/f"), 2);
+        let cut = exec_from_proc(pid, 5, SourceKind::PROCFS, Some(b"x"), Some(b"/f"), 2);
         assert_eq!(cut.args.len(), 2);
         assert!(cut.flags.args_truncated && cut.args_incomplete());
         assert_eq!((cut.comm.as_slice(), cut.filename.as_slice()), (&b"x"[..], &b"/f"[..]));
@@ -191,9 +191,20 @@ mod tests {
     #[test]
     fn gone_process_is_marked_not_guessed() {
         // pid_max is at most 2^22: this pid cannot exist.
-        let e = exec_from_proc(u32::MAX - 1, 5, SourceKind::Netlink, Some(b"true"), None, 100);
+        let e = exec_from_proc(u32::MAX - 1, 5, SourceKind::NETLINK, Some(b"true"), None, 100);
         assert!(e.flags.args_read_failed);
         assert!(e.args.is_empty());
         assert_eq!(e.comm, b"true");
     }
+}
+
+/// Whether process `pid` exists (it may belong to another user).
+pub fn pid_alive(pid: u32) -> bool {
+    let Ok(pid) = libc::pid_t::try_from(pid) else { return false };
+    if pid <= 0 {
+        return false;
+    }
+    // SAFETY: signal 0 only checks whether the process exists; nothing is sent.
+    let rc = unsafe { libc::kill(pid, 0) };
+    rc == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
 }

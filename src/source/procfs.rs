@@ -86,7 +86,8 @@ use std::io::{self, Read};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::time::{Duration, Instant};
 
-use super::{Source, SourceError, proc};
+use super::{Applies, Need, Source, SourceError, SourceInfo, proc};
+use crate::event::ArgsFrom;
 use crate::config::Config;
 use crate::event::{Exec, Exit, ExitStatus, Lost, LostKind, Record, SourceKind};
 
@@ -283,6 +284,8 @@ struct Entry {
     follow: bool,
     /// Timestamp of the last exec record handed on for this process.
     reported: Option<u64>,
+    /// Its user, from the last exec record handed on, when /proc said.
+    uid: Option<u32>,
     /// An exec record waiting for its arguments (read while the exec was
     /// still setting them up), and how many times it was tried.
     pending: Option<(Box<Exec>, u8)>,
@@ -475,6 +478,7 @@ impl Tracker {
             first_seen_ns: seen_ns,
             follow: false,
             reported: None,
+            uid: None,
             pending: None,
             generation: self.generation,
         };
@@ -625,7 +629,8 @@ impl Tracker {
                     status: ExitStatus::Unknown,
                     cpu_ns: None,
                     depth: if self.config.kernel.track { e.depth } else { None },
-                    source: SourceKind::Procfs,
+                    uid: e.uid,
+                    source: SourceKind::PROCFS,
                 }));
             }
         }
@@ -914,11 +919,13 @@ impl Tracker {
     }
 }
 
-/// Hand on an exec record if it passes the filters (`-p`, `-P`, `-u`), and
-/// remember it for the process's exit.
+/// Hand on an exec record of a process in the `-p` tree (the pipeline
+/// applies the other filters), and remember it for the process's exit.
 fn hand_on(config: &Config, entry: &mut Entry, e: Exec, out: &mut VecDeque<Record>) {
-    if entry.in_tree && super::passes_kernel_filter(config, &e) {
+    let _ = config;
+    if entry.in_tree {
         entry.reported = Some(e.ts_ns);
+        entry.uid = (e.uid != u32::MAX).then_some(e.uid);
         out.push_back(Record::Exec(e));
     }
 }
@@ -1023,7 +1030,7 @@ impl Procs for RealProcs {
     }
 
     fn exec(&mut self, pid: u32, ts_ns: u64, args_cap: u32) -> Exec {
-        proc::exec_from_proc(pid, ts_ns, SourceKind::Procfs, None, None, args_cap)
+        proc::exec_from_proc(pid, ts_ns, SourceKind::PROCFS, None, None, args_cap)
     }
 }
 
@@ -1144,6 +1151,21 @@ fn choose_interval(procs: &mut RealProcs) -> Duration {
 // ---------------------------------------------------------------------------
 // The source.
 
+/// No privileges: polls /proc, misses processes shorter than its interval.
+pub(crate) static INFO: SourceInfo = SourceInfo {
+    name: "procfs",
+    args: ArgsFrom::Procfs,
+    exit_status: false,
+    exit_cpu: false,
+    applies: Applies { ppid: false, uid: false, cgroup: false, tree: true },
+    refuses: &[
+        (Need::FailedExecs, "a failed exec() leaves no process behind to find in /proc"),
+        (Need::Cgroup, "it does not read cgroups; use the bpf source"),
+    ],
+    poll: Duration::from_millis(50),
+    open: |config| Ok(Box::new(ProcfsSource::open(config)?)),
+};
+
 /// Polls /proc at a fixed interval; see the module documentation.
 pub struct ProcfsSource {
     timer: OwnedFd,
@@ -1163,20 +1185,6 @@ impl ProcfsSource {
     /// honour (`-x`, `-c`), when /proc cannot be listed, or when the `-p`
     /// process does not exist.
     pub fn open(config: &Config) -> Result<ProcfsSource, SourceError> {
-        if config.kernel.fails {
-            return Err(super::unsupported_option(
-                "-x",
-                SourceKind::Procfs,
-                "a failed exec() leaves no process behind to find in /proc",
-            ));
-        }
-        if config.kernel.cgroup.is_some() {
-            return Err(super::unsupported_option(
-                "-c",
-                SourceKind::Procfs,
-                "it does not read cgroups; use the bpf source",
-            ));
-        }
         let mut procs = RealProcs::open().map_err(|e| SourceError::Unsupported(format!("cannot open /proc: {e}")))?;
         let tracker = Tracker::new(config.clone(), &mut procs, boottime_ns(), tick_ns(), aslr_on())?;
         let interval = choose_interval(&mut procs);
@@ -1206,10 +1214,6 @@ impl ProcfsSource {
 }
 
 impl Source for ProcfsSource {
-    fn name(&self) -> &'static str {
-        "procfs"
-    }
-
     fn fd(&self) -> BorrowedFd<'_> {
         self.timer.as_fd()
     }
@@ -1257,20 +1261,14 @@ impl Source for ProcfsSource {
 mod tests {
     use std::collections::{BTreeMap, HashSet};
 
-    use clap::Parser;
-
     use super::*;
-    use crate::cli::Args;
     use crate::event::{ArgsFrom, ExecFlags};
 
     const MS: u64 = 1_000_000;
     /// Clock ticks of 10 ms, as with USER_HZ 100.
     const TICK: u64 = 10 * MS;
 
-    fn config(flags: &[&str]) -> Config {
-        let argv = std::iter::once("execsnoop").chain(flags.iter().copied());
-        Config::from_args(&Args::try_parse_from(argv).expect("flags parse")).expect("valid flags")
-    }
+    use crate::config::for_tests as config;
 
     /// A layout as a readable process shows it; `n` tells images apart.
     fn known(n: u64) -> Mm {
@@ -1374,7 +1372,7 @@ mod tests {
                 ts_ns,
                 pid,
                 old_pid: pid,
-                source: SourceKind::Procfs,
+                source: SourceKind::PROCFS,
                 args_from: ArgsFrom::Procfs,
                 uid: u32::MAX,
                 ..Exec::default()
@@ -1697,7 +1695,8 @@ mod tests {
             status: ExitStatus::Unknown,
             cpu_ns: None,
             depth: Some(0),
-            source: SourceKind::Procfs,
+            uid: Some(1000),
+            source: SourceKind::PROCFS,
         };
         assert_eq!(*x[0], want);
         assert_eq!(x[0].lifetime_ns(), Some(h.now - exec_ts));
@@ -1778,23 +1777,26 @@ mod tests {
         assert!(err.is_some_and(|e| e.to_string() == "-p 4242: no such process"));
     }
 
+    /// The source hands on what /proc says (`-P` and `-u` are the
+    /// pipeline's, see filter.rs): the parent and user of each exec and exit.
     #[test]
-    fn ppid_and_uid_filters_apply_to_what_proc_says() {
+    fn execs_and_exits_carry_what_proc_says() {
         let mut h = Harness::new(&["-P", "100", "-u", "1000", "-e"], |f| {
             f.spawn(150, 1, 60, "sshd", known(20), &["sshd"]);
         });
         let tick = h.tick();
         h.fake.spawn(900, 100, tick, "a", known(30), &["a"]);
-        h.fake.spawn(901, 150, tick, "b", known(31), &["b"]);
         h.fake.spawn(902, 100, tick, "c", known(32), &["c"]);
         h.fake.procs.get_mut(&902).unwrap().uid = 0;
         let recs = h.scan();
-        assert_eq!(execs(&recs).iter().map(|e| e.pid).collect::<Vec<_>>(), [900], "{recs:?}");
-        for pid in [900, 901, 902] {
+        let got: Vec<(u32, u32, u32)> = execs(&recs).iter().map(|e| (e.pid, e.ppid, e.uid)).collect();
+        assert_eq!(got, [(900, 100, 1000), (902, 100, 0)], "{recs:?}");
+        for pid in [900, 902] {
             h.fake.reap(pid);
         }
         let recs = h.scan();
-        assert_eq!(exits(&recs).iter().map(|x| x.pid).collect::<Vec<_>>(), [900], "exits only of shown execs");
+        let got: Vec<(u32, u32, Option<u32>)> = exits(&recs).iter().map(|x| (x.pid, x.ppid, x.uid)).collect();
+        assert_eq!(got, [(900, 100, Some(1000)), (902, 100, Some(0))]);
     }
 
     #[test]
@@ -1975,9 +1977,4 @@ mod tests {
         assert_eq!(read_timer(t.as_fd()), 0, "disarmed");
     }
 
-    #[test]
-    fn refuses_what_it_cannot_see() {
-        let e = ProcfsSource::open(&config(&["-x"])).err().unwrap().to_string();
-        assert!(e.contains("-x") && e.contains("procfs") && !e.contains('\n'), "{e}");
-    }
 }

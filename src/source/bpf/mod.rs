@@ -18,7 +18,8 @@ use aya::maps::{CgroupArray, HashMap as BpfHashMap, MapData, PerCpuArray, Progra
 use aya::programs::{ProgramError, RawTracePoint, TracePoint};
 use aya::{Btf, Ebpf, EbpfError, EbpfLoader, Endianness};
 
-use crate::source::{Source, SourceError};
+use crate::event::ArgsFrom;
+use crate::source::{Applies, Source, SourceError, SourceInfo};
 use crate::config::Config;
 use crate::event::{Lost, LostKind, Record};
 use self::wire::{Assembler, Decoded};
@@ -52,7 +53,19 @@ pub const CORE_STRUCTS: &[&str] = &[
 const VMLINUX_BTF: &str = "/sys/kernel/btf/vmlinux";
 
 /// How often the loss counters are read while records flow.
-pub const LOST_CHECK: Duration = Duration::from_millis(50);
+const LOST_CHECK: Duration = Duration::from_millis(50);
+
+/// Exact: arguments from the new process's memory, filters in the kernel.
+pub(crate) static INFO: SourceInfo = SourceInfo {
+    name: "bpf",
+    args: ArgsFrom::Exec,
+    exit_status: true,
+    exit_cpu: true,
+    applies: Applies { ppid: true, uid: true, cgroup: true, tree: true },
+    refuses: &[],
+    poll: LOST_CHECK,
+    open: |config| Ok(Box::new(BpfSource::open(config)?)),
+};
 
 /// The kernel's loss counters and what each one counts.
 const KERNEL_LOSSES: [(u32, LostKind); 5] = [
@@ -163,7 +176,7 @@ fn setup(s: &Settings, btf: Option<&Btf>, private_ns: bool) -> Result<Ebpf, Sour
         // traced: no fork or exec of the root falls between them.
         if let Some(root) = s.root {
             procs(&mut ebpf)?
-                .insert(root, wire::ProcInfo { depth: 0, ..wire::ProcInfo::default() }, 0)
+                .insert(root, wire::ProcInfo { depth: 0, visible: 1, ..wire::ProcInfo::default() }, 0)
                 .map_err(|e| SourceError::Other(format!("cannot follow process {root}: {e}")))?;
         }
         for &name in TRACK_PROGRAMS {
@@ -253,7 +266,7 @@ fn seed_descendants(ebpf: &mut Ebpf, root: u32) -> Result<(), SourceError> {
             continue;
         }
         // A full table is counted by the kernel for forks; here, say so at once.
-        map.insert(pid, wire::ProcInfo { depth: d, ..wire::ProcInfo::default() }, 0)
+        map.insert(pid, wire::ProcInfo { depth: d, visible: 1, ..wire::ProcInfo::default() }, 0)
             .map_err(|e| SourceError::Other(format!("cannot follow process {pid} (descendant of {root}): {e}")))?;
     }
     Ok(())
@@ -412,10 +425,6 @@ impl BpfSource {
 }
 
 impl Source for BpfSource {
-    fn name(&self) -> &'static str {
-        "bpf"
-    }
-
     fn fd(&self) -> BorrowedFd<'_> {
         self.ring.as_fd()
     }

@@ -163,11 +163,14 @@ pub(crate) struct ExitEvent {
     pub ppid: u32,
     pub status: u32,
     pub depth: u32,
+    pub uid: u32,
+    pub _pad: u32,
+    pub cgroup_id: u64,
     pub comm: [u8; TASK_COMM_LEN],
 }
 
 const _: () = {
-    assert!(size_of::<ExitEvent>() == 72);
+    assert!(size_of::<ExitEvent>() == 88);
     assert!(offset_of!(ExitEvent, ts_ns) == 8);
     assert!(offset_of!(ExitEvent, exec_ts_ns) == 16);
     assert!(offset_of!(ExitEvent, start_ts_ns) == 24);
@@ -176,7 +179,9 @@ const _: () = {
     assert!(offset_of!(ExitEvent, ppid) == 44);
     assert!(offset_of!(ExitEvent, status) == 48);
     assert!(offset_of!(ExitEvent, depth) == 52);
-    assert!(offset_of!(ExitEvent, comm) == 56);
+    assert!(offset_of!(ExitEvent, uid) == 56);
+    assert!(offset_of!(ExitEvent, cgroup_id) == 64);
+    assert!(offset_of!(ExitEvent, comm) == 72);
 };
 
 /// `struct proc_info` from execsnoop.h: the value of the `procs` map.
@@ -187,7 +192,7 @@ pub(crate) struct ProcInfo {
     pub exec_ns: u64,
     pub cpu_base_ns: u64,
     pub depth: u32,
-    pub _pad: u32,
+    pub visible: u32,
 }
 
 const _: () = {
@@ -369,7 +374,7 @@ fn exec_from(rec: &[u8], filename: &[u8], run: Run) -> Exec {
             parts_lost: flags & EXEC_F_PIECE_LOST != 0,
         },
         fd_path,
-        source: SourceKind::Bpf,
+        source: SourceKind::BPF,
         args_from: ArgsFrom::Exec,
         depth: depth(u32_at(rec, offset_of!(ExecEvent, depth))),
     }
@@ -427,7 +432,8 @@ fn decode_exit(rec: &[u8]) -> Result<Exit, DecodeError> {
         status: ExitStatus::from_wait(u32_at(rec, offset_of!(ExitEvent, status))),
         cpu_ns: Some(u64_at(rec, offset_of!(ExitEvent, cpu_ns))),
         depth: depth(u32_at(rec, offset_of!(ExitEvent, depth))),
-        source: SourceKind::Bpf,
+        uid: Some(u32_at(rec, offset_of!(ExitEvent, uid))),
+        source: SourceKind::BPF,
     })
 }
 
@@ -635,6 +641,9 @@ mod tests {
                 ("__u32", "ppid"),
                 ("__u32", "status"),
                 ("__u32", "depth"),
+                ("__u32", "uid"),
+                ("__u32", "_pad"),
+                ("__u64", "cgroup_id"),
                 ("char", "comm[TASK_COMM_LEN]"),
             ],
         );
@@ -645,7 +654,7 @@ mod tests {
                 ("__u64", "exec_ns"),
                 ("__u64", "cpu_base_ns"),
                 ("__u32", "depth"),
-                ("__u32", "_pad"),
+                ("__u32", "visible"),
             ],
         );
     }

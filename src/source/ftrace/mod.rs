@@ -60,7 +60,7 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use super::{Source, SourceError, passes_kernel_filter, proc, unsupported_option};
+use super::{Applies, Need, Source, SourceError, SourceInfo, proc};
 use crate::config::Config;
 use crate::event::{ArgsFrom, Exec, ExecFlags, Exit, ExitStatus, Lost, LostKind, Record, SourceKind};
 use parse::{Arch, Entry, ExecFields, ExitFields, ForkFields, Header, Line, ProbeFields, Syscall};
@@ -86,7 +86,7 @@ const PENDING_MAX: usize = 4096;
 const BUFFER_KIB_MAX: u32 = 16 * 1024;
 
 /// How often the overrun counters are read while records flow.
-pub const LOST_CHECK: Duration = Duration::from_millis(50);
+const LOST_CHECK: Duration = Duration::from_millis(50);
 
 /// Bytes read from `trace_pipe` per drain at most, so that a storm cannot
 /// keep one drain (and the loop's signal handling) busy forever; the rest
@@ -96,6 +96,30 @@ const DRAIN_MAX_BYTES: usize = 4 << 20;
 const EXEC_EVENT: &str = "events/sched/sched_process_exec/enable";
 const FORK_EVENT: &str = "events/sched/sched_process_fork/enable";
 const EXIT_EVENT: &str = "events/sched/sched_process_exit/enable";
+
+/// The original's method: trace events, arguments by kprobe or from /proc.
+pub(crate) static INFO: SourceInfo = SourceInfo {
+    name: "ftrace",
+    args: ArgsFrom::Probe,
+    exit_status: false,
+    exit_cpu: false,
+    applies: Applies { ppid: false, uid: false, cgroup: false, tree: true },
+    refuses: &[
+        (
+            Need::FailedExecs,
+            "failed execs show only in the exec syscalls' events, and its sched_process_exec event fires only for \
+             execs that succeed; use --source bpf",
+        ),
+        (Need::Cgroup, "its sched events carry no cgroup id; use --source bpf"),
+        (
+            Need::Uid,
+            "its events carry no user id, and /proc is read after a short-lived process is gone; use --source bpf \
+             or netlink",
+        ),
+    ],
+    poll: LOST_CHECK,
+    open: |config| Ok(Box::new(FtraceSource::open(config)?)),
+};
 
 /// Running execs through a private tracefs instance.
 pub struct FtraceSource {
@@ -129,26 +153,6 @@ impl FtraceSource {
     /// (`sched_process_exec`) fires only for execs that succeeded; the
     /// sched events carry no cgroup id either.
     pub fn open(config: &Config) -> Result<FtraceSource, SourceError> {
-        if config.kernel.fails {
-            return Err(unsupported_option(
-                "-x",
-                SourceKind::Ftrace,
-                "failed execs show only in the exec syscalls' events, and its sched_process_exec event fires only \
-                 for execs that succeed; use --source bpf",
-            ));
-        }
-        if config.kernel.cgroup.is_some() {
-            return Err(unsupported_option(
-                "-c",
-                SourceKind::Ftrace,
-                "its sched events carry no cgroup id; use --source bpf",
-            ));
-        }
-        if let Some(pid) = config.kernel.pid
-            && !pid_alive(pid)
-        {
-            return Err(SourceError::Other(format!("--pid {pid}: no such process")));
-        }
 
         let (root, mounted) = find_tracefs()?;
         let kprobe_events = Some(root.join("kprobe_events")).filter(|p| p.exists());
@@ -287,10 +291,6 @@ impl FtraceSource {
 }
 
 impl Source for FtraceSource {
-    fn name(&self) -> &'static str {
-        "ftrace"
-    }
-
     fn fd(&self) -> BorrowedFd<'_> {
         self.pipe.as_ref().map_or(self.idle.as_fd(), |p| p.as_fd())
     }
@@ -406,17 +406,6 @@ fn find_tracefs() -> Result<(PathBuf, bool), SourceError> {
     }
 }
 
-/// Whether a process with this pid exists (in our pid namespace).
-fn pid_alive(pid: u32) -> bool {
-    let Ok(pid) = libc::pid_t::try_from(pid) else { return false };
-    if pid <= 0 {
-        return false;
-    }
-    // SAFETY: signal 0 only checks whether the process exists; nothing is sent.
-    let rc = unsafe { libc::kill(pid, 0) };
-    rc == 0 || io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
-}
-
 fn write_file(path: &Path, value: &str) -> io::Result<()> {
     OpenOptions::new().write(true).open(path)?.write_all(value.as_bytes())
 }
@@ -432,7 +421,7 @@ fn kprobe_command(kprobe_events: &Path, command: &str) -> io::Result<()> {
 /// no longer exists, e.g. one killed with SIGKILL. Best effort.
 fn remove_stale(root: &Path, kprobe_events: Option<&Path>) {
     let me = std::process::id();
-    let is_stale = |pid: u32| pid != me && !pid_alive(pid);
+    let is_stale = |pid: u32| pid != me && !proc::pid_alive(pid);
     if let Ok(entries) = fs::read_dir(root.join("instances")) {
         for entry in entries.flatten() {
             let name = entry.file_name().to_string_lossy().into_owned();
@@ -643,8 +632,6 @@ struct Proc {
     exec_ts: u64,
     /// Its exec, else its fork; 0 if it was there before tracing started.
     start_ts: u64,
-    /// Its exit is shown: it passed `-P`/`-u`.
-    visible: bool,
     /// A thread, not a process (found when seeding `-p` on a kernel without
     /// the tgid column): its end is not a process exit.
     thread: bool,
@@ -711,7 +698,7 @@ impl Tracker {
         let root_ppid = proc::read_stat(root).map_or(0, |s| s.ppid);
         let mut queue = VecDeque::from([(root, root_ppid, 0u32)]);
         while let Some((pid, ppid, depth)) = queue.pop_front() {
-            let p = Proc { depth, ppid, exec_ts: 0, start_ts: 0, visible: true, thread: false };
+            let p = Proc { depth, ppid, exec_ts: 0, start_ts: 0, thread: false };
             if !self.insert(pid, p) {
                 continue;
             }
@@ -822,7 +809,7 @@ impl Tracker {
         });
 
         let cap = self.config.kernel.args_cap;
-        let mut e = proc::exec_from_proc(f.pid, ts, SourceKind::Ftrace, None, Some(f.filename), cap);
+        let mut e = proc::exec_from_proc(f.pid, ts, SourceKind::FTRACE, None, Some(f.filename), cap);
         e.old_pid = f.old_pid;
         if superseded {
             e.args.clear();
@@ -848,14 +835,13 @@ impl Tracker {
         {
             apply_probe(&mut e, p, cap);
         }
-        let visible = passes_kernel_filter(&self.config, &e);
         if track {
             let depth = known.map_or(0, |k| k.depth);
             e.depth = Some(depth);
-            let p = Proc { depth, ppid: e.ppid, exec_ts: ts, start_ts: ts, visible, thread: false };
+            let p = Proc { depth, ppid: e.ppid, exec_ts: ts, start_ts: ts, thread: false };
             self.insert(f.pid, p);
         }
-        visible.then_some(Record::Exec(e))
+        Some(Record::Exec(e))
     }
 
     fn on_fork(&mut self, h: &Header<'_>, f: ForkFields<'_>) -> Option<Record> {
@@ -883,10 +869,8 @@ impl Tracker {
         if h.tgid.is_none() && !self.tgid_column && is_thread_of(f.parent_pid, f.child_pid) {
             return None;
         }
-        let k = &self.config.kernel;
-        let visible = k.uid.is_none() && k.ppid.is_none_or(|p| p == parent);
         let depth = known.map_or(1, |p| p.depth + 1);
-        self.insert(f.child_pid, Proc { depth, ppid: parent, exec_ts: 0, start_ts: ts, visible, thread: false });
+        self.insert(f.child_pid, Proc { depth, ppid: parent, exec_ts: 0, start_ts: ts, thread: false });
         None
     }
 
@@ -908,7 +892,7 @@ impl Tracker {
         }
         let pid = ended?;
         let p = self.table.remove(&pid)?;
-        if p.thread || !p.visible || !self.config.kernel.exits {
+        if p.thread || !self.config.kernel.exits {
             return None;
         }
         Some(Record::Exit(Exit {
@@ -921,7 +905,8 @@ impl Tracker {
             status: ExitStatus::Unknown,
             cpu_ns: None,
             depth: Some(p.depth),
-            source: SourceKind::Ftrace,
+            uid: None,
+            source: SourceKind::FTRACE,
         }))
     }
 }
@@ -959,13 +944,7 @@ fn apply_probe(e: &mut Exec, p: ProbeFields, cap: u32) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::Parser;
-
-    fn config(argv: &[&str]) -> Config {
-        let mut v = vec!["execsnoop"];
-        v.extend_from_slice(argv);
-        Config::from_args(&crate::cli::Args::try_parse_from(v).unwrap()).unwrap()
-    }
+    use crate::config::for_tests as config;
 
     /// Pids above the kernel's limit (2^22): /proc has nothing for them.
     const P: u32 = 5_000_000;
@@ -1002,7 +981,7 @@ mod tests {
         assert_eq!(e.filename, b"/usr/bin/some-long-named-tool");
         assert_eq!(e.comm, b"some-long-named", "the kernel's name for it: basename, 15 bytes");
         assert!(e.flags.args_read_failed && e.args.is_empty());
-        assert_eq!((e.source, e.args_from, e.depth), (SourceKind::Ftrace, ArgsFrom::Procfs, None));
+        assert_eq!((e.source, e.args_from, e.depth), (SourceKind::FTRACE, ArgsFrom::Procfs, None));
         assert_eq!(t.malformed, 0);
     }
 
@@ -1111,7 +1090,7 @@ mod tests {
         let x = exits[0];
         assert_eq!((x.pid, x.ppid, x.comm.as_slice()), (P + 1, P, &b"true"[..]));
         assert_eq!((x.ts_ns, x.exec_ts_ns, x.start_ts_ns), (11_000_000_000, 10_500_000_000, 10_500_000_000));
-        assert_eq!((x.status, x.cpu_ns, x.depth, x.source), (ExitStatus::Unknown, None, Some(1), SourceKind::Ftrace));
+        assert_eq!((x.status, x.cpu_ns, x.depth, x.source), (ExitStatus::Unknown, None, Some(1), SourceKind::FTRACE));
         let y = exits[1];
         assert_eq!(
             (y.pid, y.exec_ts_ns, y.start_ts_ns, y.lifetime_ns()),
@@ -1138,7 +1117,7 @@ mod tests {
     #[test]
     fn pid_filter_follows_only_the_tree() {
         let mut t = Tracker::new(&config(&["-e", "-p", "1"]), 0, true);
-        t.table.insert(P, Proc { depth: 0, ppid: 1, exec_ts: 0, start_ts: 0, visible: true, thread: false });
+        t.table.insert(P, Proc { depth: 0, ppid: 1, exec_ts: 0, start_ts: 0, thread: false });
         let recs = feed(
             &mut t,
             &[
@@ -1171,19 +1150,10 @@ mod tests {
         let mut t = Tracker::new(&config(&["-e"]), 0, true);
         for i in 0..PROC_TABLE_MAX as u32 {
             t.table
-                .insert(P + 10 + i, Proc { depth: 0, ppid: 0, exec_ts: 0, start_ts: 0, visible: true, thread: false });
+                .insert(P + 10 + i, Proc { depth: 0, ppid: 0, exec_ts: 0, start_ts: 0, thread: false });
         }
         feed(&mut t, &[fork_line(P, P + 1, "1.0"), fork_line(P, P + 2, "1.0")]);
         assert_eq!(t.untracked, 2);
-    }
-
-    #[test]
-    fn uid_filter_hides_the_exec_and_its_exit() {
-        let mut t = Tracker::new(&config(&["-e", "-u", "12345"]), 0, true);
-        let recs = feed(&mut t, &[fork_line(P, P + 1, "1.0"), exit_line(P + 1, P + 1, "2.0", "bash", "true")]);
-        assert!(recs.is_empty(), "{recs:?}");
-        let recs = feed(&mut t, &[exec_line(P + 2, Some(P + 2), "3.0", "/bin/x")]);
-        assert!(recs.is_empty(), "uid unknown for a gone process: filtered");
     }
 
     #[test]
@@ -1209,7 +1179,7 @@ mod tests {
         assert!(is_probe_event(b"execve"));
         assert!(is_probe_event(b"execsnoop_12/execveat"));
         assert!(!is_probe_event(b"sched_process_exec"));
-        assert!(!pid_alive(u32::MAX - 1));
-        assert!(pid_alive(std::process::id()));
+        assert!(!proc::pid_alive(u32::MAX - 1));
+        assert!(proc::pid_alive(std::process::id()));
     }
 }
