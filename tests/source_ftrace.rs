@@ -11,7 +11,7 @@ mod common;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use common::{Tracer, assert_error_exit, bin, json_argv, json_u64, root_test, run_capture, run_tool};
 use serde_json::Value;
@@ -37,13 +37,6 @@ fn instances_of(pid: u32) -> Vec<String> {
                 .collect()
         })
         .unwrap_or_default()
-}
-
-/// A `sleep` argument no other process has: a valid, negligible interval
-/// (GNU sleep adds up its arguments), unique to this test run.
-fn sleep_marker() -> String {
-    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
-    format!("0.0000000{}{nanos:09}", std::process::id())
 }
 
 /// Whether this kernel can give arguments from a kprobe.
@@ -79,7 +72,7 @@ fn wait_until(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
 #[ignore = "needs root: creates a tracefs instance"]
 fn exec_seen_and_instance_removed() {
     let _g = root_test();
-    let mark = sleep_marker();
+    let mark = common::sleep_marker();
     let t = Tracer::start(&["--source", "ftrace", "--json"]);
     let pid = t.pid();
     assert_eq!(instances_of(pid), vec![format!("execsnoop-{pid}")], "instance while tracing\n{}", t.dump());
@@ -127,7 +120,7 @@ fn arguments_from_the_kprobe_and_the_rest_marked() {
     let _g = root_test();
     let in_vm = std::env::var_os("EXECSNOOP_VM").is_some();
     assert!(!in_vm || has_kprobes(), "every kernel of the VM matrix has kprobe_events");
-    let mark = sleep_marker();
+    let mark = common::sleep_marker();
     let t = Tracer::start(&["--source", "ftrace", "--json"]);
     let pid = t.pid();
     let group = format!("execsnoop_{pid}");
@@ -199,7 +192,7 @@ fn arguments_from_the_kprobe_and_the_rest_marked() {
 #[ignore = "needs root: creates a tracefs instance"]
 fn exit_joined_to_exec() {
     let _g = root_test();
-    let mark = sleep_marker();
+    let mark = common::sleep_marker();
     let t = Tracer::start(&["--source", "ftrace", "--json", "-e"]);
     let sleep_pid = sleep_marked(&mark);
     let needle = "\"type\":\"exit\",";

@@ -18,9 +18,8 @@
 
 mod common;
 
+use std::time::{Duration, Instant};
 use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
 
@@ -28,15 +27,6 @@ use common::{
     Finished, Tracer, assert_error_exit, bin, cgroup2_mount, json_argv, json_u64, my_pid, nobody_uid, root_test, row,
     run_capture, run_marked, run_tool,
 };
-
-/// A unique argument `sleep` accepts: a few nanoseconds of extra sleep,
-/// spelled with this test process's pid, a counter and the time.
-fn sleep_marker() -> String {
-    static N: AtomicU64 = AtomicU64::new(0);
-    let n = N.fetch_add(1, Ordering::Relaxed);
-    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
-    format!("0.0000000{}{n:03}{nanos:09}", std::process::id())
-}
 
 fn argv_strings(v: &Value) -> Vec<String> {
     json_argv(v).into_iter().map(|a| String::from_utf8_lossy(&a).into_owned()).collect()
@@ -76,7 +66,7 @@ fn wait_child(child: &mut std::process::Child, timeout: Duration) -> std::proces
 #[ignore = "needs root: the proc connector needs CAP_NET_ADMIN"]
 fn text_row_for_a_marked_sleep() {
     let _g = root_test();
-    let mark = sleep_marker();
+    let mark = common::sleep_marker();
     let t = Tracer::start(&["--source", "netlink"]);
     let pid = run_marked("sleep", &["0.3", mark.as_str()]);
     let f = t.stop(libc::SIGINT);
@@ -97,7 +87,7 @@ fn text_row_for_a_marked_sleep() {
 #[ignore = "needs root: the proc connector needs CAP_NET_ADMIN"]
 fn json_record_for_a_marked_sleep() {
     let _g = root_test();
-    let mark = sleep_marker();
+    let mark = common::sleep_marker();
     let t = Tracer::start(&["--source", "netlink", "--json"]);
     let pid = run_marked("sleep", &["0.3", mark.as_str()]);
     let f = t.stop(libc::SIGINT);
@@ -125,7 +115,7 @@ fn json_record_for_a_marked_sleep() {
 #[ignore = "needs root: the proc connector needs CAP_NET_ADMIN"]
 fn queued_events_are_delivered_at_the_end() {
     let _g = root_test();
-    let mark = sleep_marker();
+    let mark = common::sleep_marker();
     let t = Tracer::start(&["--source", "netlink"]);
     t.signal(libc::SIGSTOP);
     let mut child =
@@ -150,8 +140,8 @@ fn queued_events_are_delivered_at_the_end() {
 #[ignore = "needs root: the proc connector needs CAP_NET_ADMIN"]
 fn exits_with_code_and_signal() {
     let _g = root_test();
-    let mark = sleep_marker();
-    let kill_mark = sleep_marker();
+    let mark = common::sleep_marker();
+    let kill_mark = common::sleep_marker();
     let t = Tracer::start(&["--source", "netlink", "-e", "--json"]);
 
     let (sh_pid, out) = run_capture(Command::new("sh").args(["-c", "sleep 0.3; exit 3", mark.as_str()]));
@@ -206,7 +196,7 @@ fn exits_with_code_and_signal() {
 #[ignore = "needs root: the proc connector needs CAP_NET_ADMIN"]
 fn pid_follows_a_grandchild_forked_later() {
     let _g = root_test();
-    let mark = sleep_marker();
+    let mark = common::sleep_marker();
     // `; true` after each command keeps the shells from exec'ing their last
     // command in place: the sleep is a grandchild of the root.
     let inner = format!("sleep 0.3 {mark}; true");
@@ -250,8 +240,8 @@ fn pid_follows_a_grandchild_forked_later() {
 #[ignore = "needs root: the proc connector needs CAP_NET_ADMIN"]
 fn ppid_filter_in_user_space() {
     let _g = root_test();
-    let child_mark = sleep_marker();
-    let grandchild_mark = sleep_marker();
+    let child_mark = common::sleep_marker();
+    let grandchild_mark = common::sleep_marker();
     let t = Tracer::start(&["--source", "netlink", "-P", &my_pid().to_string()]);
     let pid = run_marked("sleep", &["0.3", child_mark.as_str()]);
     run_marked("sh", &["-c", &format!("sleep 0.3 {grandchild_mark}; true")]);

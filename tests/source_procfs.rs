@@ -18,21 +18,11 @@ use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::Command;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use serde_json::Value;
 
 use common::{Background, Tracer, assert_error_exit, bin, json_u64, my_pid, run_marked, run_tool, serial};
-
-/// A marker `sleep` accepts as one more interval to add: `0.000000` then
-/// digits unique to this test process and call (far below a microsecond).
-fn sleep_marker() -> String {
-    static N: AtomicU64 = AtomicU64::new(0);
-    let n = N.fetch_add(1, Ordering::Relaxed);
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
-    format!("0.000000{}{n}{nanos:09}", std::process::id())
-}
 
 /// The one JSON exec record whose argv is exactly `argv`.
 fn one_exec_with_argv(f: &common::Finished, marker: &str, argv: &[&str]) -> Value {
@@ -87,7 +77,7 @@ fn works_as_an_unprivileged_user() {
     assert_eq!(status_field(t.pid(), "CapEff"), "0000000000000000", "tracer has no capabilities");
     assert_eq!(status_field(t.pid(), "Groups"), "", "tracer has no supplementary groups");
 
-    let mark = sleep_marker();
+    let mark = common::sleep_marker();
     let pid = run_marked("sleep", &["0.5", mark.as_str()]);
     let f = t.stop(libc::SIGINT);
     f.assert_clean_end();
@@ -112,7 +102,7 @@ fn auto_falls_back_to_procfs_for_a_plain_user() {
     let t = Tracer::start_with(&["--json"], |cmd| {
         cmd.uid(nobody).gid(nobody);
     });
-    let mark = sleep_marker();
+    let mark = common::sleep_marker();
     run_marked("sleep", &["0.3", mark.as_str()]);
     let f = t.stop(libc::SIGINT);
     f.assert_clean_end();
@@ -166,7 +156,7 @@ fn exit_records_join_their_exec() {
     let _g = serial();
     let t = Tracer::start(&["--source", "procfs", "-e", "--json"]);
     assert!(t.stderr().contains("exit status and CPU time are unknown"), "\n{}", t.dump());
-    let mark = sleep_marker();
+    let mark = common::sleep_marker();
     let pid = run_marked("sleep", &["0.3", mark.as_str()]);
     // The exit is seen at the next scan after the parent reaps it.
     std::thread::sleep(Duration::from_millis(200));
@@ -195,8 +185,8 @@ fn exit_records_join_their_exec() {
 #[test]
 fn pid_option_follows_one_tree() {
     let _g = serial();
-    let inside = sleep_marker();
-    let outside = sleep_marker();
+    let inside = common::sleep_marker();
+    let outside = common::sleep_marker();
     // `true` after the sleep keeps sh from exec'ing it in place.
     let script = format!("read go; sleep 0.3 {inside}; true");
     let mut sh = Background::spawn(Command::new("sh").args(["-c", &script]));

@@ -60,6 +60,7 @@ const PROC_CN_MCAST_IGNORE: u32 = 2;
 const PROC_EVENT_NONE: u32 = 0;
 const PROC_EVENT_FORK: u32 = 0x1;
 const PROC_EVENT_EXEC: u32 = 0x2;
+const PROC_EVENT_UID: u32 = 0x4;
 const PROC_EVENT_EXIT: u32 = 0x8000_0000;
 /// Netlink message types that carry no connector message.
 const NLMSG_NOOP: u16 = 1;
@@ -142,6 +143,17 @@ struct ExecEvent {
     process_tgid: i32,
 }
 
+/// `event_data.id` (`struct id_proc_event`) for a uid change: real and
+/// effective uid.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct IdEvent {
+    process_pid: i32,
+    process_tgid: i32,
+    ruid: u32,
+    euid: u32,
+}
+
 /// `event_data.exit` (`struct exit_proc_event`); the parent fields are zero
 /// on kernels older than 4.18.
 #[repr(C)]
@@ -183,6 +195,8 @@ unsafe impl Pod for ExecEvent {}
 // SAFETY: as above.
 unsafe impl Pod for ExitEvent {}
 // SAFETY: as above.
+unsafe impl Pod for IdEvent {}
+// SAFETY: as above.
 unsafe impl Pod for ProcInput {}
 
 const NLMSG_HDRLEN: usize = size_of::<NlMsgHdr>();
@@ -219,7 +233,10 @@ enum Event {
     /// A task ended; `code` is its wait(2) status word; `parent_tgid` is 0
     /// when the kernel does not say.
     Exit { ts: u64, pid: u32, tgid: u32, code: u32, parent_tgid: u32 },
-    /// Anything else (uid, sid, comm, ptrace, coredump events; other
+    /// Thread `pid` of process `tgid` changed its credentials: `ruid` is
+    /// its real uid now.
+    Uid { tgid: u32, ruid: u32 },
+    /// Anything else (gid, sid, comm, ptrace, coredump events; other
     /// connectors' messages).
     Other,
 }
@@ -275,6 +292,10 @@ fn parse_connector(body: &[u8]) -> Option<Event> {
         PROC_EVENT_EXEC => {
             let e = read_pod::<ExecEvent>(data, EVENT_DATA)?;
             Event::Exec { ts, pid: e.process_pid as u32, tgid: e.process_tgid as u32 }
+        }
+        PROC_EVENT_UID => {
+            let i = read_pod::<IdEvent>(data, EVENT_DATA)?;
+            Event::Uid { tgid: i.process_tgid as u32, ruid: i.ruid }
         }
         PROC_EVENT_EXIT => {
             let x = read_pod::<ExitEvent>(data, EVENT_DATA)?;
@@ -347,6 +368,9 @@ struct Proc {
     fork_ts: u64,
     /// Boot-clock time of its last exec; 0 when not seen.
     exec_ts: u64,
+    /// Its real uid: from /proc when first seen, inherited at its fork,
+    /// changed by the connector's uid events; `None` when never known.
+    uid: Option<u32>,
 }
 
 /// Turns connector events into records, following processes as needed.
@@ -378,7 +402,9 @@ impl Tracker {
     fn new(config: &Config, boot_offset: u64) -> Tracker {
         Tracker {
             config: config.clone(),
-            track: config.kernel.track || config.kernel.pid.is_some(),
+            // -u: the uid of a process gone before /proc is read comes
+            // from the table (its fork, then the connector's uid events).
+            track: config.kernel.track || config.kernel.pid.is_some() || config.kernel.uid.is_some(),
             exits: config.kernel.exits,
             scope: config.kernel.pid,
             boot_offset,
@@ -393,7 +419,7 @@ impl Tracker {
     }
 
     /// `-p PID`: follow `root` and its current descendants. `tree` is what
-    /// [`scan_tree`] found.
+    /// [`proc::descendants`] found.
     fn seed(&mut self, tree: Vec<(u32, Proc)>) {
         for (pid, p) in tree {
             self.insert(pid, p);
@@ -437,6 +463,11 @@ impl Tracker {
                     self.on_exit(self.boot_ts(ts), tgid, code, parent_tgid);
                 }
             }
+            Event::Uid { tgid, ruid } => {
+                if let Some(p) = self.procs.get_mut(&tgid) {
+                    p.uid = Some(ruid);
+                }
+            }
             Event::Ack { .. } | Event::Other => {}
         }
     }
@@ -455,7 +486,9 @@ impl Tracker {
             (true, Some(p)) => p.comm.clone(),
             (true, None) => proc::read_comm(parent).or_else(|_| proc::read_comm(child)).unwrap_or_default(),
         };
-        self.insert(child, Proc { parent, depth, comm, fork_ts: ts, exec_ts: 0 });
+        // A child starts as its parent's user.
+        let uid = known.and_then(|p| p.uid).or_else(|| proc::read_uid(parent).ok());
+        self.insert(child, Proc { parent, depth, comm, fork_ts: ts, exec_ts: 0, uid });
     }
 
     fn on_exec(&mut self, ts: u64, pid: u32, tgid: u32) {
@@ -477,7 +510,8 @@ impl Tracker {
                     }
                     let d = parent_depth.map_or(0, |d| d + 1);
                     depth = Some(d);
-                    self.insert(tgid, Proc { parent: ppid, depth: d, comm: Vec::new(), fork_ts: 0, exec_ts: 0 });
+                    let uid = proc::read_uid(tgid).ok();
+                    self.insert(tgid, Proc { parent: ppid, depth: d, comm: Vec::new(), fork_ts: 0, exec_ts: 0, uid });
                 }
             }
         }
@@ -496,6 +530,13 @@ impl Tracker {
                 p.comm.clone_from(&e.comm);
             }
             p.exec_ts = ts;
+            // /proc said, if the process was still there; else what the
+            // table knows.
+            match (e.uid, p.uid) {
+                (u32::MAX, Some(known)) => e.uid = known,
+                (read, _) if read != u32::MAX => p.uid = Some(read),
+                _ => {}
+            }
         }
         self.push(Record::Exec(e));
     }
@@ -516,7 +557,7 @@ impl Tracker {
                 status: ExitStatus::from_wait(code),
                 cpu_ns: None,
                 depth: Some(p.depth),
-                uid: None,
+                uid: p.uid,
                 source: SourceKind::NETLINK,
             }));
         }
@@ -580,7 +621,7 @@ impl Tracker {
     fn gone(&self) -> Vec<(u32, u64, u64)> {
         self.procs
             .iter()
-            .filter(|(pid, _)| !process_exists(**pid))
+            .filter(|(pid, _)| !proc::pid_alive(**pid))
             .map(|(pid, p)| (*pid, p.fork_ts, p.exec_ts))
             .collect()
     }
@@ -594,39 +635,6 @@ impl Tracker {
     }
 }
 
-/// `pid` and its descendants now, from the parent ids in `/proc/*/stat`:
-/// each with its parent, depth below `pid` and name. `None` when `pid`
-/// does not exist.
-fn scan_tree(root: u32) -> Option<Vec<(u32, Proc)>> {
-    let root_stat = proc::read_stat(root).ok()?;
-    let mut children: HashMap<u32, Vec<(u32, Vec<u8>)>> = HashMap::new();
-    if let Ok(dir) = std::fs::read_dir("/proc") {
-        for entry in dir.flatten() {
-            let Some(pid) = entry.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else { continue };
-            if let Ok(s) = proc::read_stat(pid) {
-                children.entry(s.ppid).or_default().push((pid, s.comm));
-            }
-        }
-    }
-    let mut out = vec![(root, Proc { parent: root_stat.ppid, depth: 0, comm: root_stat.comm, fork_ts: 0, exec_ts: 0 })];
-    let mut i = 0;
-    while i < out.len() && out.len() < PROC_TABLE_MAX {
-        let (pid, depth) = (out[i].0, out[i].1.depth);
-        for (child, comm) in children.remove(&pid).unwrap_or_default() {
-            out.push((child, Proc { parent: pid, depth: depth + 1, comm, fork_ts: 0, exec_ts: 0 }));
-        }
-        i += 1;
-    }
-    Some(out)
-}
-
-fn process_exists(pid: u32) -> bool {
-    let Ok(pid) = libc::pid_t::try_from(pid) else { return false };
-    // SAFETY: signal 0 sends nothing; kill only checks that the process
-    // exists (and our permission, which as root we have).
-    let rc = unsafe { libc::kill(pid, 0) };
-    rc == 0 || io::Error::last_os_error().raw_os_error() != Some(libc::ESRCH)
-}
 
 fn clock_ns(clock: libc::clockid_t) -> u64 {
     let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
@@ -875,8 +883,11 @@ impl NetlinkSource {
         let tracker = Tracker::new(config, boot_offset());
         let mut src = NetlinkSource { sock, tracker, listening: false, stopped: false, last_sweep: Instant::now() };
 
-        let mask =
-            if src.tracker.track { PROC_EVENT_FORK | PROC_EVENT_EXEC | PROC_EVENT_EXIT } else { PROC_EVENT_EXEC };
+        let mask = if src.tracker.track {
+            PROC_EVENT_FORK | PROC_EVENT_EXEC | PROC_EVENT_EXIT | PROC_EVENT_UID
+        } else {
+            PROC_EVENT_EXEC
+        };
         // The plain request first: every kernel answers it. A kernel with
         // event filters (6.6+) does not answer a filtered one (its answer is
         // an event of no kind, filtered out), so that one follows, unanswered:
@@ -907,7 +918,15 @@ impl NetlinkSource {
         // Listening before looking at /proc: a process forked after the scan
         // has a fork message; one forked before it is in the scan.
         if let Some(root) = config.kernel.pid {
-            let tree = scan_tree(root).ok_or_else(|| SourceError::Other(format!("-p {root}: no such process")))?;
+            let tree = proc::descendants(root, PROC_TABLE_MAX)
+                .ok_or_else(|| SourceError::Other(format!("-p {root}: no such process")))?
+                .into_iter()
+                .map(|m| {
+                    let uid = proc::read_uid(m.pid).ok();
+                    let p = Proc { parent: m.ppid, depth: m.depth, comm: m.comm, fork_ts: 0, exec_ts: 0, uid };
+                    (m.pid, p)
+                })
+                .collect();
             src.tracker.seed(tree);
         }
         for _ in 0..early.overflows {
@@ -1178,8 +1197,8 @@ mod tests {
         assert_eq!((v, bad), (vec![Event::Exec { ts: 200, pid: 12, tgid: 11 }], 0));
         let (v, bad) = parse(&message(PROC_EVENT_EXIT, 300, &[11, 11, 3 << 8, 17, 10, 10]));
         assert_eq!((v, bad), (vec![Event::Exit { ts: 300, pid: 11, tgid: 11, code: 3 << 8, parent_tgid: 10 }], 0));
-        // A uid change and a comm change are not for us.
-        assert_eq!(parse(&message(0x4, 1, &[1, 1, 0, 0])), (vec![Event::Other], 0));
+        // A uid change (real uid 65534) is; a comm change is not for us.
+        assert_eq!(parse(&message(0x4, 1, &[7, 5, 65534, 0])), (vec![Event::Uid { tgid: 5, ruid: 65534 }], 0));
         assert_eq!(parse(&message(0x200, 1, &[1, 1])), (vec![Event::Other], 0));
     }
 
@@ -1293,7 +1312,7 @@ mod tests {
     #[test]
     fn exit_joins_fork_and_exec() {
         let mut t = Tracker::new(&config(&["-e"]), 1000);
-        t.procs.insert(P, Proc { parent: 1, depth: 0, comm: b"bash".to_vec(), fork_ts: 0, exec_ts: 0 });
+        t.procs.insert(P, Proc { parent: 1, depth: 0, comm: b"bash".to_vec(), fork_ts: 0, exec_ts: 0, uid: None });
         t.handle(fork(10, P, P + 1));
         t.handle(Event::Exec { ts: 20, pid: P + 1, tgid: P + 1 });
         let recs = records(&mut t);
@@ -1318,7 +1337,7 @@ mod tests {
     #[test]
     fn forked_child_without_exec() {
         let mut t = Tracker::new(&config(&["-e"]), 0);
-        t.procs.insert(P, Proc { parent: 1, depth: 2, comm: b"make".to_vec(), fork_ts: 0, exec_ts: 0 });
+        t.procs.insert(P, Proc { parent: 1, depth: 2, comm: b"make".to_vec(), fork_ts: 0, exec_ts: 0, uid: None });
         t.handle(fork(10, P, P + 1));
         // A new thread is no process.
         t.handle(Event::Fork { ts: 11, parent_tgid: P, child_pid: P + 2, child_tgid: P });
@@ -1334,7 +1353,7 @@ mod tests {
     fn pid_scope_follows_descendants_only() {
         let mut t = Tracker::new(&config(&["-p", "1"]), 0);
         t.scope = Some(P);
-        t.seed(vec![(P, Proc { parent: 1, depth: 0, comm: Vec::new(), fork_ts: 0, exec_ts: 0 })]);
+        t.seed(vec![(P, Proc { parent: 1, depth: 0, comm: Vec::new(), fork_ts: 0, exec_ts: 0, uid: None })]);
         t.handle(fork(1, P, P + 1));
         t.handle(fork(2, P + 1, P + 2));
         t.handle(fork(3, P + 50, P + 51)); // outside
@@ -1354,7 +1373,7 @@ mod tests {
     fn exec_by_a_thread_keeps_the_process_followed() {
         let mut t = Tracker::new(&config(&["-p", "1"]), 0);
         t.scope = Some(P);
-        t.seed(vec![(P, Proc { parent: 1, depth: 0, comm: Vec::new(), fork_ts: 0, exec_ts: 0 })]);
+        t.seed(vec![(P, Proc { parent: 1, depth: 0, comm: Vec::new(), fork_ts: 0, exec_ts: 0, uid: None })]);
         t.handle(fork(1, P, P + 1));
         // Thread P+3 of P+1 execs: the kernel first reports the old leader's exit.
         t.handle(Event::Exit { ts: 2, pid: P + 1, tgid: P + 1, code: 0, parent_tgid: P });
@@ -1386,7 +1405,7 @@ mod tests {
     fn full_table_is_counted_not_silent() {
         let mut t = Tracker::new(&config(&["-e"]), 0);
         for i in 0..PROC_TABLE_MAX as u32 {
-            t.procs.insert(P + 100 + i, Proc { parent: 1, depth: 0, comm: Vec::new(), fork_ts: 0, exec_ts: 0 });
+            t.procs.insert(P + 100 + i, Proc { parent: 1, depth: 0, comm: Vec::new(), fork_ts: 0, exec_ts: 0, uid: None });
         }
         assert!(t.nearly_full());
         t.handle(fork(1, P, P + 1));
@@ -1415,17 +1434,21 @@ mod tests {
         assert_eq!(e.args_from, crate::event::ArgsFrom::Procfs);
     }
 
+    /// -u on a process gone before /proc is read: its user comes from the
+    /// table: inherited at its fork, then changed by a uid event (as
+    /// setpriv or su do before they exec).
     #[test]
-    fn scan_finds_own_tree() {
-        let mut child = std::process::Command::new("sleep").arg("5").spawn().unwrap();
-        let tree = scan_tree(std::process::id()).unwrap();
-        let _ = child.kill();
-        let _ = child.wait();
-        assert_eq!(tree[0].0, std::process::id());
-        assert_eq!(tree[0].1.depth, 0);
-        let c = tree.iter().find(|(pid, _)| *pid == child.id()).expect("child found");
-        assert_eq!((c.1.parent, c.1.depth), (std::process::id(), 1));
-        assert!(scan_tree(P).is_none());
+    fn uid_of_a_short_lived_process_comes_from_the_table() {
+        let mut t = Tracker::new(&config(&["-u", "65534"]), 0);
+        t.procs.insert(P, Proc { parent: 1, depth: 0, comm: Vec::new(), fork_ts: 0, exec_ts: 0, uid: Some(0) });
+        t.handle(fork(1, P, P + 1));
+        assert_eq!(t.procs.get(&(P + 1)).and_then(|p| p.uid), Some(0), "a child starts as its parent's user");
+        t.handle(Event::Uid { tgid: P + 1, ruid: 65534 });
+        t.handle(Event::Exec { ts: 9, pid: P + 1, tgid: P + 1 });
+        let recs = records(&mut t);
+        let [Record::Exec(e)] = recs.as_slice() else { panic!("{recs:?}") };
+        assert_eq!((e.pid, e.uid, e.ppid), (P + 1, 65534, P));
+        assert!(e.flags.args_read_failed, "gone: no arguments, but its user and parent");
     }
 
     #[test]

@@ -99,18 +99,48 @@ pub fn read_comm(pid: u32) -> io::Result<Vec<u8>> {
     Ok(c)
 }
 
-/// Every process's parent, from a scan of `/proc/*/stat` (processes that
-/// vanish during the scan are skipped).
-pub fn all_parents() -> std::collections::HashMap<u32, u32> {
-    let mut out = std::collections::HashMap::new();
-    let Ok(dir) = fs::read_dir("/proc") else { return out };
-    for entry in dir.flatten() {
-        let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else { continue };
-        if let Ok(st) = read_stat(pid) {
-            out.insert(pid, st.ppid);
+/// A process of a tree found in `/proc`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Member {
+    pub pid: u32,
+    pub ppid: u32,
+    /// Below the root, which is at depth 0.
+    pub depth: u32,
+    pub comm: Vec<u8>,
+}
+
+/// `root` and its descendants now, root first, then breadth first, at most
+/// `max` of them, from one scan of the parent ids in `/proc/*/stat`
+/// (processes that vanish during the scan are skipped). `None` when `root`
+/// does not exist. The one walk of a process tree that the sources (and the
+/// bpf source's seeding of `-p`) share.
+pub fn descendants(root: u32, max: usize) -> Option<Vec<Member>> {
+    let root_stat = read_stat(root).ok()?;
+    let mut children: std::collections::HashMap<u32, Vec<(u32, Vec<u8>)>> = std::collections::HashMap::new();
+    if let Ok(dir) = fs::read_dir("/proc") {
+        for entry in dir.flatten() {
+            let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else { continue };
+            if pid == root {
+                continue;
+            }
+            if let Ok(st) = read_stat(pid) {
+                children.entry(st.ppid).or_default().push((pid, st.comm));
+            }
         }
     }
-    out
+    let mut out = vec![Member { pid: root, ppid: root_stat.ppid, depth: 0, comm: root_stat.comm }];
+    let mut i = 0;
+    while i < out.len() && out.len() < max {
+        let (pid, depth) = (out[i].pid, out[i].depth);
+        for (child, comm) in children.remove(&pid).unwrap_or_default() {
+            if out.len() >= max {
+                break;
+            }
+            out.push(Member { pid: child, ppid: pid, depth: depth + 1, comm });
+        }
+        i += 1;
+    }
+    Some(out)
 }
 
 /// Build an exec record for `pid` from `/proc`, at kernel time `ts_ns`.
@@ -156,6 +186,20 @@ pub fn exec_from_proc(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn descendants_of_this_process() {
+        let mut child = std::process::Command::new("sleep").arg("5").spawn().unwrap();
+        let tree = descendants(std::process::id(), 1000).unwrap();
+        let _ = child.kill();
+        let _ = child.wait();
+        assert_eq!((tree[0].pid, tree[0].depth), (std::process::id(), 0));
+        assert_eq!(tree[0].ppid, std::os::unix::process::parent_id());
+        let c = tree.iter().find(|m| m.pid == child.id()).expect("child found");
+        assert_eq!((c.ppid, c.depth, c.comm.as_slice()), (std::process::id(), 1, &b"sleep"[..]));
+        assert_eq!(descendants(std::process::id(), 1).map(|t| t.len()), Some(1), "at most max");
+        assert!(descendants(u32::MAX - 1, 1000).is_none());
+    }
 
     #[test]
     fn stat_with_hostile_name() {

@@ -777,3 +777,51 @@ pub fn nobody_uid() -> u32 {
     let (_, f) = run_capture(Command::new("id").args(["-u", "nobody"]));
     f.stdout_str().trim().parse().unwrap_or_else(|_| panic!("no user nobody?\n{}", f.dump()))
 }
+
+/// A unique argument GNU `sleep` accepts (it adds up its arguments): a few
+/// nanoseconds of extra sleep, spelled with this test process's pid, a
+/// counter and the time, so it doubles as a marker no other process has.
+pub fn sleep_marker() -> String {
+    static N: AtomicU64 = AtomicU64::new(0);
+    let n = N.fetch_add(1, Ordering::Relaxed);
+    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
+    format!("0.0000000{}{n:03}{nanos:09}", std::process::id())
+}
+
+/// A temporary directory (mode 0755, so other users may use what is in it
+/// once /tmp is), removed with everything in it on drop, also when a test
+/// fails.
+pub struct TempDir {
+    pub path: PathBuf,
+}
+
+impl TempDir {
+    pub fn new(tag: &str) -> TempDir {
+        use std::os::unix::fs::PermissionsExt;
+        static N: AtomicU64 = AtomicU64::new(0);
+        let path = std::env::temp_dir().join(format!(
+            "execsnoop-test-{tag}-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ));
+        let _ = std::fs::remove_dir_all(&path);
+        std::fs::create_dir_all(&path).unwrap_or_else(|e| panic!("mkdir {}: {e}", path.display()));
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))
+            .unwrap_or_else(|e| panic!("chmod {}: {e}", path.display()));
+        TempDir { path }
+    }
+
+    /// A copy of program `from` named `name` in this directory (its process
+    /// name after exec is then `name`).
+    pub fn copy_program(&self, from: &str, name: &str) -> PathBuf {
+        let to = self.path.join(name);
+        std::fs::copy(from, &to).unwrap_or_else(|e| panic!("copy {from} to {}: {e}", to.display()));
+        to
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.path);
+    }
+}

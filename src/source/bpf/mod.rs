@@ -235,39 +235,17 @@ fn procs(ebpf: &mut Ebpf) -> Result<BpfHashMap<&mut MapData, u32, wire::ProcInfo
 /// caught by the second pass.
 fn seed_descendants(ebpf: &mut Ebpf, root: u32) -> Result<(), SourceError> {
     let mut map = procs(ebpf)?;
-    let mut depth: std::collections::HashMap<u32, u32> = std::collections::HashMap::from([(root, 0)]);
+    let mut seeded = std::collections::HashSet::from([root]);
     for _pass in 0..2 {
-        let parents = crate::source::proc::all_parents();
-        // Walk up each chain until a known member or the top.
-        for &pid in parents.keys() {
-            let mut chain = Vec::new();
-            let mut cur = pid;
-            let mut found = None;
-            for _ in 0..4096 {
-                if let Some(&d) = depth.get(&cur) {
-                    found = Some(d);
-                    break;
-                }
-                chain.push(cur);
-                match parents.get(&cur) {
-                    Some(&pp) if pp != 0 && pp != cur => cur = pp,
-                    _ => break,
-                }
+        for m in crate::source::proc::descendants(root, wire::PROCS_MAX as usize).unwrap_or_default() {
+            if !seeded.insert(m.pid) {
+                continue;
             }
-            if let Some(d) = found {
-                for (i, &member) in chain.iter().rev().enumerate() {
-                    depth.insert(member, d + 1 + i as u32);
-                }
-            }
+            // A full table is counted by the kernel for forks; here, say so at once.
+            map.insert(m.pid, wire::ProcInfo { depth: m.depth, visible: 1, ..wire::ProcInfo::default() }, 0).map_err(
+                |e| SourceError::Other(format!("cannot follow process {} (descendant of {root}): {e}", m.pid)),
+            )?;
         }
-    }
-    for (&pid, &d) in &depth {
-        if pid == root {
-            continue;
-        }
-        // A full table is counted by the kernel for forks; here, say so at once.
-        map.insert(pid, wire::ProcInfo { depth: d, visible: 1, ..wire::ProcInfo::default() }, 0)
-            .map_err(|e| SourceError::Other(format!("cannot follow process {pid} (descendant of {root}): {e}")))?;
     }
     Ok(())
 }

@@ -686,31 +686,17 @@ impl Tracker {
     /// their threads when the trace lines will not say which process a
     /// thread belongs to.
     fn seed_tree(&mut self, root: u32, with_threads: bool) {
-        let mut children: HashMap<u32, Vec<u32>> = HashMap::new();
-        if let Ok(entries) = fs::read_dir("/proc") {
-            for entry in entries.flatten() {
-                let Some(pid) = entry.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else { continue };
-                if let Ok(stat) = proc::read_stat(pid) {
-                    children.entry(stat.ppid).or_default().push(pid);
-                }
-            }
-        }
-        let root_ppid = proc::read_stat(root).map_or(0, |s| s.ppid);
-        let mut queue = VecDeque::from([(root, root_ppid, 0u32)]);
-        while let Some((pid, ppid, depth)) = queue.pop_front() {
-            let p = Proc { depth, ppid, exec_ts: 0, start_ts: 0, thread: false };
-            if !self.insert(pid, p) {
+        for m in proc::descendants(root, PROC_TABLE_MAX).unwrap_or_default() {
+            let p = Proc { depth: m.depth, ppid: m.ppid, exec_ts: 0, start_ts: 0, thread: false };
+            if !self.insert(m.pid, p) {
                 continue;
             }
-            if with_threads && let Ok(tasks) = fs::read_dir(format!("/proc/{pid}/task")) {
+            if with_threads && let Ok(tasks) = fs::read_dir(format!("/proc/{}/task", m.pid)) {
                 for tid in tasks.flatten().filter_map(|t| t.file_name().to_str().and_then(|s| s.parse::<u32>().ok())) {
-                    if tid != pid {
+                    if tid != m.pid {
                         self.insert(tid, Proc { thread: true, ..p });
                     }
                 }
-            }
-            for &child in children.get(&pid).map_or(&[][..], Vec::as_slice) {
-                queue.push_back((child, pid, depth + 1));
             }
         }
     }
