@@ -72,8 +72,9 @@ pub fn escape_into(out: &mut Vec<u8>, s: &[u8]) {
     }
 }
 
-/// The escaped form of `s` as a `String`. Convenience for callers that do not
-/// keep a buffer; sinks use [`escape_into`].
+/// The escaped form of `s` as a `String` (for tests; sinks use
+/// [`escape_into`] on their own buffers).
+#[cfg(test)]
 pub fn escape(s: &[u8]) -> String {
     let mut out = Vec::with_capacity(s.len());
     escape_into(&mut out, s);

@@ -44,6 +44,9 @@ pub struct Exec {
     /// by walking its dentries: an absolute path (`/usr/bin/true`; a memfd is
     /// `/memfd:NAME`, as `/proc/PID/exe` shows it). Empty otherwise.
     pub fd_path: Vec<u8>,
+    /// `--print-cgroup`: the cgroup v2 path of `cgroup_id`, filled in by
+    /// [`crate::enrich`]; `None` when not asked for or not found.
+    pub cgroup: Option<Vec<u8>>,
     /// The source that saw this exec.
     pub source: SourceKind,
     /// Where the arguments (and filename) were read from: how far to trust them.
@@ -188,12 +191,26 @@ impl Exec {
     /// The arguments, split at NUL. A truncated area yields its partial last
     /// argument too; an empty area yields nothing.
     pub fn argv(&self) -> Vec<&[u8]> {
-        split_args(&self.args)
+        self.args().collect()
+    }
+
+    /// The arguments one by one, as [`Exec::argv`], without allocating.
+    pub fn args(&self) -> impl Iterator<Item = &[u8]> {
+        let area = &self.args[..];
+        let body = area.strip_suffix(&[0]).unwrap_or(area);
+        (!area.is_empty()).then(|| body.split(|&b| b == 0)).into_iter().flatten()
     }
 
     /// True when `args` does not hold the whole argument area, for any reason.
     pub fn args_incomplete(&self) -> bool {
         self.flags.args_truncated || self.flags.args_read_failed || (self.args.len() as u64) < u64::from(self.args_size)
+    }
+
+    /// True when a source that reads the arguments after the event
+    /// (`args_from: procfs`) found none to read: the process was gone, or had
+    /// exec'd again. Text shows its name in brackets instead of a guess.
+    pub fn args_unavailable(&self) -> bool {
+        self.args_from == ArgsFrom::Procfs && self.flags.args_read_failed && self.args.is_empty()
     }
 
     /// True when the process has no usable argv[0] to show (argc 0, which the
@@ -203,7 +220,9 @@ impl Exec {
     }
 }
 
-/// Split a NUL-separated argument area into its strings.
+/// Split a NUL-separated argument area into its strings (the tests' model
+/// of [`Exec::args`]).
+#[cfg(test)]
 pub fn split_args(area: &[u8]) -> Vec<&[u8]> {
     if area.is_empty() {
         return Vec::new();
@@ -331,6 +350,15 @@ mod tests {
     #[test]
     fn split_empty_area() {
         assert!(split_args(b"").is_empty());
+    }
+
+    #[test]
+    fn args_iterator_matches_split_args() {
+        let cases: &[&[u8]] = &[b"", b"\0", b"\0\0", b"a", b"a\0", b"a\0\0", b"a\0b", b"\0a\0", b"a\0\0b\0"];
+        for &c in cases {
+            let e = Exec { args: c.to_vec(), ..Exec::default() };
+            assert_eq!(e.args().collect::<Vec<_>>(), split_args(c), "{c:?}");
+        }
     }
 
     #[test]

@@ -5,16 +5,18 @@
 //! owns the loop, the signals and the buffering policy; [`config`] is the only
 //! thing that has read the command line.
 
-pub mod cgroup;
+pub(crate) mod cgroup;
 pub mod cli;
+mod clock;
 pub mod command;
 pub mod config;
-pub mod errno;
-pub mod escape;
-pub mod event;
-pub mod filter;
+pub(crate) mod enrich;
+pub(crate) mod errno;
+pub(crate) mod escape;
+pub(crate) mod event;
+pub(crate) mod filter;
 pub mod run;
-pub mod signal;
+pub(crate) mod signal;
 pub mod sink;
 pub mod source;
 

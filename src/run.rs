@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 
 use crate::config::Config;
 use crate::event::{Record, Totals};
+use crate::enrich::Enrich;
 use crate::filter::Select;
 use crate::sink::Sink;
 use crate::source::{Source, SourceKind};
@@ -81,12 +82,16 @@ pub fn run(
     stdout_is_tty: bool,
     command_fd: Option<BorrowedFd<'_>>,
 ) -> io::Result<(Ended, Totals)> {
-    let mut filter = Select::new(&config.user, &config.kernel, kind.info().applies, config.kernel.exits);
     let poll = kind.info().poll;
-    let mut totals = Totals::default();
+    let mut pipe = Pipe {
+        select: Select::new(&config.user, &config.kernel, kind.info().applies, config.kernel.exits),
+        enrich: Enrich::new(config),
+        totals: Totals::default(),
+        buffer: config.duration.is_some(),
+        buffered: Vec::new(),
+    };
     let start = Instant::now();
     let deadline = config.duration.map(|d| start + d);
-    let mut buffered: Vec<Record> = Vec::new();
     let mut last_flush = Instant::now();
     let mut unflushed = false;
 
@@ -105,9 +110,7 @@ pub fn run(
         if let Some(why) = wait(source.fd(), signals.fd(), stdout_fd.as_raw_fd(), command, timeout)?.ended() {
             break why;
         }
-        let mut deliver =
-            |rec: Record| handle(rec, &mut filter, sink, &mut totals, config.duration.is_some(), &mut buffered);
-        let delivered = match source.drain(&mut deliver) {
+        let delivered = match source.drain(&mut |rec: Record| pipe.handle(rec, sink)) {
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::BrokenPipe => break Ended::OutputClosed,
             Err(e) => return Err(e),
@@ -135,15 +138,15 @@ pub fn run(
     // count, so that shown + filtered + lost accounts for every exec.
     source.stop();
     if ended != Ended::OutputClosed {
-        let buffer = config.duration.is_some();
-        match finish_output(source, &mut filter, sink, &mut totals, buffer, buffered) {
+        match pipe.finish(source, sink) {
             Ok(()) => {}
-            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => return Ok((Ended::OutputClosed, totals)),
+            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => return Ok((Ended::OutputClosed, pipe.totals)),
             Err(e) => return Err(e),
         }
     } else {
         // Nobody reads stdout, but losses still belong in the record: count
         // them for the closing line on stderr.
+        let totals = &mut pipe.totals;
         let mut count = |rec: Record| {
             match rec {
                 Record::Lost(l) => totals.lost += l.count,
@@ -154,56 +157,57 @@ pub fn run(
         };
         let _ = source.drain(&mut count);
     }
-    Ok((ended, totals))
+    Ok((ended, pipe.totals))
 }
 
-fn handle(
-    rec: Record,
-    filter: &mut Select,
-    sink: &mut dyn Sink,
-    totals: &mut Totals,
+/// The stages between the source and the sink: select, count, enrich, and
+/// (with `-d`) hold until the end.
+struct Pipe {
+    select: Select,
+    enrich: Enrich,
+    totals: Totals,
+    /// `-d`: records are written at the end, in time order.
     buffer: bool,
-    buffered: &mut Vec<Record>,
-) -> io::Result<()> {
-    match &rec {
-        Record::Exec(e) => {
-            totals.received += 1;
-            if !filter.keep(e) {
-                return Ok(());
-            }
-            totals.shown += 1;
-        }
-        Record::Exit(x) => {
-            if !filter.keep_exit(x) {
-                return Ok(());
-            }
-        }
-        Record::Lost(l) => totals.lost += l.count,
-    }
-    if buffer {
-        buffered.push(rec);
-        return Ok(());
-    }
-    write(sink, &rec)
+    buffered: Vec<Record>,
 }
 
-/// The last drain after detaching, the `-d` records in time order, and the
-/// sink's closing record.
-fn finish_output(
-    source: &mut dyn Source,
-    filter: &mut Select,
-    sink: &mut dyn Sink,
-    totals: &mut Totals,
-    buffer: bool,
-    mut buffered: Vec<Record>,
-) -> io::Result<()> {
-    source.drain(&mut |rec: Record| handle(rec, filter, sink, totals, buffer, &mut buffered))?;
-    buffered.sort_by_key(Record::ts_ns);
-    for rec in &buffered {
-        write(sink, rec)?;
+impl Pipe {
+    fn handle(&mut self, mut rec: Record, sink: &mut dyn Sink) -> io::Result<()> {
+        match &mut rec {
+            Record::Exec(e) => {
+                self.totals.received += 1;
+                if !self.select.keep(e) {
+                    return Ok(());
+                }
+                self.totals.shown += 1;
+                self.enrich.exec(e);
+            }
+            Record::Exit(x) => {
+                if !self.select.keep_exit(x) {
+                    return Ok(());
+                }
+            }
+            Record::Lost(l) => self.totals.lost += l.count,
+        }
+        if self.buffer {
+            self.buffered.push(rec);
+            return Ok(());
+        }
+        write(sink, &rec)
     }
-    sink.finish(totals)?;
-    sink.flush()
+
+    /// The last drain after detaching, the `-d` records in time order, and
+    /// the sink's closing record.
+    fn finish(&mut self, source: &mut dyn Source, sink: &mut dyn Sink) -> io::Result<()> {
+        source.drain(&mut |rec: Record| self.handle(rec, sink))?;
+        let mut buffered = std::mem::take(&mut self.buffered);
+        buffered.sort_by_key(Record::ts_ns);
+        for rec in &buffered {
+            write(sink, rec)?;
+        }
+        sink.finish(&self.totals)?;
+        sink.flush()
+    }
 }
 
 fn write(sink: &mut dyn Sink, rec: &Record) -> io::Result<()> {

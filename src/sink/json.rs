@@ -226,7 +226,6 @@ use std::io::{self, Write};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 
-use crate::cgroup::Resolver;
 use crate::errno;
 use crate::event::{Exec, Exit, ExitStatus, Lost, Totals};
 use crate::sink::summary::{CommandCost, Summary};
@@ -238,7 +237,8 @@ pub struct JsonSink<W> {
     clock: Clock,
     /// `--print-cgroup`: cgroup id to path; the `cgroup` field is written
     /// only when this is set.
-    cgroups: Option<Resolver>,
+    /// `--print-cgroup`: a `cgroup` field.
+    cgroups: bool,
     /// Reused for every record, so steady state does no allocation.
     buf: Vec<u8>,
 }
@@ -246,16 +246,17 @@ pub struct JsonSink<W> {
 impl<W: Write> JsonSink<W> {
     /// A sink writing JSON lines to `out`.
     pub fn new(out: W, clock: Clock) -> Self {
-        JsonSink { out, clock, cgroups: None, buf: Vec::with_capacity(4096) }
+        JsonSink { out, clock, cgroups: false, buf: Vec::with_capacity(4096) }
     }
 
-    /// Add a `cgroup` field with the paths `cgroups` finds (none when `None`).
-    pub fn with_cgroups(mut self, cgroups: Option<Resolver>) -> Self {
+    /// Add a `cgroup` field (the paths [`crate::enrich`] filled in).
+    pub fn with_cgroups(mut self, cgroups: bool) -> Self {
         self.cgroups = cgroups;
         self
     }
 
     /// The writer back, e.g. to inspect what was written.
+    #[cfg(test)]
     pub fn into_inner(self) -> W {
         self.out
     }
@@ -284,7 +285,7 @@ impl<W: Write> Sink for JsonSink<W> {
         b.extend_from_slice(b",\"filename\":");
         push_bytes(b, &e.filename)?;
         b.extend_from_slice(b",\"argv\":[");
-        for (i, arg) in argv_iter(&e.args).enumerate() {
+        for (i, arg) in e.args().enumerate() {
             if i > 0 {
                 b.push(b',');
             }
@@ -323,9 +324,9 @@ impl<W: Write> Sink for JsonSink<W> {
         b.extend_from_slice(b",\"fd_path\":");
         push_nonempty_bytes(b, &e.fd_path)?;
         push_bool(b, b",\"parts_lost\":", e.flags.parts_lost);
-        if let Some(r) = &mut self.cgroups {
+        if self.cgroups {
             b.extend_from_slice(b",\"cgroup\":");
-            match r.lookup(e.cgroup_id) {
+            match &e.cgroup {
                 Some(path) => push_bytes(b, path)?,
                 None => b.extend_from_slice(b"null"),
             }
@@ -424,13 +425,6 @@ impl<W: Write> Sink for JsonSink<W> {
         self.out.write_all(b)?;
         self.out.flush()
     }
-}
-
-/// The arguments of a NUL-separated area, exactly as
-/// [`crate::event::split_args`] splits them, without allocating.
-fn argv_iter(area: &[u8]) -> impl Iterator<Item = &[u8]> {
-    let body = area.strip_suffix(&[0]).unwrap_or(area);
-    (!area.is_empty()).then(|| body.split(|&b| b == 0)).into_iter().flatten()
 }
 
 /// A byte string: a JSON string if it is UTF-8, else `{"bytes":"<base64>"}`.
@@ -801,23 +795,13 @@ mod tests {
 
     #[test]
     fn cgroup_field_with_print_cgroup() {
-        use std::os::unix::fs::MetadataExt;
-        let dir = std::env::temp_dir().join(format!("execsnoop-json-cg-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(dir.join("a/b")).unwrap();
-        let odd = dir.join("a").join(<std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(b"\xff"));
-        std::fs::create_dir_all(&odd).unwrap();
-        let h = crate::cgroup::Hierarchy { mount_point: dir.clone(), root: b"/".to_vec() };
-        let mut s = JsonSink::new(Vec::new(), Clock { realtime_offset_ns: 0 }).with_cgroups(Some(Resolver::new(h)));
+        let mut s = JsonSink::new(Vec::new(), Clock { realtime_offset_ns: 0 }).with_cgroups(true);
         let mut e = sample();
-        e.cgroup_id = std::fs::metadata(dir.join("a/b")).unwrap().ino();
-        s.exec(&e).unwrap();
-        e.cgroup_id = u64::MAX;
-        s.exec(&e).unwrap();
-        e.cgroup_id = std::fs::metadata(&odd).unwrap().ino();
-        s.exec(&e).unwrap();
+        for path in [Some(&b"/a/b"[..]), None, Some(b"/a/\xff")] {
+            e.cgroup = path.map(<[u8]>::to_vec);
+            s.exec(&e).unwrap();
+        }
         let raw = String::from_utf8(s.into_inner()).unwrap();
-        let _ = std::fs::remove_dir_all(&dir);
         let v: Vec<Value> = raw.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
         assert_eq!(v[0]["cgroup"], "/a/b");
         assert_eq!(v[1]["cgroup"], Value::Null);
@@ -894,13 +878,5 @@ mod tests {
         }
         assert_eq!((s.buf.capacity(), s.buf.as_ptr()), (cap, ptr));
         assert_eq!(lines(s.into_inner()).len(), 101);
-    }
-
-    #[test]
-    fn argv_iter_matches_split_args() {
-        let cases: &[&[u8]] = &[b"", b"\0", b"\0\0", b"a", b"a\0", b"a\0\0", b"a\0b", b"\0a\0", b"a\0\0b\0"];
-        for &c in cases {
-            assert_eq!(argv_iter(c).collect::<Vec<_>>(), split_args(c), "{c:?}");
-        }
     }
 }

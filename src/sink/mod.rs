@@ -6,13 +6,12 @@
 //! timestamps into wall-clock time, and (for `--print-cgroup`) the
 //! [`crate::cgroup::Resolver`] that [`build`] creates from the configuration.
 
-pub mod json;
-pub mod summary;
-pub mod text;
+pub(crate) mod json;
+pub(crate) mod summary;
+pub(crate) mod text;
 
 use std::io;
 
-use crate::cgroup::Resolver;
 use crate::config::{Config, OutputFormat};
 use crate::event::{Exec, Exit, Lost, Totals};
 
@@ -47,8 +46,8 @@ pub struct Clock {
 impl Clock {
     /// Measure the offset between the wall clock and the boot clock now.
     pub fn now() -> Clock {
-        let boot = clock_ns(libc::CLOCK_BOOTTIME);
-        let real = clock_ns(libc::CLOCK_REALTIME);
+        let boot = i128::from(crate::clock::boot_ns());
+        let real = i128::from(crate::clock::ns(libc::CLOCK_REALTIME));
         Clock { realtime_offset_ns: real - boot }
     }
 
@@ -56,14 +55,6 @@ impl Clock {
     pub fn wall_ns(&self, boot_ns: u64) -> i128 {
         i128::from(boot_ns) + self.realtime_offset_ns
     }
-}
-
-fn clock_ns(clock: libc::clockid_t) -> i128 {
-    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
-    // SAFETY: `ts` is a valid, writable timespec and the clock ids used are
-    // constants the kernel supports; on failure `ts` stays zero.
-    unsafe { libc::clock_gettime(clock, &mut ts) };
-    i128::from(ts.tv_sec) * 1_000_000_000 + i128::from(ts.tv_nsec)
 }
 
 /// Build the sink the configuration asks for, writing records to `out` and
@@ -74,8 +65,7 @@ pub fn build<'a, W: io::Write + 'a, E: io::Write + 'a>(
     out: W,
     err: E,
 ) -> Box<dyn Sink + 'a> {
-    // Indexing the cgroup tree happens here, once, before tracing is live.
-    let cgroups = config.print_cgroup.clone().map(Resolver::new);
+    let cgroups = config.print_cgroup.is_some();
     let sink: Box<dyn Sink + 'a> = match &config.format {
         OutputFormat::Text(opts) => Box::new(text::TextSink::new(out, err, opts.clone(), clock).with_cgroups(cgroups)),
         OutputFormat::Json => Box::new(json::JsonSink::new(out, clock).with_cgroups(cgroups)),

@@ -52,12 +52,11 @@
 
 use std::io::{self, Write};
 
-use crate::cgroup::Resolver;
 use crate::config::{ExitDisplay, TextOptions};
 use crate::escape::{escape_into, shell_quote_into};
 use std::collections::HashMap;
 
-use crate::event::{ArgsFrom, Exec, Exit, ExitStatus, Lost, Totals};
+use crate::event::{Exec, Exit, ExitStatus, Lost, Totals};
 use crate::sink::summary::Summary;
 use crate::sink::{Clock, Sink};
 
@@ -67,8 +66,8 @@ pub struct TextSink<W, E> {
     err: E,
     opts: TextOptions,
     clock: Clock,
-    /// `--print-cgroup`: cgroup id to path.
-    cgroups: Option<Resolver>,
+    /// `--print-cgroup`: a CGROUP column.
+    cgroups: bool,
     /// `-T`: the last second formatted.
     wall: WallClock,
     /// Reused for every line, so steady state does no allocation.
@@ -91,7 +90,7 @@ impl<W: Write, E: Write> TextSink<W, E> {
             err,
             opts,
             clock,
-            cgroups: None,
+            cgroups: false,
             wall: WallClock::default(),
             line: Vec::with_capacity(4096),
             exit_cols_at: 0,
@@ -99,13 +98,14 @@ impl<W: Write, E: Write> TextSink<W, E> {
         }
     }
 
-    /// Add a CGROUP column with the paths `cgroups` finds (none when `None`).
-    pub fn with_cgroups(mut self, cgroups: Option<Resolver>) -> Self {
+    /// Add a CGROUP column (the paths [`crate::enrich`] filled in).
+    pub fn with_cgroups(mut self, cgroups: bool) -> Self {
         self.cgroups = cgroups;
         self
     }
 
     /// The writers back, e.g. to inspect what was written.
+    #[cfg(test)]
     pub fn into_inner(self) -> (W, E) {
         (self.out, self.err)
     }
@@ -177,8 +177,8 @@ impl<W: Write, E: Write> TextSink<W, E> {
     fn format_exec(&mut self, e: &Exec) {
         self.format_lead(e.ts_ns, Some(e.uid), Some(&e.pcomm), e.pid, e.ppid, Some(e.ret));
         let line = &mut self.line;
-        if let Some(r) = &mut self.cgroups {
-            match r.lookup(e.cgroup_id) {
+        if self.cgroups {
+            match &e.cgroup {
                 Some(path) => escape_into(line, path),
                 None => line.push(b'?'),
             }
@@ -187,7 +187,7 @@ impl<W: Write, E: Write> TextSink<W, E> {
         self.push_indent(e.depth);
         let line = &mut self.line;
 
-        if e.args_from == ArgsFrom::Procfs && e.flags.args_read_failed && e.args.is_empty() {
+        if e.args_unavailable() {
             // A racy source found the process gone: its name, in brackets,
             // rather than an empty or stale line.
             line.push(b'[');
@@ -205,7 +205,7 @@ impl<W: Write, E: Write> TextSink<W, E> {
         // when quoting.
         let mut notes = Notes::new(quote);
 
-        let mut args = argv_iter(&e.args).peekable();
+        let mut args = e.args().peekable();
         if e.argv0_empty() {
             // Skip the empty argv[0] (absent when the area is empty).
             args.next();
@@ -290,7 +290,7 @@ impl<W: Write, E: Write> Sink for TextSink<W, E> {
         if self.opts.exits == ExitDisplay::Wait {
             write!(self.line, "{:<8} {:>8} {:>8} ", "EXIT", "TIME(s)", "CPU(s)")?;
         }
-        if self.cgroups.is_some() {
+        if self.cgroups {
             write!(self.line, "CGROUP ")?;
         }
         writeln!(self.line, "ARGS")?;
@@ -342,7 +342,7 @@ impl<W: Write, E: Write> Sink for TextSink<W, E> {
                     return Ok(());
                 }
                 self.format_lead(x.ts_ns, None, None, x.pid, x.ppid, None);
-                if self.cgroups.is_some() {
+                if self.cgroups {
                     self.line.extend_from_slice(b"- ");
                 }
                 self.push_indent(x.depth);
@@ -507,13 +507,6 @@ fn push_secs(line: &mut Vec<u8>, ns: u64) {
         line.push(b'0');
     }
     push_u64(line, frac);
-}
-
-/// The arguments of a NUL-separated area, exactly as
-/// [`crate::event::split_args`] splits them, without allocating.
-fn argv_iter(area: &[u8]) -> impl Iterator<Item = &[u8]> {
-    let body = area.strip_suffix(&[0]).unwrap_or(area);
-    (!area.is_empty()).then(|| body.split(|&b| b == 0)).into_iter().flatten()
 }
 
 /// `secs.micros` since boot, from integer arithmetic (no float rounding).
@@ -692,7 +685,7 @@ fn u64_digits(mut n: u64, buf: &mut [u8; 20]) -> &[u8] {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::{LostKind, split_args};
+    use crate::event::LostKind;
 
     fn clock() -> Clock {
         Clock { realtime_offset_ns: 0 }
@@ -895,7 +888,7 @@ mod tests {
         assert_eq!(s.into_inner().0.len(), 101 * "  4242      1 a b\n".len());
     }
 
-    fn header(opts: TextOptions, cgroups: Option<Resolver>) -> String {
+    fn header(opts: TextOptions, cgroups: bool) -> String {
         let mut s = sink(opts).with_cgroups(cgroups);
         s.header().unwrap();
         String::from_utf8(s.into_inner().0).unwrap()
@@ -912,17 +905,15 @@ mod tests {
     fn headers_with_every_column() {
         let all = TextOptions { wall_time: true, uid: true, pcomm: true, ret: true, ..TextOptions::default() };
         assert_eq!(
-            header(all.clone(), None),
+            header(all.clone(), false),
             format!("{:<8} {:<6} {:<16} {:>6} {:>6} {:>3} ARGS\n", "TIME", "UID", "PCOMM", "PID", "PPID", "RET")
         );
-        assert_eq!(header(all, None), "TIME     UID    PCOMM               PID   PPID RET ARGS\n");
-        let t = TempTree::new("hdr");
-        let cg = Some(Resolver::new(t.hierarchy()));
-        assert_eq!(header(TextOptions::default(), cg), "   PID   PPID CGROUP ARGS\n");
-        assert_eq!(header(TextOptions { ret: true, ..TextOptions::default() }, None), "   PID   PPID RET ARGS\n");
-        assert_eq!(header(TextOptions { uid: true, ..TextOptions::default() }, None), "UID       PID   PPID ARGS\n");
+        assert_eq!(header(all, false), "TIME     UID    PCOMM               PID   PPID RET ARGS\n");
+        assert_eq!(header(TextOptions::default(), true), "   PID   PPID CGROUP ARGS\n");
+        assert_eq!(header(TextOptions { ret: true, ..TextOptions::default() }, false), "   PID   PPID RET ARGS\n");
+        assert_eq!(header(TextOptions { uid: true, ..TextOptions::default() }, false), "UID       PID   PPID ARGS\n");
         assert_eq!(
-            header(TextOptions { pcomm: true, ..TextOptions::default() }, None),
+            header(TextOptions { pcomm: true, ..TextOptions::default() }, false),
             "PCOMM               PID   PPID ARGS\n"
         );
     }
@@ -996,57 +987,18 @@ mod tests {
         assert_eq!(qa(q, &e), "echo a # [args unreadable]\n");
     }
 
-    /// A temporary directory tree standing in for a cgroup2 mount.
-    struct TempTree(std::path::PathBuf);
-
-    impl TempTree {
-        fn new(tag: &str) -> TempTree {
-            let p = std::env::temp_dir().join(format!("execsnoop-text-{tag}-{}", std::process::id()));
-            let _ = std::fs::remove_dir_all(&p);
-            std::fs::create_dir_all(p.join("sys.slice/a\x1bb")).unwrap();
-            TempTree(p)
-        }
-        fn hierarchy(&self) -> crate::cgroup::Hierarchy {
-            crate::cgroup::Hierarchy { mount_point: self.0.clone(), root: b"/".to_vec() }
-        }
-        fn id(&self, rel: &str) -> u64 {
-            use std::os::unix::fs::MetadataExt;
-            std::fs::metadata(self.0.join(rel)).unwrap().ino()
-        }
-    }
-
-    impl Drop for TempTree {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
-
     #[test]
     fn cgroup_column() {
-        let t = TempTree::new("col");
-        let mut s =
-            sink(TextOptions { ret: true, ..TextOptions::default() }).with_cgroups(Some(Resolver::new(t.hierarchy())));
+        let mut s = sink(TextOptions { ret: true, ..TextOptions::default() }).with_cgroups(true);
         let mut e = exec(b"ls\0");
-        e.cgroup_id = t.id("sys.slice");
-        s.exec(&e).unwrap();
-        e.cgroup_id = t.id("sys.slice/a\x1bb");
-        s.exec(&e).unwrap();
-        e.cgroup_id = t.id("");
-        s.exec(&e).unwrap();
-        e.cgroup_id = u64::MAX;
-        s.exec(&e).unwrap();
+        for path in [Some(&b"/sys.slice"[..]), Some(b"/sys.slice/a\x1bb"), Some(b"/"), None] {
+            e.cgroup = path.map(<[u8]>::to_vec);
+            s.exec(&e).unwrap();
+        }
         let out = String::from_utf8(s.into_inner().0).unwrap();
         assert_eq!(
             out,
             "  4242      1   0 /sys.slice ls\n  4242      1   0 /sys.slice/a\\x1bb ls\n  4242      1   0 / ls\n  4242      1   0 ? ls\n"
         );
-    }
-
-    #[test]
-    fn argv_iter_matches_split_args() {
-        let cases: &[&[u8]] = &[b"", b"\0", b"\0\0", b"a", b"a\0", b"a\0\0", b"a\0b", b"\0a\0", b"a\0\0b\0"];
-        for &c in cases {
-            assert_eq!(argv_iter(c).collect::<Vec<_>>(), split_args(c), "{c:?}");
-        }
     }
 }

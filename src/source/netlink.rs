@@ -636,24 +636,7 @@ impl Tracker {
 }
 
 
-fn clock_ns(clock: libc::clockid_t) -> u64 {
-    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
-    // SAFETY: `ts` is a valid, writable timespec; on failure it stays zero.
-    unsafe { libc::clock_gettime(clock, &mut ts) };
-    (ts.tv_sec as u64).saturating_mul(1_000_000_000).saturating_add(ts.tv_nsec as u64)
-}
-
-fn boot_now() -> u64 {
-    clock_ns(libc::CLOCK_BOOTTIME)
-}
-
-/// CLOCK_BOOTTIME − CLOCK_MONOTONIC now: what turns the connector's times
-/// into the records' clock.
-fn boot_offset() -> u64 {
-    let mono = clock_ns(libc::CLOCK_MONOTONIC);
-    let boot = clock_ns(libc::CLOCK_BOOTTIME);
-    boot.saturating_sub(mono)
-}
+use crate::clock::{boot_minus_mono as boot_offset, boot_ns as boot_now};
 
 // ---------------------------------------------------------------------------
 // The socket.
@@ -1454,7 +1437,7 @@ mod tests {
     #[test]
     fn boot_offset_is_sane() {
         let off = boot_offset();
-        let mono = clock_ns(libc::CLOCK_MONOTONIC);
+        let mono = crate::clock::ns(libc::CLOCK_MONOTONIC);
         let boot = boot_now();
         assert!((mono + off).abs_diff(boot) < 50_000_000, "mono {mono} + {off} vs boot {boot}");
     }

@@ -1061,22 +1061,12 @@ fn parse_pid(name: &[u8]) -> Option<u32> {
     std::str::from_utf8(name).ok()?.parse().ok().filter(|&p| p > 0)
 }
 
-/// CLOCK_BOOTTIME now, in ns (the clock of every record's `ts_ns`).
-fn boottime_ns() -> u64 {
-    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
-    // SAFETY: `ts` is a valid, writable timespec; CLOCK_BOOTTIME always
-    // exists on the kernels we run on. On failure `ts` stays zero.
-    unsafe { libc::clock_gettime(libc::CLOCK_BOOTTIME, &mut ts) };
-    (ts.tv_sec as u64).saturating_mul(1_000_000_000).saturating_add(ts.tv_nsec as u64)
-}
+use crate::clock::boot_ns as boottime_ns;
 
-/// CPU time used by this thread so far.
+/// CPU time used by this thread so far (0 if unreadable: then every scan
+/// looks free, and the interval stays the shortest).
 fn thread_cpu() -> Duration {
-    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
-    // SAFETY: `ts` is a valid, writable timespec; on failure it stays zero
-    // (then every scan looks free, and the interval stays the shortest).
-    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
-    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+    Duration::from_nanos(crate::clock::ns(libc::CLOCK_THREAD_CPUTIME_ID))
 }
 
 /// Nanoseconds per clock tick (the unit of start times in /proc).

@@ -393,12 +393,7 @@ impl BpfSource {
     /// A boot-clock timestamp for loss notices, never earlier than the last
     /// record handed on, so notices sort after what preceded them.
     fn now_ts(&self) -> u64 {
-        let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
-        // SAFETY: `ts` is a valid, writable timespec; CLOCK_BOOTTIME is the
-        // clock bpf_ktime_get_boot_ns() reads. On failure `ts` stays zero.
-        unsafe { libc::clock_gettime(libc::CLOCK_BOOTTIME, &mut ts) };
-        let now = (ts.tv_sec as u64).saturating_mul(1_000_000_000).saturating_add(ts.tv_nsec as u64);
-        now.max(self.last_ts_ns)
+        crate::clock::boot_ns().max(self.last_ts_ns)
     }
 }
 

@@ -374,6 +374,7 @@ fn exec_from(rec: &[u8], filename: &[u8], run: Run) -> Exec {
             parts_lost: flags & EXEC_F_PIECE_LOST != 0,
         },
         fd_path,
+        cgroup: None,
         source: SourceKind::BPF,
         args_from: ArgsFrom::Exec,
         depth: depth(u32_at(rec, offset_of!(ExecEvent, depth))),

@@ -608,18 +608,9 @@ impl Drop for Instance {
     }
 }
 
-fn clock_ns(clock: libc::clockid_t) -> u64 {
-    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
-    // SAFETY: `ts` is a valid, writable timespec; on failure it stays zero.
-    unsafe { libc::clock_gettime(clock, &mut ts) };
-    (ts.tv_sec as u64).saturating_mul(1_000_000_000).saturating_add(ts.tv_nsec as u64)
-}
-
 /// CLOCK_BOOTTIME minus CLOCK_MONOTONIC: the time spent suspended.
 fn boot_minus_mono() -> i64 {
-    let boot = clock_ns(libc::CLOCK_BOOTTIME);
-    let mono = clock_ns(libc::CLOCK_MONOTONIC);
-    i64::try_from(boot.saturating_sub(mono)).unwrap_or(0)
+    i64::try_from(crate::clock::boot_minus_mono()).unwrap_or(0)
 }
 
 /// A process being followed.
@@ -719,7 +710,7 @@ impl Tracker {
 
     /// A boot-clock timestamp for loss notices, never before the last record.
     fn now_ts(&self) -> u64 {
-        clock_ns(libc::CLOCK_BOOTTIME).max(self.last_ts)
+        crate::clock::boot_ns().max(self.last_ts)
     }
 
     /// Count the exec events per pid in a batch of lines about to be handled.
