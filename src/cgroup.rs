@@ -357,11 +357,10 @@ bogus line\n";
     }
 
     #[test]
+    #[ignore = "needs a cgroup2 hierarchy mounted whole: run with --include-ignored"]
     fn locate_the_hierarchy_root() {
-        let Ok(Some(h)) = find_hierarchy() else { return };
-        if h.root != b"/" {
-            return;
-        }
+        let h = find_hierarchy().ok().flatten().expect("a cgroup2 hierarchy is mounted");
+        assert_eq!(h.root, b"/", "the first cgroup2 mount shows the whole hierarchy");
         let got = locate(&h.mount_point).unwrap();
         assert_eq!(got, Located { id: std::fs::metadata(&h.mount_point).unwrap().ino(), level: 0 });
         // Through a non-canonical spelling too.

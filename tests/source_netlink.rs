@@ -299,8 +299,9 @@ fn failed_execs_are_refused() {
 
 /// `-c` needs the cgroup of each exec, which the connector does not carry.
 #[test]
+#[ignore = "needs a cgroup2 hierarchy: run with --include-ignored"]
 fn cgroup_filter_is_refused() {
-    let Some(mount) = cgroup2_mount() else { return };
+    let mount = cgroup2_mount().expect("a cgroup2 hierarchy is mounted");
     let f = run_tool(Command::new(bin()).args(["--source", "netlink", "-c"]).arg(&mount));
     assert_error_exit(&f, 1, true);
     assert!(f.stderr.contains("-c") && f.stderr.contains("netlink"), "\n{}", f.dump());

@@ -620,22 +620,12 @@ fn ppid_filter_shows_only_children() {
 fn json_exec_record_fields() {
     let _g = root_test();
     let mark = marker("fields");
-    // setpriv execs /bin/echo in place as uid 65534, when available.
-    let (prefix, uid): (Vec<&str>, u64) = if common::on_path("setpriv") {
-        (vec!["--reuid=65534", "--regid=65534", "--clear-groups", "/bin/echo"], 65534)
-    } else {
-        eprintln!("setpriv not installed: checking uid 0 instead of 65534");
-        (vec![], 0)
-    };
+    // setpriv execs /bin/echo in place as uid 65534.
+    assert!(common::on_path("setpriv"), "setpriv (util-linux) runs the echo as user nobody");
+    let uid = 65534;
     let t = Tracer::start(&["--json"]);
     let (wall0, boot0) = (common::wall_ns(), common::boot_ns());
-    let pid = if prefix.is_empty() {
-        run_marked("/bin/echo", &[mark.as_str()])
-    } else {
-        let mut args = prefix.clone();
-        args.push(&mark);
-        run_marked("setpriv", &args)
-    };
+    let pid = run_marked("setpriv", &["--reuid=65534", "--regid=65534", "--clear-groups", "/bin/echo", mark.as_str()]);
     let (wall1, boot1) = (common::wall_ns(), common::boot_ns());
     let live = t.wait_stdout_contains(&mark, Duration::from_secs(2));
     assert!(live, "the record did not reach stdout within 2 s while tracing\n{}", t.dump());
@@ -679,9 +669,8 @@ fn json_exec_record_fields() {
     assert_eq!(json_u64(&rec, "old_pid"), u64::from(pid), "leader exec: old_pid = pid\n{rec}");
     assert_eq!(json_u64(&rec, "ppid"), u64::from(my_pid()), "{rec}");
     assert_eq!(json_u64(&rec, "uid"), uid, "{rec}");
-    if let Some(cg) = common::my_cgroup2_id() {
-        assert_eq!(json_u64(&rec, "cgroup_id"), cg, "cgroup v2 id of the test's cgroup\n{rec}");
-    }
+    let cg = common::my_cgroup2_id().expect("a cgroup2 hierarchy is mounted");
+    assert_eq!(json_u64(&rec, "cgroup_id"), cg, "cgroup v2 id of the test's cgroup\n{rec}");
     assert_eq!(rec["comm"], "echo", "{rec}");
     let argv0 = "/bin/echo"; // setpriv passes its arguments on as they are
     assert_eq!(rec["argv"], serde_json::json!([argv0, mark]), "{rec}");
