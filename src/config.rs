@@ -246,7 +246,9 @@ impl Config {
 
         let source = match args.source.as_str() {
             "auto" => SourceChoice::Auto,
-            name => SourceChoice::Only(SourceKind::named(name).ok_or_else(|| ConfigError::BadSource(name.to_string()))?),
+            name => {
+                SourceChoice::Only(SourceKind::named(name).ok_or_else(|| ConfigError::BadSource(name.to_string()))?)
+            }
         };
         match args.pid {
             Some(0) => return Err(ConfigError::BadPid),

@@ -141,16 +141,7 @@ mod tests {
     }
 
     fn kernel(ppid: Option<u32>, uid: Option<u32>) -> KernelFilter {
-        KernelFilter {
-            args_cap: 1,
-            ppid,
-            uid,
-            cgroup: None,
-            fails: false,
-            track: false,
-            exits: false,
-            pid: None,
-        }
+        KernelFilter { args_cap: 1, ppid, uid, cgroup: None, fails: false, track: false, exits: false, pid: None }
     }
 
     fn names(re: &str) -> Select {

@@ -19,4 +19,3 @@ pub mod run;
 pub(crate) mod signal;
 pub mod sink;
 pub mod source;
-

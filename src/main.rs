@@ -112,7 +112,11 @@ fn trace(config: &Config) -> anyhow::Result<Status> {
                 // 126 when found but not executable.
                 let name = config.command.as_ref().and_then(|c| c.first()).map(|a| a.to_string_lossy().into_owned());
                 note(&format!("execsnoop: cannot run {}: {e}", name.unwrap_or_default()));
-                return Ok(if e.raw_os_error() == Some(libc::ENOENT) { Status::NotFound } else { Status::CannotExecute });
+                return Ok(if e.raw_os_error() == Some(libc::ENOENT) {
+                    Status::NotFound
+                } else {
+                    Status::CannotExecute
+                });
             }
         },
         None => None,

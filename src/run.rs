@@ -14,8 +14,8 @@ use std::os::unix::net::UnixStream;
 use std::time::{Duration, Instant};
 
 use crate::config::Config;
-use crate::event::{Record, Totals};
 use crate::enrich::Enrich;
+use crate::event::{Record, Totals};
 use crate::filter::Select;
 use crate::sink::Sink;
 use crate::source::{Source, SourceKind};

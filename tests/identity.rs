@@ -88,10 +88,7 @@ fn memfd_exec_is_flagged_fileless() {
     assert_eq!(rec["fileless"], true, "{rec}");
     // The kernel's own name for it: since 6.x the file's name; before, the
     // last part of "/dev/fd/N", the descriptor's number.
-    assert!(
-        rec["comm"].as_str().is_some_and(|c| c.starts_with("memfd:") || c.parse::<u32>().is_ok()),
-        "{rec}"
-    );
+    assert!(rec["comm"].as_str().is_some_and(|c| c.starts_with("memfd:") || c.parse::<u32>().is_ok()), "{rec}");
     assert_eq!(json_argv(rec), vec![b"fileless".to_vec(), mark.as_bytes().to_vec()], "{rec}");
     assert_eq!(rec["filename"], "/memfd:execsnoop-test", "the memfd's name, as /proc/PID/exe shows it\n{rec}");
     assert!(rec["fd_path"].as_str().is_some_and(|p| p.starts_with("/dev/fd/")), "{rec}");

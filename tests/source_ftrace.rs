@@ -146,7 +146,12 @@ fn arguments_from_the_kprobe_and_the_rest_marked() {
         .collect();
     let seen = |p: u32| move |l: &str| l.contains(&format!("\"pid\":{p},")) && l.contains("\"type\":\"exec\"");
     assert!(
-        wait_until(Duration::from_secs(10), || t.stdout_str().lines().filter(|l| trues.iter().any(|&p| seen(p)(l))).count() == 5),
+        wait_until(Duration::from_secs(10), || t
+            .stdout_str()
+            .lines()
+            .filter(|l| trues.iter().any(|&p| seen(p)(l)))
+            .count()
+            == 5),
         "the short-lived execs were not all seen\n{}",
         t.dump()
     );

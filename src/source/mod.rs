@@ -216,8 +216,8 @@ pub fn open(config: &Config) -> Result<Opened, SourceError> {
     for &info in &SOURCES {
         match open_one(info, config) {
             Ok(source) => {
-                let fallback = (!failures.is_empty())
-                    .then(|| format!("using the {} source: {}", info.name, failures.join("; ")));
+                let fallback =
+                    (!failures.is_empty()).then(|| format!("using the {} source: {}", info.name, failures.join("; ")));
                 return Ok(Opened { source, kind: SourceKind(info), fallback });
             }
             Err(e) => failures.push(format!("{} failed ({})", info.name, first_line(&e.to_string()))),

@@ -309,7 +309,8 @@ impl Tracer {
             }
             let exited = matches!(self.proc.child_exited(), Some(true));
             if exited || Instant::now() >= deadline {
-                let why = if exited { "it exited".to_string() } else { format!("timed out after {:?}", ready_timeout()) };
+                let why =
+                    if exited { "it exited".to_string() } else { format!("timed out after {:?}", ready_timeout()) };
                 panic!(
                     "{} never became ready ({why}; banner seen: {banner}, header seen: {header})\n{}",
                     self.proc.label,

@@ -18,11 +18,11 @@ use aya::maps::{CgroupArray, HashMap as BpfHashMap, MapData, PerCpuArray, Progra
 use aya::programs::{ProgramError, RawTracePoint, TracePoint};
 use aya::{Btf, Ebpf, EbpfError, EbpfLoader, Endianness};
 
-use crate::event::ArgsFrom;
-use crate::source::{Applies, Source, SourceError, SourceInfo};
-use crate::config::Config;
-use crate::event::{Lost, LostKind, Record};
 use self::wire::{Assembler, Decoded};
+use crate::config::Config;
+use crate::event::ArgsFrom;
+use crate::event::{Lost, LostKind, Record};
+use crate::source::{Applies, Source, SourceError, SourceInfo};
 
 mod btf_prune;
 pub(crate) mod wire;
@@ -165,8 +165,9 @@ fn setup(s: &Settings, btf: Option<&Btf>, private_ns: bool) -> Result<Ebpf, Sour
         // Before anything is attached: the filter holds from the first exec.
         let fd = std::fs::File::open(dir)
             .map_err(|e| SourceError::Other(format!("cannot open cgroup {}: {e}", dir.display())))?;
-        let map =
-            ebpf.map_mut("cgroup_filter").ok_or_else(|| SourceError::Other("BPF object has no map cgroup_filter".into()))?;
+        let map = ebpf
+            .map_mut("cgroup_filter")
+            .ok_or_else(|| SourceError::Other("BPF object has no map cgroup_filter".into()))?;
         CgroupArray::try_from(map)
             .and_then(|mut a| a.set(0, fd.as_raw_fd(), 0))
             .map_err(|e| SourceError::Other(format!("cannot filter by cgroup {}: {e}", dir.display())))?;

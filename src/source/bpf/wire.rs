@@ -325,12 +325,9 @@ impl Assembler {
             _ => Run::default(),
         };
         let declared = u32_at(rec, offset_of!(ExecEvent, pieces));
-        let bytes = [
-            offset_of!(ExecEvent, interp_len),
-            offset_of!(ExecEvent, exe_len),
-            offset_of!(ExecEvent, args_len),
-        ]
-        .map(|off| u64::from(u32_at(rec, off)));
+        let bytes =
+            [offset_of!(ExecEvent, interp_len), offset_of!(ExecEvent, exe_len), offset_of!(ExecEvent, args_len)]
+                .map(|off| u64::from(u32_at(rec, off)));
         let have = [run.interp.len(), run.exe.len(), run.args.len()].map(|n| n as u64);
         if declared != run.pieces || bytes != have {
             return Err(DecodeError::Run { declared, got: run.pieces, bytes, have });
@@ -772,10 +769,7 @@ mod tests {
                 other => panic!("{other:?}"),
             })
             .collect();
-        assert_eq!(
-            execs,
-            vec![(100, b"a\0one\0".to_vec(), vec![]), (200, b"b\0two\0".to_vec(), b"/bin/sh".to_vec())]
-        );
+        assert_eq!(execs, vec![(100, b"a\0one\0".to_vec(), vec![]), (200, b"b\0two\0".to_vec(), b"/bin/sh".to_vec())]);
     }
 
     /// Pieces whose exec record was lost are dropped when the CPU's next

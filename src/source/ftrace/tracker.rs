@@ -1,0 +1,315 @@
+//! Trace lines to records: joins probe lines to exec events and exits to
+//! execs, and keeps the process table (`-p`, depth, parents of processes
+//! gone before /proc is read).
+
+use super::*;
+
+/// CLOCK_BOOTTIME minus CLOCK_MONOTONIC: the time spent suspended.
+pub(super) fn boot_minus_mono() -> i64 {
+    i64::try_from(crate::clock::boot_minus_mono()).unwrap_or(0)
+}
+
+/// A process being followed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Proc {
+    pub(super) depth: u32,
+    /// Parent process id, as last known.
+    pub(super) ppid: u32,
+    /// Timestamp of its exec while traced; 0 if none.
+    pub(super) exec_ts: u64,
+    /// Its exec, else its fork; 0 if it was there before tracing started.
+    pub(super) start_ts: u64,
+    /// A thread, not a process (found when seeding `-p` on a kernel without
+    /// the tgid column): its end is not a process exit.
+    pub(super) thread: bool,
+}
+
+/// Turns trace lines into records: joins probe lines to exec events and
+/// exits to execs, and keeps the process table.
+pub(super) struct Tracker {
+    pub(super) config: Config,
+    /// Added to every trace timestamp to make it boot time.
+    pub(super) clock_offset: i64,
+    /// The lines carry a `(TGID)` column.
+    pub(super) tgid_column: bool,
+    pub(super) table: HashMap<u32, Proc>,
+    /// Probe lines by calling thread, in arrival order for eviction.
+    pub(super) pending: HashMap<u32, ProbeFields>,
+    pub(super) pending_order: VecDeque<u32>,
+    /// Processes not followed because the table was full.
+    pub(super) untracked: u64,
+    /// Lines that could not be parsed.
+    pub(super) malformed: u64,
+    pub(super) last_ts: u64,
+    /// Per pid, the exec events in the batch being handled that are not
+    /// handled yet: while one is left, /proc already shows a later program.
+    pub(super) execs_ahead: HashMap<u32, u32>,
+    /// When processes are not followed: the parent of each process forked
+    /// while tracing, until it execs (oldest evicted beyond [`PENDING_MAX`]),
+    /// for an exec whose /proc entry is already gone.
+    pub(super) forked: HashMap<u32, u32>,
+    pub(super) forked_order: VecDeque<u32>,
+}
+
+impl Tracker {
+    pub(super) fn new(config: &Config, clock_offset: i64, tgid_column: bool) -> Tracker {
+        Tracker {
+            config: config.clone(),
+            clock_offset,
+            tgid_column,
+            table: HashMap::new(),
+            pending: HashMap::new(),
+            pending_order: VecDeque::new(),
+            untracked: 0,
+            malformed: 0,
+            last_ts: 0,
+            execs_ahead: HashMap::new(),
+            forked: HashMap::new(),
+            forked_order: VecDeque::new(),
+        }
+    }
+
+    /// `-p`: the process `root` and its descendants now, from /proc, with
+    /// their threads when the trace lines will not say which process a
+    /// thread belongs to.
+    pub(super) fn seed_tree(&mut self, root: u32, with_threads: bool) {
+        for m in proc::descendants(root, PROC_TABLE_MAX).unwrap_or_default() {
+            let p = Proc { depth: m.depth, ppid: m.ppid, exec_ts: 0, start_ts: 0, thread: false };
+            if !self.insert(m.pid, p) {
+                continue;
+            }
+            if with_threads && let Ok(tasks) = fs::read_dir(format!("/proc/{}/task", m.pid)) {
+                for tid in tasks.flatten().filter_map(|t| t.file_name().to_str().and_then(|s| s.parse::<u32>().ok())) {
+                    if tid != m.pid {
+                        self.insert(tid, Proc { thread: true, ..p });
+                    }
+                }
+            }
+        }
+    }
+
+    /// Add or replace an entry; false (and counted) when the table is full.
+    pub(super) fn insert(&mut self, pid: u32, p: Proc) -> bool {
+        if self.table.len() >= PROC_TABLE_MAX && !self.table.contains_key(&pid) {
+            self.untracked += 1;
+            return false;
+        }
+        self.table.insert(pid, p);
+        true
+    }
+
+    pub(super) fn ts(&mut self, raw: u64) -> u64 {
+        let ts = raw.saturating_add_signed(self.clock_offset);
+        self.last_ts = self.last_ts.max(ts);
+        ts
+    }
+
+    /// A boot-clock timestamp for loss notices, never before the last record.
+    pub(super) fn now_ts(&self) -> u64 {
+        crate::clock::boot_ns().max(self.last_ts)
+    }
+
+    /// Count the exec events per pid in a batch of lines about to be handled.
+    pub(super) fn look_ahead(&mut self, batch: &[u8]) {
+        self.execs_ahead.clear();
+        for line in batch.split(|&b| b == b'\n') {
+            if let Line::Event(h, body) = parse::parse_line(line)
+                && h.event == b"sched_process_exec"
+                && let Some(f) = parse::parse_exec(body)
+            {
+                *self.execs_ahead.entry(f.pid).or_default() += 1;
+            }
+        }
+    }
+
+    /// One line of `trace_pipe`: at most one record.
+    pub(super) fn line(&mut self, line: &[u8]) -> Option<Record> {
+        let (h, body) = match parse::parse_line(line) {
+            Line::Event(h, body) => (h, body),
+            // Counted by the per-CPU stats already.
+            Line::Lost { .. } | Line::Blank => return None,
+            Line::Malformed => {
+                self.malformed += 1;
+                return None;
+            }
+        };
+        let parsed = match h.event {
+            b"sched_process_exec" => parse::parse_exec(body).map(|f| self.on_exec(&h, f)),
+            b"sched_process_fork" => parse::parse_fork(body).map(|f| self.on_fork(&h, f)),
+            b"sched_process_exit" => parse::parse_exit(body).map(|f| self.on_exit(&h, f)),
+            ev if is_probe_event(ev) => parse::parse_probe(body).map(|p| self.on_probe(&h, p)),
+            _ => None,
+        };
+        parsed.unwrap_or_else(|| {
+            self.malformed += 1;
+            None
+        })
+    }
+
+    pub(super) fn on_probe(&mut self, h: &Header<'_>, p: ProbeFields) -> Option<Record> {
+        if self.pending.len() >= PENDING_MAX
+            && let Some(old) = self.pending_order.pop_front()
+        {
+            self.pending.remove(&old);
+        }
+        if self.pending.insert(h.pid, p).is_none() {
+            self.pending_order.push_back(h.pid);
+        }
+        None
+    }
+
+    pub(super) fn on_exec(&mut self, h: &Header<'_>, f: ExecFields<'_>) -> Option<Record> {
+        let ts = self.ts(h.ts_ns);
+        let probe = self.pending.remove(&f.old_pid);
+        if probe.is_some() {
+            self.pending_order.retain(|&t| t != f.old_pid);
+        }
+        if f.old_pid != f.pid {
+            // A thread exec'd and took over the process id.
+            self.table.remove(&f.old_pid);
+        }
+        let known = self.table.get(&f.pid).copied();
+        let track = self.config.kernel.track;
+        if track && known.is_none() && self.config.kernel.pid.is_some() {
+            return None;
+        }
+
+        // The same process exec'd again later in this batch: what /proc
+        // shows now belongs to that later program, not to this one.
+        let superseded = self.execs_ahead.get_mut(&f.pid).is_some_and(|n| {
+            *n = n.saturating_sub(1);
+            *n > 0
+        });
+
+        let cap = self.config.kernel.args_cap;
+        let mut e = proc::exec_from_proc(f.pid, ts, SourceKind::FTRACE, None, Some(f.filename), cap);
+        e.old_pid = f.old_pid;
+        if superseded {
+            e.args.clear();
+            e.args_size = 0;
+            e.flags = ExecFlags { args_read_failed: true, ..ExecFlags::default() };
+            e.comm.clear();
+        }
+        if e.comm.is_empty() {
+            e.comm = parse::comm_from_filename(f.filename);
+        }
+        let forked = self.forked.remove(&f.pid);
+        if forked.is_some() {
+            self.forked_order.retain(|&p| p != f.pid);
+        }
+        if e.ppid == 0
+            && let Some(ppid) = known.map(|k| k.ppid).or(forked)
+        {
+            e.ppid = ppid;
+            e.pcomm = proc::read_comm(ppid).unwrap_or_default();
+        }
+        if let Some(p) = probe
+            && !(p.args.is_empty() && p.read_failed)
+        {
+            apply_probe(&mut e, p, cap);
+        }
+        if track {
+            let depth = known.map_or(0, |k| k.depth);
+            e.depth = Some(depth);
+            let p = Proc { depth, ppid: e.ppid, exec_ts: ts, start_ts: ts, thread: false };
+            self.insert(f.pid, p);
+        }
+        Some(Record::Exec(e))
+    }
+
+    pub(super) fn on_fork(&mut self, h: &Header<'_>, f: ForkFields<'_>) -> Option<Record> {
+        let ts = self.ts(h.ts_ns);
+        let parent = h.tgid.unwrap_or(f.parent_pid);
+        if !self.config.kernel.track {
+            if h.tgid.is_some() && f.child_pid != 0 {
+                if self.forked.len() >= PENDING_MAX
+                    && let Some(old) = self.forked_order.pop_front()
+                {
+                    self.forked.remove(&old);
+                }
+                if self.forked.insert(f.child_pid, parent).is_none() {
+                    self.forked_order.push_back(f.child_pid);
+                }
+            }
+            return None;
+        }
+        let known = self.table.get(&parent).or_else(|| self.table.get(&f.parent_pid)).copied();
+        if known.is_none() && self.config.kernel.pid.is_some() {
+            return None;
+        }
+        // Without the tgid column a new thread looks like a new process: ask
+        // /proc (only old kernels get here).
+        if h.tgid.is_none() && !self.tgid_column && is_thread_of(f.parent_pid, f.child_pid) {
+            return None;
+        }
+        let depth = known.map_or(1, |p| p.depth + 1);
+        self.insert(f.child_pid, Proc { depth, ppid: parent, exec_ts: 0, start_ts: ts, thread: false });
+        None
+    }
+
+    pub(super) fn on_exit(&mut self, h: &Header<'_>, f: ExitFields<'_>) -> Option<Record> {
+        let ts = self.ts(h.ts_ns);
+        if !self.config.kernel.track {
+            return None;
+        }
+        // Which process ended, if any, and which thread's entry to forget.
+        let (ended, thread) = match (h.tgid, f.group_dead) {
+            (Some(t), Some(true)) => (Some(t), (f.pid != t).then_some(f.pid)),
+            (Some(t), None) if f.pid == t => (Some(t), None),
+            (Some(t), _) => (None, (f.pid != t).then_some(f.pid)),
+            (None, Some(false)) => (None, None),
+            (None, _) => (Some(f.pid), None),
+        };
+        if let Some(t) = thread {
+            self.table.remove(&t);
+        }
+        let pid = ended?;
+        let p = self.table.remove(&pid)?;
+        if p.thread || !self.config.kernel.exits {
+            return None;
+        }
+        Some(Record::Exit(Exit {
+            ts_ns: ts,
+            pid,
+            ppid: p.ppid,
+            comm: f.comm.to_vec(),
+            exec_ts_ns: p.exec_ts,
+            start_ts_ns: p.start_ts,
+            status: ExitStatus::Unknown,
+            cpu_ns: None,
+            depth: Some(p.depth),
+            uid: None,
+            source: SourceKind::FTRACE,
+        }))
+    }
+}
+
+/// Our probe events print as `execve:` (or `<group>/execve:`).
+pub(super) fn is_probe_event(ev: &[u8]) -> bool {
+    let name = ev.rsplit(|&b| b == b'/').next().unwrap_or(ev);
+    name == b"execve" || name == b"execveat"
+}
+
+/// Whether `child` is a thread of the process `parent` belongs to.
+pub(super) fn is_thread_of(parent: u32, child: u32) -> bool {
+    child != parent && Path::new(&format!("/proc/{parent}/task/{child}")).exists()
+}
+
+/// Replace the /proc arguments of `e` with the probe's.
+pub(super) fn apply_probe(e: &mut Exec, p: ProbeFields, cap: u32) {
+    let mut area = Vec::new();
+    for a in &p.args {
+        area.extend_from_slice(a);
+        area.push(0);
+    }
+    let mut truncated = p.truncated;
+    if area.len() > cap as usize {
+        area.truncate(cap as usize);
+        truncated = true;
+    }
+    e.args_size = u32::try_from(area.len()).unwrap_or(u32::MAX).saturating_add(u32::from(truncated));
+    e.args = area;
+    e.flags.args_truncated = truncated && !p.read_failed;
+    e.flags.args_read_failed = p.read_failed;
+    e.args_from = ArgsFrom::Probe;
+}
