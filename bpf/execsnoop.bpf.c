@@ -34,6 +34,15 @@ const volatile __u32 args_cap = ARGS_CAP_DEFAULT;
 const volatile __u32 targ_ppid = 0;        /* 0: any parent */
 const volatile __u32 targ_uid = (__u32)-1;  /* (u32)-1: any user */
 const volatile bool targ_cgroup = false;    /* only the cgroup in cgroup_filter, and below */
+const volatile __u32 targ_host = 0;         /* 1: only the host's pid namespace (--host); 2: only others */
+const volatile __u32 host_pidns = 0;        /* inode number of the host's pid namespace */
+
+/* Set by user space: what else to read at the exec (each off by default,
+ * so that its code is dead to the verifier and costs nothing). */
+const volatile bool want_ctx = false;       /* credentials, namespaces, ids: PIECE_CTX */
+const volatile bool want_cwd = false;       /* the working directory: PIECE_CWD */
+const volatile bool want_env = false;       /* the environment block: PIECE_ENV */
+const volatile __u32 env_cap = ARGS_CAP_DEFAULT;
 
 /* Set by user space: also trace failed attempts (the syscall programs are
  * only attached then). */
@@ -90,6 +99,11 @@ struct scratch {
 	__u64 arg_start; /* user address of the argument area (failed exec: of argv) */
 	__u32 take;      /* argument bytes to copy (failed exec: next argv index) */
 	__u32 done;      /* argument bytes copied (failed exec: gathered) */
+	__u64 env_start; /* user address of the environment block (want_env) */
+	__u32 env_take;  /* its bytes to copy */
+	__u32 phase;     /* what the argument stage copies now: PIECE_ARGS, then PIECE_ENV */
+	__u32 walk;      /* what the walk stage walks now: PIECE_EXE or PIECE_CWD */
+	__u32 _pad;
 	struct piece pc;
 	char data[PIECE_DATA];
 };
@@ -145,6 +159,24 @@ static __always_inline __u64 masked(__u64 v, const __u64 mask)
 	return v;
 }
 
+/* The task's pid as its own pid namespace sees it, and that namespace. */
+static __always_inline struct upid task_upid(struct task_struct *t)
+{
+	struct pid *p = BPF_CORE_READ(t, thread_pid);
+	unsigned int level = BPF_CORE_READ(p, level);
+	struct upid u = {};
+
+	bpf_core_read(&u, sizeof(u), &p->numbers[level & 31]);
+	return u;
+}
+
+static __always_inline __u32 pidns_of(struct task_struct *t)
+{
+	struct upid u = task_upid(t);
+
+	return BPF_CORE_READ(u.ns, ns.inum);
+}
+
 /* The kernel-side filters, shared by successful and failed execs. */
 static __always_inline bool wanted(__u32 ppid)
 {
@@ -160,6 +192,12 @@ static __always_inline bool wanted(__u32 ppid)
 		return false;
 	if (targ_cgroup && bpf_current_task_under_cgroup(&cgroup_filter, 0) != 1)
 		return false;
+	if (targ_host) {
+		bool host = pidns_of((struct task_struct *)bpf_get_current_task()) == host_pidns;
+
+		if (host != (targ_host == 1))
+			return false;
+	}
 	return true;
 }
 
@@ -208,6 +246,12 @@ static __always_inline void begin(struct scratch *s, struct task_struct *task, _
 	BPF_CORE_READ_STR_INTO(&s->hdr.pcomm, task, real_parent, group_leader, comm);
 	s->take = 0;
 	s->done = 0;
+	s->env_take = 0;
+	s->phase = PIECE_ARGS;
+	s->hdr.env_size = 0;
+	s->hdr.env_len = 0;
+	s->hdr.cwd_len = 0;
+	s->hdr.cwd_steps = 0;
 }
 
 /* The length of a string that bpf_probe_read_*_str() returned `n` for, read
@@ -254,6 +298,60 @@ static __always_inline void finish(struct scratch *s, __u32 lost_counter)
 
 	if (bpf_ringbuf_output(&events, &s->hdr, sizeof(s->hdr) + len, 0))
 		count(lost_counter);
+}
+
+/*
+ * Who ran what, where (want_ctx): the new process's credentials, audit
+ * login and session, controlling terminal, namespaces, the pid its own pid
+ * namespace sees, and what names this exec (its task's start time and exec
+ * count), as one PIECE_CTX. Whether the exec raised privileges is read off
+ * the new credentials: an effective uid or gid other than the real one (a
+ * set-user-ID or set-group-ID file), or effective capabilities for a
+ * non-root user (file capabilities).
+ */
+static __always_inline void emit_context(struct scratch *s, struct task_struct *task)
+{
+	struct exec_context *c = (struct exec_context *)s->data;
+	const struct cred *cred = BPF_CORE_READ(task, cred);
+	struct nsproxy *nsp = BPF_CORE_READ(task, nsproxy);
+	struct tty_struct *tty = BPF_CORE_READ(task, signal, tty);
+	struct upid u = task_upid(task);
+	__u32 uid = BPF_CORE_READ(cred, uid.val);
+	__u32 privilege = 0;
+
+	c->euid = BPF_CORE_READ(cred, euid.val);
+	c->gid = BPF_CORE_READ(cred, gid.val);
+	c->egid = BPF_CORE_READ(cred, egid.val);
+	c->loginuid = (__u32)-1;
+	c->sessionid = (__u32)-1;
+	if (bpf_core_field_exists(task->loginuid)) {
+		c->loginuid = BPF_CORE_READ(task, loginuid.val);
+		c->sessionid = BPF_CORE_READ(task, sessionid);
+	}
+	c->nspid = u.nr;
+	c->start_boottime = BPF_CORE_READ(task, start_boottime);
+	c->self_exec_id = BPF_CORE_READ(task, self_exec_id);
+	c->parent_start_boottime = BPF_CORE_READ(task, real_parent, group_leader, start_boottime);
+	c->cap_effective = 0;
+	bpf_core_read(&c->cap_effective, sizeof(c->cap_effective), &cred->cap_effective);
+	if (c->euid != uid)
+		privilege |= PRIV_SETUID;
+	if (c->egid != c->gid)
+		privilege |= PRIV_SETGID;
+	if (uid != 0 && c->euid != 0 && c->cap_effective)
+		privilege |= PRIV_CAPS; /* not root by any uid, yet capable: file capabilities */
+	c->privilege = privilege;
+	c->ns[NS_PID] = BPF_CORE_READ(u.ns, ns.inum);
+	c->ns[NS_MNT] = BPF_CORE_READ(nsp, mnt_ns, ns.inum);
+	c->ns[NS_NET] = BPF_CORE_READ(nsp, net_ns, ns.inum);
+	c->ns[NS_USER] = BPF_CORE_READ(cred, user_ns, ns.inum);
+	c->ns[NS_UTS] = BPF_CORE_READ(nsp, uts_ns, ns.inum);
+	c->ns[NS_IPC] = BPF_CORE_READ(nsp, ipc_ns, ns.inum);
+	c->ns[NS_CGROUP] = BPF_CORE_READ(nsp, cgroup_ns, ns.inum);
+	c->tty[0] = 0;
+	if (tty)
+		bpf_probe_read_kernel_str(c->tty, sizeof(c->tty), &tty->name);
+	emit_piece(s, PIECE_CTX, sizeof(*c));
 }
 
 /*
@@ -454,6 +552,8 @@ int sched_process_exec(struct bpf_raw_tracepoint_args *ctx)
 	}
 	if (BPF_CORE_READ(bprm, file, f_inode, i_nlink) == 0)
 		s->hdr.flags |= EXEC_F_FILELESS;
+	if (want_ctx)
+		emit_context(s, task);
 
 	mm = BPF_CORE_READ(task, mm);
 	if (mm) {
@@ -461,6 +561,23 @@ int sched_process_exec(struct bpf_raw_tracepoint_args *ctx)
 		arg_end = BPF_CORE_READ(mm, arg_end);
 	} else {
 		s->hdr.flags |= EXEC_F_NO_MM;
+	}
+	if (want_env && mm) {
+		unsigned long env_start = BPF_CORE_READ(mm, env_start);
+		unsigned long env_end = BPF_CORE_READ(mm, env_end);
+
+		if (env_end > env_start) {
+			unsigned long total = env_end - env_start;
+			__u32 take = total > env_cap ? env_cap : total;
+
+			if (take > ARGS_CAP_MAX)
+				take = ARGS_CAP_MAX;
+			if (take < total)
+				s->hdr.flags |= EXEC_F_ENV_TRUNCATED;
+			s->hdr.env_size = total;
+			s->env_start = env_start;
+			s->env_take = take;
+		}
 	}
 	if (arg_end > arg_start) {
 		unsigned long total = arg_end - arg_start;
@@ -475,11 +592,17 @@ int sched_process_exec(struct bpf_raw_tracepoint_args *ctx)
 		s->take = take;
 	}
 
-	/* Through a descriptor ("/dev/fd/N..."): name the file that ran. */
+	/* Through a descriptor ("/dev/fd/N..."): name the file that ran (then,
+	 * if asked, the working directory). */
 	if (fn_len >= 8 && s->filename[0] == '/' && s->filename[1] == 'd' && s->filename[2] == 'e' &&
 	    s->filename[3] == 'v' && s->filename[4] == '/' && s->filename[5] == 'f' && s->filename[6] == 'd' &&
-	    s->filename[7] == '/')
+	    s->filename[7] == '/') {
+		s->walk = PIECE_EXE;
 		bpf_tail_call(ctx, &stages, STAGE_EXE);
+	} else if (want_cwd) {
+		s->walk = PIECE_CWD;
+		bpf_tail_call(ctx, &stages, STAGE_EXE);
+	}
 	bpf_tail_call(ctx, &stages, STAGE_ARGS);
 	/* Only if the stages are missing (they are installed before attaching). */
 	s->hdr.flags |= EXEC_F_ARGS_READ_FAILED;
@@ -487,17 +610,6 @@ int sched_process_exec(struct bpf_raw_tracepoint_args *ctx)
 	return 0;
 }
 
-/*
- * Stage STAGE_EXE: the file an fd-based exec ran (execveat with a directory
- * fd or AT_EMPTY_PATH, fexecve), whose kernel filename "/dev/fd/N..." does
- * not say what ran. Walk from the file's dentry up to the process's root
- * (as /proc/PID/exe shows it, inside a chroot too), crossing mounts, writing
- * each dentry's name into its own fixed slot. The walk always
- * takes EXE_DEPTH steps and picks the next dentry and mount without
- * branching (see nonzero()), so the verifier follows one path; once at the top it stays there
- * (a step that changes nothing is not counted). EXE_DEPTH - 1 steps or more
- * means it may not have reached the top.
- */
 /*
  * 1 when x is not 0, else 0, without a branch: BPF has no set-on-condition
  * instruction, so a comparison becomes a jump, and a jump whose outcome
@@ -513,24 +625,40 @@ static __always_inline __u64 nonzero(__u64 x)
 	return (x | neg) >> 63;
 }
 
+/*
+ * Stage STAGE_EXE: a path by its dentries. For an fd-based exec (execveat
+ * with a directory fd or AT_EMPTY_PATH, fexecve), whose kernel filename
+ * "/dev/fd/N..." does not say what ran, the file that ran (s->walk is
+ * PIECE_EXE); with want_cwd, the working directory (PIECE_CWD), after the
+ * file if both. Walk from the dentry up to the process's root (as
+ * /proc/PID/exe and /proc/PID/cwd show them, inside a chroot too), crossing
+ * mounts, writing each dentry's name into its own fixed slot. The walk always
+ * takes EXE_DEPTH steps and picks the next dentry and mount without branching
+ * (see nonzero()), so the verifier follows one path; once at the top it stays
+ * there (a step that changes nothing is not counted). EXE_DEPTH - 1 steps or
+ * more means it may not have reached the top.
+ */
 SEC("raw_tracepoint/exec_exe")
 int exec_exe(struct bpf_raw_tracepoint_args *ctx)
 {
 	struct linux_binprm *bprm = (struct linux_binprm *)ctx->args[2];
 	struct scratch *s = get_scratch();
 	struct task_struct *task;
-	struct vfsmount *vfsmnt;
 	__u64 d, m, mnt_off, root_d, root_m;
-	__u32 steps = 0;
+	__u32 steps = 0, walk;
 	int i;
 
 	if (!s)
 		return 0;
 	task = (struct task_struct *)bpf_get_current_task();
-	vfsmnt = BPF_CORE_READ(bprm, file, f_path.mnt);
 	mnt_off = bpf_core_field_offset(struct mount, mnt);
-	d = (__u64)BPF_CORE_READ(bprm, file, f_path.dentry);
-	m = (__u64)vfsmnt - mnt_off;
+	if (s->walk == PIECE_CWD) {
+		d = (__u64)BPF_CORE_READ(task, fs, pwd.dentry);
+		m = (__u64)BPF_CORE_READ(task, fs, pwd.mnt) - mnt_off;
+	} else {
+		d = (__u64)BPF_CORE_READ(bprm, file, f_path.dentry);
+		m = (__u64)BPF_CORE_READ(bprm, file, f_path.mnt) - mnt_off;
+	}
 	/* The process's root (chroot, or its mount namespace's root): the
 	 * walk stops there, so the path is the one the process sees. */
 	root_d = (__u64)BPF_CORE_READ(task, fs, root.dentry);
@@ -545,12 +673,17 @@ int exec_exe(struct bpf_raw_tracepoint_args *ctx)
 		__u64 mountpoint = (__u64)BPF_CORE_READ(mm, mnt_mountpoint);
 		__u64 at_root, keep, stay, nd, nm;
 
-		bpf_probe_read_kernel_str(s->data + (i & (EXE_DEPTH_POW2 - 1)) * EXE_SLOT, EXE_SLOT,
-					  BPF_CORE_READ(dd, d_name.name));
+		char *slot = s->data + (i & (EXE_DEPTH_POW2 - 1)) * EXE_SLOT;
+
+		bpf_probe_read_kernel_str(slot, EXE_SLOT, BPF_CORE_READ(dd, d_name.name));
 		/* At the mount's root: continue at its mountpoint in the parent
 		 * mount; else at the parent dentry. Selected arithmetically. */
 		at_root = 1 - (nonzero(d ^ root) & nonzero(d ^ parent));
 		keep = at_root - 1; /* all ones when not at the root */
+		/* A mount's root is no part of the path (it stands for its
+		 * mountpoint, named at the next step; a bind mount's root has the
+		 * name of what was bound): its slot is left empty. */
+		slot[0] &= (char)keep;
 		nd = (parent & keep) | (mountpoint & ~keep);
 		nm = (m & keep) | (up & ~keep);
 		/* At the process's root: stay. */
@@ -561,11 +694,27 @@ int exec_exe(struct bpf_raw_tracepoint_args *ctx)
 		d = nd;
 		m = nm;
 	}
-	if (!emit_piece(s, PIECE_EXE, EXE_DEPTH * EXE_SLOT)) {
-		s->hdr.exe_len = EXE_DEPTH * EXE_SLOT;
-		s->hdr.exe_steps = steps;
-		if (steps >= EXE_DEPTH - 1)
-			s->hdr.flags |= EXEC_F_EXE_TRUNCATED;
+	/* Read again, not kept across the loop: the loop is then one path for
+	 * the verifier whichever walk this is. */
+	walk = *(volatile __u32 *)&s->walk;
+	if (walk == PIECE_CWD) {
+		if (!emit_piece(s, PIECE_CWD, EXE_DEPTH * EXE_SLOT)) {
+			s->hdr.cwd_len = EXE_DEPTH * EXE_SLOT;
+			s->hdr.cwd_steps = steps;
+			if (steps >= EXE_DEPTH - 1)
+				s->hdr.flags |= EXEC_F_CWD_TRUNCATED;
+		}
+	} else {
+		if (!emit_piece(s, PIECE_EXE, EXE_DEPTH * EXE_SLOT)) {
+			s->hdr.exe_len = EXE_DEPTH * EXE_SLOT;
+			s->hdr.exe_steps = steps;
+			if (steps >= EXE_DEPTH - 1)
+				s->hdr.flags |= EXEC_F_EXE_TRUNCATED;
+		}
+		if (want_cwd) {
+			s->walk = PIECE_CWD;
+			bpf_tail_call(ctx, &stages, STAGE_EXE);
+		}
 	}
 	bpf_tail_call(ctx, &stages, STAGE_ARGS);
 	s->hdr.flags |= EXEC_F_ARGS_READ_FAILED;
@@ -575,21 +724,25 @@ int exec_exe(struct bpf_raw_tracepoint_args *ctx)
 
 /*
  * Stage STAGE_ARGS: copy the next STAGE_CHUNKS whole pieces of the argument
- * area, then either run again (a tail call to itself) for more whole pieces
- * or copy the remainder and close the run. Each run is the same small
- * program, so what the verifier checks does not depend on how much is
- * copied. Whole pieces have a constant size and the remainder a masked one:
- * every iteration has one path for the verifier to follow.
+ * area (then, with want_env, of the environment block: s->phase), then
+ * either run again (a tail call to itself) for more whole pieces or copy the
+ * remainder and go on to the next area or close the run. Each run is the
+ * same small program, so what the verifier checks does not depend on how
+ * much is copied. Whole pieces have a constant size and the remainder a
+ * masked one: every iteration has one path for the verifier to follow.
  */
 SEC("raw_tracepoint/exec_args")
 int exec_args(struct bpf_raw_tracepoint_args *ctx)
 {
 	struct scratch *s = get_scratch();
+	__u32 kind, failed;
 	__u64 rem;
 	int i;
 
 	if (!s)
 		return 0;
+	kind = s->phase == PIECE_ENV ? PIECE_ENV : PIECE_ARGS;
+	failed = kind == PIECE_ENV ? EXEC_F_ENV_READ_FAILED : EXEC_F_ARGS_READ_FAILED;
 #pragma clang loop unroll(disable)
 	for (i = 0; i < STAGE_CHUNKS; i++) {
 		__u32 done = *(volatile __u32 *)&s->done;
@@ -597,31 +750,43 @@ int exec_args(struct bpf_raw_tracepoint_args *ctx)
 		if (s->take - done < PIECE_DATA)
 			break;
 		if (bpf_probe_read_user(s->data, PIECE_DATA, (const void *)(s->arg_start + done))) {
-			s->hdr.flags |= EXEC_F_ARGS_READ_FAILED;
+			s->hdr.flags |= failed;
 			goto out;
 		}
-		if (emit_piece(s, PIECE_ARGS, PIECE_DATA))
+		if (emit_piece(s, kind, PIECE_DATA))
 			goto out;
 		s->done = done + PIECE_DATA;
 	}
 	if (s->take - s->done >= PIECE_DATA) {
 		bpf_tail_call(ctx, &stages, STAGE_ARGS);
-		/* Out of tail calls (cannot happen within ARGS_CAP_MAX): the
-		 * rest is cut, and marked. */
-		s->hdr.flags |= EXEC_F_ARGS_TRUNCATED;
+		/* Out of tail calls (cannot happen within ARGS_CAP_MAX of
+		 * arguments alone): the rest is cut, and marked. */
+		s->hdr.flags |= kind == PIECE_ENV ? EXEC_F_ENV_TRUNCATED : EXEC_F_ARGS_TRUNCATED;
 		goto out;
 	}
 	rem = masked(s->take - s->done, PIECE_DATA - 1);
 	if (rem) {
 		if (bpf_probe_read_user(s->data, rem, (const void *)(s->arg_start + s->done))) {
-			s->hdr.flags |= EXEC_F_ARGS_READ_FAILED;
+			s->hdr.flags |= failed;
 			goto out;
 		}
-		if (!emit_piece(s, PIECE_ARGS, rem))
+		if (!emit_piece(s, kind, rem))
 			s->done += rem;
 	}
 out:
-	s->hdr.args_len = s->done;
+	if (kind == PIECE_ENV) {
+		s->hdr.env_len = s->done;
+	} else {
+		s->hdr.args_len = s->done;
+		if (want_env && s->env_take) {
+			s->phase = PIECE_ENV;
+			s->arg_start = s->env_start;
+			s->take = s->env_take;
+			s->done = 0;
+			bpf_tail_call(ctx, &stages, STAGE_ARGS);
+			s->hdr.flags |= EXEC_F_ENV_TRUNCATED; /* out of tail calls */
+		}
+	}
 	finish(s, COUNTER_LOST_EXEC);
 	return 0;
 }

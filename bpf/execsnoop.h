@@ -23,9 +23,14 @@
  *    the file that ran: EXE_DEPTH slots of EXE_SLOT bytes, each the
  *    NUL-terminated name of one dentry on the way from the file up to the
  *    root, leaf first; slots 0..exe_steps are valid, a mount's root is "/".
+ *  - PIECE_CTX (only when asked for): one struct exec_context.
+ *  - PIECE_CWD (only when asked for): the working directory, as PIECE_EXE,
+ *    its walk's steps in cwd_steps.
  *  - PIECE_ARGS: the next bytes of the new process's argument area
  *    (NUL-separated strings, exactly as the kernel laid them out at
  *    mm->arg_start); their concatenation is the captured area.
+ *  - PIECE_ENV (only when asked for): the next bytes of the environment
+ *    block (mm->env_start..env_end), likewise.
  *
  * No record needs more than PIECE_DATA bytes of payload, so the program uses
  * no variable-size reservations (dynptrs: Linux 5.19) and the verifier's work
@@ -48,6 +53,9 @@
 #define PIECE_INTERP 1
 #define PIECE_EXE    2
 #define PIECE_ARGS   3
+#define PIECE_CTX    4 /* struct exec_context (--context options): who, where, which namespaces */
+#define PIECE_CWD    5 /* the working directory's dentry names, as PIECE_EXE */
+#define PIECE_ENV    6 /* the next bytes of the environment block (mm->env_start), as PIECE_ARGS */
 
 /* exec_event.flags */
 #define EXEC_F_ARGS_TRUNCATED     (1u << 0) /* args_len < args_size: cut at the cap */
@@ -60,6 +68,24 @@
 #define EXEC_F_EXE_TRUNCATED      (1u << 7) /* the walk to the root stopped at EXE_DEPTH: path incomplete */
 #define EXEC_F_PIECE_LOST         (1u << 8) /* a piece could not be written (ring buffer full): what it
 					     * and later pieces carried is missing */
+#define EXEC_F_ENV_TRUNCATED      (1u << 9) /* env_len < env_size: cut at the cap */
+#define EXEC_F_ENV_READ_FAILED    (1u << 10) /* reading the environment block failed */
+#define EXEC_F_CWD_TRUNCATED      (1u << 11) /* the working directory's walk stopped at EXE_DEPTH */
+
+/* exec_context.privilege: what the exec raised. */
+#define PRIV_SETUID (1u << 0) /* set-user-ID file: effective uid differs from the real one */
+#define PRIV_SETGID (1u << 1) /* set-group-ID file: effective gid differs from the real one */
+#define PRIV_CAPS   (1u << 2) /* file capabilities: effective capabilities, real and effective uid not root */
+
+/* Indexes of exec_context.ns: namespace inode numbers. */
+#define NS_PID    0
+#define NS_MNT    1
+#define NS_NET    2
+#define NS_USER   3
+#define NS_UTS    4
+#define NS_IPC    5
+#define NS_CGROUP 6
+#define NS_COUNT  7
 
 /* The file that ran, for fd-based execs: names of dentries up to the root. */
 #define EXE_SLOT         256u /* NAME_MAX + 1 */
@@ -132,8 +158,30 @@ struct exec_event {
 	__u32 exe_steps;    /* slots 0..exe_steps of them are valid */
 	__u32 cpu;          /* CPU that wrote this run of records */
 	__u32 pieces;       /* PIECE records written before this one in the run */
+	__u32 env_size;     /* env_end - env_start, when the environment was asked for */
+	__u32 env_len;      /* environment bytes carried by PIECE_ENV pieces */
+	__u32 cwd_len;      /* bytes of working-directory dentry names (PIECE_CWD) */
+	__u32 cwd_steps;    /* slots 0..cwd_steps of them are valid */
 	char comm[TASK_COMM_LEN];
 	char pcomm[TASK_COMM_LEN]; /* the real parent process's name (its leader's comm) */
+};
+
+/* Who ran what, where (PIECE_CTX): read at the exec, from the new
+ * process's credentials, task and namespaces. */
+struct exec_context {
+	__u32 euid;
+	__u32 gid;
+	__u32 egid;
+	__u32 loginuid;       /* audit login uid: who logged in (across sudo); (u32)-1 when unset */
+	__u32 sessionid;      /* audit session id; (u32)-1 when unset */
+	__u32 nspid;          /* the pid as its own pid namespace sees it */
+	__u64 start_boottime; /* when the task started (its fork): ns since boot */
+	__u64 self_exec_id;   /* the task's exec count: with the pid and start, names this exec */
+	__u64 parent_start_boottime; /* the real parent process's start: tells a reused pid apart */
+	__u64 cap_effective;  /* effective capabilities after the exec */
+	__u32 privilege;      /* PRIV_* */
+	__u32 ns[NS_COUNT];   /* namespace inode numbers, by NS_* */
+	char tty[TASK_COMM_LEN]; /* controlling terminal's name ("pts/3"); empty when none */
 };
 
 /* A part of an exec's data, written before its exec_event. */

@@ -54,6 +54,8 @@ struct bpf_raw_tracepoint_args {
 struct mm_struct {
 	unsigned long arg_start;
 	unsigned long arg_end;
+	unsigned long env_start;
+	unsigned long env_end;
 };
 
 struct sched_entity {
@@ -64,11 +66,88 @@ typedef struct {
 	int counter;
 } atomic_t;
 
+struct tty_struct {
+	char name[64];
+};
+
 struct signal_struct {
 	atomic_t live;
 	unsigned int flags;
 	int group_exit_code;
 	unsigned long long sum_sched_runtime;
+	struct tty_struct *tty;
+};
+
+typedef struct {
+	__u32 val;
+} kuid_t;
+
+typedef struct {
+	__u32 val;
+} kgid_t;
+
+/* 8 bytes on every kernel: u32 cap[2] before 6.3, u64 val since. Read whole. */
+typedef struct {
+	__u64 val;
+} kernel_cap_t;
+
+struct ns_common {
+	unsigned int inum;
+};
+
+struct user_namespace {
+	struct ns_common ns;
+};
+
+struct uts_namespace {
+	struct ns_common ns;
+};
+
+struct ipc_namespace {
+	struct ns_common ns;
+};
+
+struct mnt_namespace {
+	struct ns_common ns;
+};
+
+struct pid_namespace {
+	struct ns_common ns;
+};
+
+struct net {
+	struct ns_common ns;
+};
+
+struct cgroup_namespace {
+	struct ns_common ns;
+};
+
+struct nsproxy {
+	struct uts_namespace *uts_ns;
+	struct ipc_namespace *ipc_ns;
+	struct mnt_namespace *mnt_ns;
+	struct net *net_ns;
+	struct cgroup_namespace *cgroup_ns;
+};
+
+struct upid {
+	int nr;
+	struct pid_namespace *ns;
+};
+
+struct pid {
+	unsigned int level;
+	struct upid numbers[1];
+};
+
+struct cred {
+	kuid_t uid;
+	kgid_t gid;
+	kuid_t euid;
+	kgid_t egid;
+	kernel_cap_t cap_effective;
+	struct user_namespace *user_ns;
 };
 
 struct task_struct {
@@ -82,6 +161,13 @@ struct task_struct {
 	struct sched_entity se;
 	struct fs_struct *fs;
 	char comm[16];
+	const struct cred *cred;
+	struct nsproxy *nsproxy;
+	struct pid *thread_pid;
+	kuid_t loginuid;
+	unsigned int sessionid;
+	__u64 start_boottime;
+	__u64 self_exec_id;
 };
 
 struct inode {

@@ -165,6 +165,62 @@ pub struct Args {
           value_parser = clap::builder::PossibleValuesParser::new(crate::source::choices()))]
     pub source: String,
 
+    /// A CWD column (JSON: cwd): the working directory at the exec, as the
+    /// process sees it.
+    #[arg(long = "cwd")]
+    pub cwd: bool,
+
+    /// Capture the environment (JSON: env; text: a trailing [env: ...]).
+    /// Values of secret-looking names are redacted unless --no-redact.
+    #[arg(long = "env")]
+    pub env: bool,
+
+    /// Capture at most BYTES of each environment block (default 32768).
+    #[arg(long = "env-bytes", value_name = "BYTES")]
+    pub env_bytes: Option<u64>,
+
+    /// Also redact what this regular expression matches in the arguments
+    /// (e.g. '--password=\S+'); may be given more than once.
+    #[arg(long = "redact", value_name = "REGEX")]
+    pub redact: Vec<String>,
+
+    /// Redact nothing: show secret-looking environment values and arguments.
+    #[arg(long = "no-redact", conflicts_with = "redact")]
+    pub no_redact: bool,
+
+    /// Who, where and which exec, in JSON (credentials, audit login and
+    /// session, tty, namespaces, pid in its namespace, exec ids, container);
+    /// in text, a [setuid] / [setgid] / [caps] mark where an exec raised
+    /// privileges.
+    #[arg(long = "context")]
+    pub context: bool,
+
+    /// A CONTAINER column: the container id (12 characters, as docker ps
+    /// shows it), - on the host.
+    #[arg(long = "print-container")]
+    pub print_container: bool,
+
+    /// Only processes in a container whose id starts with ID-PREFIX.
+    #[arg(long = "container", value_name = "ID-PREFIX")]
+    pub container: Option<String>,
+
+    /// Only processes in the host's pid namespace.
+    #[arg(long = "host", conflicts_with = "containers")]
+    pub host: bool,
+
+    /// Only processes in another pid namespace than the host's (containers).
+    #[arg(long = "containers")]
+    pub containers: bool,
+
+    /// With --json, the chain of up to N ancestors (pid, comm, exec_id)
+    /// of each exec, as far as their execs were seen.
+    #[arg(long = "ancestry", value_name = "N")]
+    pub ancestry: Option<usize>,
+
+    /// With -U, user names instead of numbers (from /etc/passwd, read once).
+    #[arg(long = "names")]
+    pub names: bool,
+
     /// Only processes whose name (after exec) matches this regular
     /// expression (unanchored search).
     #[arg(value_name = "NAME")]

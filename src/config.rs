@@ -62,6 +62,14 @@ pub enum ConfigError {
     PidAndCommand,
     #[error("-d cannot be combined with a COMMAND: tracing ends when the command exits")]
     DurationAndCommand,
+    #[error("--env-bytes must be between 1 and {max}, got {got}")]
+    BadEnvBytes { got: u64, max: u32 },
+    #[error("invalid --redact regex {pattern:?}: {reason}")]
+    BadRedact { pattern: String, reason: String },
+    #[error("--container {0:?}: give the start of a container id (hexadecimal digits)")]
+    BadContainer(String),
+    #[error("{0} needs a cgroup v2 hierarchy to read container ids from, and none is mounted")]
+    NoHierarchy(&'static str),
 }
 
 /// Which event source to use.
@@ -113,6 +121,16 @@ pub struct TextOptions {
     pub exits: ExitDisplay,
     /// `--tree`: indent ARGS by the process's depth.
     pub tree: bool,
+    /// `--cwd`: a CWD column.
+    pub cwd: bool,
+    /// `--env`: a trailing `[env: ...]`.
+    pub env: bool,
+    /// `--print-container`: a CONTAINER column.
+    pub container: bool,
+    /// With the context read: `[setuid]`, `[setgid]`, `[caps]` marks.
+    pub privilege: bool,
+    /// `--names`: the UID column shows user names.
+    pub names: bool,
 }
 
 /// What the BPF program filters before a record is made.
@@ -176,6 +194,58 @@ pub struct Config {
     pub summary: bool,
     /// `-- COMMAND ARGS...`: run this and trace its tree.
     pub command: Option<Vec<std::ffi::OsString>>,
+    /// `--cwd`, `--env`, `--context`, containers, ancestry.
+    pub context: ContextOptions,
+}
+
+/// What else is read at each exec, and what is added to it, beyond the
+/// exec itself (`--cwd`, `--env`, `--context`, containers, ancestry).
+#[derive(Debug, Clone, Default)]
+pub struct ContextOptions {
+    /// `--cwd`: the working directory.
+    pub cwd: bool,
+    /// `--env`: the environment block, at most `env_cap` bytes.
+    pub env: bool,
+    pub env_cap: u32,
+    /// Redact the values of secret-looking environment names (on unless
+    /// `--no-redact`).
+    pub redact_env: bool,
+    /// `--redact`: what to redact in the arguments.
+    pub redact_args: Vec<Regex>,
+    /// `--context`: credentials, namespaces and ids, read in the kernel.
+    pub context: bool,
+    /// `--print-container`: a CONTAINER column.
+    pub print_container: bool,
+    /// `--container`: only containers whose id starts with this.
+    pub container: Option<String>,
+    /// `--host` (`Some(true)`) or `--containers` (`Some(false)`): by pid
+    /// namespace, in the kernel.
+    pub host: Option<bool>,
+    /// `--ancestry N`.
+    pub ancestry: usize,
+    /// `--names`: user names for `-U`.
+    pub names: bool,
+    /// The cgroup2 hierarchy container ids are read from, when containers
+    /// are asked for.
+    pub hierarchy: Option<Hierarchy>,
+}
+
+impl ContextOptions {
+    /// The context the kernel must read at the exec (PIECE_CTX).
+    pub fn kernel_context(&self) -> bool {
+        self.context || self.print_container || self.ancestry > 0
+    }
+
+    /// Whether containers are named (from cgroup paths).
+    pub fn containers(&self) -> bool {
+        self.context || self.print_container || self.container.is_some()
+    }
+
+    /// Whether any of it is asked for (the sources that cannot read it
+    /// at the exec refuse it).
+    pub fn any(&self) -> bool {
+        self.cwd || self.env || self.kernel_context() || self.container.is_some() || self.host.is_some()
+    }
 }
 
 impl Config {
@@ -285,10 +355,65 @@ impl Config {
                 quote: args.quote,
                 exits: exits_shown,
                 tree: args.tree,
+                cwd: args.cwd,
+                env: args.env,
+                container: args.print_container,
+                privilege: args.context || args.print_container || args.ancestry.is_some(),
+                names: args.names,
             })
         };
 
+        let env_cap = match args.env_bytes {
+            None => ARGS_CAP_DEFAULT,
+            Some(n) if n >= 1 && n <= u64::from(ARGS_CAP_MAX) => n as u32,
+            Some(n) => return Err(ConfigError::BadEnvBytes { got: n, max: ARGS_CAP_MAX }),
+        };
+        let redact_args = args
+            .redact
+            .iter()
+            .map(|p| {
+                Regex::new(p)
+                    .map_err(|e| ConfigError::BadRedact { pattern: p.clone(), reason: first_line(&e.to_string()) })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        if let Some(c) = &args.container
+            && (c.is_empty() || c.len() > 64 || !c.bytes().all(|b| b.is_ascii_hexdigit()))
+        {
+            return Err(ConfigError::BadContainer(c.clone()));
+        }
+        let mut context = ContextOptions {
+            cwd: args.cwd,
+            env: args.env,
+            env_cap,
+            redact_env: !args.no_redact,
+            redact_args,
+            context: args.context,
+            print_container: args.print_container,
+            container: args.container.as_ref().map(|c| c.to_ascii_lowercase()),
+            host: if args.host {
+                Some(true)
+            } else if args.containers {
+                Some(false)
+            } else {
+                None
+            },
+            ancestry: args.ancestry.unwrap_or(0),
+            names: args.names,
+            hierarchy: None,
+        };
+        if context.containers() {
+            let what = if args.container.is_some() {
+                "--container"
+            } else if args.print_container {
+                "--print-container"
+            } else {
+                "--context"
+            };
+            context.hierarchy = Some(cgroup::find_hierarchy().ok().flatten().ok_or(ConfigError::NoHierarchy(what))?);
+        }
+
         Ok(Config {
+            context,
             format,
             kernel: KernelFilter {
                 args_cap,

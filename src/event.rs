@@ -47,6 +47,23 @@ pub struct Exec {
     /// `--print-cgroup`: the cgroup v2 path of `cgroup_id`, filled in by
     /// [`crate::enrich`]; `None` when not asked for or not found.
     pub cgroup: Option<Vec<u8>>,
+    /// `--cwd`: the working directory at the exec, as the process sees it
+    /// (inside a chroot, or a container's mount namespace); empty when not
+    /// asked for or not known.
+    pub cwd: Vec<u8>,
+    /// `--env`: the environment block as captured (NUL-separated
+    /// `NAME=value` strings), values of secret-looking names already
+    /// redacted ([`crate::redact`]); empty when not asked for.
+    pub env: Vec<u8>,
+    /// Size of the whole environment block in the process (`--env`).
+    pub env_size: u32,
+    /// `--context` (and the options that need it): who ran it, where, and
+    /// what names this exec. `None` when not asked for, or from a source
+    /// that cannot read it at the exec.
+    pub context: Option<Box<Context>>,
+    /// The container it runs in, from its cgroup path (when containers are
+    /// asked for); `None` on the host, or not asked for.
+    pub container: Option<Container>,
     /// The source that saw this exec.
     pub source: SourceKind,
     /// Where the arguments (and filename) were read from: how far to trust them.
@@ -185,6 +202,111 @@ pub struct ExecFlags {
     /// source's ring buffer was full mid-exec): the interpreter, the file
     /// behind a descriptor or the rest of the arguments are missing.
     pub parts_lost: bool,
+    /// `--cwd`: the working directory was deeper than the walk could follow:
+    /// its leading directories are missing (no leading '/').
+    pub cwd_truncated: bool,
+    /// `--env`: the environment block was longer than `--env-bytes`.
+    pub env_truncated: bool,
+    /// `--env`: reading the environment block failed.
+    pub env_read_failed: bool,
+    /// `--redact`: parts of the arguments were replaced.
+    pub args_redacted: bool,
+}
+
+/// Who ran an exec, where, and what names it: read in the kernel at the
+/// exec (bpf source, `--context`), then completed in user space (ids,
+/// container, ancestry).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Context {
+    pub euid: u32,
+    pub gid: u32,
+    pub egid: u32,
+    /// Audit login uid: who logged in (it survives sudo and su); `None`
+    /// when unset (a process not started from a login).
+    pub loginuid: Option<u32>,
+    /// Audit session id; `None` when unset.
+    pub sessionid: Option<u32>,
+    /// The controlling terminal's name (`pts/3`), empty when none.
+    pub tty: Vec<u8>,
+    /// The pid as the process's own pid namespace sees it (1 for a
+    /// container's init); the PID column stays the host's.
+    pub nspid: u32,
+    /// Inode numbers of its namespaces, as `/proc/PID/ns/*` shows them.
+    pub ns: Namespaces,
+    /// What the exec raised, from the new credentials.
+    pub privilege: Privilege,
+    /// Effective capabilities after the exec.
+    pub cap_effective: u64,
+    /// When the task started (its fork), ns since boot, and how many execs
+    /// it has made: with the boot id and the pid, what names this exec.
+    pub start_boottime: u64,
+    pub self_exec_id: u64,
+    /// The real parent process's start (tells a reused pid apart).
+    pub parent_start_boottime: u64,
+    /// This exec's id, unique on the machine for this boot (see
+    /// [`crate::enrich`] for how it is formed): the same from any tracer.
+    pub exec_id: String,
+    /// The exec id of the parent's program, when its exec was seen.
+    pub parent_exec_id: Option<String>,
+    /// `--ancestry N`: the parent, its parent, ... as far as their execs
+    /// were seen, at most N.
+    pub ancestry: Vec<Ancestor>,
+}
+
+/// Namespace inode numbers of a process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Namespaces {
+    pub pid: u32,
+    pub mnt: u32,
+    pub net: u32,
+    pub user: u32,
+    pub uts: u32,
+    pub ipc: u32,
+    pub cgroup: u32,
+}
+
+/// What an exec raised (none, or several).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Privilege {
+    /// A set-user-ID file: the effective uid differs from the real one.
+    pub setuid: bool,
+    /// A set-group-ID file: the effective gid differs from the real one.
+    pub setgid: bool,
+    /// File capabilities: effective capabilities for a non-root user.
+    pub caps: bool,
+}
+
+impl Privilege {
+    pub fn any(self) -> bool {
+        self.setuid || self.setgid || self.caps
+    }
+
+    /// The marks, in order: `setuid`, `setgid`, `caps`.
+    pub fn names(self) -> impl Iterator<Item = &'static str> {
+        [(self.setuid, "setuid"), (self.setgid, "setgid"), (self.caps, "caps")]
+            .into_iter()
+            .filter_map(|(on, name)| on.then_some(name))
+    }
+}
+
+/// An ancestor of an exec, as its own exec was seen.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Ancestor {
+    pub pid: u32,
+    pub comm: Vec<u8>,
+    pub exec_id: String,
+}
+
+/// A container, as its cgroup path names it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Container {
+    /// The container id (64 hex digits for the runtimes known).
+    pub id: String,
+    /// Which runtime laid out the path: `docker`, `podman`, `containerd`,
+    /// `cri-o`, or `kubernetes` when only the pod is known.
+    pub runtime: &'static str,
+    /// The Kubernetes pod UID, when the path has one.
+    pub pod: Option<String>,
 }
 
 impl Exec {
@@ -196,9 +318,7 @@ impl Exec {
 
     /// The arguments one by one, as [`Exec::argv`], without allocating.
     pub fn args(&self) -> impl Iterator<Item = &[u8]> {
-        let area = &self.args[..];
-        let body = area.strip_suffix(&[0]).unwrap_or(area);
-        (!area.is_empty()).then(|| body.split(|&b| b == 0)).into_iter().flatten()
+        split_area(&self.args)
     }
 
     /// True when `args` does not hold the whole argument area, for any reason.
@@ -218,6 +338,13 @@ impl Exec {
     pub fn argv0_empty(&self) -> bool {
         self.args.first().is_none_or(|&b| b == 0)
     }
+}
+
+/// The strings of a NUL-separated area (arguments, environment): a cut
+/// area yields its partial last string too; an empty one, nothing.
+pub fn split_area(area: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let body = area.strip_suffix(&[0]).unwrap_or(area);
+    (!area.is_empty()).then(|| body.split(|&b| b == 0)).into_iter().flatten()
 }
 
 /// Split a NUL-separated argument area into its strings (the tests' model

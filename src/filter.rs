@@ -43,6 +43,10 @@ pub struct Select {
     /// `-P` and `-u` as given, for exits of processes that did not exec.
     any_ppid: Option<u32>,
     any_uid: Option<u32>,
+    /// `--container`: the start of a container id.
+    container: Option<String>,
+    /// Exit records will come.
+    exits: bool,
     /// The joined command line, reused for every record (no allocation in
     /// steady state).
     joined: Vec<u8>,
@@ -52,6 +56,16 @@ pub struct Select {
 }
 
 impl Select {
+    /// Also only execs in a container whose id starts with `prefix`
+    /// (`--container`; the id is read off the cgroup path, in user space).
+    pub fn with_container(mut self, prefix: Option<String>) -> Select {
+        if prefix.is_some() && self.exits {
+            self.kept_running.get_or_insert_with(HashMap::new);
+        }
+        self.container = prefix;
+        self
+    }
+
     /// Select what `user` and `kernel` ask for, of records from a source
     /// that applies `applies` itself; `exits`: exit records will come.
     pub fn new(user: &UserFilter, kernel: &KernelFilter, applies: Applies, exits: bool) -> Select {
@@ -67,6 +81,8 @@ impl Select {
             uid: kernel.uid.filter(|_| !applies.uid),
             any_ppid: kernel.ppid,
             any_uid: kernel.uid,
+            container: None,
+            exits,
             joined: Vec::new(),
             kept_running: (exits && active).then(HashMap::new),
         }
@@ -97,7 +113,9 @@ impl Select {
             }
             return joined;
         }
+        // Its container is not known: with --container, not shown.
         self.line.is_none()
+            && self.container.is_none()
             && self.any_ppid.is_none_or(|p| p == x.ppid)
             && self.any_uid.is_none_or(|u| x.uid == Some(u))
             && self.name.as_ref().is_none_or(|re| re.is_match(&x.comm))
@@ -108,6 +126,11 @@ impl Select {
             return false;
         }
         if !self.name.as_ref().is_none_or(|re| re.is_match(&e.comm)) {
+            return false;
+        }
+        if let Some(prefix) = &self.container
+            && !e.container.as_ref().is_some_and(|c| c.id.starts_with(prefix.as_str()))
+        {
             return false;
         }
         let Some(re) = &self.line else { return true };

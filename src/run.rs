@@ -17,6 +17,7 @@ use crate::config::Config;
 use crate::enrich::Enrich;
 use crate::event::{Record, Totals};
 use crate::filter::Select;
+use crate::redact::Redact;
 use crate::sink::Sink;
 use crate::source::{Source, SourceKind};
 
@@ -84,8 +85,10 @@ pub fn run(
 ) -> io::Result<(Ended, Totals)> {
     let poll = kind.info().poll;
     let mut pipe = Pipe {
-        select: Select::new(&config.user, &config.kernel, kind.info().applies, config.kernel.exits),
+        select: Select::new(&config.user, &config.kernel, kind.info().applies, config.kernel.exits)
+            .with_container(config.context.container.clone()),
         enrich: Enrich::new(config),
+        redact: Redact::new(&config.context),
         totals: Totals::default(),
         buffer: config.duration.is_some(),
         buffered: Vec::new(),
@@ -160,11 +163,12 @@ pub fn run(
     Ok((ended, pipe.totals))
 }
 
-/// The stages between the source and the sink: select, count, enrich, and
-/// (with `-d`) hold until the end.
+/// The stages between the source and the sink: enrich, select, count,
+/// redact, and (with `-d`) hold until the end.
 struct Pipe {
     select: Select,
     enrich: Enrich,
+    redact: Redact,
     totals: Totals,
     /// `-d`: records are written at the end, in time order.
     buffer: bool,
@@ -176,11 +180,14 @@ impl Pipe {
         match &mut rec {
             Record::Exec(e) => {
                 self.totals.received += 1;
+                // Before selection: a filter may need what it adds (the
+                // container), and the ancestry table sees every exec.
+                self.enrich.exec(e);
                 if !self.select.keep(e) {
                     return Ok(());
                 }
                 self.totals.shown += 1;
-                self.enrich.exec(e);
+                self.redact.exec(e);
             }
             Record::Exit(x) => {
                 if !self.select.keep_exit(x) {

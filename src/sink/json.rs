@@ -231,14 +231,26 @@ use crate::event::{Exec, Exit, ExitStatus, Lost, Totals};
 use crate::sink::summary::{CommandCost, Summary};
 use crate::sink::{Clock, Sink};
 
+/// Which groups of context fields exec records carry (each asked for by
+/// its option; see the module documentation).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ContextFields {
+    pub cwd: bool,
+    pub env: bool,
+    pub context: bool,
+    pub ancestry: bool,
+    pub containers: bool,
+    pub redact: bool,
+}
+
 /// Writes records as newline-delimited JSON to `out`.
 pub struct JsonSink<W> {
     out: W,
     clock: Clock,
-    /// `--print-cgroup`: cgroup id to path; the `cgroup` field is written
-    /// only when this is set.
     /// `--print-cgroup`: a `cgroup` field.
     cgroups: bool,
+    /// The context fields asked for (written after `cgroup`).
+    fields: ContextFields,
     /// Reused for every record, so steady state does no allocation.
     buf: Vec<u8>,
 }
@@ -246,7 +258,13 @@ pub struct JsonSink<W> {
 impl<W: Write> JsonSink<W> {
     /// A sink writing JSON lines to `out`.
     pub fn new(out: W, clock: Clock) -> Self {
-        JsonSink { out, clock, cgroups: false, buf: Vec::with_capacity(4096) }
+        JsonSink { out, clock, cgroups: false, fields: ContextFields::default(), buf: Vec::with_capacity(4096) }
+    }
+
+    /// Add the context fields asked for.
+    pub fn with_context(mut self, fields: ContextFields) -> Self {
+        self.fields = fields;
+        self
     }
 
     /// Add a `cgroup` field (the paths [`crate::enrich`] filled in).
@@ -331,6 +349,7 @@ impl<W: Write> Sink for JsonSink<W> {
                 None => b.extend_from_slice(b"null"),
             }
         }
+        push_context(b, e, self.fields)?;
         b.extend_from_slice(b"}\n");
         self.out.write_all(b)
     }
@@ -425,6 +444,114 @@ impl<W: Write> Sink for JsonSink<W> {
         self.out.write_all(b)?;
         self.out.flush()
     }
+}
+
+/// The context fields of an exec record, in the order documented.
+fn push_context(b: &mut Vec<u8>, e: &Exec, f: ContextFields) -> io::Result<()> {
+    if f.cwd {
+        b.extend_from_slice(b",\"cwd\":");
+        push_nonempty_bytes(b, &e.cwd)?;
+        push_bool(b, b",\"cwd_truncated\":", e.flags.cwd_truncated);
+    }
+    if f.env {
+        b.extend_from_slice(b",\"env\":[");
+        for (i, var) in crate::event::split_area(&e.env).enumerate() {
+            if i > 0 {
+                b.push(b',');
+            }
+            push_bytes(b, var)?;
+        }
+        b.extend_from_slice(b"],\"env_size\":");
+        push_u64(b, e.env_size.into());
+        push_bool(b, b",\"env_truncated\":", e.flags.env_truncated);
+        push_bool(b, b",\"env_read_failed\":", e.flags.env_read_failed);
+    }
+    if f.redact {
+        push_bool(b, b",\"args_redacted\":", e.flags.args_redacted);
+    }
+    if f.context {
+        match e.context.as_deref() {
+            Some(c) => {
+                for (key, v) in [(&b",\"euid\":"[..], c.euid), (b",\"gid\":", c.gid), (b",\"egid\":", c.egid)] {
+                    b.extend_from_slice(key);
+                    push_u64(b, v.into());
+                }
+                b.extend_from_slice(b",\"loginuid\":");
+                push_opt_u64(b, c.loginuid.map(u64::from));
+                b.extend_from_slice(b",\"sessionid\":");
+                push_opt_u64(b, c.sessionid.map(u64::from));
+                b.extend_from_slice(b",\"tty\":");
+                push_nonempty_bytes(b, &c.tty)?;
+                b.extend_from_slice(b",\"nspid\":");
+                push_u64(b, c.nspid.into());
+                b.extend_from_slice(b",\"namespaces\":{");
+                let ns = &c.ns;
+                for (i, (name, v)) in [
+                    ("pid", ns.pid),
+                    ("mnt", ns.mnt),
+                    ("net", ns.net),
+                    ("user", ns.user),
+                    ("uts", ns.uts),
+                    ("ipc", ns.ipc),
+                    ("cgroup", ns.cgroup),
+                ]
+                .into_iter()
+                .enumerate()
+                {
+                    if i > 0 {
+                        b.push(b',');
+                    }
+                    b.push(b'"');
+                    b.extend_from_slice(name.as_bytes());
+                    b.extend_from_slice(b"\":");
+                    push_u64(b, v.into());
+                }
+                b.extend_from_slice(b"},\"privilege\":[");
+                for (i, p) in c.privilege.names().enumerate() {
+                    if i > 0 {
+                        b.push(b',');
+                    }
+                    b.push(b'"');
+                    b.extend_from_slice(p.as_bytes());
+                    b.push(b'"');
+                }
+                b.extend_from_slice(b"],\"cap_effective\":");
+                push_u64(b, c.cap_effective);
+                b.extend_from_slice(b",\"exec_id\":");
+                push_nonempty_bytes(b, c.exec_id.as_bytes())?;
+                b.extend_from_slice(b",\"parent_exec_id\":");
+                push_nonempty_bytes(b, c.parent_exec_id.as_deref().unwrap_or("").as_bytes())?;
+                if f.ancestry {
+                    b.extend_from_slice(b",\"ancestry\":[");
+                    for (i, a) in c.ancestry.iter().enumerate() {
+                        if i > 0 {
+                            b.push(b',');
+                        }
+                        b.extend_from_slice(b"{\"pid\":");
+                        push_u64(b, a.pid.into());
+                        b.extend_from_slice(b",\"comm\":");
+                        push_bytes(b, &a.comm)?;
+                        b.extend_from_slice(b",\"exec_id\":");
+                        push_bytes(b, a.exec_id.as_bytes())?;
+                        b.push(b'}');
+                    }
+                    b.push(b']');
+                }
+            }
+            // A record the kernel read no context for (a failed attempt).
+            None => b.extend_from_slice(b",\"exec_id\":null"),
+        }
+    }
+    if f.containers {
+        let c = e.container.as_ref();
+        b.extend_from_slice(b",\"container_id\":");
+        push_nonempty_bytes(b, c.map_or(&b""[..], |c| c.id.as_bytes()))?;
+        b.extend_from_slice(b",\"container_runtime\":");
+        push_nonempty_bytes(b, c.map_or(&b""[..], |c| c.runtime.as_bytes()))?;
+        b.extend_from_slice(b",\"pod_uid\":");
+        push_nonempty_bytes(b, c.and_then(|c| c.pod.as_deref()).unwrap_or("").as_bytes())?;
+    }
+    Ok(())
 }
 
 /// A byte string: a JSON string if it is UTF-8, else `{"bytes":"<base64>"}`.

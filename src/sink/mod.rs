@@ -68,7 +68,18 @@ pub fn build<'a, W: io::Write + 'a, E: io::Write + 'a>(
     let cgroups = config.print_cgroup.is_some();
     let sink: Box<dyn Sink + 'a> = match &config.format {
         OutputFormat::Text(opts) => Box::new(text::TextSink::new(out, err, opts.clone(), clock).with_cgroups(cgroups)),
-        OutputFormat::Json => Box::new(json::JsonSink::new(out, clock).with_cgroups(cgroups)),
+        OutputFormat::Json => {
+            let c = &config.context;
+            let fields = json::ContextFields {
+                cwd: c.cwd,
+                env: c.env,
+                context: c.kernel_context(),
+                ancestry: c.ancestry > 0,
+                containers: c.containers(),
+                redact: !c.redact_args.is_empty(),
+            };
+            Box::new(json::JsonSink::new(out, clock).with_cgroups(cgroups).with_context(fields))
+        }
     };
     if config.summary { Box::new(summary::SummarySink::new(sink, config.kernel.fails)) } else { sink }
 }

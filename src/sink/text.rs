@@ -68,6 +68,8 @@ pub struct TextSink<W, E> {
     clock: Clock,
     /// `--print-cgroup`: a CGROUP column.
     cgroups: bool,
+    /// `--names`: user names by uid, read once from /etc/passwd.
+    users: Option<HashMap<u32, Vec<u8>>>,
     /// `-T`: the last second formatted.
     wall: WallClock,
     /// Reused for every line, so steady state does no allocation.
@@ -85,12 +87,14 @@ impl<W: Write, E: Write> TextSink<W, E> {
         if opts.wall_time {
             init_time_zone();
         }
+        let users = (opts.uid && opts.names).then(read_users);
         TextSink {
             out,
             err,
             opts,
             clock,
             cgroups: false,
+            users,
             wall: WallClock::default(),
             line: Vec::with_capacity(4096),
             exit_cols_at: 0,
@@ -138,7 +142,10 @@ impl<W: Write, E: Write> TextSink<W, E> {
         if self.opts.uid {
             let start = line.len();
             if let Some(uid) = uid {
-                push_u64(line, uid.into());
+                match self.users.as_ref().and_then(|u| u.get(&uid)) {
+                    Some(name) => escape_into(line, name),
+                    None => push_u64(line, uid.into()),
+                }
             }
             pad_to(line, start, 6);
             line.push(b' ');
@@ -181,6 +188,27 @@ impl<W: Write, E: Write> TextSink<W, E> {
             match &e.cgroup {
                 Some(path) => escape_into(line, path),
                 None => line.push(b'?'),
+            }
+            line.push(b' ');
+        }
+        if self.opts.container {
+            let start = line.len();
+            match &e.container {
+                Some(c) if !c.id.is_empty() => line.extend_from_slice(&c.id.as_bytes()[..c.id.len().min(12)]),
+                Some(c) => line.extend_from_slice(c.runtime.as_bytes()),
+                None => line.push(b'-'),
+            }
+            pad_to(line, start, 12);
+            line.push(b' ');
+        }
+        if self.opts.cwd {
+            match (&e.cwd[..], e.flags.cwd_truncated) {
+                (b"", _) => line.push(b'?'),
+                (cwd, true) => {
+                    line.extend_from_slice(b".../");
+                    escape_into(line, cwd);
+                }
+                (cwd, false) => escape_into(line, cwd),
             }
             line.push(b' ');
         }
@@ -264,6 +292,35 @@ impl<W: Write, E: Write> TextSink<W, E> {
         if e.flags.parts_lost {
             notes.add(line, "[parts lost: ring buffer full]");
         }
+        if e.flags.args_redacted {
+            notes.add(line, "[redacted]");
+        }
+        if self.opts.privilege
+            && let Some(c) = e.context.as_deref()
+        {
+            for p in c.privilege.names() {
+                let mark = match p {
+                    "setuid" => "[setuid]",
+                    "setgid" => "[setgid]",
+                    _ => "[caps]",
+                };
+                notes.add(line, mark);
+            }
+        }
+        if self.opts.env {
+            let mut note = b"[env:".to_vec();
+            for var in crate::event::split_area(&e.env) {
+                note.push(b' ');
+                escape_into(&mut note, var);
+            }
+            if e.flags.env_truncated {
+                note.extend_from_slice(b" ...");
+            } else if e.flags.env_read_failed {
+                note.extend_from_slice(b" (unreadable)");
+            }
+            note.push(b']');
+            notes.add_bytes(line, &note);
+        }
         notes.finish(line);
         line.push(b'\n');
     }
@@ -292,6 +349,12 @@ impl<W: Write, E: Write> Sink for TextSink<W, E> {
         }
         if self.cgroups {
             write!(self.line, "CGROUP ")?;
+        }
+        if self.opts.container {
+            write!(self.line, "{:<12} ", "CONTAINER")?;
+        }
+        if self.opts.cwd {
+            write!(self.line, "CWD ")?;
         }
         writeln!(self.line, "ARGS")?;
         self.out.write_all(&self.line)
@@ -343,6 +406,12 @@ impl<W: Write, E: Write> Sink for TextSink<W, E> {
                 }
                 self.format_lead(x.ts_ns, None, None, x.pid, x.ppid, None);
                 if self.cgroups {
+                    self.line.extend_from_slice(b"- ");
+                }
+                if self.opts.container {
+                    self.line.extend_from_slice(b"-            ");
+                }
+                if self.opts.cwd {
                     self.line.extend_from_slice(b"- ");
                 }
                 self.push_indent(x.depth);
@@ -507,6 +576,20 @@ fn push_secs(line: &mut Vec<u8>, ns: u64) {
         line.push(b'0');
     }
     push_u64(line, frac);
+}
+
+/// User names by uid from `/etc/passwd` (read once, never through NSS, so
+/// it cannot block on a directory service); uids not there show as numbers.
+fn read_users() -> HashMap<u32, Vec<u8>> {
+    let text = std::fs::read("/etc/passwd").unwrap_or_default();
+    text.split(|&b| b == b'\n')
+        .filter_map(|l| {
+            let mut f = l.split(|&b| b == b':');
+            let name = f.next()?;
+            let uid = std::str::from_utf8(f.nth(1)?).ok()?.parse().ok()?;
+            Some((uid, name.to_vec()))
+        })
+        .collect()
 }
 
 /// `secs.micros` since boot, from integer arithmetic (no float rounding).

@@ -80,25 +80,33 @@ pub enum Need {
     Cgroup,
     /// `-u`: a user filter.
     Uid,
+    /// `--cwd`, `--env`, `--context`, containers and ancestry: what is read
+    /// of the new process in the kernel at the exec.
+    Context,
 }
 
 impl Need {
-    /// The option that asks for it, as the user typed it.
-    pub fn option(self) -> &'static str {
-        match self {
-            Need::FailedExecs => "-x",
-            Need::Cgroup => "-c",
-            Need::Uid => "-u",
-        }
-    }
-
-    /// What `config` asks for, of the options some sources refuse.
-    fn of(config: &Config) -> Vec<Need> {
+    /// What `config` asks for, of the options some sources refuse, each
+    /// with the option that asks for it, as the user typed it.
+    fn of(config: &Config) -> Vec<(Need, &'static str)> {
         let k = &config.kernel;
-        [(k.fails, Need::FailedExecs), (k.cgroup.is_some(), Need::Cgroup), (k.uid.is_some(), Need::Uid)]
-            .into_iter()
-            .filter_map(|(asked, need)| asked.then_some(need))
-            .collect()
+        let c = &config.context;
+        [
+            (k.fails, Need::FailedExecs, "-x"),
+            (k.cgroup.is_some(), Need::Cgroup, "-c"),
+            (k.uid.is_some(), Need::Uid, "-u"),
+            (c.cwd, Need::Context, "--cwd"),
+            (c.env, Need::Context, "--env"),
+            (c.context, Need::Context, "--context"),
+            (c.print_container, Need::Context, "--print-container"),
+            (c.container.is_some(), Need::Context, "--container"),
+            (c.host == Some(true), Need::Context, "--host"),
+            (c.host == Some(false), Need::Context, "--containers"),
+            (c.ancestry > 0, Need::Context, "--ancestry"),
+        ]
+        .into_iter()
+        .filter_map(|(asked, need, option)| asked.then_some((need, option)))
+        .collect()
     }
 }
 
@@ -228,11 +236,10 @@ pub fn open(config: &Config) -> Result<Opened, SourceError> {
 
 /// Open one source, after checking that it can honour every option given.
 fn open_one(info: &'static SourceInfo, config: &Config) -> Result<Box<dyn Source>, SourceError> {
-    for need in Need::of(config) {
+    for (need, option) in Need::of(config) {
         if let Some((_, why)) = info.refuses.iter().find(|(n, _)| *n == need) {
             return Err(SourceError::Unsupported(format!(
-                "{} is not available with the {} source: {why}",
-                need.option(),
+                "{option} is not available with the {} source: {why}",
                 info.name
             )));
         }
@@ -268,23 +275,26 @@ mod tests {
         with_cgroup.kernel.cgroup =
             Some(crate::config::CgroupTarget { path: "/sys/fs/cgroup/x".into(), id: 7, level: 1 });
         let cases = [
-            (crate::config::for_tests(&["-x"]), Need::FailedExecs),
-            (crate::config::for_tests(&["-u", "0"]), Need::Uid),
-            (with_cgroup, Need::Cgroup),
+            (crate::config::for_tests(&["-x"]), Need::FailedExecs, "-x"),
+            (crate::config::for_tests(&["-u", "0"]), Need::Uid, "-u"),
+            (with_cgroup, Need::Cgroup, "-c"),
+            (crate::config::for_tests(&["--cwd"]), Need::Context, "--cwd"),
+            (crate::config::for_tests(&["--env"]), Need::Context, "--env"),
+            (crate::config::for_tests(&["--host"]), Need::Context, "--host"),
         ];
         let mut refused = 0;
         for &info in &SOURCES {
-            for (config, need) in &cases {
+            for (config, need, option) in &cases {
                 let Some((_, why)) = info.refuses.iter().find(|(n, _)| n == need) else { continue };
                 refused += 1;
                 let e = open_one(info, config).err().expect("refused");
                 assert!(matches!(e, SourceError::Unsupported(_)), "{e}");
                 let msg = e.to_string();
-                assert_eq!(msg, format!("{} is not available with the {} source: {why}", need.option(), info.name));
+                assert_eq!(msg, format!("{option} is not available with the {} source: {why}", info.name));
                 assert!(!msg.contains('\n'));
             }
         }
-        assert_eq!(refused, 7, "ftrace: -x -c -u; netlink, procfs: -x -c");
+        assert_eq!(refused, 16, "ftrace: -x -c -u and context; netlink, procfs: -x -c and context");
     }
 
     /// Only the bpf source filters in the kernel; every source follows a tree.

@@ -190,6 +190,13 @@ mod tests {
     #[test]
     fn descendants_of_this_process() {
         let mut child = std::process::Command::new("sleep").arg("5").spawn().unwrap();
+        // Until the child has exec'd, it carries this thread's name.
+        for _ in 0..1000 {
+            if read_comm(child.id()).is_ok_and(|c| c == b"sleep") {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
         let tree = descendants(std::process::id(), 1000).unwrap();
         let _ = child.kill();
         let _ = child.wait();

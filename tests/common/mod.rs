@@ -461,6 +461,14 @@ impl Finished {
         rows.into_iter().next().unwrap()
     }
 
+    /// The one text row that ends with `suffix` (the end of its ARGS, and
+    /// marks); panics if there is not exactly one.
+    pub fn one_row_ending(&self, suffix: &str) -> String {
+        let rows: Vec<String> = self.stdout_str().lines().filter(|l| l.ends_with(suffix)).map(str::to_string).collect();
+        assert_eq!(rows.len(), 1, "expected exactly one row ending in {suffix:?}, got {rows:#?}\n{}", self.dump());
+        rows.into_iter().next().unwrap()
+    }
+
     /// Every stdout line parsed as JSON; panics on a line that is not.
     pub fn json(&self) -> Vec<Value> {
         self.stdout_str()

@@ -45,6 +45,19 @@ pub const CORE_STRUCTS: &[&str] = &[
     "path",
     "fs_struct",
     "file",
+    "tty_struct",
+    "ns_common",
+    "user_namespace",
+    "uts_namespace",
+    "ipc_namespace",
+    "mnt_namespace",
+    "pid_namespace",
+    "net",
+    "cgroup_namespace",
+    "nsproxy",
+    "upid",
+    "pid",
+    "cred",
     "linux_binprm",
 ];
 
@@ -116,6 +129,14 @@ struct Settings {
     emit_exits: bool,
     /// `-p` or a COMMAND: the root whose descendants alone are traced.
     root: Option<u32>,
+    /// What else the exec program reads (each off by default: dead code).
+    want_ctx: bool,
+    want_cwd: bool,
+    want_env: bool,
+    env_cap: u32,
+    /// `--host` (1) or `--containers` (2), against this pid namespace.
+    targ_host: u32,
+    host_pidns: u32,
 }
 
 impl Settings {
@@ -130,8 +151,25 @@ impl Settings {
             track: config.kernel.track,
             emit_exits: config.kernel.exits,
             root: config.kernel.pid,
+            want_ctx: config.context.kernel_context(),
+            want_cwd: config.context.cwd,
+            want_env: config.context.env,
+            env_cap: config.context.env_cap,
+            targ_host: match config.context.host {
+                None => 0,
+                Some(true) => 1,
+                Some(false) => 2,
+            },
+            host_pidns: host_pid_namespace(),
         }
     }
+}
+
+/// The inode number of the host's pid namespace: init's, else ours (in a
+/// container that hides init's, the one execsnoop runs in); 0 if unknown.
+fn host_pid_namespace() -> u32 {
+    use std::os::unix::fs::MetadataExt;
+    ["/proc/1/ns/pid", "/proc/self/ns/pid"].iter().find_map(|p| std::fs::metadata(p).ok()).map_or(0, |m| m.ino() as u32)
 }
 
 /// Load the object and attach what the settings ask for. `private_ns`: we
@@ -156,6 +194,12 @@ fn setup(s: &Settings, btf: Option<&Btf>, private_ns: bool) -> Result<Ebpf, Sour
         .override_global("targ_uid", &s.targ_uid, true)
         .override_global("targ_cgroup", &targ_cgroup, true)
         .override_global("trace_fails", &trace_fails, true)
+        .override_global("want_ctx", &u8::from(s.want_ctx), true)
+        .override_global("want_cwd", &u8::from(s.want_cwd), true)
+        .override_global("want_env", &u8::from(s.want_env), true)
+        .override_global("env_cap", &s.env_cap, true)
+        .override_global("targ_host", &s.targ_host, true)
+        .override_global("host_pidns", &s.host_pidns, true)
         .map_max_entries("events", s.ring_bytes)
         .map_max_entries("pending", if s.trace_fails { PENDING_MAX } else { 1 })
         .load(OBJECT)

@@ -22,7 +22,7 @@
 use std::collections::HashMap;
 use std::mem::{offset_of, size_of};
 
-use crate::event::{ArgsFrom, Exec, ExecFlags, Exit, ExitStatus, SourceKind};
+use crate::event::{ArgsFrom, Context, Exec, ExecFlags, Exit, ExitStatus, Namespaces, Privilege, SourceKind};
 
 pub(crate) const TASK_COMM_LEN: usize = 16;
 
@@ -35,6 +35,9 @@ pub(crate) const EVENT_PIECE: u32 = 3;
 pub(crate) const PIECE_INTERP: u32 = 1;
 pub(crate) const PIECE_EXE: u32 = 2;
 pub(crate) const PIECE_ARGS: u32 = 3;
+pub(crate) const PIECE_CTX: u32 = 4;
+pub(crate) const PIECE_CWD: u32 = 5;
+pub(crate) const PIECE_ENV: u32 = 6;
 /// Payload bytes a piece carries at most.
 #[allow(dead_code, reason = "mirrors execsnoop.h; checked against it by a test")]
 pub(crate) const PIECE_DATA: u32 = 16 * 1024;
@@ -48,6 +51,14 @@ pub(crate) const EXEC_F_FILELESS: u32 = 1 << 5;
 pub(crate) const EXEC_F_INTERP_TRUNCATED: u32 = 1 << 6;
 pub(crate) const EXEC_F_EXE_TRUNCATED: u32 = 1 << 7;
 pub(crate) const EXEC_F_PIECE_LOST: u32 = 1 << 8;
+pub(crate) const EXEC_F_ENV_TRUNCATED: u32 = 1 << 9;
+pub(crate) const EXEC_F_ENV_READ_FAILED: u32 = 1 << 10;
+pub(crate) const EXEC_F_CWD_TRUNCATED: u32 = 1 << 11;
+
+pub(crate) const PRIV_SETUID: u32 = 1 << 0;
+pub(crate) const PRIV_SETGID: u32 = 1 << 1;
+pub(crate) const PRIV_CAPS: u32 = 1 << 2;
+pub(crate) const NS_COUNT: usize = 7;
 
 /// The executed file's dentry names (fd-based execs): slot size and count.
 pub(crate) const EXE_SLOT: usize = 256;
@@ -102,12 +113,16 @@ pub(crate) struct ExecEvent {
     pub exe_steps: u32,
     pub cpu: u32,
     pub pieces: u32,
+    pub env_size: u32,
+    pub env_len: u32,
+    pub cwd_len: u32,
+    pub cwd_steps: u32,
     pub comm: [u8; TASK_COMM_LEN],
     pub pcomm: [u8; TASK_COMM_LEN],
 }
 
 const _: () = {
-    assert!(size_of::<ExecEvent>() == 112);
+    assert!(size_of::<ExecEvent>() == 128);
     assert!(offset_of!(ExecEvent, r#type) == 0);
     assert!(offset_of!(ExecEvent, flags) == 4);
     assert!(offset_of!(ExecEvent, ts_ns) == 8);
@@ -126,8 +141,43 @@ const _: () = {
     assert!(offset_of!(ExecEvent, exe_steps) == 68);
     assert!(offset_of!(ExecEvent, cpu) == 72);
     assert!(offset_of!(ExecEvent, pieces) == 76);
-    assert!(offset_of!(ExecEvent, comm) == 80);
-    assert!(offset_of!(ExecEvent, pcomm) == 96);
+    assert!(offset_of!(ExecEvent, env_size) == 80);
+    assert!(offset_of!(ExecEvent, env_len) == 84);
+    assert!(offset_of!(ExecEvent, cwd_len) == 88);
+    assert!(offset_of!(ExecEvent, cwd_steps) == 92);
+    assert!(offset_of!(ExecEvent, comm) == 96);
+    assert!(offset_of!(ExecEvent, pcomm) == 112);
+};
+
+/// `struct exec_context` from execsnoop.h (a PIECE_CTX payload).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct ExecContext {
+    pub euid: u32,
+    pub gid: u32,
+    pub egid: u32,
+    pub loginuid: u32,
+    pub sessionid: u32,
+    pub nspid: u32,
+    pub start_boottime: u64,
+    pub self_exec_id: u64,
+    pub parent_start_boottime: u64,
+    pub cap_effective: u64,
+    pub privilege: u32,
+    pub ns: [u32; NS_COUNT],
+    pub tty: [u8; TASK_COMM_LEN],
+}
+
+const _: () = {
+    assert!(size_of::<ExecContext>() == 104);
+    assert!(offset_of!(ExecContext, nspid) == 20);
+    assert!(offset_of!(ExecContext, start_boottime) == 24);
+    assert!(offset_of!(ExecContext, self_exec_id) == 32);
+    assert!(offset_of!(ExecContext, parent_start_boottime) == 40);
+    assert!(offset_of!(ExecContext, cap_effective) == 48);
+    assert!(offset_of!(ExecContext, privilege) == 56);
+    assert!(offset_of!(ExecContext, ns) == 60);
+    assert!(offset_of!(ExecContext, tty) == 88);
 };
 
 /// `struct piece` from execsnoop.h.
@@ -219,7 +269,7 @@ pub(crate) enum DecodeError {
     #[error("unknown piece kind {0}")]
     UnknownPiece(u32),
     #[error("exec record declares {declared} pieces of {bytes:?} bytes, its run has {got} of {have:?}")]
-    Run { declared: u32, got: u32, bytes: [u64; 3], have: [u64; 3] },
+    Run { declared: u32, got: u32, bytes: [u64; 5], have: [u64; 5] },
 }
 
 /// What a ring-buffer record completes.
@@ -255,6 +305,9 @@ struct Run {
     interp: Vec<u8>,
     exe: Vec<u8>,
     args: Vec<u8>,
+    ctx: Vec<u8>,
+    cwd: Vec<u8>,
+    env: Vec<u8>,
 }
 
 /// Joins the runs of records the BPF program writes into execs.
@@ -303,6 +356,9 @@ impl Assembler {
             PIECE_INTERP => run.interp.extend_from_slice(data),
             PIECE_EXE => run.exe.extend_from_slice(data),
             PIECE_ARGS => run.args.extend_from_slice(data),
+            PIECE_CTX => run.ctx.extend_from_slice(data),
+            PIECE_CWD => run.cwd.extend_from_slice(data),
+            PIECE_ENV => run.env.extend_from_slice(data),
             k => return Err(DecodeError::UnknownPiece(k)),
         }
         run.pieces += 1;
@@ -325,10 +381,18 @@ impl Assembler {
             _ => Run::default(),
         };
         let declared = u32_at(rec, offset_of!(ExecEvent, pieces));
-        let bytes =
-            [offset_of!(ExecEvent, interp_len), offset_of!(ExecEvent, exe_len), offset_of!(ExecEvent, args_len)]
-                .map(|off| u64::from(u32_at(rec, off)));
-        let have = [run.interp.len(), run.exe.len(), run.args.len()].map(|n| n as u64);
+        let bytes = [
+            offset_of!(ExecEvent, interp_len),
+            offset_of!(ExecEvent, exe_len),
+            offset_of!(ExecEvent, args_len),
+            offset_of!(ExecEvent, cwd_len),
+            offset_of!(ExecEvent, env_len),
+        ]
+        .map(|off| u64::from(u32_at(rec, off)));
+        let have = [run.interp.len(), run.exe.len(), run.args.len(), run.cwd.len(), run.env.len()].map(|n| n as u64);
+        if !run.ctx.is_empty() && run.ctx.len() != size_of::<ExecContext>() {
+            return Err(DecodeError::Lengths { declared: size_of::<ExecContext>() as u64, size: run.ctx.len() });
+        }
         if declared != run.pieces || bytes != have {
             return Err(DecodeError::Run { declared, got: run.pieces, bytes, have });
         }
@@ -343,6 +407,9 @@ fn exec_from(rec: &[u8], filename: &[u8], run: Run) -> Exec {
     let exe_steps = u32_at(rec, offset_of!(ExecEvent, exe_steps)) as usize;
     let exe = exe_path(&run.exe, exe_steps);
     let exe_truncated = flags & EXEC_F_EXE_TRUNCATED != 0;
+    let cwd_steps = u32_at(rec, offset_of!(ExecEvent, cwd_steps)) as usize;
+    let cwd = exe_path(&run.cwd, cwd_steps);
+    let context = context(&run.ctx);
     // Through a descriptor, the walked path is the file that ran; the
     // kernel's "/dev/fd/N..." is kept beside it.
     let (filename, fd_path) = if exe.is_empty() { (filename.to_vec(), Vec::new()) } else { (exe, filename.to_vec()) };
@@ -369,13 +436,54 @@ fn exec_from(rec: &[u8], filename: &[u8], run: Run) -> Exec {
             interp_truncated: flags & EXEC_F_INTERP_TRUNCATED != 0,
             exe_truncated,
             parts_lost: flags & EXEC_F_PIECE_LOST != 0,
+            cwd_truncated: flags & EXEC_F_CWD_TRUNCATED != 0,
+            env_truncated: flags & EXEC_F_ENV_TRUNCATED != 0,
+            env_read_failed: flags & EXEC_F_ENV_READ_FAILED != 0,
+            args_redacted: false,
         },
         fd_path,
         cgroup: None,
+        cwd,
+        env: run.env,
+        env_size: u32_at(rec, offset_of!(ExecEvent, env_size)),
+        context,
+        container: None,
         source: SourceKind::BPF,
         args_from: ArgsFrom::Exec,
         depth: depth(u32_at(rec, offset_of!(ExecEvent, depth))),
     }
+}
+
+/// The context piece, decoded (the ids, ancestry and container are the
+/// enrichment stage's to fill in).
+fn context(raw: &[u8]) -> Option<Box<Context>> {
+    if raw.len() != size_of::<ExecContext>() {
+        return None;
+    }
+    let at = |f: usize| u32_at(raw, f);
+    let set = |v: u32| (v != u32::MAX).then_some(v);
+    let ns = |i: usize| u32_at(raw, offset_of!(ExecContext, ns) + 4 * i);
+    let privilege = at(offset_of!(ExecContext, privilege));
+    Some(Box::new(Context {
+        euid: at(offset_of!(ExecContext, euid)),
+        gid: at(offset_of!(ExecContext, gid)),
+        egid: at(offset_of!(ExecContext, egid)),
+        loginuid: set(at(offset_of!(ExecContext, loginuid))),
+        sessionid: set(at(offset_of!(ExecContext, sessionid))),
+        tty: cstr(&raw[offset_of!(ExecContext, tty)..offset_of!(ExecContext, tty) + TASK_COMM_LEN]).to_vec(),
+        nspid: at(offset_of!(ExecContext, nspid)),
+        ns: Namespaces { pid: ns(0), mnt: ns(1), net: ns(2), user: ns(3), uts: ns(4), ipc: ns(5), cgroup: ns(6) },
+        privilege: Privilege {
+            setuid: privilege & PRIV_SETUID != 0,
+            setgid: privilege & PRIV_SETGID != 0,
+            caps: privilege & PRIV_CAPS != 0,
+        },
+        cap_effective: u64_at(raw, offset_of!(ExecContext, cap_effective)),
+        start_boottime: u64_at(raw, offset_of!(ExecContext, start_boottime)),
+        self_exec_id: u64_at(raw, offset_of!(ExecContext, self_exec_id)),
+        parent_start_boottime: u64_at(raw, offset_of!(ExecContext, parent_start_boottime)),
+        ..Context::default()
+    }))
 }
 
 /// The executed file's path from the dentry names the kernel walked (leaf
@@ -547,6 +655,16 @@ mod tests {
             ("EXEC_F_INTERP_TRUNCATED", EXEC_F_INTERP_TRUNCATED.into()),
             ("EXEC_F_EXE_TRUNCATED", EXEC_F_EXE_TRUNCATED.into()),
             ("EXEC_F_PIECE_LOST", EXEC_F_PIECE_LOST.into()),
+            ("EXEC_F_ENV_TRUNCATED", EXEC_F_ENV_TRUNCATED.into()),
+            ("EXEC_F_ENV_READ_FAILED", EXEC_F_ENV_READ_FAILED.into()),
+            ("EXEC_F_CWD_TRUNCATED", EXEC_F_CWD_TRUNCATED.into()),
+            ("PIECE_CTX", PIECE_CTX.into()),
+            ("PIECE_CWD", PIECE_CWD.into()),
+            ("PIECE_ENV", PIECE_ENV.into()),
+            ("PRIV_SETUID", PRIV_SETUID.into()),
+            ("PRIV_SETGID", PRIV_SETGID.into()),
+            ("PRIV_CAPS", PRIV_CAPS.into()),
+            ("NS_COUNT", NS_COUNT as u64),
             ("EXE_SLOT", EXE_SLOT as u64),
             ("EXE_DEPTH", EXE_DEPTH as u64),
             ("ARGS_CAP_DEFAULT", ARGS_CAP_DEFAULT.into()),
@@ -618,8 +736,30 @@ mod tests {
                 ("__u32", "exe_steps"),
                 ("__u32", "cpu"),
                 ("__u32", "pieces"),
+                ("__u32", "env_size"),
+                ("__u32", "env_len"),
+                ("__u32", "cwd_len"),
+                ("__u32", "cwd_steps"),
                 ("char", "comm[TASK_COMM_LEN]"),
                 ("char", "pcomm[TASK_COMM_LEN]"),
+            ],
+        );
+        assert_fields(
+            "exec_context",
+            &[
+                ("__u32", "euid"),
+                ("__u32", "gid"),
+                ("__u32", "egid"),
+                ("__u32", "loginuid"),
+                ("__u32", "sessionid"),
+                ("__u32", "nspid"),
+                ("__u64", "start_boottime"),
+                ("__u64", "self_exec_id"),
+                ("__u64", "parent_start_boottime"),
+                ("__u64", "cap_effective"),
+                ("__u32", "privilege"),
+                ("__u32", "ns[NS_COUNT]"),
+                ("char", "tty[TASK_COMM_LEN]"),
             ],
         );
         assert_fields(

@@ -116,6 +116,10 @@ pub(crate) static INFO: SourceInfo = SourceInfo {
         ),
         (Need::Cgroup, "its sched events carry no cgroup id; use --source bpf"),
         (
+            Need::Context,
+            "only the bpf source reads the new process (its directory, environment, credentials, namespaces) at the exec; use --source bpf",
+        ),
+        (
             Need::Uid,
             "its events carry no user id, and /proc is read after a short-lived process is gone; use --source bpf \
              or netlink",

@@ -65,6 +65,10 @@ pub(crate) static INFO: SourceInfo = SourceInfo {
     refuses: &[
         (Need::FailedExecs, "the proc connector reports only successful execs"),
         (Need::Cgroup, "the proc connector carries no cgroup"),
+        (
+            Need::Context,
+            "only the bpf source reads the new process (its directory, environment, credentials, namespaces) at the exec; use --source bpf",
+        ),
     ],
     poll: Duration::from_millis(50),
     open: |config| Ok(Box::new(NetlinkSource::open(config)?)),

@@ -140,6 +140,10 @@ pub(crate) static INFO: SourceInfo = SourceInfo {
     refuses: &[
         (Need::FailedExecs, "a failed exec() leaves no process behind to find in /proc"),
         (Need::Cgroup, "it does not read cgroups; use the bpf source"),
+        (
+            Need::Context,
+            "only the bpf source reads the new process (its directory, environment, credentials, namespaces) at the exec; use --source bpf",
+        ),
     ],
     poll: Duration::from_millis(50),
     open: |config| Ok(Box::new(ProcfsSource::open(config)?)),
