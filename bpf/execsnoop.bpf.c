@@ -682,8 +682,10 @@ int exec_exe(struct bpf_raw_tracepoint_args *ctx)
 		keep = at_root - 1; /* all ones when not at the root */
 		/* A mount's root is no part of the path (it stands for its
 		 * mountpoint, named at the next step; a bind mount's root has the
-		 * name of what was bound): its slot is left empty. */
-		slot[0] &= (char)keep;
+		 * name of what was bound): its slot is left empty. (A dentry that
+		 * is its own parent but no mount's root, as a memfd's, keeps its
+		 * name.) */
+		slot[0] &= (char)(0 - nonzero(d ^ root));
 		nd = (parent & keep) | (mountpoint & ~keep);
 		nm = (m & keep) | (up & ~keep);
 		/* At the process's root: stay. */
