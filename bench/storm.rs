@@ -216,6 +216,8 @@
 //! - `STORM_NO_LIBBPF=1`: skip the libbpf-tools comparison (both parts).
 //! - `STORM_NO_EXITS=1`: skip the `execsnoop json -e` and `text -e` rows
 //!   (and the `-e cost` lines).
+//! - `STORM_NO_CONTEXT=1`: skip the `execsnoop json --cwd --print-container`
+//!   and `json --env` rows (and their cost lines against `execsnoop json`)
 //! - `STORM_NO_SOURCES=1`: skip the `--source` rows (and the `per source`
 //!   line).
 //! - `STORM_NO_TAX=1`: skip the syscall tax.
@@ -260,6 +262,10 @@ const MISSING_NAME: &str = "missing-noop";
 /// Issue target: with `-e`, CPU per exec and slowdown within this factor of
 /// the same mode without it.
 const EXITS_TARGET: f64 = 1.5;
+/// `--cwd --print-container` against the plain JSON row: CPU per event.
+const CWD_TARGET: f64 = 1.5;
+/// `--env` against the plain JSON row: CPU per event.
+const ENV_TARGET: f64 = 2.0;
 
 const DEFAULT_TAX_ROUNDS: usize = 5;
 const QUICK_TAX_ROUNDS: usize = 1;
@@ -352,6 +358,8 @@ struct Config {
     tracefs_visible: bool,
     /// The `-e` rows (off with STORM_NO_EXITS=1).
     exits: bool,
+    /// The `--cwd --print-container` and `--env` rows (off with STORM_NO_CONTEXT=1).
+    context: bool,
     /// The per-source rows (off with STORM_NO_SOURCES=1).
     sources: bool,
     /// The syscall-tax part: `None` when skipped (STORM_NO_TAX=1).
@@ -417,7 +425,7 @@ fn parse_config() -> Res<Config> {
                 println!(
                     "exec storm benchmark for execsnoop\n\nusage: sudo cargo bench --bench storm [-- --quick]\n\
                      env: STORM_WORKERS STORM_EXECS STORM_RUNS STORM_QUICK STORM_EXTRA_ARGS STORM_EXECSNOOP STORM_NO_LIBBPF\n     \
-                     STORM_NO_EXITS STORM_NO_SOURCES STORM_NO_TAX STORM_TAX_ROUNDS STORM_TAX_COUNT\n\
+                     STORM_NO_EXITS STORM_NO_CONTEXT STORM_NO_SOURCES STORM_NO_TAX STORM_TAX_ROUNDS STORM_TAX_COUNT\n\
                      (see the module doc at the top of bench/storm.rs)"
                 );
                 std::process::exit(0);
@@ -458,6 +466,7 @@ fn parse_config() -> Res<Config> {
             .iter()
             .any(|p| Path::new(p).is_dir()),
         exits: !env_flag("STORM_NO_EXITS"),
+        context: !env_flag("STORM_NO_CONTEXT"),
         sources: !env_flag("STORM_NO_SOURCES"),
         tax,
     })
@@ -1451,6 +1460,10 @@ enum Kind {
     OursJsonFails,
     /// `--json -e`: an exit record per process as well.
     OursJsonExits,
+    /// `--json --cwd --print-container`: the context a row costs most often.
+    OursJsonCwd,
+    /// `--json --env`: the environment block read and redacted as well.
+    OursJsonEnv,
     OursText,
     /// Text mode with `-e`.
     OursTextExits,
@@ -1486,6 +1499,8 @@ impl Kind {
             Kind::OursJson => "execsnoop json",
             Kind::OursJsonFails => "execsnoop json -x",
             Kind::OursJsonExits => "execsnoop json -e",
+            Kind::OursJsonCwd => "execsnoop json --cwd --print-container",
+            Kind::OursJsonEnv => "execsnoop json --env",
             Kind::OursText => "execsnoop text",
             Kind::OursTextExits => "execsnoop text -e",
             Kind::Libbpf => "libbpf-tools",
@@ -1495,7 +1510,15 @@ impl Kind {
         }
     }
     fn is_json(self) -> bool {
-        matches!(self, Kind::OursJson | Kind::OursJsonFails | Kind::OursJsonExits | Kind::Source(_))
+        matches!(
+            self,
+            Kind::OursJson
+                | Kind::OursJsonFails
+                | Kind::OursJsonExits
+                | Kind::OursJsonCwd
+                | Kind::OursJsonEnv
+                | Kind::Source(_)
+        )
     }
     fn is_ours(self) -> bool {
         self != Kind::Libbpf
@@ -2153,6 +2176,11 @@ fn kind_args(cfg: &Config, kind: Kind) -> Vec<String> {
     }
     if kind.with_exits() && !has_exits_flag(&cfg.extra_args) {
         v.push("-e".to_owned());
+    }
+    match kind {
+        Kind::OursJsonCwd => v.extend(["--cwd".to_owned(), "--print-container".to_owned()]),
+        Kind::OursJsonEnv => v.push("--env".to_owned()),
+        _ => {}
     }
     if let Some(src) = kind.source() {
         v.extend(["--source".to_owned(), src.as_str().to_owned()]);
@@ -3074,6 +3102,9 @@ fn run() -> Res<()> {
     if cfg.exits {
         kinds.push(Kind::OursJsonExits);
     }
+    if cfg.context {
+        kinds.extend([Kind::OursJsonCwd, Kind::OursJsonEnv]);
+    }
     kinds.push(Kind::OursText);
     if cfg.exits {
         kinds.push(Kind::OursTextExits);
@@ -3351,7 +3382,12 @@ fn run() -> Res<()> {
     let _ = writeln!(out);
     let row_of = |k: Kind| rows.iter().find(|(kind, _)| *kind == k).map(|(_, r)| r);
     // What -e costs: its row against the same mode without it.
-    for (with, without) in [(Kind::OursJsonExits, Kind::OursJson), (Kind::OursTextExits, Kind::OursText)] {
+    for (with, without, target, what) in [
+        (Kind::OursJsonExits, Kind::OursJson, EXITS_TARGET, "-e"),
+        (Kind::OursTextExits, Kind::OursText, EXITS_TARGET, "-e"),
+        (Kind::OursJsonCwd, Kind::OursJson, CWD_TARGET, "--cwd --print-container"),
+        (Kind::OursJsonEnv, Kind::OursJson, ENV_TARGET, "--env"),
+    ] {
         let (Some(a), Some(b)) = (row_of(with), row_of(without)) else { continue };
         let ratio = |f: fn(&Rows) -> &Vec<f64>| match (median_f(f(a).clone()), median_f(f(b).clone())) {
             (Some(x), Some(y)) if y > 0.0 => Some(x / y),
@@ -3359,15 +3395,18 @@ fn run() -> Res<()> {
         };
         let cpu = ratio(|r| &r.cpu_per_1k_ms);
         let slow = ratio(|r| &r.slowdown);
+        // -e: both within the target; the context options: CPU per event.
+        let slow_counts = what == "-e";
         let verdict = match (cpu, slow) {
-            (Some(c), Some(s)) if c <= EXITS_TARGET && s <= EXITS_TARGET => "met",
+            (Some(c), Some(s)) if c <= target && (!slow_counts || s <= target) => "met",
             (Some(_), Some(_)) => "NOT met",
             _ => "n/a",
         };
         let x = |v: Option<f64>| v.map_or("n/a".into(), |v| format!("{v:.2}x"));
+        let goal = if slow_counts { "each" } else { "cpu/1k exec" };
         let _ = writeln!(
             out,
-            "-e cost, {} / {}: cpu/1k exec {}, slowdown {}  (target: each within {EXITS_TARGET:.1}x: {verdict})",
+            "{what} cost, {} / {}: cpu/1k exec {}, slowdown {}  (target: {goal} within {target:.1}x: {verdict})",
             with.label(),
             without.label(),
             x(cpu),

@@ -221,6 +221,53 @@ pub struct Args {
     #[arg(long = "names")]
     pub names: bool,
 
+    /// Write the records (text, or --json) to PATH instead of stdout:
+    /// appended, created mode 0640; SIGHUP reopens it (for logrotate).
+    #[arg(short = 'o', long = "output", value_name = "PATH", help_heading = "Output")]
+    pub output: Option<std::path::PathBuf>,
+
+    /// Rotate --output when it would grow past SIZE (bytes, or with a K, M
+    /// or G suffix: KiB, MiB, GiB): PATH becomes PATH.1, PATH.1 PATH.2, ...
+    #[arg(long = "rotate-size", value_name = "SIZE", requires = "output", help_heading = "Output")]
+    pub rotate_size: Option<String>,
+
+    /// Rotated files kept, PATH.1 (newest) to PATH.N (default 5; 0: none).
+    #[arg(long = "rotate-keep", value_name = "N", requires = "rotate_size", help_heading = "Output")]
+    pub rotate_keep: Option<u32>,
+
+    /// Send each record to the local syslog (/dev/log) as an RFC 5424
+    /// message whose text is the record's JSON.
+    #[arg(long = "syslog", conflicts_with = "output", help_heading = "Output")]
+    pub syslog: bool,
+
+    /// The syslog socket (default /dev/log).
+    #[arg(long = "syslog-socket", value_name = "PATH", requires = "syslog", help_heading = "Output")]
+    pub syslog_socket: Option<std::path::PathBuf>,
+
+    /// The syslog facility: kern, user, mail, daemon (default), auth,
+    /// syslog, lpr, news, uucp, cron, authpriv, ftp, local0..local7.
+    #[arg(long = "syslog-facility", value_name = "NAME", requires = "syslog", help_heading = "Output")]
+    pub syslog_facility: Option<String>,
+
+    /// The syslog APP-NAME (default execsnoop).
+    #[arg(long = "syslog-app-name", value_name = "NAME", requires = "syslog", help_heading = "Output")]
+    pub syslog_app_name: Option<String>,
+
+    /// Largest syslog message (default 8192, rsyslog's default); a longer
+    /// record is sent in parts, marked part="K" parts="N".
+    #[arg(long = "syslog-max-bytes", value_name = "BYTES", requires = "syslog", help_heading = "Output")]
+    pub syslog_max_bytes: Option<usize>,
+
+    /// Serve Prometheus metrics on http://ADDR:PORT/metrics (e.g.
+    /// 127.0.0.1:9432): execs, failed execs, exits, losses, source.
+    #[arg(long = "metrics", value_name = "ADDR:PORT", help_heading = "Output")]
+    pub metrics: Option<String>,
+
+    /// With --metrics, per-command exec counters for the N commands with
+    /// the most execs (default: none, to keep cardinality low).
+    #[arg(long = "metrics-commands", value_name = "N", requires = "metrics", help_heading = "Output")]
+    pub metrics_commands: Option<usize>,
+
     /// Only processes whose name (after exec) matches this regular
     /// expression (unanchored search).
     #[arg(value_name = "NAME")]

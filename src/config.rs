@@ -16,6 +16,9 @@ use regex::bytes::Regex;
 use crate::cgroup::{self, Hierarchy};
 use crate::cli::Args;
 use crate::event::SourceKind;
+pub use crate::metrics::MetricsOptions;
+pub use crate::sink::file::Rotation;
+pub use crate::sink::syslog::{FACILITIES, SyslogOptions};
 
 /// Bytes of arguments captured per exec unless `--arg-bytes` says otherwise.
 pub const ARGS_CAP_DEFAULT: u32 = 32 * 1024;
@@ -64,6 +67,18 @@ pub enum ConfigError {
     DurationAndCommand,
     #[error("--env-bytes must be between 1 and {max}, got {got}")]
     BadEnvBytes { got: u64, max: u32 },
+    #[error("--rotate-size {0:?}: give a size in bytes, or with a K, M or G suffix, e.g. 100M")]
+    BadRotateSize(String),
+    #[error(
+        "--syslog-facility {0:?}: give one of kern, user, mail, daemon, auth, syslog, lpr, news, uucp, cron, authpriv, ftp, local0..local7"
+    )]
+    BadFacility(String),
+    #[error("--syslog-app-name {0:?}: give 1 to 48 printable ASCII characters without spaces")]
+    BadAppName(String),
+    #[error("--syslog-max-bytes must be between 480 and 65000, got {0}")]
+    BadSyslogMax(usize),
+    #[error("--metrics {0:?}: give an IP address and port, e.g. 127.0.0.1:9432 or [::1]:9432")]
+    BadMetricsAddr(String),
     #[error("invalid --redact regex {pattern:?}: {reason}")]
     BadRedact { pattern: String, reason: String },
     #[error("--container {0:?}: give the start of a container id (hexadecimal digits)")]
@@ -196,6 +211,21 @@ pub struct Config {
     pub command: Option<Vec<std::ffi::OsString>>,
     /// `--cwd`, `--env`, `--context`, containers, ancestry.
     pub context: ContextOptions,
+    /// Where the records go: stdout, `--output`, `--syslog`.
+    pub destination: Destination,
+    /// `--metrics`.
+    pub metrics: Option<MetricsOptions>,
+}
+
+/// Where the records go.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Destination {
+    #[default]
+    Stdout,
+    /// `--output PATH`, rotated with `--rotate-size`.
+    File { path: std::path::PathBuf, rotation: Option<Rotation> },
+    /// `--syslog`: the JSON of each record in a syslog message.
+    Syslog(SyslogOptions),
 }
 
 /// What else is read at each exec, and what is added to it, beyond the
@@ -432,8 +462,65 @@ impl Config {
             source,
             summary: args.summary,
             command,
+            destination: destination(args)?,
+            metrics: args
+                .metrics
+                .as_deref()
+                .map(|a| {
+                    let addr = a.parse::<std::net::SocketAddr>().map_err(|_| ConfigError::BadMetricsAddr(a.into()))?;
+                    Ok(MetricsOptions { addr, commands: args.metrics_commands.unwrap_or(0) })
+                })
+                .transpose()?,
         })
     }
+}
+
+/// `--output` (with its rotation) or `--syslog`, else stdout.
+fn destination(args: &Args) -> Result<Destination, ConfigError> {
+    if let Some(path) = &args.output {
+        let rotation = args
+            .rotate_size
+            .as_deref()
+            .map(|s| {
+                let size = parse_size(s).ok_or_else(|| ConfigError::BadRotateSize(s.into()))?;
+                Ok(Rotation { size, keep: args.rotate_keep.unwrap_or(5) })
+            })
+            .transpose()?;
+        return Ok(Destination::File { path: path.clone(), rotation });
+    }
+    if args.syslog {
+        let facility = match &args.syslog_facility {
+            None => 3,
+            Some(name) => FACILITIES
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|&(_, f)| f)
+                .ok_or_else(|| ConfigError::BadFacility(name.clone()))?,
+        };
+        let app_name = args.syslog_app_name.clone().unwrap_or_else(|| "execsnoop".into());
+        if app_name.is_empty() || app_name.len() > 48 || !app_name.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(ConfigError::BadAppName(app_name));
+        }
+        let max_bytes = args.syslog_max_bytes.unwrap_or(8192);
+        if !(480..=65000).contains(&max_bytes) {
+            return Err(ConfigError::BadSyslogMax(max_bytes));
+        }
+        let socket = args.syslog_socket.clone().unwrap_or_else(|| "/dev/log".into());
+        return Ok(Destination::Syslog(SyslogOptions { socket, facility, app_name, max_bytes }));
+    }
+    Ok(Destination::Stdout)
+}
+
+/// `100`, `512K`, `100M`, `2G` (binary multiples); at least 1 byte.
+fn parse_size(s: &str) -> Option<u64> {
+    let (num, mult) = match s.as_bytes().last()? {
+        b'K' | b'k' => (&s[..s.len() - 1], 1u64 << 10),
+        b'M' | b'm' => (&s[..s.len() - 1], 1 << 20),
+        b'G' | b'g' => (&s[..s.len() - 1], 1 << 30),
+        _ => (s, 1),
+    };
+    let n: u64 = num.parse().ok()?;
+    n.checked_mul(mult).filter(|&v| v > 0)
 }
 
 /// `-u USER`: a number is a uid as is (it need not have a passwd entry);

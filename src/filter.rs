@@ -122,7 +122,7 @@ impl Select {
     }
 
     fn matches(&mut self, e: &Exec) -> bool {
-        if !self.ppid.is_none_or(|p| p == e.ppid) || !self.uid.is_none_or(|u| u == e.uid) {
+        if self.ppid.is_some_and(|p| p != e.ppid) || self.uid.is_some_and(|u| u != e.uid) {
             return false;
         }
         if !self.name.as_ref().is_none_or(|re| re.is_match(&e.comm)) {

@@ -7,13 +7,16 @@
 use std::io::{self, BufWriter, IsTerminal, Write};
 use std::os::fd::AsFd;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use clap::Parser;
 
 use execsnoop::cli::Args;
 use execsnoop::command;
-use execsnoop::config::Config;
+use execsnoop::config::{Config, Destination};
+use execsnoop::metrics::{self, Metrics};
 use execsnoop::run::{self, Ended, Signals, note};
+use execsnoop::sink::file::RotatingFile;
 use execsnoop::sink::{self, Clock};
 use execsnoop::source;
 
@@ -78,7 +81,17 @@ fn main() -> ExitCode {
 }
 
 fn trace(config: &Config) -> anyhow::Result<Status> {
-    let signals = Signals::install()?;
+    let to_file = matches!(config.destination, Destination::File { .. });
+    let signals = Signals::install(to_file)?;
+    // Where the records go, opened before anything starts, so that a path
+    // that cannot be written or an address in use is the first error.
+    let file = match &config.destination {
+        Destination::File { path, rotation } => {
+            Some(RotatingFile::open(path, rotation.clone(), signals.reopen_flag()).map_err(anyhow::Error::from)?)
+        }
+        _ => None,
+    };
+    let listener = config.metrics.map(|m| metrics::bind(m.addr)).transpose()?;
     // A COMMAND is forked first and held before its exec, so the source can
     // follow it from its very first exec.
     let paused = match &config.command {
@@ -122,11 +135,23 @@ fn trace(config: &Config) -> anyhow::Result<Status> {
         None => None,
     };
     let stdout = io::stdout();
-    let stdout_is_tty = stdout.is_terminal();
+    let to_stdout = config.destination == Destination::Stdout;
+    let stdout_is_tty = to_stdout && stdout.is_terminal();
     let stdout_fd = stdout.as_fd().try_clone_to_owned()?;
-    let out = BufWriter::with_capacity(64 * 1024, stdout.lock());
+    let out: Box<dyn Write> = match file {
+        Some(f) => Box::new(f),
+        None => Box::new(BufWriter::with_capacity(64 * 1024, stdout.lock())),
+    };
     let err = io::stderr();
-    let mut sink = sink::build(config, Clock::now(), out, err);
+    let mut sink = sink::build(config, Clock::now(), out, err)?;
+    let metrics = match (config.metrics, listener) {
+        (Some(m), Some(l)) => {
+            let metrics = Arc::new(Metrics::new(kind.info().name, m.commands));
+            metrics::serve(l, metrics.clone())?;
+            Some(metrics)
+        }
+        _ => None,
+    };
 
     match config.duration {
         Some(d) => note(&format!("Tracing exec()s for {} seconds (buffered)...", fmt_secs(d.as_secs_f64()))),
@@ -140,9 +165,13 @@ fn trace(config: &Config) -> anyhow::Result<Status> {
         return Err(e.into());
     }
 
-    let command_fd = running.as_ref().map(|r| r.fd());
-    let (ended, totals) =
-        run::run(config, source.as_mut(), kind, sink.as_mut(), &signals, stdout_fd.as_fd(), stdout_is_tty, command_fd)?;
+    let watch = run::Watch {
+        stdout: to_stdout.then(|| stdout_fd.as_fd()),
+        stdout_is_tty,
+        command: running.as_ref().map(|r| r.fd()),
+        metrics,
+    };
+    let (ended, totals) = run::run(config, source.as_mut(), kind, sink.as_mut(), &signals, watch)?;
     drop(sink);
     if ended != Ended::OutputClosed {
         note("Ending tracing...");

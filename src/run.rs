@@ -3,7 +3,8 @@
 //!
 //! It owns the policies that belong to no single stage: signals (SIGINT,
 //! SIGTERM, SIGHUP end tracing cleanly, with handlers installed explicitly
-//! because a tracer started from a script inherits SIGINT ignored), a closed
+//! because a tracer started from a script inherits SIGINT ignored; with
+//! `--output`, SIGHUP instead reopens the file, within 100 ms), a closed
 //! stdout (ends tracing promptly, status 0, even when no record is pending),
 //! flushing (every batch on a terminal, at least every 100 ms into a pipe or
 //! file), and `-d` (collect, then write in time order).
@@ -11,12 +12,15 @@
 use std::io::{self, Write};
 use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
 use std::os::unix::net::UnixStream;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::config::Config;
 use crate::enrich::Enrich;
 use crate::event::{Record, Totals};
 use crate::filter::Select;
+use crate::metrics::Metrics;
 use crate::redact::Redact;
 use crate::sink::Sink;
 use crate::source::{Source, SourceKind};
@@ -49,19 +53,32 @@ pub enum Ended {
 /// A pipe that becomes readable when one of the ending signals arrives.
 pub struct Signals {
     read: UnixStream,
+    /// With `hup_reopens`: set by SIGHUP, taken by the output file.
+    reopen: Arc<AtomicBool>,
 }
 
 impl Signals {
     /// Install handlers for SIGINT, SIGTERM and SIGHUP (replacing an
-    /// inherited "ignore") that write to a pipe the loop waits on.
-    pub fn install() -> io::Result<Signals> {
+    /// inherited "ignore") that write to a pipe the loop waits on; with
+    /// `hup_reopens`, SIGHUP instead sets [`Signals::reopen_flag`].
+    pub fn install(hup_reopens: bool) -> io::Result<Signals> {
         let (read, write) = UnixStream::pair()?;
         read.set_nonblocking(true)?;
         write.set_nonblocking(true)?;
+        let reopen = Arc::new(AtomicBool::new(false));
         for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM, signal_hook::consts::SIGHUP] {
-            signal_hook::low_level::pipe::register(sig, write.try_clone()?)?;
+            if sig == signal_hook::consts::SIGHUP && hup_reopens {
+                signal_hook::flag::register(sig, reopen.clone())?;
+            } else {
+                signal_hook::low_level::pipe::register(sig, write.try_clone()?)?;
+            }
         }
-        Ok(Signals { read })
+        Ok(Signals { read, reopen })
+    }
+
+    /// The flag SIGHUP sets when it reopens the output (see `install`).
+    pub fn reopen_flag(&self) -> Arc<AtomicBool> {
+        self.reopen.clone()
     }
 
     fn fd(&self) -> RawFd {
@@ -69,9 +86,20 @@ impl Signals {
     }
 }
 
+/// What the loop watches besides the source and the signals.
+pub struct Watch<'a> {
+    /// Stdout, when the records go there: watched for the reader going away.
+    pub stdout: Option<BorrowedFd<'a>>,
+    /// Flush after every batch (a terminal), not every 100 ms.
+    pub stdout_is_tty: bool,
+    /// The COMMAND's pidfd: its exit ends tracing.
+    pub command: Option<BorrowedFd<'a>>,
+    /// `--metrics`: every record that passes the filters is counted.
+    pub metrics: Option<Arc<Metrics>>,
+}
+
 /// Run until a signal, the duration, a closed output or the end of the
-/// COMMAND (`command_fd`, a pidfd) ends tracing. `stdout_fd` is watched for
-/// the reader going away. Returns why it ended and the totals; write errors
+/// COMMAND ends tracing. Returns why it ended and the totals; write errors
 /// other than a closed pipe are returned as errors.
 pub fn run(
     config: &Config,
@@ -79,12 +107,14 @@ pub fn run(
     kind: SourceKind,
     sink: &mut dyn Sink,
     signals: &Signals,
-    stdout_fd: BorrowedFd<'_>,
-    stdout_is_tty: bool,
-    command_fd: Option<BorrowedFd<'_>>,
+    watch: Watch<'_>,
 ) -> io::Result<(Ended, Totals)> {
     let poll = kind.info().poll;
+    let stdout_is_tty = watch.stdout_is_tty;
+    let stdout_fd = watch.stdout.map_or(-1, |fd| fd.as_raw_fd());
+    let command_fd = watch.command;
     let mut pipe = Pipe {
+        metrics: watch.metrics,
         select: Select::new(&config.user, &config.kernel, kind.info().applies, config.kernel.exits)
             .with_container(config.context.container.clone()),
         enrich: Enrich::new(config),
@@ -110,7 +140,7 @@ pub fn run(
             timeout = timeout.min(d.saturating_duration_since(now));
         }
         let command = command_fd.map_or(-1, |fd| fd.as_raw_fd());
-        if let Some(why) = wait(source.fd(), signals.fd(), stdout_fd.as_raw_fd(), command, timeout)?.ended() {
+        if let Some(why) = wait(source.fd(), signals.fd(), stdout_fd, command, timeout)?.ended() {
             break why;
         }
         let delivered = match source.drain(&mut |rec: Record| pipe.handle(rec, sink)) {
@@ -121,7 +151,9 @@ pub fn run(
         if delivered > 0 {
             unflushed = true;
         }
-        if unflushed && (stdout_is_tty || last_flush.elapsed() >= FLUSH_EVERY) {
+        // A SIGHUP for the output file: the flush reopens it.
+        let reopen = signals.reopen.load(Ordering::Relaxed);
+        if reopen || (unflushed && (stdout_is_tty || last_flush.elapsed() >= FLUSH_EVERY)) {
             match sink.flush() {
                 Ok(()) => {}
                 Err(e) if e.kind() == io::ErrorKind::BrokenPipe => break Ended::OutputClosed,
@@ -131,7 +163,7 @@ pub fn run(
             unflushed = false;
         }
         if delivered > 0
-            && let Some(why) = wait_quiet(signals.fd(), stdout_fd.as_raw_fd(), command, COALESCE)?.ended()
+            && let Some(why) = wait_quiet(signals.fd(), stdout_fd, command, COALESCE)?.ended()
         {
             break why;
         }
@@ -166,6 +198,7 @@ pub fn run(
 /// The stages between the source and the sink: enrich, select, count,
 /// redact, and (with `-d`) hold until the end.
 struct Pipe {
+    metrics: Option<Arc<Metrics>>,
     select: Select,
     enrich: Enrich,
     redact: Redact,
@@ -180,6 +213,9 @@ impl Pipe {
         match &mut rec {
             Record::Exec(e) => {
                 self.totals.received += 1;
+                if let Some(m) = &self.metrics {
+                    m.received();
+                }
                 // Before selection: a filter may need what it adds (the
                 // container), and the ancestry table sees every exec.
                 self.enrich.exec(e);
@@ -195,6 +231,9 @@ impl Pipe {
                 }
             }
             Record::Lost(l) => self.totals.lost += l.count,
+        }
+        if let Some(m) = &self.metrics {
+            m.record(&rec);
         }
         if self.buffer {
             self.buffered.push(rec);

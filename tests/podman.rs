@@ -60,12 +60,13 @@ fn podman_container_is_named_and_filtered() {
     let text = Tracer::start(&["--print-container"]);
     let host = Tracer::start(&["--json", "--host"]);
     let chosen = Tracer::start(&["--json", "--containers"]);
-    let (_, out) = run_capture(
-        podman(&conf)
-            .args(["run", "--rm", "--network=none", "--cidfile"])
-            .arg(&cidfile)
-            .args([IMAGE, "/bin/sh", "-c", &format!("cd /work && /bin/echo {mark} inside; :")]),
-    );
+    let (_, out) =
+        run_capture(podman(&conf).args(["run", "--rm", "--network=none", "--cidfile"]).arg(&cidfile).args([
+            IMAGE,
+            "/bin/sh",
+            "-c",
+            &format!("cd /work && /bin/echo {mark} inside; :"),
+        ]));
     assert!(out.status.success(), "podman run\n{}", out.dump());
     let (_, out) = run_capture(Command::new("/bin/echo").args([&mark, "outside"]));
     assert!(out.status.success());
@@ -89,14 +90,14 @@ fn podman_container_is_named_and_filtered() {
     let echo = recs
         .iter()
         .find(|v| {
-            v["type"] == "exec" && json_argv(v).last().is_some_and(|a| a == b"inside") && v["container_id"] == id.as_str()
+            v["type"] == "exec"
+                && json_argv(v).last().is_some_and(|a| a == b"inside")
+                && v["container_id"] == id.as_str()
         })
         .unwrap_or_else(|| panic!("no exec of the echo inside\n{}", f.dump()));
     assert_eq!(decode_bytes(&echo["cwd"]), b"/work", "its own view of its directory: {echo}");
-    let outside: &Value = recs
-        .iter()
-        .find(|v| v["type"] == "exec" && json_argv(v).last().is_some_and(|a| a == b"outside"))
-        .unwrap();
+    let outside: &Value =
+        recs.iter().find(|v| v["type"] == "exec" && json_argv(v).last().is_some_and(|a| a == b"outside")).unwrap();
     assert_eq!(outside["container_id"], Value::Null);
     for ns in ["pid", "mnt", "net", "uts", "ipc"] {
         assert_ne!(init["namespaces"][ns], outside["namespaces"][ns], "{ns}: {init}\n{outside}");

@@ -102,6 +102,74 @@
 //!   root); `null` when no cgroup with that id could be found (it was
 //!   removed, or created less than a moment ago).
 //!
+//! ### Context fields
+//!
+//! Written after `cgroup`, each group only when an option asks for it (so a
+//! plain `--json` record is unchanged). All of it is read by the kernel at
+//! the exec (bpf source only; the other sources refuse these options).
+//!
+//! With `--cwd`:
+//! * `cwd` — byte string, or `null`: the working directory at the exec, in
+//!   the process's own view (its root and mounts; a container's cwd is the
+//!   path inside it); `null` when it could not be read.
+//! * `cwd_truncated` — boolean: the path was deeper or longer than the walk
+//!   (24 levels, as for `fd_path`) and lacks its leading directories (no
+//!   leading `/`).
+//!
+//! With `--env`:
+//! * `env` — array of byte strings: the environment block, `NAME=value` each,
+//!   as captured, after redaction: the value of a variable whose name looks
+//!   secret is `<redacted>` (see the README's list; `--no-redact` keeps it).
+//! * `env_size` — unsigned integer: size in bytes of the whole block in the
+//!   process, captured or not.
+//! * `env_truncated` — boolean: cut at `--env-bytes` (default 32 KiB); the
+//!   last element is then the partial variable at which it stopped.
+//! * `env_read_failed` — boolean: reading the block failed.
+//!
+//! With `--redact REGEX`:
+//! * `args_redacted` — boolean: a part of `argv` matched and now reads
+//!   `<redacted>`.
+//!
+//! With `--context` (and, of these, `exec_id`, `parent_exec_id` and
+//! `ancestry` also with `--ancestry N` or `--print-container`):
+//! * `euid`, `gid`, `egid` — unsigned integers: the new program's effective
+//!   user id and its real and effective group ids (`uid` is the real one).
+//! * `loginuid`, `sessionid` — unsigned integer, or `null`: the audit login
+//!   uid and session id (who logged in, kept across `sudo` and `su`); `null`
+//!   when unset (a process never below a login, e.g. a daemon).
+//! * `tty` — string, or `null`: the controlling terminal, e.g. `"pts0"`.
+//! * `nspid` — unsigned integer: the pid as the process's own pid namespace
+//!   sees it (`1` for a container's init; `pid` stays the host's).
+//! * `namespaces` — object of unsigned integers `pid`, `mnt`, `net`, `user`,
+//!   `uts`, `ipc`, `cgroup`: the namespace ids (the inode numbers
+//!   `/proc/PID/ns/*` shows) of the new process.
+//! * `privilege` — array of strings, empty when none: how this exec raised
+//!   privileges: `"setuid"` (a set-user-ID file: `euid` differs from `uid`),
+//!   `"setgid"` (likewise for groups), `"caps"` (file capabilities gave a
+//!   process whose uid and euid are not 0 effective capabilities).
+//! * `cap_effective` — unsigned integer: the effective capability set, as a
+//!   bit mask (bit N is capability N).
+//! * `exec_id` — string: this exec's id, `BOOT-PID-START-N`: the first 8 hex
+//!   digits of the boot id, the pid, the task's start time in ns since boot
+//!   and its exec count (every exec increments it), all read in the kernel:
+//!   unique on the machine for the boot, and two tracers agree on it.
+//!   `null` for a failed attempt (`-x`), which has no context (the only
+//!   context field such a record carries).
+//! * `parent_exec_id` — string, or `null`: the `exec_id` of the parent's
+//!   current program, when that exec was seen by this run; else `null`.
+//! * `ancestry` — only with `--ancestry N`: array of up to N objects
+//!   `{"pid", "comm", "exec_id"}`, the parent first, as far as the execs
+//!   seen by this run reach.
+//!
+//! With `--context`, `--print-container` or `--container`:
+//! * `container_id` — string, or `null`: the 64-hex-digit id of the container
+//!   the process runs in, read off its cgroup path; `null` on the host (and
+//!   for a Kubernetes pod's sandbox, which has only `pod_uid`).
+//! * `container_runtime` — string, or `null`: `"docker"`, `"podman"`,
+//!   `"containerd"`, `"cri-o"` or `"kubernetes"` (a pod whose container
+//!   level is not in the path).
+//! * `pod_uid` — string, or `null`: the Kubernetes pod UID, with dashes.
+//!
 //! ```json
 //! {"type":"exec","ts_ns":12345678901234,"time":"2026-11-26T03:08:07.123456789Z","pid":4242,"old_pid":4242,"ppid":4100,"uid":1000,"cgroup_id":7390,"comm":"ls","filename":"/usr/bin/ls","argv":["ls","-l",{"bytes":"/w=="}],"args_size":12,"args_truncated":false,"args_read_failed":false,"filename_truncated":false,"filename_failed":false,"argv0_empty":false,"pcomm":"bash","interp":null,"ret":0,"errno":null,"fileless":false,"interp_truncated":false}
 //! ```
@@ -265,6 +333,11 @@ impl<W: Write> JsonSink<W> {
     pub fn with_context(mut self, fields: ContextFields) -> Self {
         self.fields = fields;
         self
+    }
+
+    /// The writer, for a sink that sends each record on (syslog).
+    pub(super) fn out_mut(&mut self) -> &mut W {
+        &mut self.out
     }
 
     /// Add a `cgroup` field (the paths [`crate::enrich`] filled in).
@@ -680,6 +753,12 @@ const RFC3339_MAX_NS: i128 = 253_402_300_800 * 1_000_000_000 - 1;
 
 /// `YYYY-MM-DDTHH:MM:SS.nnnnnnnnnZ` (UTC) for ns since the Unix epoch.
 fn push_rfc3339(b: &mut Vec<u8>, wall_ns: i128) {
+    push_rfc3339_digits(b, wall_ns, 9);
+}
+
+/// The same with `digits` (1..=9) fraction digits, truncated (syslog's
+/// RFC 5424 allows at most 6).
+pub(super) fn push_rfc3339_digits(b: &mut Vec<u8>, wall_ns: i128, digits: u32) {
     let ns = wall_ns.clamp(RFC3339_MIN_NS, RFC3339_MAX_NS);
     let secs = ns.div_euclid(1_000_000_000);
     let frac = ns.rem_euclid(1_000_000_000) as u64;
@@ -700,7 +779,8 @@ fn push_rfc3339(b: &mut Vec<u8>, wall_ns: i128) {
     b.push(b':');
     push_padded(b, sod % 60, 2);
     b.push(b'.');
-    push_padded(b, frac, 9);
+    let digits = digits.clamp(1, 9);
+    push_padded(b, frac / 10u64.pow(9 - digits), digits as usize);
     b.push(b'Z');
 }
 

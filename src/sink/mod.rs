@@ -2,17 +2,22 @@
 //! never touches BPF or any other source, and never decides what to filter.
 //!
 //! Adding an output format is one new file here plus one line in [`build`].
+//! Where the bytes go is a destination, also here: stdout, or
+//! [`file::RotatingFile`] for `--output`; `--syslog` ([`syslog`]) is a sink
+//! that formats with the JSON sink and sends each record as a message.
 //! What several formats share lives here: the [`Clock`] that turns kernel
 //! timestamps into wall-clock time, and (for `--print-cgroup`) the
 //! [`crate::cgroup::Resolver`] that [`build`] creates from the configuration.
 
+pub mod file;
 pub(crate) mod json;
 pub(crate) mod summary;
+pub(crate) mod syslog;
 pub(crate) mod text;
 
 use std::io;
 
-use crate::config::{Config, OutputFormat};
+use crate::config::{Config, Destination, OutputFormat};
 use crate::event::{Exec, Exit, Lost, Totals};
 
 /// A destination for records.
@@ -57,29 +62,35 @@ impl Clock {
     }
 }
 
-/// Build the sink the configuration asks for, writing records to `out` and
-/// notices (lost events, in text mode) to `err`.
+/// Build the sink the configuration asks for, writing records to `out` (for
+/// stdout and `--output`; `--syslog` sends them itself) and notices (lost
+/// events, in text mode) to `err`. Fails only when the syslog socket cannot
+/// be reached.
 pub fn build<'a, W: io::Write + 'a, E: io::Write + 'a>(
     config: &Config,
     clock: Clock,
     out: W,
     err: E,
-) -> Box<dyn Sink + 'a> {
+) -> io::Result<Box<dyn Sink + 'a>> {
     let cgroups = config.print_cgroup.is_some();
-    let sink: Box<dyn Sink + 'a> = match &config.format {
-        OutputFormat::Text(opts) => Box::new(text::TextSink::new(out, err, opts.clone(), clock).with_cgroups(cgroups)),
-        OutputFormat::Json => {
-            let c = &config.context;
-            let fields = json::ContextFields {
-                cwd: c.cwd,
-                env: c.env,
-                context: c.kernel_context(),
-                ancestry: c.ancestry > 0,
-                containers: c.containers(),
-                redact: !c.redact_args.is_empty(),
-            };
-            Box::new(json::JsonSink::new(out, clock).with_cgroups(cgroups).with_context(fields))
-        }
+    let c = &config.context;
+    let fields = json::ContextFields {
+        cwd: c.cwd,
+        env: c.env,
+        context: c.kernel_context(),
+        ancestry: c.ancestry > 0,
+        containers: c.containers(),
+        redact: !c.redact_args.is_empty(),
     };
-    if config.summary { Box::new(summary::SummarySink::new(sink, config.kernel.fails)) } else { sink }
+    let sink: Box<dyn Sink + 'a> = match (&config.destination, &config.format) {
+        (Destination::Syslog(opts), _) => {
+            let json = json::JsonSink::new(Vec::new(), clock).with_cgroups(cgroups).with_context(fields);
+            Box::new(syslog::SyslogSink::new(json, opts.clone(), clock, err)?)
+        }
+        (_, OutputFormat::Text(opts)) => {
+            Box::new(text::TextSink::new(out, err, opts.clone(), clock).with_cgroups(cgroups))
+        }
+        (_, OutputFormat::Json) => Box::new(json::JsonSink::new(out, clock).with_cgroups(cgroups).with_context(fields)),
+    };
+    Ok(if config.summary { Box::new(summary::SummarySink::new(sink, config.kernel.fails)) } else { sink })
 }

@@ -298,7 +298,8 @@ impl Tracer {
     /// (any header: optional columns such as RET or CGROUP may stand between
     /// PPID and ARGS).
     fn wait_ready(&self, args: &[&str]) {
-        let json = args.contains(&"--json");
+        // No header on stdout in JSON, or when the records go elsewhere.
+        let json = args.iter().any(|a| ["--json", "--output", "-o", "--syslog"].contains(a));
         let deadline = Instant::now() + ready_timeout();
         loop {
             let err = self.stderr();
