@@ -23,3 +23,13 @@ bpf-check:
 	else \
 		echo "bpf/execsnoop.bpf.o is stale: run 'make bpf' and commit it" >&2; exit 1; \
 	fi
+
+# Regenerate the man page and shell completions from the clap definition
+# (tests/generated.rs checks them fresh).
+.PHONY: generated deb
+generated:
+	EXECSNOOP_REGENERATE=1 cargo test --release --test generated -- --test-threads=1
+
+# The Debian package (needs cargo-deb: cargo install cargo-deb --locked).
+deb:
+	cargo deb

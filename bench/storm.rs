@@ -218,6 +218,10 @@
 //!   (and the `-e cost` lines).
 //! - `STORM_NO_CONTEXT=1`: skip the `execsnoop json --cwd --print-container`
 //!   and `json --env` rows (and their cost lines against `execsnoop json`)
+//! - `STORM_NO_FLEET=1`: skip the `execsnoop json --output`, `json --metrics`
+//!   and `--syslog` rows (and their cost lines against `execsnoop json`;
+//!   the syslog row's socket is read by a thread of the benchmark that writes
+//!   each message's JSON to the row's output file)
 //! - `STORM_NO_SOURCES=1`: skip the `--source` rows (and the `per source`
 //!   line).
 //! - `STORM_NO_TAX=1`: skip the syscall tax.
@@ -266,6 +270,11 @@ const EXITS_TARGET: f64 = 1.5;
 const CWD_TARGET: f64 = 1.5;
 /// `--env` against the plain JSON row: CPU per event.
 const ENV_TARGET: f64 = 2.0;
+/// `--output FILE` against stdout redirected to a file: no more CPU per
+/// event (the 5 % is the run-to-run noise of the median).
+const OUTPUT_TARGET: f64 = 1.05;
+/// `--metrics` against the plain JSON row: at most 5 % more.
+const METRICS_TARGET: f64 = 1.05;
 
 const DEFAULT_TAX_ROUNDS: usize = 5;
 const QUICK_TAX_ROUNDS: usize = 1;
@@ -360,6 +369,8 @@ struct Config {
     exits: bool,
     /// The `--cwd --print-container` and `--env` rows (off with STORM_NO_CONTEXT=1).
     context: bool,
+    /// The `--output`, `--metrics` and `--syslog` rows (off with STORM_NO_FLEET=1).
+    fleet: bool,
     /// The per-source rows (off with STORM_NO_SOURCES=1).
     sources: bool,
     /// The syscall-tax part: `None` when skipped (STORM_NO_TAX=1).
@@ -425,7 +436,7 @@ fn parse_config() -> Res<Config> {
                 println!(
                     "exec storm benchmark for execsnoop\n\nusage: sudo cargo bench --bench storm [-- --quick]\n\
                      env: STORM_WORKERS STORM_EXECS STORM_RUNS STORM_QUICK STORM_EXTRA_ARGS STORM_EXECSNOOP STORM_NO_LIBBPF\n     \
-                     STORM_NO_EXITS STORM_NO_CONTEXT STORM_NO_SOURCES STORM_NO_TAX STORM_TAX_ROUNDS STORM_TAX_COUNT\n\
+                     STORM_NO_EXITS STORM_NO_CONTEXT STORM_NO_FLEET STORM_NO_SOURCES STORM_NO_TAX STORM_TAX_ROUNDS STORM_TAX_COUNT\n\
                      (see the module doc at the top of bench/storm.rs)"
                 );
                 std::process::exit(0);
@@ -467,6 +478,7 @@ fn parse_config() -> Res<Config> {
             .any(|p| Path::new(p).is_dir()),
         exits: !env_flag("STORM_NO_EXITS"),
         context: !env_flag("STORM_NO_CONTEXT"),
+        fleet: !env_flag("STORM_NO_FLEET"),
         sources: !env_flag("STORM_NO_SOURCES"),
         tax,
     })
@@ -730,7 +742,11 @@ fn storm_worker(
         }
         None => Vec::new(),
     };
-    let envp: [*mut libc::c_char; 1] = [std::ptr::null_mut()];
+    // A typical small environment (about 600 bytes, one secret-looking name
+    // that --env redacts), the same for every row: only --env reads it.
+    let env_vars: Vec<CString> = STORM_ENV.iter().map(|v| CString::new(*v).unwrap_or_default()).collect();
+    let mut envp: Vec<*mut libc::c_char> = env_vars.iter().map(|v| v.as_ptr().cast_mut()).collect();
+    envp.push(std::ptr::null_mut());
     let mut o = WorkerOutcome {
         pids: Vec::with_capacity(n),
         failures: 0,
@@ -1450,6 +1466,81 @@ impl JP<'_> {
     }
 }
 
+/// The `--syslog` row's daemon: a thread that receives each datagram and
+/// appends its message text (the JSON record) as a line to the row's output
+/// file, so the row is analysed as the JSON rows are. Stops on drop.
+struct SyslogReader {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl SyslogReader {
+    fn start(sock: &Path, mut file: fs::File) -> Res<SyslogReader> {
+        use std::io::Write as _;
+        let _ = fs::remove_file(sock);
+        let rx = std::os::unix::net::UnixDatagram::bind(sock).map_err(|e| format!("bind {}: {e}", sock.display()))?;
+        rx.set_read_timeout(Some(Duration::from_millis(50))).map_err(|e| e.to_string())?;
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = stop.clone();
+        let thread = std::thread::spawn(move || {
+            let mut buf = vec![0u8; 1 << 16];
+            let mut out = std::io::BufWriter::new(&mut file);
+            let mut last_flush = Instant::now();
+            while !flag.load(std::sync::atomic::Ordering::Relaxed) {
+                if let Ok(n) = rx.recv(&mut buf) {
+                    let msg = &buf[..n];
+                    if let Some(at) = msg.windows(9).position(|w| w == b"{\"type\":\"") {
+                        let _ = out.write_all(&msg[at..]);
+                        let _ = out.write_all(b"\n");
+                        // The last record: at once (the analysis follows the exit).
+                        if msg[at..].starts_with(b"{\"type\":\"end\"") {
+                            let _ = out.flush();
+                        }
+                    }
+                }
+                if last_flush.elapsed() >= Duration::from_millis(20) {
+                    let _ = out.flush();
+                    last_flush = Instant::now();
+                }
+            }
+            let _ = out.flush();
+        });
+        Ok(SyslogReader { stop, thread: Some(thread) })
+    }
+}
+
+impl Drop for SyslogReader {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// The environment every storm exec gets.
+const STORM_ENV: &[&str] = &[
+    "HOME=/home/builder",
+    "USER=builder",
+    "LOGNAME=builder",
+    "SHELL=/bin/bash",
+    "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+    "LANG=C.UTF-8",
+    "TERM=xterm-256color",
+    "PWD=/home/builder/src/project",
+    "OLDPWD=/home/builder",
+    "SHLVL=2",
+    "MAKEFLAGS=-j2",
+    "CC=gcc",
+    "CFLAGS=-O2 -g -pipe -fstack-protector-strong",
+    "LDFLAGS=-Wl,-z,relro",
+    "XDG_RUNTIME_DIR=/run/user/1000",
+    "SSH_CONNECTION=10.0.0.2 52144 10.0.0.1 22",
+    "CI=true",
+    "GITHUB_TOKEN=ghp_0123456789abcdefghijklmnopqrstuvwxyz",
+    "_=/usr/bin/make",
+];
+
 // ---------------------------------------------------------------------------
 // Output analysis
 
@@ -1464,6 +1555,12 @@ enum Kind {
     OursJsonCwd,
     /// `--json --env`: the environment block read and redacted as well.
     OursJsonEnv,
+    /// `--json --output FILE` (ours writes the file) instead of stdout to it.
+    OursJsonOutput,
+    /// `--json --metrics 127.0.0.1:0`: counting for Prometheus as well.
+    OursJsonMetrics,
+    /// `--syslog` to a socket the benchmark reads (one datagram per record).
+    OursSyslog,
     OursText,
     /// Text mode with `-e`.
     OursTextExits,
@@ -1501,6 +1598,9 @@ impl Kind {
             Kind::OursJsonExits => "execsnoop json -e",
             Kind::OursJsonCwd => "execsnoop json --cwd --print-container",
             Kind::OursJsonEnv => "execsnoop json --env",
+            Kind::OursJsonOutput => "execsnoop json --output",
+            Kind::OursJsonMetrics => "execsnoop json --metrics",
+            Kind::OursSyslog => "execsnoop --syslog",
             Kind::OursText => "execsnoop text",
             Kind::OursTextExits => "execsnoop text -e",
             Kind::Libbpf => "libbpf-tools",
@@ -1517,6 +1617,9 @@ impl Kind {
                 | Kind::OursJsonExits
                 | Kind::OursJsonCwd
                 | Kind::OursJsonEnv
+                | Kind::OursJsonOutput
+                | Kind::OursJsonMetrics
+                | Kind::OursSyslog
                 | Kind::Source(_)
         )
     }
@@ -2180,6 +2283,7 @@ fn kind_args(cfg: &Config, kind: Kind) -> Vec<String> {
     match kind {
         Kind::OursJsonCwd => v.extend(["--cwd".to_owned(), "--print-container".to_owned()]),
         Kind::OursJsonEnv => v.push("--env".to_owned()),
+        Kind::OursJsonMetrics => v.extend(["--metrics".to_owned(), "127.0.0.1:0".to_owned()]),
         _ => {}
     }
     if let Some(src) = kind.source() {
@@ -2225,15 +2329,33 @@ fn run_tracer(
 ) -> Res<TracerRun> {
     let out_path = dir.join(format!("out-{}-{run}.txt", kind.label().replace(' ', "-")));
     let out_file = fs::File::create(&out_path).map_err(|e| format!("create {}: {e}", out_path.display()))?;
+    // --output and --syslog: the records reach out_path another way.
+    let mut extra: Vec<String> = Vec::new();
+    let mut stdout = Stdio::from(out_file);
+    let mut _syslog = None;
+    if kind == Kind::OursJsonOutput {
+        extra = vec!["--output".into(), out_path.to_string_lossy().into_owned()];
+        stdout = Stdio::null();
+    } else if kind == Kind::OursSyslog {
+        let sock = dir.join(format!("syslog-{run}.sock"));
+        let file = fs::OpenOptions::new().append(true).open(&out_path).map_err(|e| format!("{e}"))?;
+        _syslog = Some(SyslogReader::start(&sock, file)?);
+        extra = vec!["--syslog".into(), "--syslog-socket".into(), sock.to_string_lossy().into_owned()];
+        stdout = Stdio::null();
+    }
     let (program, args, private_tracefs, ready): (PathBuf, Vec<String>, bool, Ready) = match kind {
         Kind::Libbpf => {
             let (p, a, private) = libbpf_command(cfg)?;
             (p, a, private, libbpf_ready(cfg, &out_path))
         }
-        _ if kind.is_json() => (cfg.execsnoop.clone(), kind_args(cfg, kind), false, Ready::Stderr(BANNER)),
+        _ if kind.is_json() => {
+            let mut a = kind_args(cfg, kind);
+            a.extend(extra);
+            (cfg.execsnoop.clone(), a, false, Ready::Stderr(BANNER))
+        }
         _ => (cfg.execsnoop.clone(), kind_args(cfg, kind), false, Ready::File(&out_path, is_text_header)),
     };
-    let mut tr = Tracer::spawn(kind.label(), &program, &args, Stdio::from(out_file), false, private_tracefs)?;
+    let mut tr = Tracer::spawn(kind.label(), &program, &args, stdout, false, private_tracefs)?;
     let ready_at = tr.wait_ready(&ready)?;
     let startup_cpu_ns = tr.cpu_ns();
     let storm = run_storm(plan, noop, "storm", kind.with_fails().then_some(missing))?;
@@ -3105,6 +3227,9 @@ fn run() -> Res<()> {
     if cfg.context {
         kinds.extend([Kind::OursJsonCwd, Kind::OursJsonEnv]);
     }
+    if cfg.fleet {
+        kinds.extend([Kind::OursJsonOutput, Kind::OursJsonMetrics, Kind::OursSyslog]);
+    }
     kinds.push(Kind::OursText);
     if cfg.exits {
         kinds.push(Kind::OursTextExits);
@@ -3387,6 +3512,9 @@ fn run() -> Res<()> {
         (Kind::OursTextExits, Kind::OursText, EXITS_TARGET, "-e"),
         (Kind::OursJsonCwd, Kind::OursJson, CWD_TARGET, "--cwd --print-container"),
         (Kind::OursJsonEnv, Kind::OursJson, ENV_TARGET, "--env"),
+        (Kind::OursJsonOutput, Kind::OursJson, OUTPUT_TARGET, "--output"),
+        (Kind::OursJsonMetrics, Kind::OursJson, METRICS_TARGET, "--metrics"),
+        (Kind::OursSyslog, Kind::OursJson, f64::INFINITY, "--syslog"),
     ] {
         let (Some(a), Some(b)) = (row_of(with), row_of(without)) else { continue };
         let ratio = |f: fn(&Rows) -> &Vec<f64>| match (median_f(f(a).clone()), median_f(f(b).clone())) {
@@ -3404,9 +3532,14 @@ fn run() -> Res<()> {
         };
         let x = |v: Option<f64>| v.map_or("n/a".into(), |v| format!("{v:.2}x"));
         let goal = if slow_counts { "each" } else { "cpu/1k exec" };
+        let target_note = if target.is_finite() {
+            format!("target: {goal} within {target:.2}x: {verdict}")
+        } else {
+            "measured, no target".to_string()
+        };
         let _ = writeln!(
             out,
-            "{what} cost, {} / {}: cpu/1k exec {}, slowdown {}  (target: {goal} within {target:.1}x: {verdict})",
+            "{what} cost, {} / {}: cpu/1k exec {}, slowdown {}  ({target_note})",
             with.label(),
             without.label(),
             x(cpu),

@@ -263,7 +263,7 @@ pub struct ContextOptions {
 impl ContextOptions {
     /// The context the kernel must read at the exec (PIECE_CTX).
     pub fn kernel_context(&self) -> bool {
-        self.context || self.print_container || self.ancestry > 0
+        self.context || self.ancestry > 0
     }
 
     /// Whether containers are named (from cgroup paths).
@@ -274,7 +274,7 @@ impl ContextOptions {
     /// Whether any of it is asked for (the sources that cannot read it
     /// at the exec refuse it).
     pub fn any(&self) -> bool {
-        self.cwd || self.env || self.kernel_context() || self.container.is_some() || self.host.is_some()
+        self.cwd || self.env || self.kernel_context() || self.print_container || self.container.is_some() || self.host.is_some()
     }
 }
 
@@ -388,7 +388,7 @@ impl Config {
                 cwd: args.cwd,
                 env: args.env,
                 container: args.print_container,
-                privilege: args.context || args.print_container || args.ancestry.is_some(),
+                privilege: args.context || args.ancestry.is_some(),
                 names: args.names,
             })
         };

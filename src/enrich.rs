@@ -29,6 +29,9 @@ use crate::event::{Ancestor, Container, Exec};
 /// Processes whose last exec is remembered, at most.
 pub const SEEN_MAX: usize = 65536;
 
+/// Cgroups whose container is remembered, at most (then forgotten at once).
+const BY_CGROUP_MAX: usize = 4096;
+
 /// What the run adds to records.
 pub struct Enrich {
     /// cgroup id to path: `--print-cgroup`, or containers.
@@ -41,6 +44,8 @@ pub struct Enrich {
     ancestry: usize,
     seen: HashMap<u32, Seen>,
     order: VecDeque<u32>,
+    /// cgroup id to its container (None: the host), for the ids indexed.
+    by_cgroup: HashMap<u64, Option<Container>>,
 }
 
 /// The last exec seen of a process.
@@ -68,18 +73,33 @@ impl Enrich {
             ancestry: c.ancestry,
             seen: HashMap::new(),
             order: VecDeque::new(),
+            by_cgroup: HashMap::new(),
         }
     }
 
     /// Fill in what `e` is selected and shown with.
     pub fn exec(&mut self, e: &mut Exec) {
         if let Some(r) = &mut self.cgroups {
-            let path = r.lookup(e.cgroup_id).map(<[u8]>::to_vec);
             if self.containers {
-                e.container = path.as_deref().and_then(container_of);
+                // Parsed once per cgroup (execs come from few of them).
+                if self.by_cgroup.len() >= BY_CGROUP_MAX {
+                    self.by_cgroup.clear();
+                }
+                let c = match self.by_cgroup.get(&e.cgroup_id) {
+                    Some(c) => c.clone(),
+                    None => {
+                        let c = r.lookup(e.cgroup_id).and_then(container_of);
+                        // A cgroup not indexed yet is looked up again next time.
+                        if r.lookup(e.cgroup_id).is_some() {
+                            self.by_cgroup.insert(e.cgroup_id, c.clone());
+                        }
+                        c
+                    }
+                };
+                e.container = c;
             }
             if self.print_cgroup {
-                e.cgroup = path;
+                e.cgroup = r.lookup(e.cgroup_id).map(<[u8]>::to_vec);
             }
         }
         if !self.ids {

@@ -131,7 +131,7 @@
 //!   `<redacted>`.
 //!
 //! With `--context` (and, of these, `exec_id`, `parent_exec_id` and
-//! `ancestry` also with `--ancestry N` or `--print-container`):
+//! `ancestry` also with `--ancestry N`):
 //! * `euid`, `gid`, `egid` — unsigned integers: the new program's effective
 //!   user id and its real and effective group ids (`uid` is the real one).
 //! * `loginuid`, `sessionid` — unsigned integer, or `null`: the audit login
