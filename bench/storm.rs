@@ -299,6 +299,20 @@ const TEXT_HEADER_RET: &str = "PID   PPID RET ARGS";
 const TEXT_EXIT_MARK: &str = "[exit: ";
 const LIBBPF_HEADER_START: &str = "PCOMM";
 const LIBBPF_PATH: &str = "/usr/sbin/execsnoop";
+/// Where our Debian package's preinst diverts libbpf-tools' execsnoop.
+const LIBBPF_DIVERTED: &str = "/usr/sbin/execsnoop.libbpf-tools";
+
+/// libbpf-tools' execsnoop: diverted by our package, or at its own path when
+/// dpkg says that file is libbpf-tools' (not ours, installed there).
+fn libbpf_tools() -> Option<PathBuf> {
+    let diverted = PathBuf::from(LIBBPF_DIVERTED);
+    if is_executable(&diverted) {
+        return Some(diverted);
+    }
+    let owner = Command::new("dpkg-query").args(["-S", LIBBPF_PATH]).output().ok()?;
+    let theirs = String::from_utf8_lossy(&owner.stdout).starts_with("libbpf-tools:");
+    Some(PathBuf::from(LIBBPF_PATH)).filter(|p| theirs && is_executable(p))
+}
 
 const FILLER_LEN: usize = 40;
 const FILLER_ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ";
@@ -452,8 +466,7 @@ fn parse_config() -> Res<Config> {
     let extra_args = std::env::var("STORM_EXTRA_ARGS")
         .map(|s| s.split_whitespace().map(str::to_owned).collect())
         .unwrap_or_default();
-    let libbpf =
-        if env_flag("STORM_NO_LIBBPF") { None } else { Some(PathBuf::from(LIBBPF_PATH)).filter(|p| is_executable(p)) };
+    let libbpf = if env_flag("STORM_NO_LIBBPF") { None } else { libbpf_tools() };
     let tax = if env_flag("STORM_NO_TAX") {
         None
     } else {

@@ -274,7 +274,12 @@ impl ContextOptions {
     /// Whether any of it is asked for (the sources that cannot read it
     /// at the exec refuse it).
     pub fn any(&self) -> bool {
-        self.cwd || self.env || self.kernel_context() || self.print_container || self.container.is_some() || self.host.is_some()
+        self.cwd
+            || self.env
+            || self.kernel_context()
+            || self.print_container
+            || self.container.is_some()
+            || self.host.is_some()
     }
 }
 

@@ -20,10 +20,7 @@ fn check(rel: &str, generated: Vec<u8>) {
         return;
     }
     let committed = std::fs::read(&path).unwrap_or_default();
-    assert!(
-        committed == generated,
-        "{rel} is stale (or missing): run `make generated` and commit it"
-    );
+    assert!(committed == generated, "{rel} is stale (or missing): run `make generated` and commit it");
 }
 
 #[test]

@@ -77,7 +77,8 @@ fn the_units_command_line_runs_with_its_capabilities() {
     }
     assert!(args.contains(&log.to_string_lossy().into_owned()), "the unit writes its log file: {exec}");
     // setpriv's names: lower case, without CAP_.
-    let set: Vec<String> = caps.split_whitespace().map(|c| format!("+{}", c.trim_start_matches("CAP_").to_lowercase())).collect();
+    let set: Vec<String> =
+        caps.split_whitespace().map(|c| format!("+{}", c.trim_start_matches("CAP_").to_lowercase())).collect();
     let bounding = format!("-all,{}", set.join(","));
     let mut argv: Vec<String> = vec!["--bounding-set".into(), bounding, "--".into(), common::bin().into()];
     argv.extend(args.into_iter().skip(1));
