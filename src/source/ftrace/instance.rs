@@ -74,8 +74,8 @@ pub(super) fn remove_stale(root: &Path, kprobe_events: Option<&Path>) {
     if let Some(kp) = kprobe_events
         && let Ok(listing) = fs::read_to_string(kp)
     {
-        for (group, event) in parse::kprobe_listing(&listing) {
-            if parse::probe_group_pid(&group).is_some_and(is_stale) && group.starts_with("execsnoop_") {
+        for (group, event) in probe::kprobe_listing(&listing) {
+            if probe::probe_group_pid(&group).is_some_and(is_stale) && group.starts_with("execsnoop_") {
                 let _ = kprobe_command(kp, &format!("-:{group}/{event}"));
             }
         }
@@ -172,13 +172,13 @@ impl Instance {
         let arch = Arch::current().ok_or("no syscall register layout is known for this architecture")?;
         let readme = fs::read_to_string(root.join("README")).unwrap_or_default();
         let user_access = readme.contains("ustring");
-        let group = parse::probe_group(&self.name);
+        let group = probe::probe_group(&self.name);
         let mut symbol = None;
         for call in [Syscall::Execve, Syscall::Execveat] {
             let _ = kprobe_command(kprobe_events, &format!("-:{group}/{}", call.event()));
             let mut last_err = String::from("no candidate");
             for entry in [Entry::Wrapper, Entry::Direct] {
-                let def = parse::probe_definition(&group, arch, entry, call, PROBE_ARGS, user_access);
+                let def = probe::probe_definition(&group, arch, entry, call, PROBE_ARGS, user_access);
                 match kprobe_command(kprobe_events, &def) {
                     Ok(()) => {
                         self.probes.push(format!("{group}/{}", call.event()));
@@ -188,11 +188,11 @@ impl Instance {
                             return Err(format!("cannot enable {group}/{}: {e}", call.event()));
                         }
                         if call == Syscall::Execve {
-                            symbol = Some(parse::probe_symbol(arch, entry, call));
+                            symbol = Some(probe::probe_symbol(arch, entry, call));
                         }
                         break;
                     }
-                    Err(e) => last_err = format!("{}: {e}", parse::probe_symbol(arch, entry, call)),
+                    Err(e) => last_err = format!("{}: {e}", probe::probe_symbol(arch, entry, call)),
                 }
             }
             if call == Syscall::Execve && symbol.is_none() {

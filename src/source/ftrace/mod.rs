@@ -8,7 +8,7 @@
 //!
 //! Arguments: where the kernel has `kprobe_events`, a kprobe on the execve
 //! (and execveat) syscall entry fetches `argv[0..16]` from the caller's
-//! memory with the architecture's register layout ([`parse::probe_definition`]
+//! memory with the architecture's register layout ([`probe::probe_definition`]
 //! for x86_64 and arm64), and the probe's line is joined to the exec event of
 //! the same thread that follows it (`args_from: probe`). The probe's group is
 //! named after the instance and is always deleted with it (kprobe_events is
@@ -52,6 +52,7 @@
 
 mod instance;
 pub mod parse;
+mod probe;
 mod tracker;
 
 use std::collections::{HashMap, VecDeque};
@@ -66,7 +67,8 @@ use super::{Applies, Need, Source, SourceError, SourceInfo, proc};
 use crate::config::Config;
 use crate::event::{ArgsFrom, Exec, ExecFlags, Exit, ExitStatus, Lost, LostKind, Record, SourceKind};
 use instance::*;
-use parse::{Arch, Entry, ExecFields, ExitFields, ForkFields, Header, Line, ProbeFields, Syscall};
+use parse::{ExecFields, ExitFields, ForkFields, Header, Line, ProbeFields};
+use probe::{Arch, Entry, Syscall};
 use tracker::*;
 
 /// Where tracefs lives, newest first.
