@@ -234,6 +234,7 @@
 //! signal. They are stopped if the benchmark errors out, is interrupted with
 //! Ctrl-C, or is killed.
 
+use serde_json::Value;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::ffi::{CStr, CString, OsStr};
 use std::fmt::Write as _;
@@ -1252,233 +1253,6 @@ fn json_pid(line: &[u8]) -> Option<i32> {
     std::str::from_utf8(digits).ok()?.parse().ok()
 }
 
-// ---------------------------------------------------------------------------
-// A minimal JSON parser (std only), strict enough to flag malformed output.
-
-#[derive(Debug)]
-enum J {
-    Null,
-    Bool(bool),
-    Num(String),
-    Str(String),
-    Arr(Vec<J>),
-    Obj(Vec<(String, J)>),
-}
-
-impl J {
-    fn get(&self, k: &str) -> Option<&J> {
-        match self {
-            J::Obj(v) => v.iter().find(|(key, _)| key == k).map(|(_, v)| v),
-            _ => None,
-        }
-    }
-    fn as_str(&self) -> Option<&str> {
-        if let J::Str(s) = self { Some(s) } else { None }
-    }
-    fn as_u64(&self) -> Option<u64> {
-        if let J::Num(s) = self { s.parse().ok() } else { None }
-    }
-    fn as_i64(&self) -> Option<i64> {
-        if let J::Num(s) = self { s.parse().ok() } else { None }
-    }
-    fn as_bool(&self) -> Option<bool> {
-        if let J::Bool(b) = self { Some(*b) } else { None }
-    }
-}
-
-struct JP<'a> {
-    b: &'a [u8],
-    i: usize,
-}
-
-fn parse_json(s: &str) -> Result<J, String> {
-    let mut p = JP { b: s.as_bytes(), i: 0 };
-    p.ws();
-    let v = p.value(0)?;
-    p.ws();
-    if p.i != p.b.len() {
-        return Err(format!("trailing data at byte {}", p.i));
-    }
-    Ok(v)
-}
-
-impl JP<'_> {
-    fn ws(&mut self) {
-        while self.i < self.b.len() && matches!(self.b[self.i], b' ' | b'\t' | b'\n' | b'\r') {
-            self.i += 1;
-        }
-    }
-    fn peek(&self) -> Option<u8> {
-        self.b.get(self.i).copied()
-    }
-    fn eat(&mut self, c: u8) -> Result<(), String> {
-        if self.peek() == Some(c) {
-            self.i += 1;
-            Ok(())
-        } else {
-            Err(format!("expected {:?} at byte {}", c as char, self.i))
-        }
-    }
-    fn lit(&mut self, word: &str, v: J) -> Result<J, String> {
-        if self.b[self.i..].starts_with(word.as_bytes()) {
-            self.i += word.len();
-            Ok(v)
-        } else {
-            Err(format!("bad literal at byte {}", self.i))
-        }
-    }
-    fn value(&mut self, depth: usize) -> Result<J, String> {
-        if depth > 64 {
-            return Err("nesting too deep".into());
-        }
-        match self.peek() {
-            Some(b'{') => {
-                self.i += 1;
-                let mut v = Vec::new();
-                self.ws();
-                if self.peek() == Some(b'}') {
-                    self.i += 1;
-                    return Ok(J::Obj(v));
-                }
-                loop {
-                    self.ws();
-                    let k = self.string()?;
-                    self.ws();
-                    self.eat(b':')?;
-                    self.ws();
-                    let val = self.value(depth + 1)?;
-                    v.push((k, val));
-                    self.ws();
-                    match self.peek() {
-                        Some(b',') => self.i += 1,
-                        Some(b'}') => {
-                            self.i += 1;
-                            return Ok(J::Obj(v));
-                        }
-                        _ => return Err(format!("expected ',' or '}}' at byte {}", self.i)),
-                    }
-                }
-            }
-            Some(b'[') => {
-                self.i += 1;
-                let mut v = Vec::new();
-                self.ws();
-                if self.peek() == Some(b']') {
-                    self.i += 1;
-                    return Ok(J::Arr(v));
-                }
-                loop {
-                    self.ws();
-                    v.push(self.value(depth + 1)?);
-                    self.ws();
-                    match self.peek() {
-                        Some(b',') => self.i += 1,
-                        Some(b']') => {
-                            self.i += 1;
-                            return Ok(J::Arr(v));
-                        }
-                        _ => return Err(format!("expected ',' or ']' at byte {}", self.i)),
-                    }
-                }
-            }
-            Some(b'"') => Ok(J::Str(self.string()?)),
-            Some(b't') => self.lit("true", J::Bool(true)),
-            Some(b'f') => self.lit("false", J::Bool(false)),
-            Some(b'n') => self.lit("null", J::Null),
-            Some(b'-' | b'0'..=b'9') => self.number(),
-            _ => Err(format!("unexpected {:?} at byte {}", self.peek().map(|c| c as char), self.i)),
-        }
-    }
-    fn digits(&mut self) -> usize {
-        let s = self.i;
-        while self.peek().is_some_and(|c| c.is_ascii_digit()) {
-            self.i += 1;
-        }
-        self.i - s
-    }
-    fn number(&mut self) -> Result<J, String> {
-        let s = self.i;
-        if self.peek() == Some(b'-') {
-            self.i += 1;
-        }
-        let int_start = self.i;
-        let n = self.digits();
-        if n == 0 || (n > 1 && self.b[int_start] == b'0') {
-            return Err(format!("bad number at byte {s}"));
-        }
-        if self.peek() == Some(b'.') {
-            self.i += 1;
-            if self.digits() == 0 {
-                return Err(format!("bad number at byte {s}"));
-            }
-        }
-        if matches!(self.peek(), Some(b'e' | b'E')) {
-            self.i += 1;
-            if matches!(self.peek(), Some(b'+' | b'-')) {
-                self.i += 1;
-            }
-            if self.digits() == 0 {
-                return Err(format!("bad number at byte {s}"));
-            }
-        }
-        Ok(J::Num(String::from_utf8_lossy(&self.b[s..self.i]).into_owned()))
-    }
-    fn hex4(&mut self) -> Result<u32, String> {
-        let h = self.b.get(self.i..self.i + 4).ok_or("short \\u escape")?;
-        let v = u32::from_str_radix(std::str::from_utf8(h).map_err(|e| e.to_string())?, 16)
-            .map_err(|_| format!("bad \\u escape at byte {}", self.i))?;
-        self.i += 4;
-        Ok(v)
-    }
-    fn string(&mut self) -> Result<String, String> {
-        self.eat(b'"')?;
-        let mut out: Vec<u8> = Vec::new();
-        loop {
-            let c = self.peek().ok_or("unterminated string")?;
-            self.i += 1;
-            match c {
-                b'"' => return String::from_utf8(out).map_err(|e| e.to_string()),
-                b'\\' => {
-                    let e = self.peek().ok_or("unterminated escape")?;
-                    self.i += 1;
-                    let ch = match e {
-                        b'"' => '"',
-                        b'\\' => '\\',
-                        b'/' => '/',
-                        b'b' => '\u{8}',
-                        b'f' => '\u{c}',
-                        b'n' => '\n',
-                        b'r' => '\r',
-                        b't' => '\t',
-                        b'u' => {
-                            let hi = self.hex4()?;
-                            let cp = if (0xD800..0xDC00).contains(&hi) {
-                                if !self.b[self.i..].starts_with(b"\\u") {
-                                    return Err("lone high surrogate".into());
-                                }
-                                self.i += 2;
-                                let lo = self.hex4()?;
-                                if !(0xDC00..0xE000).contains(&lo) {
-                                    return Err("bad low surrogate".into());
-                                }
-                                0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00)
-                            } else {
-                                hi
-                            };
-                            char::from_u32(cp).ok_or("invalid code point")?
-                        }
-                        _ => return Err(format!("bad escape at byte {}", self.i - 1)),
-                    };
-                    let mut b = [0u8; 4];
-                    out.extend_from_slice(ch.encode_utf8(&mut b).as_bytes());
-                }
-                0..0x20 => return Err(format!("raw control character in string at byte {}", self.i - 1)),
-                _ => out.push(c),
-            }
-        }
-    }
-}
-
 /// The `--syslog` row's daemon: a thread that receives each datagram and
 /// appends its message text (the JSON record) as a line to the row's output
 /// file, so the row is analysed as the JSON rows are. Stops on drop.
@@ -1894,11 +1668,11 @@ fn summary_lost(line: &str) -> Option<u64> {
 }
 
 /// A record for one of the storm's failing attempts? Counts it and returns true.
-fn fail_record(t: &mut Tally, fc: &FailCheck, fail_seen: &mut [bool], v: &J, line: &str) -> bool {
-    let ret = v.get("ret").and_then(J::as_i64);
-    let filename = v.get("filename").and_then(J::as_str);
+fn fail_record(t: &mut Tally, fc: &FailCheck, fail_seen: &mut [bool], v: &Value, line: &str) -> bool {
+    let ret = v.get("ret").and_then(Value::as_i64);
+    let filename = v.get("filename").and_then(Value::as_str);
     let argv: Option<Vec<&str>> = match v.get("argv") {
-        Some(J::Arr(a)) => a.iter().map(J::as_str).collect(),
+        Some(Value::Array(a)) => a.iter().map(Value::as_str).collect(),
         _ => None,
     };
     let marked = argv.as_ref().is_some_and(|a| a.get(1) == Some(&FAIL_MARKER));
@@ -1949,12 +1723,12 @@ fn fail_record(t: &mut Tally, fc: &FailCheck, fail_seen: &mut [bool], v: &J, lin
     // The symbolic name, where the JSON has one.
     match v.get("errno") {
         None => {}
-        Some(J::Str(e)) if e == "ENOENT" => {}
+        Some(Value::String(e)) if e == "ENOENT" => {}
         Some(_) => wrong.push("errno (expected \"ENOENT\")"),
     }
     // SAFETY: getpid has no preconditions.
     let me = unsafe { libc::getpid() } as u64;
-    if v.get("ppid").and_then(J::as_u64) != Some(me) {
+    if v.get("ppid").and_then(Value::as_u64) != Some(me) {
         wrong.push("ppid");
     }
     if !wrong.is_empty() {
@@ -1971,8 +1745,8 @@ fn analyze_json(data: &str, plan: &Plan, pids: &[i32], noop: &Noop, fails: Optio
         if line.is_empty() {
             continue;
         }
-        let v = match parse_json(line) {
-            Ok(v @ J::Obj(_)) => v,
+        let v = match serde_json::from_str::<Value>(line).map_err(|e| e.to_string()) {
+            Ok(v @ Value::Object(_)) => v,
             other => {
                 let e = other.err().unwrap_or_else(|| "not a JSON object".into());
                 t.a.malformed += 1;
@@ -1980,9 +1754,9 @@ fn analyze_json(data: &str, plan: &Plan, pids: &[i32], noop: &Noop, fails: Optio
                 continue;
             }
         };
-        let ty = v.get("type").and_then(J::as_str).unwrap_or("(no type)").to_owned();
+        let ty = v.get("type").and_then(Value::as_str).unwrap_or("(no type)").to_owned();
         if ty != "lost" && ty != "end" {
-            if v.get("ret").and_then(J::as_i64).is_some() {
+            if v.get("ret").and_then(Value::as_i64).is_some() {
                 t.a.ret_present += 1;
             }
             if let Some(fc) = fails
@@ -1999,17 +1773,17 @@ fn analyze_json(data: &str, plan: &Plan, pids: &[i32], noop: &Noop, fails: Optio
             "exec" => {
                 t.a.events += 1;
                 let argv_v: Option<Vec<&str>> = match v.get("argv") {
-                    Some(J::Arr(a)) => a.iter().map(J::as_str).collect(),
+                    Some(Value::Array(a)) => a.iter().map(Value::as_str).collect(),
                     _ => None,
                 };
                 let Some(argv) = argv_v else {
-                    let comm = v.get("comm").and_then(J::as_str);
+                    let comm = v.get("comm").and_then(Value::as_str);
                     if comm == Some(noop.comm.as_str()) {
                         t.stray(line);
                     }
                     continue;
                 };
-                let truncated = v.get("args_truncated").and_then(J::as_bool);
+                let truncated = v.get("args_truncated").and_then(Value::as_bool);
                 if truncated.is_none() {
                     t.a.notes.push("exec record without a boolean args_truncated".into());
                 }
@@ -2019,14 +1793,14 @@ fn analyze_json(data: &str, plan: &Plan, pids: &[i32], noop: &Noop, fails: Optio
                 // record (no or partial argv) is matched by its PID.
                 // Their comm, filename and PPID come from /proc too: empty,
                 // 0 or stale then, so only the PID is checked.
-                let read_failed = v.get("args_read_failed").and_then(J::as_bool) == Some(true);
-                let comm = v.get("comm").and_then(J::as_str);
+                let read_failed = v.get("args_read_failed").and_then(Value::as_bool) == Some(true);
+                let comm = v.get("comm").and_then(Value::as_str);
                 let comm_is_noop = comm == Some(noop.comm.as_str());
                 let by_pid = if read_failed
                     && (comm_is_noop || comm.is_none_or(str::is_empty))
                     && !matches!(classify(plan, &argv), Match::Storm { .. })
                 {
-                    t.by_pid(v.get("pid").and_then(J::as_u64))
+                    t.by_pid(v.get("pid").and_then(Value::as_u64))
                 } else {
                     None
                 };
@@ -2042,29 +1816,29 @@ fn analyze_json(data: &str, plan: &Plan, pids: &[i32], noop: &Noop, fails: Optio
                     t.stray(line);
                 }
                 if let Some(idx) = hit {
-                    let source = v.get("source").and_then(J::as_str).unwrap_or("(none)");
+                    let source = v.get("source").and_then(Value::as_str).unwrap_or("(none)");
                     *t.a.sources.entry(source.to_owned()).or_default() += 1;
                     if t.exec_ts[idx].is_none() {
-                        t.exec_ts[idx] = v.get("ts_ns").and_then(J::as_u64);
+                        t.exec_ts[idx] = v.get("ts_ns").and_then(Value::as_u64);
                     }
                     if truncated {
                         t.a.truncated_marked += 1;
                     }
-                    if v.get("ret").and_then(J::as_i64).is_some_and(|r| r != 0) {
+                    if v.get("ret").and_then(Value::as_i64).is_some_and(|r| r != 0) {
                         t.a.ret_nonzero_ok += 1;
                     }
-                    let pid = v.get("pid").and_then(J::as_u64);
+                    let pid = v.get("pid").and_then(Value::as_u64);
                     if read_failed {
                         t.check_pid(idx, pid, line);
                         continue;
                     }
-                    let ppid = v.get("ppid").and_then(J::as_u64);
+                    let ppid = v.get("ppid").and_then(Value::as_u64);
                     t.check_pids(idx, pid, ppid, line);
                     if !comm_is_noop {
                         t.a.comm_wrong += 1;
                         t.a.comm_example.get_or_insert_with(|| format!("comm {comm:?}, expected {:?}", noop.comm));
                     }
-                    let filename = v.get("filename").and_then(J::as_str);
+                    let filename = v.get("filename").and_then(Value::as_str);
                     if filename != Some(noop.path_str.as_str()) {
                         t.a.filename_wrong += 1;
                         t.a.filename_example
@@ -2075,35 +1849,35 @@ fn analyze_json(data: &str, plan: &Plan, pids: &[i32], noop: &Noop, fails: Optio
             "exit" => {
                 t.a.events += 1;
                 t.a.exit_records += 1;
-                if v.get("comm").and_then(J::as_str) != Some(noop.comm.as_str()) {
+                if v.get("comm").and_then(Value::as_str) != Some(noop.comm.as_str()) {
                     continue;
                 }
-                let Some(idx) = t.by_pid(v.get("pid").and_then(J::as_u64)) else {
+                let Some(idx) = t.by_pid(v.get("pid").and_then(Value::as_u64)) else {
                     t.a.exit_stray += 1;
                     continue;
                 };
                 let mut wrong = Vec::new();
-                if v.get("exit_code").and_then(J::as_u64) != Some(0) {
+                if v.get("exit_code").and_then(Value::as_u64) != Some(0) {
                     wrong.push("exit_code (expected 0)");
                 }
-                if !matches!(v.get("signal"), Some(J::Null)) {
+                if !matches!(v.get("signal"), Some(Value::Null)) {
                     wrong.push("signal (expected null)");
                 }
                 // SAFETY: getpid has no preconditions.
                 let me = unsafe { libc::getpid() } as u64;
-                if v.get("ppid").and_then(J::as_u64) != Some(me) {
+                if v.get("ppid").and_then(Value::as_u64) != Some(me) {
                     wrong.push("ppid");
                 }
-                let exec_ts = v.get("exec_ts_ns").and_then(J::as_u64);
+                let exec_ts = v.get("exec_ts_ns").and_then(Value::as_u64);
                 if exec_ts.is_none() || t.exec_ts[idx].is_some_and(|ts| exec_ts != Some(ts)) {
                     wrong.push("exec_ts_ns (not its exec record's ts_ns)");
                 }
                 t.exit(idx, &wrong, line);
             }
             "lost" => {
-                let n = v.get("count").and_then(J::as_u64).unwrap_or(0);
+                let n = v.get("count").and_then(Value::as_u64).unwrap_or(0);
                 t.a.lost += n;
-                let kind = v.get("kind").and_then(J::as_str).unwrap_or("?").to_owned();
+                let kind = v.get("kind").and_then(Value::as_str).unwrap_or("?").to_owned();
                 *t.a.lost_by_kind.entry(kind).or_default() += n;
             }
             "end" => {
@@ -2111,9 +1885,9 @@ fn analyze_json(data: &str, plan: &Plan, pids: &[i32], noop: &Noop, fails: Optio
                     t.a.notes.push("more than one end record".into());
                 }
                 t.a.end = Some((
-                    v.get("received").and_then(J::as_u64),
-                    v.get("shown").and_then(J::as_u64),
-                    v.get("lost").and_then(J::as_u64),
+                    v.get("received").and_then(Value::as_u64),
+                    v.get("shown").and_then(Value::as_u64),
+                    v.get("lost").and_then(Value::as_u64),
                 ));
             }
             other => {

@@ -172,18 +172,25 @@ fn fs_type(path: &Path) -> io::Result<u64> {
 }
 
 /// Maps cgroup ids to their paths (`--print-cgroup`), from a walk of the
-/// hierarchy. An id it does not know triggers a new walk, at most every
-/// [`REWALK_MIN`]; an id still unknown after that is reported as unknown,
-/// never guessed. An id once found keeps its path after the cgroup is
+/// hierarchy. An id it does not know triggers a new walk at once the first
+/// time it is asked for (a cgroup made since the last walk: a container
+/// starting), and after that at most every [`REWALK_MIN`]; an id still
+/// unknown is reported as unknown, never guessed. An id once found keeps its path after the cgroup is
 /// removed (cgroup2 never reuses an id nor renames a directory), within
 /// [`KEEP_REMOVED_MAX`]. Lookups of known ids allocate nothing.
 #[derive(Debug)]
 pub struct Resolver {
     hierarchy: Hierarchy,
     paths: HashMap<u64, Box<[u8]>>,
+    /// Ids a walk did not find (at most [`MISSED_MAX`]): asked for again,
+    /// they wait for the re-walk interval.
+    missed: std::collections::HashSet<u64>,
     last_walk: Instant,
     min_interval: Duration,
 }
+
+/// Ids remembered as missed, at most (then forgotten at once).
+const MISSED_MAX: usize = 4096;
 
 impl Resolver {
     /// Index the hierarchy now; walk again on a miss at most every
@@ -194,17 +201,32 @@ impl Resolver {
 
     /// Like [`Resolver::new`] with another re-walk interval.
     pub fn with_interval(hierarchy: Hierarchy, min_interval: Duration) -> Resolver {
-        let mut r = Resolver { hierarchy, paths: HashMap::new(), last_walk: Instant::now(), min_interval };
+        let mut r = Resolver {
+            hierarchy,
+            paths: HashMap::new(),
+            missed: std::collections::HashSet::new(),
+            last_walk: Instant::now(),
+            min_interval,
+        };
         r.walk();
         r
     }
 
     /// The path of cgroup `id`, or `None` when no directory has that id
-    /// (the cgroup is gone, or appeared since the last walk, which was less
-    /// than the re-walk interval ago).
+    /// (the cgroup is gone, or the id was missed before and the last walk
+    /// was less than the re-walk interval ago).
     pub fn lookup(&mut self, id: u64) -> Option<&[u8]> {
-        if !self.paths.contains_key(&id) && self.last_walk.elapsed() >= self.min_interval {
-            self.walk();
+        if !self.paths.contains_key(&id) {
+            let first_miss = !self.missed.contains(&id);
+            if first_miss || self.last_walk.elapsed() >= self.min_interval {
+                self.walk();
+                if !self.paths.contains_key(&id) {
+                    if self.missed.len() >= MISSED_MAX {
+                        self.missed.clear();
+                    }
+                    self.missed.insert(id);
+                }
+            }
         }
         self.paths.get(&id).map(|p| &**p)
     }
@@ -333,7 +355,17 @@ bogus line\n";
         let mut fast = Resolver::with_interval(h, Duration::ZERO);
         std::fs::create_dir(t.0.join("new")).unwrap();
         let id = t.ino("new");
-        assert_eq!(slow.lookup(id), None, "no walk within the interval: unknown, not guessed");
+        // The first miss of an id walks at once (a cgroup made since: a
+        // container starting); a second miss waits for the interval.
+        assert_eq!(slow.lookup(id), Some(&b"/new"[..]), "a new id is looked for at once");
+        std::fs::create_dir(t.0.join("late")).unwrap();
+        let late = t.ino("late");
+        let gone = u64::MAX - 1;
+        assert_eq!(slow.lookup(gone), None, "unknown, not guessed");
+        assert_eq!(slow.lookup(late), Some(&b"/late"[..]), "found by the walk for the missed id");
+        std::fs::create_dir(t.0.join("later")).unwrap();
+        assert_eq!(slow.lookup(gone), None, "a missed id again: no walk within the interval");
+        assert_eq!(slow.lookup(t.ino("later")), Some(&b"/later"[..]), "but a new one walks");
         assert_eq!(fast.lookup(id), Some(&b"/new"[..]));
         // A removed directory keeps its path (cgroup ids are never reused;
         // this tree is on tmpfs, which may reuse inode numbers, so the new
