@@ -19,8 +19,8 @@ fn contrib(name: &str) -> PathBuf {
 /// The value of `key=` in the unit (the last one, as systemd reads it).
 fn unit_value(unit: &str, key: &str) -> String {
     unit.lines()
-        .filter_map(|l| l.strip_prefix(&format!("{key}=")))
-        .last()
+        .rev()
+        .find_map(|l| l.strip_prefix(&format!("{key}=")))
         .unwrap_or_else(|| panic!("no {key}= in the unit"))
         .to_string()
 }

@@ -130,9 +130,9 @@ pub(super) fn record(rows: &mut Rows, kind: Kind, plan: &Plan, r: &TracerRun, ru
         rows.note(format!("{label} ({run_tag}): reported {} lost events{by_kind}", a.lost));
     }
     for c in ANOMALIES.iter().filter(|c| (c.when)(kind)) {
-        let n = (c.count)(&a, &r.storm);
+        let n = (c.count)(a, &r.storm);
         if n > 0 {
-            let eg = (c.example)(&a, &r.storm).map_or(String::new(), |e| format!(", e.g. {e}"));
+            let eg = (c.example)(a, &r.storm).map_or(String::new(), |e| format!(", e.g. {e}"));
             rows.note(format!("{label} ({run_tag}): {n} {}{eg}", c.what));
         }
     }

@@ -324,14 +324,16 @@ mod tests {
         let clock = Clock { realtime_offset_ns: 1_700_000_000_000_000_000 };
         let opts = SyslogOptions { socket: path.clone(), facility: 3, app_name: "execsnoop".into(), max_bytes: 1024 };
         let mut sink = SyslogSink::new(JsonSink::new(Vec::new(), clock), opts, clock, Vec::new()).unwrap();
-        let mut e = crate::event::Exec::default();
-        e.ts_ns = 1_000_000;
-        e.pid = 42;
-        e.ppid = 7;
-        e.uid = 1000;
-        e.comm = b"true".to_vec();
-        e.filename = b"/bin/true".to_vec();
-        e.args = b"true\0".to_vec();
+        let mut e = crate::event::Exec {
+            ts_ns: 1_000_000,
+            pid: 42,
+            ppid: 7,
+            uid: 1000,
+            comm: b"true".to_vec(),
+            filename: b"/bin/true".to_vec(),
+            args: b"true\0".to_vec(),
+            ..Default::default()
+        };
         sink.exec(&e).unwrap();
         let mut buf = vec![0u8; 65536];
         let n = server.recv(&mut buf).unwrap();
