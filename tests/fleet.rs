@@ -87,6 +87,7 @@ int main(int argc, char **argv) {
 /// Run the storm: `total` execs of `/bin/true TAG-T-I` by a driver that
 /// `start` is given the pid of (to start a tracer on it) before it begins.
 fn storm<T>(total: u64, tag: &str, start: impl FnOnce(u32) -> T) -> T {
+    assert_eq!(total % 4, 0, "the storm's 4 threads share {total} execs evenly");
     let prog = compile_c("mstorm", MSTORM_C);
     let mut driver = Background::spawn(Command::new(&prog.path).args([&total.to_string(), "4", tag]));
     let t = start(driver.pid());
@@ -296,7 +297,7 @@ template(name="raw" type="string" string="%app-name% %procid% %msgid% %structure
         assert!(Instant::now() < deadline, "rsyslogd never made its socket\n{}", daemon.log());
         std::thread::sleep(Duration::from_millis(20));
     }
-    let n: u64 = if common::in_vm() { 50 } else { 300 };
+    let n: u64 = if common::in_vm() { 48 } else { 300 };
     let tag = marker("syslog");
     let long = "L".repeat(20_000);
     let sock_s = sock.to_string_lossy().into_owned();
