@@ -29,9 +29,6 @@ use crate::event::{Ancestor, Container, Exec};
 /// Processes whose last exec is remembered, at most.
 pub const SEEN_MAX: usize = 65536;
 
-/// Cgroups whose container is remembered, at most (then forgotten at once).
-const BY_CGROUP_MAX: usize = 4096;
-
 /// What the run adds to records.
 pub struct Enrich {
     /// cgroup id to path: `--print-cgroup`, or containers.
@@ -44,8 +41,6 @@ pub struct Enrich {
     ancestry: usize,
     seen: HashMap<u32, Seen>,
     order: VecDeque<u32>,
-    /// cgroup id to its container (None: the host), for the ids indexed.
-    by_cgroup: HashMap<u64, Option<Container>>,
 }
 
 /// The last exec seen of a process.
@@ -73,33 +68,19 @@ impl Enrich {
             ancestry: c.ancestry,
             seen: HashMap::new(),
             order: VecDeque::new(),
-            by_cgroup: HashMap::new(),
         }
     }
 
     /// Fill in what `e` is selected and shown with.
     pub fn exec(&mut self, e: &mut Exec) {
         if let Some(r) = &mut self.cgroups {
+            // One lookup serves both (a known id allocates nothing here).
+            let path = r.lookup(e.cgroup_id);
             if self.containers {
-                // Parsed once per cgroup (execs come from few of them).
-                if self.by_cgroup.len() >= BY_CGROUP_MAX {
-                    self.by_cgroup.clear();
-                }
-                let c = match self.by_cgroup.get(&e.cgroup_id) {
-                    Some(c) => c.clone(),
-                    None => {
-                        let c = r.lookup(e.cgroup_id).and_then(container_of);
-                        // A cgroup not indexed yet is looked up again next time.
-                        if r.lookup(e.cgroup_id).is_some() {
-                            self.by_cgroup.insert(e.cgroup_id, c.clone());
-                        }
-                        c
-                    }
-                };
-                e.container = c;
+                e.container = path.and_then(container_of);
             }
             if self.print_cgroup {
-                e.cgroup = r.lookup(e.cgroup_id).map(<[u8]>::to_vec);
+                e.cgroup = path.map(<[u8]>::to_vec);
             }
         }
         if !self.ids {

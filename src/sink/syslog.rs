@@ -90,8 +90,8 @@ pub struct SyslogSink<E> {
     opts: SyslogOptions,
     clock: Clock,
     sock: Option<UnixDatagram>,
-    hostname: String,
-    procid: u32,
+    /// ` HOSTNAME APP-NAME PROCID `: the same in every message.
+    origin: Vec<u8>,
     err: E,
     /// Messages (parts) the socket did not take.
     dropped: u64,
@@ -106,13 +106,13 @@ impl<E: Write> SyslogSink<E> {
     /// run that sends nothing).
     pub fn new(json: JsonSink<Vec<u8>>, opts: SyslogOptions, clock: Clock, err: E) -> io::Result<Self> {
         let sock = connect(&opts.socket)?;
+        let origin = format!(" {} {} {} ", hostname(), opts.app_name, std::process::id()).into_bytes();
         Ok(SyslogSink {
             json,
             opts,
             clock,
             sock: Some(sock),
-            hostname: hostname(),
-            procid: std::process::id(),
+            origin,
             err,
             dropped: 0,
             split: 0,
@@ -133,10 +133,8 @@ impl<E: Write> SyslogSink<E> {
         } else {
             push_rfc3339_digits(&mut head, self.clock.wall_ns(ts_ns), 6);
         }
-        for field in [&self.hostname[..], &self.opts.app_name, &self.procid.to_string(), msgid] {
-            head.push(b' ');
-            head.extend_from_slice(field.as_bytes());
-        }
+        head.extend_from_slice(&self.origin);
+        head.extend_from_slice(msgid.as_bytes());
         head.push(b' ');
         // Room for the structured data with part="K" parts="N" at most.
         let room = self.opts.max_bytes.saturating_sub(head.len() + sd_len(sd) + 32).max(64);
