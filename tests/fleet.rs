@@ -15,81 +15,21 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{Background, TempDir, Tracer, compile_c, json_argv, json_u64, marker, on_path, root_test};
+use common::{Background, TempDir, Tracer, json_argv, json_u64, marker, on_path, root_test};
 use serde_json::Value;
-
-/// mstorm TOTAL THREADS TAG: after one byte on stdin, THREADS threads
-/// together posix_spawn + wait `/bin/true TAG-T-I` TOTAL times (each
-/// argument unique), children of this process. Prints how many ran.
-const MSTORM_C: &str = r#"
-#include <pthread.h>
-#include <spawn.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
-static long per_thread;
-static const char *tag;
-static long done[64];
-
-static void *storm(void *arg) {
-    long idx = (long)arg;
-    char buf[256];
-    char *argv[] = {"true", buf, NULL};
-    char *envp[] = {NULL};
-    for (long i = 0; i < per_thread; i++) {
-        pid_t pid;
-        int st;
-        snprintf(buf, sizeof buf, "%s-%ld-%ld", tag, idx, i);
-        if (posix_spawn(&pid, "/bin/true", NULL, NULL, argv, envp) != 0)
-            exit(3);
-        if (waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
-            exit(4);
-        done[idx]++;
-    }
-    return NULL;
-}
-
-int main(int argc, char **argv) {
-    pthread_t t[64];
-    long total, threads, sum = 0;
-    char c;
-    if (argc != 4)
-        return 2;
-    total = atol(argv[1]);
-    threads = atol(argv[2]);
-    tag = argv[3];
-    if (threads < 1 || threads > 64 || total % threads != 0)
-        return 2;
-    per_thread = total / threads;
-    if (read(0, &c, 1) != 1)
-        return 5;
-    for (long i = 0; i < threads; i++)
-        if (pthread_create(&t[i], NULL, storm, (void *)i) != 0)
-            return 6;
-    for (long i = 0; i < threads; i++) {
-        pthread_join(t[i], NULL);
-        sum += done[i];
-    }
-    printf("%ld\n", sum);
-    return 0;
-}
-"#;
 
 /// Run the storm: `total` execs of `/bin/true TAG-T-I` by a driver that
 /// `start` is given the pid of (to start a tracer on it) before it begins.
 fn storm<T>(total: u64, tag: &str, start: impl FnOnce(u32) -> T) -> T {
     assert_eq!(total % 4, 0, "the storm's 4 threads share {total} execs evenly");
-    let prog = compile_c("mstorm", MSTORM_C);
-    let mut driver = Background::spawn(Command::new(&prog.path).args([&total.to_string(), "4", tag]));
+    let prog = common::compile_storm();
+    // Each exec's argument unique: TAG-THREAD-SEQ.
+    let mut driver = Background::spawn(Command::new(&prog.path).args([&total.to_string(), "4", "1", tag]));
     let t = start(driver.pid());
     driver.send(b"go");
     let d = driver.wait(Duration::from_secs(if common::in_vm() { 600 } else { 120 }));
@@ -221,11 +161,6 @@ fn wait_for_file_line(path: &Path, needle: &str) {
         std::thread::sleep(Duration::from_millis(20));
     }
     panic!("{needle} never reached {}", path.display());
-}
-
-/// A free TCP port on 127.0.0.1 (bound, then released).
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).unwrap()
 }
 
 /// A daemon the test started; killed on drop.
@@ -380,16 +315,6 @@ template(name="raw" type="string" string="%app-name% %procid% %msgid% %structure
     drop(daemon);
 }
 
-/// An HTTP GET on 127.0.0.1 (no client library needed): the body.
-fn http_get(port: u16, path: &str) -> String {
-    let mut c = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    write!(c, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").unwrap();
-    let mut s = String::new();
-    let _ = c.read_to_string(&mut s);
-    s.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default()
-}
-
 /// (4) `--metrics` scraped by a real Prometheus (its own config, storage
 /// and port on loopback), queried through its HTTP API until
 /// `execsnoop_execs_total` equals the number of marked execs; the failed
@@ -400,8 +325,8 @@ fn metrics_scraped_by_a_real_prometheus() {
     assert!(on_path("prometheus"), "prometheus is not installed (.ci/run installs it)");
     let _g = root_test();
     let dir = TempDir::new("prometheus");
-    let mport = free_port();
-    let pport = free_port();
+    let mport = common::free_port();
+    let pport = common::free_port();
     let n: u64 = if common::in_vm() { 20 } else { 200 };
     let tag = marker("metrics");
     let maddr = format!("127.0.0.1:{mport}");
@@ -410,7 +335,7 @@ fn metrics_scraped_by_a_real_prometheus() {
         Tracer::start(&["--json", "-x", "-P", &dpid, "--metrics", &maddr, "--metrics-commands", "3"])
     });
     // Our own scrape first, then Prometheus's.
-    let own = http_get(mport, "/metrics");
+    let own = common::http_get(mport, "/metrics");
     assert!(own.contains(&format!("execsnoop_execs_total {n}\n")), "{own}");
     assert!(own.contains("execsnoop_source_info{source=\"bpf\"} 1"), "{own}");
     assert!(own.contains("execsnoop_command_execs_total{comm=\"true\"}"), "{own}");
@@ -436,7 +361,7 @@ fn metrics_scraped_by_a_real_prometheus() {
     let mut last = String::new();
     loop {
         if TcpStream::connect(("127.0.0.1", pport)).is_ok() {
-            last = http_get(pport, "/api/v1/query?query=execsnoop_execs_total");
+            last = common::http_get(pport, "/api/v1/query?query=execsnoop_execs_total");
             if let Ok(v) = serde_json::from_str::<Value>(&last)
                 && v["data"]["result"][0]["value"][1] == want.as_str()
             {
@@ -447,7 +372,7 @@ fn metrics_scraped_by_a_real_prometheus() {
         assert!(Instant::now() < deadline, "Prometheus never saw {n} execs: {last}\n{}", daemon.log());
         std::thread::sleep(Duration::from_millis(250));
     }
-    let up = http_get(pport, "/api/v1/query?query=up%7Bjob%3D%22execsnoop%22%7D");
+    let up = common::http_get(pport, "/api/v1/query?query=up%7Bjob%3D%22execsnoop%22%7D");
     assert!(up.contains("\"1\"]"), "the target is up: {up}");
     let f = t.stop(libc::SIGINT);
     assert!(f.status.success(), "{}", f.dump());
@@ -460,7 +385,7 @@ fn metrics_scraped_by_a_real_prometheus() {
 #[ignore = "needs root and BPF: run cargo test -- --include-ignored as root"]
 fn metrics_count_failures_by_errno() {
     let _g = root_test();
-    let mport = free_port();
+    let mport = common::free_port();
     let maddr = format!("127.0.0.1:{mport}");
     let dir = TempDir::new("metrics-fail");
     let name = format!("nope{}", std::process::id());
@@ -470,7 +395,7 @@ fn metrics_count_failures_by_errno() {
     }
     let deadline = Instant::now() + common::exit_timeout();
     loop {
-        let m = http_get(mport, "/metrics");
+        let m = common::http_get(mport, "/metrics");
         if m.contains("execsnoop_failed_execs_total{errno=\"ENOENT\"} 3\n") {
             assert!(m.contains("execsnoop_lost_total{kind=\"exec\"} 0\n"), "{m}");
             assert!(m.contains("# TYPE execsnoop_execs_total counter"), "{m}");

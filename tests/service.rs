@@ -65,7 +65,7 @@ fn the_units_command_line_runs_with_its_capabilities() {
     let caps = unit_value(&unit, "CapabilityBoundingSet");
     let dir = TempDir::new("unit-run");
     let log = dir.path.join("execsnoop.json");
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = common::free_port();
     let mut args: Vec<String> = exec.split_whitespace().map(str::to_string).collect();
     assert_eq!(args[0], "/usr/sbin/execsnoop");
     for a in args.iter_mut().skip(1) {
@@ -104,11 +104,7 @@ fn the_units_command_line_runs_with_its_capabilities() {
         let out = child.wait_with_output().unwrap();
         panic!("the unit's command never traced an exec: {}", String::from_utf8_lossy(&out.stderr));
     }
-    let mut c = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-    use std::io::{Read, Write};
-    c.write_all(b"GET /metrics HTTP/1.0\r\n\r\n").unwrap();
-    let mut m = String::new();
-    c.read_to_string(&mut m).unwrap();
+    let m = common::http_get(port, "/metrics");
     assert!(m.contains("execsnoop_source_info{source=\"bpf\"} 1"), "the bpf source, with the unit's capabilities\n{m}");
     let pid = child.id() as i32;
     // SAFETY: kill(2) on our own child's pid, with valid signal numbers.

@@ -332,71 +332,6 @@ fn sigterm_and_sighup_end_cleanly() {
     }
 }
 
-const STORM_C: &str = r#"
-#include <pthread.h>
-#include <spawn.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
-/* storm TOTAL THREADS PADLEN: after one byte on stdin, THREADS threads
- * together posix_spawn + wait "/bin/true <PADLEN bytes>" TOTAL times. Every
- * spawned process is a child of this process. Prints how many ran. */
-static long per_thread;
-static char *pad;
-static long done[64];
-
-static void *storm(void *arg) {
-    long idx = (long)arg;
-    char *argv[] = {"true", pad, NULL};
-    char *envp[] = {NULL};
-    for (long i = 0; i < per_thread; i++) {
-        pid_t pid;
-        int st, rc = posix_spawn(&pid, "/bin/true", NULL, NULL, argv, envp);
-        if (rc != 0) {
-            fprintf(stderr, "posix_spawn: %s\n", strerror(rc));
-            exit(3);
-        }
-        if (waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
-            fprintf(stderr, "child %d failed\n", (int)pid);
-            exit(4);
-        }
-        done[idx]++;
-    }
-    return NULL;
-}
-
-int main(int argc, char **argv) {
-    pthread_t t[64];
-    long total, threads, padlen, sum = 0;
-    char c;
-    if (argc != 4)
-        return 2;
-    total = atol(argv[1]);
-    threads = atol(argv[2]);
-    padlen = atol(argv[3]);
-    if (threads < 1 || threads > 64 || total % threads != 0 || padlen < 1)
-        return 2;
-    per_thread = total / threads;
-    pad = malloc(padlen + 1);
-    memset(pad, 'p', padlen);
-    pad[padlen] = 0;
-    if (read(0, &c, 1) != 1)
-        return 5;
-    for (long i = 0; i < threads; i++)
-        if (pthread_create(&t[i], NULL, storm, (void *)i) != 0)
-            return 6;
-    for (long i = 0; i < threads; i++) {
-        pthread_join(t[i], NULL);
-        sum += done[i];
-    }
-    printf("%ld\n", sum);
-    return 0;
-}
-"#;
-
 /// (11) Exact loss accounting under an exec storm into a tiny ring buffer:
 /// every exec of the driver's children is either a record or counted lost,
 /// and the `end` record agrees with the `lost` records.
@@ -406,7 +341,7 @@ fn loss_accounting_is_exact() {
     // In the VM matrix a fifth of the storm: it takes as long there.
     let total: u64 = if common::in_vm() { 600 } else { 3000 };
     let _g = root_test();
-    let storm = compile_c("storm", STORM_C);
+    let storm = common::compile_storm();
     // 1500-byte argument: records of ~1.6 KiB, two fit in the 4 KiB ring.
     let mut driver = Background::spawn(Command::new(&storm.path).args([&total.to_string(), "4", "1500"]));
     let dpid = driver.pid();

@@ -835,3 +835,97 @@ impl Drop for TempDir {
         let _ = std::fs::remove_dir_all(&self.path);
     }
 }
+
+/// The exec storm driver (C): `storm TOTAL THREADS PADLEN [TAG]`. After one
+/// byte on stdin, THREADS threads together posix_spawn + wait `/bin/true
+/// ARG` TOTAL times, every one a child of the driver; ARG is PADLEN bytes
+/// of `p`, or with TAG `TAG-THREAD-SEQ` (unique per exec). Prints how many
+/// ran.
+pub const STORM_C: &str = r#"
+#include <pthread.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static long per_thread;
+static char *pad;
+static const char *tag;
+static long done[64];
+
+static void *storm(void *arg) {
+    long idx = (long)arg;
+    char buf[256];
+    char *argv[] = {"true", tag ? buf : pad, NULL};
+    char *envp[] = {NULL};
+    for (long i = 0; i < per_thread; i++) {
+        pid_t pid;
+        int st, rc;
+        if (tag)
+            snprintf(buf, sizeof buf, "%s-%ld-%ld", tag, idx, i);
+        rc = posix_spawn(&pid, "/bin/true", NULL, NULL, argv, envp);
+        if (rc != 0) {
+            fprintf(stderr, "posix_spawn: %s\n", strerror(rc));
+            exit(3);
+        }
+        if (waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+            fprintf(stderr, "child %d failed\n", (int)pid);
+            exit(4);
+        }
+        done[idx]++;
+    }
+    return NULL;
+}
+
+int main(int argc, char **argv) {
+    pthread_t t[64];
+    long total, threads, padlen, sum = 0;
+    char c;
+    if (argc != 4 && argc != 5)
+        return 2;
+    total = atol(argv[1]);
+    threads = atol(argv[2]);
+    padlen = atol(argv[3]);
+    tag = argc == 5 ? argv[4] : NULL;
+    if (threads < 1 || threads > 64 || total % threads != 0 || padlen < 1)
+        return 2;
+    per_thread = total / threads;
+    pad = malloc(padlen + 1);
+    memset(pad, 'p', padlen);
+    pad[padlen] = 0;
+    if (read(0, &c, 1) != 1)
+        return 5;
+    for (long i = 0; i < threads; i++)
+        if (pthread_create(&t[i], NULL, storm, (void *)i) != 0)
+            return 6;
+    for (long i = 0; i < threads; i++) {
+        pthread_join(t[i], NULL);
+        sum += done[i];
+    }
+    printf("%ld\n", sum);
+    return 0;
+}
+"#;
+
+/// [`STORM_C`], compiled.
+pub fn compile_storm() -> CProgram {
+    compile_c("storm", STORM_C)
+}
+
+/// A free TCP port on 127.0.0.1 (bound, then released).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).unwrap()
+}
+
+/// An HTTP/1.0 GET on 127.0.0.1 (no client library needed): the body.
+pub fn http_get(port: u16, path: &str) -> String {
+    use std::io::{Read, Write};
+    let mut c = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(c, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").unwrap();
+    let mut s = String::new();
+    let _ = c.read_to_string(&mut s);
+    s.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default()
+}
