@@ -392,6 +392,12 @@ pub enum LostKind {
     /// Times the kernel dropped events because the netlink socket's buffer
     /// was full; how many events each time is not known.
     SocketOverflow,
+    /// Records the `--output` file could not take (a full disk, a quota, an
+    /// I/O error); counted while it fails, said in one record when it
+    /// takes records again.
+    Output,
+    /// Syslog messages the daemon did not take in time (`--syslog`).
+    Syslog,
 }
 
 impl LostKind {
@@ -406,6 +412,8 @@ impl LostKind {
             LostKind::ProcTable => "processes not followed, process table full",
             LostKind::TraceOverrun => "trace buffer overrun",
             LostKind::SocketOverflow => "netlink socket overflowed, event count unknown",
+            LostKind::Output => "records the output file could not take",
+            LostKind::Syslog => "syslog messages the daemon did not take",
         }
     }
 
@@ -420,6 +428,8 @@ impl LostKind {
             LostKind::ProcTable => "untracked-process",
             LostKind::TraceOverrun => "trace-overrun",
             LostKind::SocketOverflow => "socket-overflow",
+            LostKind::Output => "output",
+            LostKind::Syslog => "syslog",
         }
     }
 }

@@ -14,6 +14,7 @@ use clap::Parser;
 use execsnoop::cli::Args;
 use execsnoop::command;
 use execsnoop::config::{Config, Destination};
+use execsnoop::loss::OutputLoss;
 use execsnoop::metrics::{self, Metrics};
 use execsnoop::run::{self, Ended, Signals, note};
 use execsnoop::sink::file::RotatingFile;
@@ -83,6 +84,9 @@ fn main() -> ExitCode {
 fn trace(config: &Config) -> anyhow::Result<Status> {
     let to_file = matches!(config.destination, Destination::File { .. });
     let signals = Signals::install(to_file)?;
+    // What the outputs could not take: counted by them, shown by --metrics
+    // and in the closing line.
+    let losses = Arc::new(OutputLoss::default());
     // Where the records go, opened before anything starts, so that a path
     // that cannot be written or an address in use is the first error.
     let file = match &config.destination {
@@ -146,7 +150,7 @@ fn trace(config: &Config) -> anyhow::Result<Status> {
     let mut sink = sink::build(config, Clock::now(), out, err)?;
     let metrics = match (config.metrics, listener) {
         (Some(m), Some(l)) => {
-            let metrics = Arc::new(Metrics::new(kind.info().name, m.commands));
+            let metrics = Arc::new(Metrics::new(kind.info().name, m.commands, losses.clone()));
             metrics::serve(l, metrics.clone())?;
             Some(metrics)
         }
@@ -181,6 +185,11 @@ fn trace(config: &Config) -> anyhow::Result<Status> {
         summary.push_str(&format!(", WARNING: {} lost (see the lost notices above)", totals.lost));
     } else {
         summary.push_str(", 0 lost");
+    }
+    for (n, what) in [(losses.output(), "not written to the output file"), (losses.syslog(), "not sent to syslog")] {
+        if n > 0 {
+            summary.push_str(&format!(", WARNING: {n} {what}"));
+        }
     }
     note(&summary);
     let _ = io::stderr().flush();

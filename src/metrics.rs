@@ -39,6 +39,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::event::{LostKind, Record};
+use crate::loss::OutputLoss;
 
 /// A scraper gets this long to send its request and to take the answer.
 const IO_TIMEOUT: Duration = Duration::from_secs(2);
@@ -63,6 +64,8 @@ pub struct Metrics {
     start_secs: u64,
     commands: usize,
     labelled: Mutex<Labelled>,
+    /// What the outputs could not take (`kind="output"`, `kind="syslog"`).
+    outputs: Arc<OutputLoss>,
 }
 
 #[derive(Default)]
@@ -75,7 +78,7 @@ struct Labelled {
 }
 
 impl Metrics {
-    pub fn new(source: &'static str, commands: usize) -> Metrics {
+    pub fn new(source: &'static str, commands: usize, outputs: Arc<OutputLoss>) -> Metrics {
         let start_secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
         let mut labelled = Labelled::default();
         for kind in [LostKind::Exec, LostKind::FailedExec, LostKind::Exit] {
@@ -89,6 +92,7 @@ impl Metrics {
             start_secs,
             commands,
             labelled: Mutex::new(labelled),
+            outputs,
         }
     }
 
@@ -162,6 +166,11 @@ impl Metrics {
         head(&mut o, "execsnoop_lost_total", "counter", "Records lost, by kind.");
         for (kind, n) in &lost {
             let _ = writeln!(o, "execsnoop_lost_total{{kind=\"{kind}\"}} {n}");
+        }
+        for (kind, n) in [(LostKind::Output, self.outputs.output()), (LostKind::Syslog, self.outputs.syslog())] {
+            if !lost.contains_key(kind.as_str()) {
+                let _ = writeln!(o, "execsnoop_lost_total{{kind=\"{}\"}} {n}", kind.as_str());
+            }
         }
         head(
             &mut o,
@@ -292,7 +301,7 @@ mod tests {
 
     #[test]
     fn counts_and_serves() {
-        let m = Arc::new(Metrics::new("bpf", 2));
+        let m = Arc::new(Metrics::new("bpf", 2, Arc::default()));
         for comm in ["sh", "sh", "sh", "ls", "ls", "cat"] {
             m.received();
             m.record(&Record::Exec(Exec { comm: comm.into(), ..Exec::default() }));
