@@ -9,7 +9,7 @@ mod common;
 
 use std::process::Command;
 
-use common::{assert_error_exit, bin, is_root, on_path, run_tool};
+use common::{assert_error_exit, bin, is_root, run_tool};
 
 fn tool(args: &[&str]) -> common::Finished {
     run_tool(Command::new(bin()).args(args))
@@ -99,9 +99,8 @@ fn ppid_zero_exits_2() {
 #[ignore = "as root, needs setpriv (util-linux) to drop to nobody: run with --include-ignored"]
 fn not_root_exits_1_with_need_root() {
     let f = if is_root() {
-        assert!(on_path("setpriv"), "setpriv is needed to run the tool as an unprivileged user");
         run_tool(
-            Command::new("setpriv")
+            Command::new(common::tool("setpriv"))
                 .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
                 .arg(bin())
                 .args(["--source", "bpf"]),

@@ -8,7 +8,8 @@
 //! record kind with python3-jsonschema.
 //!
 //! Root and BPF: `#[ignore]`d by default; they run in CI (`.ci/run`
-//! installs rsyslog, prometheus, logrotate and python3-jsonschema). A
+//! installs rsyslog, prometheus, logrotate and python3-jsonschema, and the
+//! tests run them by the paths of `.ci/tools`). A
 //! missing program is an ignored test that asserts it, so CI fails rather
 //! than passing without testing.
 
@@ -20,7 +21,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{Background, TempDir, Tracer, json_argv, json_u64, marker, on_path, root_test};
+use common::{Background, TempDir, Tracer, json_argv, json_u64, marker, root_test};
 use serde_json::Value;
 
 /// Run the storm: `total` execs of `/bin/true TAG-T-I` by a driver that
@@ -120,7 +121,6 @@ fn rotation_keeps_every_record_exactly_once() {
 #[test]
 #[ignore = "needs root and BPF: run cargo test -- --include-ignored as root"]
 fn sighup_reopens_the_file_for_logrotate() {
-    assert!(on_path("logrotate"), "logrotate is not installed (.ci/run installs it)");
     let _g = root_test();
     let dir = TempDir::new("logrotate");
     let path = dir.path.join("execsnoop.log");
@@ -138,7 +138,7 @@ fn sighup_reopens_the_file_for_logrotate() {
         ),
     )
     .unwrap();
-    let st = Command::new("logrotate").args(["-f", "-s"]).arg(dir.path.join("state")).arg(&conf).status().unwrap();
+    let st = Command::new(common::tool("logrotate")).args(["-f", "-s"]).arg(dir.path.join("state")).arg(&conf).status().unwrap();
     assert!(st.success(), "logrotate failed");
     let after = marker("after");
     common::run_marked("/bin/true", &[&after]);
@@ -203,8 +203,7 @@ impl Drop for Daemon {
 #[test]
 #[ignore = "needs root and BPF: run cargo test -- --include-ignored as root"]
 fn syslog_messages_reach_a_real_rsyslog() {
-    assert!(Path::new("/usr/sbin/rsyslogd").exists(), "rsyslog is not installed (.ci/run installs it)");
-    let _g = root_test();
+        let _g = root_test();
     let dir = TempDir::new("rsyslog");
     let sock = dir.path.join("log");
     let out = dir.path.join("messages");
@@ -226,7 +225,7 @@ template(name="raw" type="string" string="%app-name% %procid% %msgid% %structure
     .unwrap();
     let daemon = Daemon::spawn(
         "rsyslogd",
-        Command::new("/usr/sbin/rsyslogd").arg("-n").arg("-f").arg(&conf).arg("-i").arg(dir.path.join("pid")),
+        Command::new(common::tool("rsyslogd")).arg("-n").arg("-f").arg(&conf).arg("-i").arg(dir.path.join("pid")),
         dir.path.join("rsyslogd.log"),
     );
     let deadline = Instant::now() + common::ready_timeout();
@@ -322,7 +321,6 @@ template(name="raw" type="string" string="%app-name% %procid% %msgid% %structure
 #[test]
 #[ignore = "needs root and BPF: run cargo test -- --include-ignored as root"]
 fn metrics_scraped_by_a_real_prometheus() {
-    assert!(on_path("prometheus"), "prometheus is not installed (.ci/run installs it)");
     let _g = root_test();
     let dir = TempDir::new("prometheus");
     let mport = common::free_port();
@@ -350,7 +348,7 @@ fn metrics_scraped_by_a_real_prometheus() {
     .unwrap();
     let daemon = Daemon::spawn(
         "prometheus",
-        Command::new("prometheus")
+        Command::new(common::tool("prometheus"))
             .arg(format!("--config.file={}", conf.display()))
             .arg(format!("--storage.tsdb.path={}", dir.path.join("data").display()))
             .arg(format!("--web.listen-address=127.0.0.1:{pport}")),
@@ -412,8 +410,7 @@ fn metrics_count_failures_by_errno() {
 #[test]
 #[ignore = "needs root and BPF: run cargo test -- --include-ignored as root"]
 fn schema_validates_every_record_kind() {
-    let ok = Command::new("python3").args(["-c", "import jsonschema"]).status().is_ok_and(|s| s.success());
-    assert!(ok, "python3-jsonschema is not installed (.ci/run installs it)");
+    let python = common::python("jsonschema");
     let _g = root_test();
     let dir = TempDir::new("schema");
     let mut lines: Vec<String> = Vec::new();
@@ -472,7 +469,7 @@ fn schema_validates_every_record_kind() {
     let input = dir.path.join("records.jsonl");
     std::fs::write(&input, lines.join("\n") + "\n").unwrap();
     let schema = Path::new(env!("CARGO_MANIFEST_DIR")).join("schema/execsnoop.schema.json");
-    let f = common::run_tool(Command::new("python3").arg("-c").arg(VALIDATE_PY).arg(&schema).arg(&input));
+    let f = common::run_tool(Command::new(&python).arg("-c").arg(VALIDATE_PY).arg(&schema).arg(&input));
     assert!(f.status.success(), "records the schema rejects ({kinds:?}):\n{}", f.dump());
     eprintln!("schema: {} records valid: {kinds:?}", lines.len());
 }

@@ -26,7 +26,7 @@ fn echo_as_nobody(mark: &str) -> u32 {
     let uid = nobody_uid().to_string();
     let reuid = format!("--reuid={uid}");
     let regid = format!("--regid={uid}");
-    run_marked("setpriv", &[reuid.as_str(), regid.as_str(), "--clear-groups", "/bin/echo", mark])
+    run_marked(common::tool("setpriv"), &[reuid.as_str(), regid.as_str(), "--clear-groups", "/bin/echo", mark])
 }
 
 /// Rows for `/bin/echo` with `mark` (not those of setpriv or sh that also

@@ -21,7 +21,7 @@ const IMAGE: &str = "localhost/execsnoop-test:latest";
 
 /// podman with what this machine needs: runc, and ulimits it may set.
 fn podman(conf: &Path) -> Command {
-    let mut cmd = Command::new("podman");
+    let mut cmd = Command::new(common::tool("podman"));
     cmd.env("CONTAINERS_CONF", conf);
     cmd
 }
@@ -30,7 +30,6 @@ fn podman(conf: &Path) -> Command {
 #[ignore = "needs root, BPF and podman (with runc): CI installs them"]
 fn podman_container_is_named_and_filtered() {
     let _g = root_test();
-    assert!(common::on_path("podman"), "podman is needed (apt-get install podman runc)");
     assert!(Path::new("/bin/busybox").exists(), "busybox-static builds the image");
     let tmp = TempDir::new("podman");
     let conf = tmp.path.join("containers.conf");

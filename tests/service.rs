@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{TempDir, on_path, root_test};
+use common::{TempDir, root_test};
 
 fn contrib(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("contrib").join(name)
@@ -27,24 +27,22 @@ fn unit_value(unit: &str, key: &str) -> String {
 
 #[test]
 fn systemd_analyze_accepts_the_unit() {
-    assert!(on_path("systemd-analyze"), "systemd-analyze is not installed");
     let dir = TempDir::new("unit");
     // The packaged path of the binary is /usr/sbin/execsnoop; point it at
     // the one built here, so the check does not depend on an install.
     let unit = std::fs::read_to_string(contrib("execsnoop.service")).unwrap();
     let copy = dir.path.join("execsnoop.service");
     std::fs::write(&copy, unit.replace("/usr/sbin/execsnoop", common::bin())).unwrap();
-    let f = common::run_tool(Command::new("systemd-analyze").args(["verify", "--man=no"]).arg(&copy));
+    let f = common::run_tool(Command::new(common::tool("systemd-analyze")).args(["verify", "--man=no"]).arg(&copy));
     assert!(f.status.success(), "systemd-analyze verify rejected the unit\n{}", f.dump());
     assert!(f.stderr.trim().is_empty(), "systemd-analyze verify warned about the unit\n{}", f.dump());
 }
 
 #[test]
 fn logrotate_parses_its_config() {
-    assert!(on_path("logrotate"), "logrotate is not installed (.ci/run installs it)");
     let dir = TempDir::new("logrotate-conf");
     let f = common::run_tool(
-        Command::new("logrotate").arg("-d").arg("-s").arg(dir.path.join("state")).arg(contrib("logrotate.conf")),
+        Command::new(common::tool("logrotate")).arg("-d").arg("-s").arg(dir.path.join("state")).arg(contrib("logrotate.conf")),
     );
     assert!(f.status.success(), "{}", f.dump());
     assert!(!f.stderr.contains("error:"), "{}", f.dump());
@@ -58,7 +56,6 @@ fn logrotate_parses_its_config() {
 #[test]
 #[ignore = "needs root and BPF: run cargo test -- --include-ignored as root"]
 fn the_units_command_line_runs_with_its_capabilities() {
-    assert!(on_path("setpriv"), "setpriv (util-linux) is not installed");
     let _g = root_test();
     let unit = std::fs::read_to_string(contrib("execsnoop.service")).unwrap();
     let exec = unit_value(&unit, "ExecStart");
@@ -83,7 +80,7 @@ fn the_units_command_line_runs_with_its_capabilities() {
     let mut argv: Vec<String> = vec!["--bounding-set".into(), bounding, "--".into(), common::bin().into()];
     argv.extend(args.into_iter().skip(1));
     let argv_ref: Vec<&str> = argv.iter().map(String::as_str).collect();
-    let mut cmd = Command::new("setpriv");
+    let mut cmd = Command::new(common::tool("setpriv"));
     cmd.args(&argv_ref).stdin(std::process::Stdio::null());
     let mut child = cmd.stderr(std::process::Stdio::piped()).spawn().unwrap();
     let mark = common::marker("unit");

@@ -276,9 +276,8 @@ fn cgroup_option_is_refused() {
 #[ignore = "needs root: drops to user nobody to check the refusal"]
 fn not_root_is_a_permission_error() {
     let _g = root_test();
-    assert!(common::on_path("setpriv"), "setpriv (util-linux) is needed to drop to user nobody");
     let f = run_tool(
-        Command::new("setpriv")
+        Command::new(common::tool("setpriv"))
             .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
             .arg(bin())
             .args(["--source", "ftrace"]),

@@ -269,7 +269,7 @@ fn ppid_filter_in_user_space() {
 fn unprivileged_starts_or_is_refused_in_one_line() {
     let _g = root_test();
     let uid = nobody_uid().to_string();
-    let f = run_tool(Command::new("setpriv").args([
+    let f = run_tool(Command::new(common::tool("setpriv")).args([
         &format!("--reuid={uid}"),
         &format!("--regid={uid}"),
         "--clear-groups",

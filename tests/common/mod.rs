@@ -929,3 +929,44 @@ pub fn http_get(port: u16, path: &str) -> String {
     let _ = c.read_to_string(&mut s);
     s.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default()
 }
+
+/// `.ci/tools`: every program the tests run beyond a fresh machine's, with
+/// the path CI installs and checks it at.
+const TOOLS: &str = include_str!("../../.ci/tools");
+
+/// The path of a program the tests need, by its name (`"prometheus"`), as
+/// `.ci/tools` lists it: the same path CI checked after installing it, on the
+/// host and in the VM guests. Fails the test, saying which package is
+/// missing, when it is not there: a missing tool never passes quietly.
+pub fn tool(name: &str) -> PathBuf {
+    let (path, pkg) = tool_line(name);
+    assert!(path.exists(), "{} is not installed (package {pkg}; .ci/run installs what .ci/tools lists)", path.display());
+    path
+}
+
+/// Debian's Python (never the first `python3` on PATH, which may be a
+/// user-installed one with other modules), checked to import `module`.
+pub fn python(module: &str) -> PathBuf {
+    let py = tool("python3");
+    let ok = Command::new(&py).args(["-c", &format!("import {module}")]).status().is_ok_and(|s| s.success());
+    let pkg = TOOLS
+        .lines()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>())
+        .find(|f| f.len() == 3 && f[2] == module)
+        .map_or("?", |f| f[1]);
+    assert!(ok, "{} cannot import {module} (package {pkg}; .ci/run installs what .ci/tools lists)", py.display());
+    py
+}
+
+fn tool_line(name: &str) -> (PathBuf, &'static str) {
+    TOOLS
+        .lines()
+        .filter(|l| !l.trim_start().starts_with('#'))
+        .filter_map(|l| {
+            let mut f = l.split_whitespace();
+            Some((f.next()?, f.next()?))
+        })
+        .find(|(path, _)| Path::new(path).file_name().is_some_and(|n| n == name))
+        .map(|(path, pkg)| (PathBuf::from(path), pkg))
+        .unwrap_or_else(|| panic!("{name} is not in .ci/tools: add it (PATH PACKAGE) so CI installs it"))
+}
