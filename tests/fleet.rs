@@ -138,7 +138,12 @@ fn sighup_reopens_the_file_for_logrotate() {
         ),
     )
     .unwrap();
-    let st = Command::new(common::tool("logrotate")).args(["-f", "-s"]).arg(dir.path.join("state")).arg(&conf).status().unwrap();
+    let st = Command::new(common::tool("logrotate"))
+        .args(["-f", "-s"])
+        .arg(dir.path.join("state"))
+        .arg(&conf)
+        .status()
+        .unwrap();
     assert!(st.success(), "logrotate failed");
     let after = marker("after");
     common::run_marked("/bin/true", &[&after]);
@@ -203,7 +208,7 @@ impl Drop for Daemon {
 #[test]
 #[ignore = "needs root and BPF: run cargo test -- --include-ignored as root"]
 fn syslog_messages_reach_a_real_rsyslog() {
-        let _g = root_test();
+    let _g = root_test();
     let dir = TempDir::new("rsyslog");
     let sock = dir.path.join("log");
     let out = dir.path.join("messages");
@@ -332,8 +337,16 @@ fn metrics_scraped_by_a_real_prometheus() {
         let dpid = dpid.to_string();
         Tracer::start(&["--json", "-x", "-P", &dpid, "--metrics", &maddr, "--metrics-commands", "3"])
     });
-    // Our own scrape first, then Prometheus's.
-    let own = common::http_get(mport, "/metrics");
+    // Our own scrape first, then Prometheus's. The tracer may still be
+    // draining the storm's last records: scrape until they are counted.
+    let deadline = Instant::now() + common::exit_timeout();
+    let own = loop {
+        let own = common::http_get(mport, "/metrics");
+        if own.contains(&format!("execs_total {n}\n")) || Instant::now() > deadline {
+            break own;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
     assert!(own.contains(&format!("execsnoop_execs_total {n}\n")), "{own}");
     assert!(own.contains("execsnoop_source_info{source=\"bpf\"} 1"), "{own}");
     assert!(own.contains("execsnoop_command_execs_total{comm=\"true\"}"), "{own}");

@@ -42,7 +42,11 @@ fn systemd_analyze_accepts_the_unit() {
 fn logrotate_parses_its_config() {
     let dir = TempDir::new("logrotate-conf");
     let f = common::run_tool(
-        Command::new(common::tool("logrotate")).arg("-d").arg("-s").arg(dir.path.join("state")).arg(contrib("logrotate.conf")),
+        Command::new(common::tool("logrotate"))
+            .arg("-d")
+            .arg("-s")
+            .arg(dir.path.join("state"))
+            .arg(contrib("logrotate.conf")),
     );
     assert!(f.status.success(), "{}", f.dump());
     assert!(!f.stderr.contains("error:"), "{}", f.dump());

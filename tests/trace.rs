@@ -559,7 +559,10 @@ fn json_exec_record_fields() {
     let uid = 65534;
     let t = Tracer::start(&["--json"]);
     let (wall0, boot0) = (common::wall_ns(), common::boot_ns());
-    let pid = run_marked(common::tool("setpriv"), &["--reuid=65534", "--regid=65534", "--clear-groups", "/bin/echo", mark.as_str()]);
+    let pid = run_marked(
+        common::tool("setpriv"),
+        &["--reuid=65534", "--regid=65534", "--clear-groups", "/bin/echo", mark.as_str()],
+    );
     let (wall1, boot1) = (common::wall_ns(), common::boot_ns());
     let live = t.wait_stdout_contains(&mark, Duration::from_secs(2));
     assert!(live, "the record did not reach stdout within 2 s while tracing\n{}", t.dump());

@@ -16,9 +16,11 @@ pub(crate) mod syslog;
 pub(crate) mod text;
 
 use std::io;
+use std::sync::Arc;
 
 use crate::config::{Config, Destination, OutputFormat};
 use crate::event::{Exec, Exit, Lost, Totals};
+use crate::loss::OutputLoss;
 
 /// A destination for records.
 pub trait Sink {
@@ -64,13 +66,14 @@ impl Clock {
 
 /// Build the sink the configuration asks for, writing records to `out` (for
 /// stdout and `--output`; `--syslog` sends them itself) and notices (lost
-/// events, in text mode) to `err`. Fails only when the syslog socket cannot
-/// be reached.
+/// events, in text mode) to `err`; what an output could not take is counted
+/// in `losses`. Fails only when the syslog socket cannot be reached.
 pub fn build<'a, W: io::Write + 'a, E: io::Write + 'a>(
     config: &Config,
     clock: Clock,
     out: W,
     err: E,
+    losses: Arc<OutputLoss>,
 ) -> io::Result<Box<dyn Sink + 'a>> {
     let cgroups = config.print_cgroup.is_some();
     let c = &config.context;
@@ -85,7 +88,7 @@ pub fn build<'a, W: io::Write + 'a, E: io::Write + 'a>(
     let sink: Box<dyn Sink + 'a> = match (&config.destination, &config.format) {
         (Destination::Syslog(opts), _) => {
             let json = json::JsonSink::new(Vec::new(), clock).with_cgroups(cgroups).with_context(fields);
-            Box::new(syslog::SyslogSink::new(json, opts.clone(), clock, err)?)
+            Box::new(syslog::SyslogSink::new(json, opts.clone(), clock, err, losses)?)
         }
         (_, OutputFormat::Text(opts)) => {
             Box::new(text::TextSink::new(out, err, opts.clone(), clock).with_cgroups(cgroups))

@@ -28,24 +28,39 @@
 //! the next piece of the JSON (cut between UTF-8 characters); concatenated in
 //! order they are the record. Nothing is cut silently.
 //!
-//! A message the socket does not take within a second (a syslog daemon that
-//! stopped reading), or at all (none listening: the socket is opened again
-//! once per record), is dropped and counted; the count is said on stderr when
-//! tracing ends, one line, like ring-buffer losses. A slow daemon otherwise
-//! slows the drain, and what the ring buffer then cannot hold is counted as
-//! lost there, in the stream.
+//! Sending never blocks the tracing loop: the socket is non-blocking, and a
+//! message it does not take at once (a daemon that stopped reading, or is
+//! slow) waits in a bounded queue ([`QUEUE_MAX`] messages), sent in order at
+//! the next records and at each flush (at least every 100 ms), each time for
+//! at most [`FLUSH_BUDGET`] of waiting. When the queue is full the newest
+//! message is dropped, as rsyslog's own queues discard: what is queued stays
+//! in order, and nothing already accepted is reordered. What could not be
+//! sent is counted in records (a record of which any part was dropped counts
+//! once): `execsnoop_lost_total{kind="syslog"}` with `--metrics`, and one
+//! line on stderr when tracing ends. At the end the queue gets at most
+//! [`FINISH_BUDGET`] more, so a signal ends tracing within a second whatever
+//! the daemon does. A socket that went away (the daemon restarted) is
+//! connected again, at most once per record.
 
+use std::collections::VecDeque;
 use std::io::{self, Write};
+use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixDatagram;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use super::json::{JsonSink, push_rfc3339_digits};
 use super::{Clock, Sink, summary::Summary};
 use crate::event::{Exec, Exit, Lost, Totals};
+use crate::loss::OutputLoss;
 
-/// How long a send may block before the message counts as dropped.
-const SEND_TIMEOUT: Duration = Duration::from_secs(1);
+/// Messages waiting for a socket that does not take them at once.
+pub const QUEUE_MAX: usize = 1024;
+/// Longest wait for the socket at one flush or batch of records.
+pub const FLUSH_BUDGET: Duration = Duration::from_millis(20);
+/// Longest wait for the socket when tracing ends.
+pub const FINISH_BUDGET: Duration = Duration::from_millis(500);
 
 /// Facility names (RFC 5424 table 1, as syslog.conf spells them).
 pub const FACILITIES: &[(&str, u8)] = &[
@@ -93,18 +108,30 @@ pub struct SyslogSink<E> {
     /// ` HOSTNAME APP-NAME PROCID `: the same in every message.
     origin: Vec<u8>,
     err: E,
-    /// Messages (parts) the socket did not take.
+    /// Messages not taken yet, oldest first, each with its record's number.
+    queue: VecDeque<(u64, Vec<u8>)>,
+    /// Records handed to the sink so far (numbers the records).
+    records: u64,
+    /// The last record counted as not sent (so a record counts once).
+    last_dropped: Option<u64>,
+    /// Records not sent, counted (also in `losses`).
     dropped: u64,
+    losses: Arc<OutputLoss>,
     /// Records sent in more than one part.
     split: u64,
-    msg: Vec<u8>,
 }
 
 impl<E: Write> SyslogSink<E> {
     /// A sink sending to `opts.socket`, formatting with `json`. Fails when
     /// the socket cannot be reached at start (a clear error, not a silent
     /// run that sends nothing).
-    pub fn new(json: JsonSink<Vec<u8>>, opts: SyslogOptions, clock: Clock, err: E) -> io::Result<Self> {
+    pub fn new(
+        json: JsonSink<Vec<u8>>,
+        opts: SyslogOptions,
+        clock: Clock,
+        err: E,
+        losses: Arc<OutputLoss>,
+    ) -> io::Result<Self> {
         let sock = connect(&opts.socket)?;
         let origin = format!(" {} {} {} ", hostname(), opts.app_name, std::process::id()).into_bytes();
         Ok(SyslogSink {
@@ -114,9 +141,12 @@ impl<E: Write> SyslogSink<E> {
             sock: Some(sock),
             origin,
             err,
+            queue: VecDeque::new(),
+            records: 0,
+            last_dropped: None,
             dropped: 0,
+            losses,
             split: 0,
-            msg: Vec::with_capacity(8192),
         })
     }
 
@@ -143,14 +173,21 @@ impl<E: Write> SyslogSink<E> {
             self.split += 1;
         }
         let n = parts.len();
+        self.records += 1;
+        let id = self.records;
         for (k, part) in parts.into_iter().enumerate() {
-            self.msg.clear();
-            self.msg.extend_from_slice(&head);
-            push_sd(&mut self.msg, sd, (n > 1).then_some((k + 1, n)));
-            self.msg.push(b' ');
-            self.msg.extend_from_slice(part);
-            self.deliver();
+            let mut msg = Vec::with_capacity(head.len() + part.len() + 64);
+            msg.extend_from_slice(&head);
+            push_sd(&mut msg, sd, (n > 1).then_some((k + 1, n)));
+            msg.push(b' ');
+            msg.extend_from_slice(part);
+            if self.queue.len() >= QUEUE_MAX {
+                self.drop_record(id);
+            } else {
+                self.queue.push_back((id, msg));
+            }
         }
+        self.deliver(Duration::ZERO);
         // Give the buffer back (its capacity is reused).
         let mut record = record;
         record.clear();
@@ -158,33 +195,72 @@ impl<E: Write> SyslogSink<E> {
         Ok(())
     }
 
-    /// One datagram; a socket that went away is reconnected once.
-    fn deliver(&mut self) {
-        for attempt in 0..2 {
+    /// Count record `id` as not sent, once however many of its parts are.
+    fn drop_record(&mut self, id: u64) {
+        if self.last_dropped != Some(id) {
+            self.last_dropped = Some(id);
+            self.dropped += 1;
+            self.losses.add_syslog(1);
+        }
+    }
+
+    /// Send what is queued, in order, waiting for the socket at most
+    /// `budget` in all; what is left stays queued. A socket that went away
+    /// (the daemon restarted) is connected again once per call; with none
+    /// to connect to, the queue waits for the next call.
+    fn deliver(&mut self, budget: Duration) {
+        let deadline = Instant::now() + budget;
+        let mut reconnected = false;
+        while let Some((_, msg)) = self.queue.front() {
             if self.sock.is_none() {
+                if reconnected {
+                    return;
+                }
+                reconnected = true;
                 self.sock = connect(&self.opts.socket).ok();
             }
-            let Some(sock) = &self.sock else { break };
-            match sock.send(&self.msg) {
-                Ok(_) => return,
-                Err(e)
-                    if attempt == 0
-                        && matches!(e.raw_os_error(), Some(libc::ECONNREFUSED | libc::ENOTCONN | libc::ENOENT)) =>
-                {
-                    // The daemon restarted: a new socket at the same path.
+            let Some(sock) = &self.sock else { return };
+            match sock.send(msg) {
+                Ok(_) => {
+                    self.queue.pop_front();
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    let left = deadline.saturating_duration_since(Instant::now());
+                    if left.is_zero() || !writable(sock, left) {
+                        return;
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if matches!(e.raw_os_error(), Some(libc::ECONNREFUSED | libc::ENOTCONN | libc::ENOENT)) => {
+                    // The daemon went away: a new socket at the same path, maybe.
                     self.sock = None;
                 }
-                Err(_) => break,
+                Err(_) => {
+                    // This message cannot be sent (too long for the socket,
+                    // say): drop it, counted, and go on with the others.
+                    if let Some((id, _)) = self.queue.pop_front() {
+                        self.drop_record(id);
+                    }
+                }
             }
         }
-        self.dropped += 1;
     }
+}
+
+/// Wait until `sock` can take a datagram, at most `timeout`.
+fn writable(sock: &UnixDatagram, timeout: Duration) -> bool {
+    let mut fd = libc::pollfd { fd: sock.as_raw_fd(), events: libc::POLLOUT, revents: 0 };
+    let ms = timeout.as_millis().clamp(1, i32::MAX as u128) as libc::c_int;
+    // SAFETY: one valid, initialised pollfd and its count; poll only writes
+    // `revents`.
+    let rc = unsafe { libc::poll(&mut fd, 1, ms) };
+    rc > 0 && fd.revents & libc::POLLOUT != 0
 }
 
 fn connect(path: &Path) -> io::Result<UnixDatagram> {
     let sock = UnixDatagram::unbound()?;
     sock.connect(path).map_err(|e| io::Error::new(e.kind(), format!("syslog socket {}: {e}", path.display())))?;
-    sock.set_write_timeout(Some(SEND_TIMEOUT))?;
+    sock.set_nonblocking(true)?;
     Ok(sock)
 }
 
@@ -277,16 +353,22 @@ impl<E: Write> Sink for SyslogSink<E> {
     }
 
     fn flush(&mut self) -> io::Result<()> {
+        self.deliver(FLUSH_BUDGET);
         Ok(())
     }
 
     fn finish(&mut self, totals: &Totals) -> io::Result<()> {
         self.json.finish(totals)?;
         self.send("end", crate::clock::boot_ns(), SEVERITY_INFO, &[])?;
+        self.deliver(FINISH_BUDGET);
+        // What the daemon did not take in time is lost: counted, said.
+        while let Some((id, _)) = self.queue.pop_front() {
+            self.drop_record(id);
+        }
         if self.dropped > 0 {
             writeln!(
                 self.err,
-                "WARNING: {} syslog messages could not be sent to {} (the daemon did not take them)",
+                "WARNING: {} records could not be sent to syslog at {} (the daemon did not take them in time)",
                 self.dropped,
                 self.opts.socket.display()
             )?;
@@ -321,7 +403,8 @@ mod tests {
         let server = UnixDatagram::bind(&path).unwrap();
         let clock = Clock { realtime_offset_ns: 1_700_000_000_000_000_000 };
         let opts = SyslogOptions { socket: path.clone(), facility: 3, app_name: "execsnoop".into(), max_bytes: 1024 };
-        let mut sink = SyslogSink::new(JsonSink::new(Vec::new(), clock), opts, clock, Vec::new()).unwrap();
+        let mut sink =
+            SyslogSink::new(JsonSink::new(Vec::new(), clock), opts, clock, Vec::new(), Arc::default()).unwrap();
         let mut e = crate::event::Exec {
             ts_ns: 1_000_000,
             pid: 42,

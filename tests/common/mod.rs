@@ -940,7 +940,11 @@ const TOOLS: &str = include_str!("../../.ci/tools");
 /// missing, when it is not there: a missing tool never passes quietly.
 pub fn tool(name: &str) -> PathBuf {
     let (path, pkg) = tool_line(name);
-    assert!(path.exists(), "{} is not installed (package {pkg}; .ci/run installs what .ci/tools lists)", path.display());
+    assert!(
+        path.exists(),
+        "{} is not installed (package {pkg}; .ci/run installs what .ci/tools lists)",
+        path.display()
+    );
     path
 }
 
