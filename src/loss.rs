@@ -4,7 +4,7 @@
 //! `execsnoop_lost_total{kind="output"|"syslog"}`, and the closing line on
 //! stderr says them, so that shown = written + counted here.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 /// Counters shared (behind an `Arc`) by the outputs, the metrics server and
 /// the closing line. The other kinds of loss travel in the stream as `lost`
@@ -13,6 +13,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 pub struct OutputLoss {
     output: AtomicU64,
     syslog: AtomicU64,
+    /// The `--output` file holds lines it could not write yet: the run loop
+    /// keeps flushing (retrying) while this is set, records or not.
+    output_waiting: AtomicBool,
 }
 
 impl OutputLoss {
@@ -34,5 +37,15 @@ impl OutputLoss {
     /// Records not sent to syslog so far.
     pub fn syslog(&self) -> u64 {
         self.syslog.load(Ordering::Relaxed)
+    }
+
+    /// Whether the `--output` file holds lines it could not write yet.
+    pub fn output_waiting(&self) -> bool {
+        self.output_waiting.load(Ordering::Relaxed)
+    }
+
+    /// Set by the `--output` file after each attempt to write.
+    pub fn set_output_waiting(&self, waiting: bool) {
+        self.output_waiting.store(waiting, Ordering::Relaxed);
     }
 }

@@ -13,7 +13,7 @@ use clap::Parser;
 
 use execsnoop::cli::Args;
 use execsnoop::command;
-use execsnoop::config::{Config, Destination};
+use execsnoop::config::{Config, Destination, OutputFormat};
 use execsnoop::loss::OutputLoss;
 use execsnoop::metrics::{self, Metrics};
 use execsnoop::run::{self, Ended, Signals, note};
@@ -89,9 +89,21 @@ fn trace(config: &Config) -> anyhow::Result<Status> {
     let losses = Arc::new(OutputLoss::default());
     // Where the records go, opened before anything starts, so that a path
     // that cannot be written or an address in use is the first error.
+    // A path that is not safe for root to write (see sink::file) is refused
+    // as bad input is: one line, status 2.
+    let clock = Clock::now();
     let file = match &config.destination {
         Destination::File { path, rotation } => {
-            Some(RotatingFile::open(path, rotation.clone(), signals.reopen_flag()).map_err(anyhow::Error::from)?)
+            match RotatingFile::open(path, rotation.clone(), signals.reopen_flag(), losses.clone()) {
+                Ok(f) if matches!(config.format, OutputFormat::Json) => {
+                    Some(f.with_lost_line(sink::json_output_lost(clock)))
+                }
+                Ok(f) => Some(f),
+                Err(e) => {
+                    note(&format!("execsnoop: --output {e}"));
+                    return Ok(Status::Usage);
+                }
+            }
         }
         _ => None,
     };
@@ -147,7 +159,7 @@ fn trace(config: &Config) -> anyhow::Result<Status> {
         None => Box::new(BufWriter::with_capacity(64 * 1024, stdout.lock())),
     };
     let err = io::stderr();
-    let mut sink = sink::build(config, Clock::now(), out, err, losses.clone())?;
+    let mut sink = sink::build(config, clock, out, err, losses.clone())?;
     let metrics = match (config.metrics, listener) {
         (Some(m), Some(l)) => {
             let metrics = Arc::new(Metrics::new(kind.info().name, m.commands, losses.clone()));
@@ -174,6 +186,7 @@ fn trace(config: &Config) -> anyhow::Result<Status> {
         stdout_is_tty,
         command: running.as_ref().map(|r| r.fd()),
         metrics,
+        outputs: losses.clone(),
     };
     let (ended, totals) = run::run(config, source.as_mut(), kind, sink.as_mut(), &signals, watch)?;
     drop(sink);

@@ -20,6 +20,7 @@ use crate::config::Config;
 use crate::enrich::Enrich;
 use crate::event::{Record, Totals};
 use crate::filter::Select;
+use crate::loss::OutputLoss;
 use crate::metrics::Metrics;
 use crate::redact::Redact;
 use crate::sink::Sink;
@@ -96,6 +97,9 @@ pub struct Watch<'a> {
     pub command: Option<BorrowedFd<'a>>,
     /// `--metrics`: every record that passes the filters is counted.
     pub metrics: Option<Arc<Metrics>>,
+    /// What the outputs could not take; while the `--output` file holds
+    /// lines it could not write, every pass flushes (retries).
+    pub outputs: Arc<OutputLoss>,
 }
 
 /// Run until a signal, the duration, a closed output or the end of the
@@ -152,7 +156,7 @@ pub fn run(
             unflushed = true;
         }
         // A SIGHUP for the output file: the flush reopens it.
-        let reopen = signals.reopen.load(Ordering::Relaxed);
+        let reopen = signals.reopen.load(Ordering::Relaxed) || watch.outputs.output_waiting();
         if reopen || (unflushed && (stdout_is_tty || last_flush.elapsed() >= FLUSH_EVERY)) {
             match sink.flush() {
                 Ok(()) => {}

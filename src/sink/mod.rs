@@ -19,7 +19,7 @@ use std::io;
 use std::sync::Arc;
 
 use crate::config::{Config, Destination, OutputFormat};
-use crate::event::{Exec, Exit, Lost, Totals};
+use crate::event::{Exec, Exit, Lost, LostKind, Totals};
 use crate::loss::OutputLoss;
 
 /// A destination for records.
@@ -62,6 +62,20 @@ impl Clock {
     pub fn wall_ns(&self, boot_ns: u64) -> i128 {
         i128::from(boot_ns) + self.realtime_offset_ns
     }
+}
+
+/// The line `--output` writes, in JSON, where it had to drop records (a
+/// full disk): a `lost` record of kind `output` with their count, stamped
+/// when it is written.
+pub fn json_output_lost(clock: Clock) -> file::LostLine {
+    let mut json = json::JsonSink::new(Vec::new(), clock);
+    Box::new(move |count| {
+        let lost = Lost { count, kind: LostKind::Output, ts_ns: crate::clock::boot_ns() };
+        match json.lost(&lost) {
+            Ok(()) => std::mem::take(json.out_mut()),
+            Err(_) => Vec::new(),
+        }
+    })
 }
 
 /// Build the sink the configuration asks for, writing records to `out` (for
