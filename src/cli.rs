@@ -222,7 +222,9 @@ pub struct Args {
     pub names: bool,
 
     /// Write the records (text, or --json) to PATH instead of stdout:
-    /// appended, created mode 0640; SIGHUP reopens it (for logrotate).
+    /// appended, created mode 0640; refused if it is a symbolic link, not a
+    /// regular file, or writable by others (or in a directory they can
+    /// write without the sticky bit); SIGHUP reopens it (for logrotate).
     #[arg(short = 'o', long = "output", value_name = "PATH", help_heading = "Output")]
     pub output: Option<std::path::PathBuf>,
 

@@ -39,8 +39,8 @@
 //! next write starts with a newline). The lines not written are held, up to
 //! [`HOLD_MAX`] bytes, and written in order once the file takes them again
 //! (retried at every flush, at least every 100 ms); lines beyond the hold
-//! are dropped whole and counted ([`OutputLoss`]: `--metrics`, the closing
-//! line). When writing works again, a `lost` record (kind `output`, with the
+//! are dropped whole and counted, a record per line whatever its type
+//! ([`OutputLoss`]: `--metrics`, the closing line). When writing works again, a `lost` record (kind `output`, with the
 //! count) is written at the place of the gap (JSON; the text format says it
 //! on stderr), and stderr says when writing failed and when it resumed. A
 //! file that does not end in a newline when opened gets one first.
@@ -93,6 +93,8 @@ pub struct RotatingFile {
     rotation: Option<Rotation>,
     /// The size at which the next rotation is due.
     rotate_at: u64,
+    /// The last rotation was refused (and said).
+    rotate_refused: bool,
     /// Set by the SIGHUP handler; taken at the next write or flush.
     reopen: Arc<AtomicBool>,
     buf: Vec<u8>,
@@ -145,6 +147,7 @@ impl RotatingFile {
             size,
             rotation,
             rotate_at,
+            rotate_refused: false,
             reopen,
             buf: Vec::with_capacity(BUFFER),
             rotations: 0,
@@ -347,11 +350,21 @@ impl RotatingFile {
     fn rotate_or_say(&mut self) {
         let Some(limit) = self.rotation.as_ref().map(|r| r.size) else { return };
         match self.rotate() {
-            Ok(()) => self.rotate_at = limit,
+            Ok(()) => {
+                self.rotate_at = limit;
+                self.rotate_refused = false;
+            }
             Err(e) => {
-                // Tried again once the file has grown by another limit.
+                // Tried again once the file has grown by another limit; said
+                // once until a rotation works again.
                 self.rotate_at = self.size.saturating_add(limit);
-                self.note(&format!("WARNING: not rotating {}: {e}; writing on to the file already open", self.path.display()));
+                if !std::mem::replace(&mut self.rotate_refused, true) {
+                    self.note(&format!(
+                        "WARNING: not rotating {}: {e}; writing on to the file already open (tried again at every \
+                         further --rotate-size)",
+                        self.path.display()
+                    ));
+                }
             }
         }
     }
