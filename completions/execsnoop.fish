@@ -17,7 +17,7 @@ complete -c execsnoop -l env-bytes -d 'Capture at most BYTES of each environment
 complete -c execsnoop -l redact -d 'Also redact what this regular expression matches in the arguments (e.g. \'--password=\\S+\'); may be given more than once' -r
 complete -c execsnoop -l container -d 'Only processes in a container whose id starts with ID-PREFIX' -r
 complete -c execsnoop -l ancestry -d 'With --json, the chain of up to N ancestors (pid, comm, exec_id) of each exec, as far as their execs were seen' -r
-complete -c execsnoop -s o -l output -d 'Write the records (text, or --json) to PATH instead of stdout: appended, created mode 0640; SIGHUP reopens it (for logrotate)' -r -F
+complete -c execsnoop -s o -l output -d 'Write the records (text, or --json) to PATH instead of stdout: appended, created mode 0640; refused if it is a symbolic link, not a regular file, or writable by others (or in a directory they can write without the sticky bit); SIGHUP reopens it (for logrotate)' -r -F
 complete -c execsnoop -l rotate-size -d 'Rotate --output when it would grow past SIZE (bytes, or with a K, M or G suffix: KiB, MiB, GiB): PATH becomes PATH.1, PATH.1 PATH.2, ...' -r
 complete -c execsnoop -l rotate-keep -d 'Rotated files kept, PATH.1 (newest) to PATH.N (default 5; 0: none)' -r
 complete -c execsnoop -l syslog-socket -d 'The syslog socket (default /dev/log)' -r -F
