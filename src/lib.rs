@@ -15,6 +15,7 @@ pub(crate) mod errno;
 pub(crate) mod escape;
 pub(crate) mod event;
 pub(crate) mod filter;
+pub(crate) mod lineage;
 pub mod loss;
 pub mod metrics;
 pub(crate) mod redact;

@@ -78,10 +78,6 @@ const TRACEFS_DIRS: [&str; 2] = ["/sys/kernel/tracing", "/sys/kernel/debug/traci
 /// was 8); more are marked truncated.
 pub const PROBE_ARGS: usize = 16;
 
-/// Processes followed at most (exits, `-p`, depth); beyond, they are counted
-/// as [`LostKind::ProcTable`].
-pub const PROC_TABLE_MAX: usize = 65536;
-
 /// Probe lines waiting for their exec event, at most (a failed execve leaves
 /// one behind until the thread execs again).
 const PENDING_MAX: usize = 4096;
@@ -284,7 +280,7 @@ impl FtraceSource {
         let mut n = 0;
         let counts = [
             (self.overrun, &mut self.overrun_reported, LostKind::TraceOverrun),
-            (self.tracker.untracked, &mut self.untracked_reported, LostKind::ProcTable),
+            (self.tracker.table.untracked(), &mut self.untracked_reported, LostKind::ProcTable),
             (self.tracker.malformed, &mut self.malformed_reported, LostKind::Malformed),
         ];
         for (total, reported, kind) in counts {
@@ -524,13 +520,13 @@ mod tests {
         let exits: Vec<&Exit> =
             recs.iter().filter_map(|r| if let Record::Exit(x) = r { Some(x) } else { None }).collect();
         assert_eq!(execs.len(), 1);
-        assert_eq!(execs[0].depth, Some(1), "child of an unknown parent");
+        assert_eq!(execs[0].depth, Some(0), "child of an unknown parent: depth 0, as in the BPF program");
         assert_eq!(execs[0].ppid, P, "parent from the fork when /proc is gone");
         assert_eq!(exits.len(), 2, "{exits:#?}");
         let x = exits[0];
         assert_eq!((x.pid, x.ppid, x.comm.as_slice()), (P + 1, P, &b"true"[..]));
         assert_eq!((x.ts_ns, x.exec_ts_ns, x.start_ts_ns), (11_000_000_000, 10_500_000_000, 10_500_000_000));
-        assert_eq!((x.status, x.cpu_ns, x.depth, x.source), (ExitStatus::Unknown, None, Some(1), SourceKind::FTRACE));
+        assert_eq!((x.status, x.cpu_ns, x.depth, x.source), (ExitStatus::Unknown, None, Some(0), SourceKind::FTRACE));
         let y = exits[1];
         assert_eq!(
             (y.pid, y.exec_ts_ns, y.start_ts_ns, y.lifetime_ns()),
@@ -588,11 +584,11 @@ mod tests {
     #[test]
     fn full_table_is_counted() {
         let mut t = Tracker::new(&config(&["-e"]), 0, true);
-        for i in 0..PROC_TABLE_MAX as u32 {
+        for i in 0..crate::lineage::TABLE_MAX as u32 {
             t.table.insert(P + 10 + i, Proc { depth: 0, ppid: 0, exec_ts: 0, start_ts: 0, thread: false });
         }
         feed(&mut t, &[fork_line(P, P + 1, "1.0"), fork_line(P, P + 2, "1.0")]);
-        assert_eq!(t.untracked, 2);
+        assert_eq!(t.table.untracked(), 2);
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! gone before /proc is read).
 
 use super::*;
+use crate::lineage::{Lineage, TABLE_MAX, child_depth};
 
 /// CLOCK_BOOTTIME minus CLOCK_MONOTONIC: the time spent suspended.
 pub(super) fn boot_minus_mono() -> i64 {
@@ -32,12 +33,11 @@ pub(super) struct Tracker {
     pub(super) clock_offset: i64,
     /// The lines carry a `(TGID)` column.
     pub(super) tgid_column: bool,
-    pub(super) table: HashMap<u32, Proc>,
+    /// The processes followed (one bound, the untracked count: the lineage table).
+    pub(super) table: Lineage<Proc>,
     /// Probe lines by calling thread, in arrival order for eviction.
     pub(super) pending: HashMap<u32, ProbeFields>,
     pub(super) pending_order: VecDeque<u32>,
-    /// Processes not followed because the table was full.
-    pub(super) untracked: u64,
     /// Lines that could not be parsed.
     pub(super) malformed: u64,
     pub(super) last_ts: u64,
@@ -57,10 +57,9 @@ impl Tracker {
             config: config.clone(),
             clock_offset,
             tgid_column,
-            table: HashMap::new(),
+            table: Lineage::new(),
             pending: HashMap::new(),
             pending_order: VecDeque::new(),
-            untracked: 0,
             malformed: 0,
             last_ts: 0,
             execs_ahead: HashMap::new(),
@@ -73,7 +72,7 @@ impl Tracker {
     /// their threads when the trace lines will not say which process a
     /// thread belongs to.
     pub(super) fn seed_tree(&mut self, root: u32, with_threads: bool) {
-        for m in proc::descendants(root, PROC_TABLE_MAX).unwrap_or_default() {
+        for m in proc::descendants(root, TABLE_MAX).unwrap_or_default() {
             let p = Proc { depth: m.depth, ppid: m.ppid, exec_ts: 0, start_ts: 0, thread: false };
             if !self.insert(m.pid, p) {
                 continue;
@@ -90,12 +89,7 @@ impl Tracker {
 
     /// Add or replace an entry; false (and counted) when the table is full.
     pub(super) fn insert(&mut self, pid: u32, p: Proc) -> bool {
-        if self.table.len() >= PROC_TABLE_MAX && !self.table.contains_key(&pid) {
-            self.untracked += 1;
-            return false;
-        }
-        self.table.insert(pid, p);
-        true
+        self.table.insert(pid, p)
     }
 
     pub(super) fn ts(&mut self, raw: u64) -> u64 {
@@ -166,7 +160,7 @@ impl Tracker {
         }
         if f.old_pid != f.pid {
             // A thread exec'd and took over the process id.
-            self.table.remove(&f.old_pid);
+            self.table.remove(f.old_pid);
         }
         let known = self.table.get(&f.pid).copied();
         let track = self.config.kernel.track;
@@ -209,7 +203,8 @@ impl Tracker {
             apply_probe(&mut e, p, cap);
         }
         if track {
-            let depth = known.map_or(0, |k| k.depth);
+            // Not seen before: one below its parent if that is followed.
+            let depth = known.map_or_else(|| child_depth(self.table.get(&e.ppid).map(|p| p.depth)), |k| k.depth);
             e.depth = Some(depth);
             let p = Proc { depth, ppid: e.ppid, exec_ts: ts, start_ts: ts, thread: false };
             self.insert(f.pid, p);
@@ -242,7 +237,7 @@ impl Tracker {
         if h.tgid.is_none() && !self.tgid_column && is_thread_of(f.parent_pid, f.child_pid) {
             return None;
         }
-        let depth = known.map_or(1, |p| p.depth + 1);
+        let depth = child_depth(known.map(|p| p.depth));
         self.insert(f.child_pid, Proc { depth, ppid: parent, exec_ts: 0, start_ts: ts, thread: false });
         None
     }
@@ -261,10 +256,10 @@ impl Tracker {
             (None, _) => (Some(f.pid), None),
         };
         if let Some(t) = thread {
-            self.table.remove(&t);
+            self.table.remove(t);
         }
         let pid = ended?;
-        let p = self.table.remove(&pid)?;
+        let p = self.table.remove(pid)?;
         if p.thread || !self.config.kernel.exits {
             return None;
         }

@@ -34,7 +34,7 @@
 //! * when the socket overflows the kernel drops messages without saying how
 //!   many: each overflow is one [`LostKind::SocketOverflow`] record.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::io;
 use std::mem::size_of;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
@@ -128,7 +128,7 @@ impl NetlinkSource {
         // Listening before looking at /proc: a process forked after the scan
         // has a fork message; one forked before it is in the scan.
         if let Some(root) = config.kernel.pid {
-            let tree = proc::descendants(root, PROC_TABLE_MAX)
+            let tree = proc::descendants(root, crate::lineage::TABLE_MAX)
                 .ok_or_else(|| SourceError::Other(format!("-p {root}: no such process")))?
                 .into_iter()
                 .map(|m| {
@@ -614,7 +614,7 @@ mod tests {
     #[test]
     fn full_table_is_counted_not_silent() {
         let mut t = Tracker::new(&config(&["-e"]), 0);
-        for i in 0..PROC_TABLE_MAX as u32 {
+        for i in 0..crate::lineage::TABLE_MAX as u32 {
             t.procs
                 .insert(P + 100 + i, Proc { parent: 1, depth: 0, comm: Vec::new(), fork_ts: 0, exec_ts: 0, uid: None });
         }
@@ -628,7 +628,7 @@ mod tests {
         assert_eq!((l.kind, l.count), (LostKind::ProcTable, 2));
         // Nothing of this exists: a sweep forgets it all.
         let gone = t.gone();
-        assert_eq!(gone.len(), PROC_TABLE_MAX);
+        assert_eq!(gone.len(), crate::lineage::TABLE_MAX);
         t.forget(&gone);
         assert!(t.procs.is_empty());
     }

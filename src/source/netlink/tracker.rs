@@ -5,11 +5,8 @@
 //! and start of a process when it exits.
 
 use super::*;
+use crate::lineage::{Lineage, child_depth};
 
-/// Most processes followed at once (for `-p`, depth and exits). When full,
-/// new processes are not followed and a [`LostKind::ProcTable`] record says
-/// how many.
-pub(super) const PROC_TABLE_MAX: usize = 65536;
 /// Exits kept after the fact, to undo the exit the kernel reports for the
 /// old leader when a non-leader thread execs.
 pub(super) const RECENT_EXITS: usize = 64;
@@ -47,12 +44,12 @@ pub(super) struct Tracker {
     pub(super) scope: Option<u32>,
     /// CLOCK_BOOTTIME − CLOCK_MONOTONIC, in ns, measured at start.
     pub(super) boot_offset: u64,
-    pub(super) procs: HashMap<u32, Proc>,
+    /// The processes followed (at most [`crate::lineage::TABLE_MAX`]: beyond,
+    /// counted and said as a [`LostKind::ProcTable`] record).
+    pub(super) procs: Lineage<Proc>,
     pub(super) recent_exits: VecDeque<(u32, Proc)>,
     /// Records ready to hand on, in order.
     pub(super) pending: VecDeque<Record>,
-    /// Processes not followed (table full), not yet reported.
-    pub(super) untracked: u64,
     /// Messages that could not be decoded, not yet reported.
     pub(super) malformed: u64,
     /// The latest record time handed on, so loss notices sort after it.
@@ -71,10 +68,9 @@ impl Tracker {
             exits: config.kernel.exits,
             scope: config.kernel.pid,
             boot_offset,
-            procs: HashMap::new(),
+            procs: Lineage::new(),
             recent_exits: VecDeque::new(),
             pending: VecDeque::new(),
-            untracked: 0,
             malformed: 0,
             last_ts: 0,
             events: Vec::new(),
@@ -91,11 +87,7 @@ impl Tracker {
 
     /// Follow `pid`, or count it as not followed when the table is full.
     pub(super) fn insert(&mut self, pid: u32, p: Proc) {
-        if self.procs.len() >= PROC_TABLE_MAX && !self.procs.contains_key(&pid) {
-            self.untracked += 1;
-        } else {
-            self.procs.insert(pid, p);
-        }
+        self.procs.insert(pid, p);
     }
 
     pub(super) fn boot_ts(&self, mono_ns: u64) -> u64 {
@@ -127,7 +119,7 @@ impl Tracker {
                 }
             }
             Event::Uid { tgid, ruid } => {
-                if let Some(p) = self.procs.get_mut(&tgid) {
+                if let Some(p) = self.procs.get_mut(tgid) {
                     p.uid = Some(ruid);
                 }
             }
@@ -143,7 +135,7 @@ impl Tracker {
         if self.scope.is_some() && known.is_none() {
             return;
         }
-        let depth = known.map_or(0, |p| p.depth + 1);
+        let depth = child_depth(known.map(|p| p.depth));
         let comm = match (self.exits, known) {
             (false, _) => Vec::new(),
             (true, Some(p)) => p.comm.clone(),
@@ -171,7 +163,7 @@ impl Tracker {
                     if parent_depth.is_none() && self.scope.is_some() {
                         return;
                     }
-                    let d = parent_depth.map_or(0, |d| d + 1);
+                    let d = child_depth(parent_depth);
                     depth = Some(d);
                     let uid = proc::read_uid(tgid).ok();
                     self.insert(tgid, Proc { parent: ppid, depth: d, comm: Vec::new(), fork_ts: 0, exec_ts: 0, uid });
@@ -183,7 +175,7 @@ impl Tracker {
             e.old_pid = pid;
         }
         e.depth = depth;
-        if let Some(p) = self.procs.get_mut(&tgid) {
+        if let Some(p) = self.procs.get_mut(tgid) {
             if e.ppid == 0 {
                 e.ppid = p.parent;
             } else {
@@ -208,7 +200,7 @@ impl Tracker {
         if !self.track {
             return;
         }
-        let Some(p) = self.procs.remove(&tgid) else { return };
+        let Some(p) = self.procs.remove(tgid) else { return };
         if self.exits {
             self.push(Record::Exit(Exit {
                 ts_ns: ts,
@@ -253,8 +245,8 @@ impl Tracker {
 
     /// Turn the loss counters into records.
     pub(super) fn report_losses(&mut self) {
-        if self.untracked > 0 {
-            let n = std::mem::take(&mut self.untracked);
+        let n = self.procs.take_untracked();
+        if n > 0 {
             self.push_lost(LostKind::ProcTable, n);
         }
         if self.malformed > 0 {
@@ -276,7 +268,7 @@ impl Tracker {
     /// Whether the table is full enough to look for processes that ended
     /// without an exit message.
     pub(super) fn nearly_full(&self) -> bool {
-        self.procs.len() >= PROC_TABLE_MAX / 8 * 7
+        self.procs.nearly_full()
     }
 
     /// Followed processes that no longer exist, with what identifies the
@@ -292,7 +284,7 @@ impl Tracker {
     pub(super) fn forget(&mut self, gone: &[(u32, u64, u64)]) {
         for &(pid, fork_ts, exec_ts) in gone {
             if self.procs.get(&pid).is_some_and(|p| p.fork_ts == fork_ts && p.exec_ts == exec_ts) {
-                self.procs.remove(&pid);
+                self.procs.remove(pid);
             }
         }
     }

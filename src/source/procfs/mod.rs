@@ -73,7 +73,7 @@
 //! an exit record stamped when that was noticed (after its parent reaped
 //! it), with status unknown (we cannot wait for strangers) and no CPU time.
 //!
-//! **Bounds.** At most [`TABLE_MAX`] processes are known at once; each one
+//! **Bounds.** At most [`crate::lineage::TABLE_MAX`] processes are known at once; each one
 //! beyond that is reported once as lost ([`LostKind::ProcTable`]), and so is
 //! a fork that could not be followed because [`FOLLOW_MAX`] processes are
 //! followed already. `-x` (a failed exec leaves nothing in /proc) and `-c`
@@ -112,8 +112,6 @@ pub const LATE_EVERY: u64 = 8;
 /// Scans a process that looks like its parent (by name only) is held before
 /// it is reported as it is.
 pub const HOLD_SCANS: u8 = 2;
-/// Processes known at once.
-pub const TABLE_MAX: usize = 65536;
 /// Processes followed at once.
 pub const FOLLOW_MAX: usize = 512;
 /// Layouts of processes gone recently, for recognising forks whose parent
@@ -843,7 +841,7 @@ mod tests {
     fn full_table_loses_processes_counted_once() {
         let extra = 3u32;
         let mut h = Harness::new(&[], |f| {
-            for pid in 10_000..10_000 + TABLE_MAX as u32 - 3 + extra {
+            for pid in 10_000..10_000 + crate::lineage::TABLE_MAX as u32 - 3 + extra {
                 f.spawn(pid, 1, 60, "w", known(u64::from(pid)), &["w"]);
             }
         });

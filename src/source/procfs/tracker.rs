@@ -4,6 +4,7 @@
 //! `/proc` or the unit tests' fake implements).
 
 use super::*;
+use crate::lineage::Lineage;
 
 /// Where a process's program and stack are mapped: randomised at every exec
 /// (ASLR), shared with its forks until they exec. (The heap start is left
@@ -228,7 +229,8 @@ pub(super) struct Tracker {
     /// Whether address-space layouts tell execs apart (ASLR is on).
     pub(super) layouts: bool,
     pub(super) tick_ns: u64,
-    pub(super) table: HashMap<u32, Entry>,
+    /// The processes known (the lineage table: one bound for every source).
+    pub(super) table: Lineage<Entry>,
     /// Pids with `follow` set.
     pub(super) follow: Vec<u32>,
     /// How many known processes have each layout.
@@ -256,7 +258,7 @@ impl Tracker {
             config,
             layouts,
             tick_ns: tick_ns.max(1),
-            table: HashMap::new(),
+            table: Lineage::new(),
             follow: Vec::new(),
             images: HashMap::new(),
             recent: VecDeque::new(),
@@ -276,7 +278,7 @@ impl Tracker {
                 }
                 StatRead::Gone => continue,
             };
-            if t.table.len() >= TABLE_MAX {
+            if t.table.is_full() {
                 t.count_overflow(pid);
                 continue;
             }
@@ -302,7 +304,7 @@ impl Tracker {
             .collect();
         young.sort_unstable_by(|a, b| b.cmp(a));
         for (_, pid) in young.into_iter().take(FOLLOW_MAX) {
-            if let Some(e) = t.table.get_mut(&pid) {
+            if let Some(e) = t.table.get_mut(pid) {
                 e.follow = true;
                 t.follow.push(pid);
             }
@@ -314,7 +316,7 @@ impl Tracker {
     pub(super) fn mark_tree(&mut self, root: u32) {
         let parents: HashMap<u32, u32> = self.table.iter().map(|(&p, e)| (p, e.ppid)).collect();
         let limit = self.table.len();
-        for (&pid, e) in &mut self.table {
+        for (&pid, e) in self.table.iter_mut() {
             let (mut cur, mut depth) = (pid, 0u32);
             e.in_tree = false;
             while (depth as usize) <= limit {
@@ -371,7 +373,7 @@ impl Tracker {
     }
 
     pub(super) fn insert_unreadable(&mut self, pid: u32, ino: u64, now: u64) {
-        if self.table.len() >= TABLE_MAX {
+        if self.table.is_full() {
             self.count_overflow(pid);
             return;
         }
@@ -426,7 +428,7 @@ impl Tracker {
         let mut fresh: Vec<(u32, u64, Seen)> = Vec::new();
         let mut rechecked: Vec<(u32, Seen)> = Vec::new();
         for &(pid, ino) in &listing {
-            if let Some(e) = self.table.get_mut(&pid) {
+            if let Some(e) = self.table.get_mut(pid) {
                 let due =
                     e.follow && (now.saturating_sub(e.first_seen_ns) < EAGER_NS || scan_no.is_multiple_of(LATE_EVERY));
                 if e.ino == ino && !due {
@@ -502,7 +504,7 @@ impl Tracker {
         gone.sort_unstable();
         let mut unfollowed = false;
         for pid in gone {
-            let Some(mut e) = self.table.remove(&pid) else { continue };
+            let Some(mut e) = self.table.remove(pid) else { continue };
             unfollowed |= e.follow;
             self.forget_layout(e.image.mm, now);
             if let Some((exec, _)) = e.pending.take() {
@@ -540,7 +542,7 @@ impl Tracker {
         if !self.layout_decides(old_mm, s.image.mm) {
             self.look(procs, pid, &mut s);
         }
-        let Some(e) = self.table.get_mut(&pid) else { return };
+        let Some(e) = self.table.get_mut(pid) else { return };
         e.ppid = s.ppid;
         if s.unsettled() || matches!(e.phase, Phase::Unreadable | Phase::Kernel | Phase::Outside) {
             return;
@@ -633,7 +635,7 @@ impl Tracker {
         now: u64,
         out: &mut VecDeque<Record>,
     ) {
-        if self.table.len() >= TABLE_MAX {
+        if self.table.is_full() {
             self.count_overflow(pid);
             return;
         }
@@ -684,7 +686,7 @@ impl Tracker {
         let wants_follow = !s.zombie();
         let followed = wants_follow && self.follow.len() < FOLLOW_MAX;
         if followed {
-            if let Some(e) = self.table.get_mut(&pid) {
+            if let Some(e) = self.table.get_mut(pid) {
                 e.follow = true;
             }
             self.follow.push(pid);
@@ -696,7 +698,7 @@ impl Tracker {
                 self.lost += 1;
             }
             Phase::Copy { sure: false, .. } if !followed => {
-                if let Some(e) = self.table.get_mut(&pid) {
+                if let Some(e) = self.table.get_mut(pid) {
                     e.phase = Phase::Execd;
                 }
                 self.emit(pid, procs, now, false, out);
@@ -755,7 +757,7 @@ impl Tracker {
         let forever = self.config.kernel.pid.is_some();
         let (table, config) = (&mut self.table, &self.config);
         self.follow.retain(|pid| {
-            let Some(e) = table.get_mut(pid) else { return false };
+            let Some(e) = table.get_mut(*pid) else { return false };
             if (forever && e.in_tree) || now.saturating_sub(e.first_seen_ns) < YOUNG_NS {
                 return true;
             }
@@ -793,7 +795,7 @@ impl Tracker {
         out: &mut VecDeque<Record>,
     ) {
         let (cap, track) = (self.config.kernel.args_cap, self.config.kernel.track);
-        let Some(entry) = self.table.get_mut(&pid) else { return };
+        let Some(entry) = self.table.get_mut(pid) else { return };
         let (ts, tries) = entry.pending.take().map_or((now, 0), |(e, n)| (e.ts_ns, n));
         let mut e = procs.exec(pid, ts, cap);
         // Gone since we read its stat: keep what that read said.
