@@ -79,6 +79,8 @@ pub enum ConfigError {
     BadSyslogMax(usize),
     #[error("--metrics {0:?}: give an IP address and port, e.g. 127.0.0.1:9432 or [::1]:9432")]
     BadMetricsAddr(String),
+    #[error("--metrics-commands must be at most {max} (each command is a series), got {got}")]
+    TooManyMetricsCommands { got: usize, max: usize },
     #[error("invalid --redact regex {pattern:?}: {reason}")]
     BadRedact { pattern: String, reason: String },
     #[error("--container {0:?}: give the start of a container id (hexadecimal digits)")]
@@ -473,7 +475,14 @@ impl Config {
                 .as_deref()
                 .map(|a| {
                     let addr = a.parse::<std::net::SocketAddr>().map_err(|_| ConfigError::BadMetricsAddr(a.into()))?;
-                    Ok(MetricsOptions { addr, commands: args.metrics_commands.unwrap_or(0) })
+                    let commands = args.metrics_commands.unwrap_or(0);
+                    if commands > crate::metrics::MAX_COMMANDS {
+                        return Err(ConfigError::TooManyMetricsCommands {
+                            got: commands,
+                            max: crate::metrics::MAX_COMMANDS,
+                        });
+                    }
+                    Ok(MetricsOptions { addr, commands })
                 })
                 .transpose()?,
         })
