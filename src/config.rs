@@ -770,6 +770,16 @@ mod tests {
     }
 
     #[test]
+    fn metrics_commands_are_bounded() {
+        let m = |n: &str| cfg(&["--metrics", "127.0.0.1:9432", "--metrics-commands", n]);
+        assert_eq!(m("1000").unwrap().metrics.map(|o| o.commands), Some(1000));
+        assert_eq!(m("0").unwrap().metrics.map(|o| o.commands), Some(0));
+        let e = m("1001").unwrap_err();
+        assert!(matches!(e, ConfigError::TooManyMetricsCommands { got: 1001, max: 1000 }));
+        assert_eq!(e.to_string(), "--metrics-commands must be at most 1000 (each command is a series), got 1001");
+    }
+
+    #[test]
     fn name_regex_searches_unanchored() {
         let c = cfg(&["sh$"]).unwrap();
         let re = c.user.name.unwrap();

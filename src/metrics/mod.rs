@@ -351,9 +351,7 @@ impl Metrics {
                 // Counted by the outputs, unless the stream carried them.
                 LostKind::Output if stream == 0 => self.outputs.output(),
                 LostKind::Syslog if stream == 0 => self.outputs.syslog(),
-                LostKind::Exec | LostKind::FailedExec | LostKind::Exit | LostKind::Output | LostKind::Syslog => {
-                    stream
-                }
+                LostKind::Exec | LostKind::FailedExec | LostKind::Exit | LostKind::Output | LostKind::Syslog => stream,
                 _ if stream > 0 => stream,
                 _ => continue,
             };
@@ -705,7 +703,10 @@ mod tests {
             }
             assert!(start.elapsed() < Duration::from_secs(5), "never cut");
         };
-        assert!(closed_after >= Duration::from_millis(280) && closed_after < Duration::from_secs(2), "{closed_after:?}");
+        assert!(
+            closed_after >= Duration::from_millis(280) && closed_after < Duration::from_secs(2),
+            "{closed_after:?}"
+        );
         let r = get(addr, "/metrics");
         assert_eq!(value(&r, "execsnoop_metrics_dropped_connections_total{reason=\"request-deadline\"}"), 1, "{r}");
     }
@@ -765,11 +766,7 @@ mod tests {
         };
         // SAFETY: `sin` is a valid sockaddr_in of the given size.
         let rc = unsafe {
-            libc::connect(
-                fd,
-                (&raw const sin).cast(),
-                std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t,
-            )
+            libc::connect(fd, (&raw const sin).cast(), std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t)
         };
         assert_eq!(rc, 0, "{}", io::Error::last_os_error());
         s

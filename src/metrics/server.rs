@@ -88,12 +88,23 @@ enum State {
     Reading(Vec<u8>),
     /// A `/metrics` scrape waiting for a copy of the per-command table
     /// newer than `asked` (see [`Metrics::want_snapshot`]).
-    Waiting { head: bool, asked: u64, since: Instant },
+    Waiting {
+        head: bool,
+        asked: u64,
+        since: Instant,
+    },
     /// Writing the answer; the connection is closed at `deadline` if the
     /// client has not taken it by then.
-    Sending { out: Rc<[u8]>, pos: usize, deadline: Instant },
+    Sending {
+        out: Rc<[u8]>,
+        pos: usize,
+        deadline: Instant,
+    },
     /// Answer sent and our side shut: reading until the client closes.
-    Draining { deadline: Instant, drained: usize },
+    Draining {
+        deadline: Instant,
+        drained: usize,
+    },
     Closed,
 }
 
@@ -358,7 +369,8 @@ impl Server {
             State::Reading(_) => 2,
             State::Waiting { .. } | State::Sending { .. } => 3,
         };
-        let victim = self.conns.iter().enumerate().min_by_key(|(i, c)| (rank(&c.state), *i)).map(|(i, c)| (i, rank(&c.state)));
+        let victim =
+            self.conns.iter().enumerate().min_by_key(|(i, c)| (rank(&c.state), *i)).map(|(i, c)| (i, rank(&c.state)));
         if let Some((i, r)) = victim {
             let counted = (r >= 2).then_some(Dropped::Evicted);
             self.close(i, counted);
@@ -464,7 +476,10 @@ fn ends_headers(buf: &[u8], from: usize) -> bool {
 
 #[derive(Debug, PartialEq, Eq)]
 enum Parsed {
-    Request { method: String, path: String },
+    Request {
+        method: String,
+        path: String,
+    },
     /// The blank line is not there yet.
     Partial,
     TooLarge,
@@ -527,7 +542,9 @@ mod tests {
         assert!(matches!(s.conns[0].state, State::Sending { .. }), "not before the deadline");
         s.expire(now + Duration::from_secs(2));
         assert!(matches!(s.conns[0].state, State::Closed));
-        assert!(s.metrics.render().contains("execsnoop_metrics_dropped_connections_total{reason=\"send-deadline\"} 1\n"));
+        assert!(
+            s.metrics.render().contains("execsnoop_metrics_dropped_connections_total{reason=\"send-deadline\"} 1\n")
+        );
         // Reading: 2 s from the accept, counted as its own reason.
         let (mut s, _client) = one(State::Reading(Vec::new()));
         let accepted = s.conns[0].accepted;
@@ -543,7 +560,8 @@ mod tests {
         let now = Instant::now();
         let (mut s, _c0) = one(State::Sending { out: vec![1u8].into(), pos: 0, deadline: now });
         let mut clients = Vec::new();
-        for state in [State::Reading(Vec::new()), State::Draining { deadline: now, drained: 0 }, State::Reading(Vec::new())]
+        for state in
+            [State::Reading(Vec::new()), State::Draining { deadline: now, drained: 0 }, State::Reading(Vec::new())]
         {
             let (mut other, c) = one(state);
             s.conns.push(other.conns.remove(0));
