@@ -24,8 +24,8 @@ complete -c execsnoop -l syslog-socket -d 'The syslog socket (default /dev/log)'
 complete -c execsnoop -l syslog-facility -d 'The syslog facility: kern, user, mail, daemon (default), auth, syslog, lpr, news, uucp, cron, authpriv, ftp, local0..local7' -r
 complete -c execsnoop -l syslog-app-name -d 'The syslog APP-NAME (default execsnoop)' -r
 complete -c execsnoop -l syslog-max-bytes -d 'Largest syslog message (default 8192, rsyslog\'s default); a longer record is sent in parts, marked part="K" parts="N"' -r
-complete -c execsnoop -l metrics -d 'Serve Prometheus metrics on http://ADDR:PORT/metrics (e.g. 127.0.0.1:9432): execs, failed execs, exits, losses, source' -r
-complete -c execsnoop -l metrics-commands -d 'With --metrics, per-command exec counters for the N commands with the most execs (default: none, to keep cardinality low)' -r
+complete -c execsnoop -l metrics -d 'Serve Prometheus metrics on http://ADDR:PORT/metrics (e.g. 127.0.0.1:9432): execs, failed execs, exits, losses, source. One thread, at most 64 connections (a new one evicts the oldest that has not sent its request), 2 s for a whole request and 2 s to take the answer, headers up to 16 KiB (else 431)' -r
+complete -c execsnoop -l metrics-commands -d 'With --metrics, per-command exec counters for a table of N commands (at most 1000) that keeps the busiest (any with over 1/N of all execs), plus one counter for the execs of those pushed out (default: none, to keep cardinality low)' -r
 complete -c execsnoop -s r -l reexec -d 'Accepted for compatibility: re-execs are always shown'
 complete -c execsnoop -s t -l timestamp -d 'Print a TIMEs column: the kernel timestamp, seconds since boot'
 complete -c execsnoop -s T -l time -d 'Print a TIME column: the wall-clock time of the exec, HH:MM:SS in the local time zone'

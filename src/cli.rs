@@ -261,12 +261,17 @@ pub struct Args {
     pub syslog_max_bytes: Option<usize>,
 
     /// Serve Prometheus metrics on http://ADDR:PORT/metrics (e.g.
-    /// 127.0.0.1:9432): execs, failed execs, exits, losses, source.
+    /// 127.0.0.1:9432): execs, failed execs, exits, losses, source. One
+    /// thread, at most 64 connections (a new one evicts the oldest that has
+    /// not sent its request), 2 s for a whole request and 2 s to take the
+    /// answer, headers up to 16 KiB (else 431).
     #[arg(long = "metrics", value_name = "ADDR:PORT", help_heading = "Output")]
     pub metrics: Option<String>,
 
-    /// With --metrics, per-command exec counters for the N commands with
-    /// the most execs (default: none, to keep cardinality low).
+    /// With --metrics, per-command exec counters for a table of N commands
+    /// (at most 1000) that keeps the busiest (any with over 1/N of all
+    /// execs), plus one counter for the execs of those pushed out (default:
+    /// none, to keep cardinality low).
     #[arg(long = "metrics-commands", value_name = "N", requires = "metrics", help_heading = "Output")]
     pub metrics_commands: Option<usize>,
 

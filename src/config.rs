@@ -79,6 +79,8 @@ pub enum ConfigError {
     BadSyslogMax(usize),
     #[error("--metrics {0:?}: give an IP address and port, e.g. 127.0.0.1:9432 or [::1]:9432")]
     BadMetricsAddr(String),
+    #[error("--metrics-commands must be at most {max} (each command is a series), got {got}")]
+    TooManyMetricsCommands { got: usize, max: usize },
     #[error("invalid --redact regex {pattern:?}: {reason}")]
     BadRedact { pattern: String, reason: String },
     #[error("--container {0:?}: give the start of a container id (hexadecimal digits)")]
@@ -473,7 +475,14 @@ impl Config {
                 .as_deref()
                 .map(|a| {
                     let addr = a.parse::<std::net::SocketAddr>().map_err(|_| ConfigError::BadMetricsAddr(a.into()))?;
-                    Ok(MetricsOptions { addr, commands: args.metrics_commands.unwrap_or(0) })
+                    let commands = args.metrics_commands.unwrap_or(0);
+                    if commands > crate::metrics::MAX_COMMANDS {
+                        return Err(ConfigError::TooManyMetricsCommands {
+                            got: commands,
+                            max: crate::metrics::MAX_COMMANDS,
+                        });
+                    }
+                    Ok(MetricsOptions { addr, commands })
                 })
                 .transpose()?,
         })
@@ -758,6 +767,16 @@ mod tests {
         assert_eq!(t.level, h.root.split(|&b| b == b'/').filter(|c| !c.is_empty()).count() as u32);
         assert_eq!(c.print_cgroup, Some(h));
         assert_eq!(cfg(&[]).unwrap().print_cgroup, None);
+    }
+
+    #[test]
+    fn metrics_commands_are_bounded() {
+        let m = |n: &str| cfg(&["--metrics", "127.0.0.1:9432", "--metrics-commands", n]);
+        assert_eq!(m("1000").unwrap().metrics.map(|o| o.commands), Some(1000));
+        assert_eq!(m("0").unwrap().metrics.map(|o| o.commands), Some(0));
+        let e = m("1001").unwrap_err();
+        assert!(matches!(e, ConfigError::TooManyMetricsCommands { got: 1001, max: 1000 }));
+        assert_eq!(e.to_string(), "--metrics-commands must be at most 1000 (each command is a series), got 1001");
     }
 
     #[test]

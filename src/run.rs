@@ -155,6 +155,10 @@ pub fn run(
         if delivered > 0 {
             unflushed = true;
         }
+        // A scrape's copy of the per-command table (never waits).
+        if let Some(m) = &pipe.metrics {
+            m.tick(delivered == 0);
+        }
         // A SIGHUP for the output file: the flush reopens it.
         let reopen = signals.reopen.load(Ordering::Relaxed) || watch.outputs.output_waiting();
         if reopen || (unflushed && (stdout_is_tty || last_flush.elapsed() >= FLUSH_EVERY)) {

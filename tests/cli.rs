@@ -96,6 +96,13 @@ fn ppid_zero_exits_2() {
 }
 
 #[test]
+fn metrics_commands_past_1000_exits_2() {
+    let f = tool(&["--metrics", "127.0.0.1:1", "--metrics-commands", "1001"]);
+    assert_error_exit(&f, 2, true);
+    assert!(f.stderr.contains("--metrics-commands must be at most 1000"), "{}", f.dump());
+}
+
+#[test]
 #[ignore = "as root, needs setpriv (util-linux) to drop to nobody: run with --include-ignored"]
 fn not_root_exits_1_with_need_root() {
     let f = if is_root() {
