@@ -13,7 +13,7 @@ e.g. env -> bash) are always shown, so -r changes nothing and is kept only for
 compatibility with the original execsnoop.
 
 Column order: [TIMEs|TIME] [UID] [PCOMM] PID PPID [RET] [EXIT TIME(s) CPU(s)]
-[CGROUP] ARGS.
+[CGROUP] [CONTAINER] [CWD] ARGS.
 
 Examples:
   execsnoop                # trace all new processes

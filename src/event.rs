@@ -1,7 +1,7 @@
 //! The event model: what every source produces and every sink consumes.
 //!
-//! A source (eBPF today; ftrace, proc connector and /proc later) turns its raw
-//! input into these types; filters and sinks never see anything source-specific.
+//! A source (eBPF, or the ftrace, proc connector and /proc fallbacks) turns
+//! its raw input into these types; filters and sinks never see anything source-specific.
 //! Argument bytes are kept exactly as the kernel laid them out (NUL-separated),
 //! so no sink has to guess what was cut: [`Exec::argv`] splits them and
 //! [`Exec::args_truncated`] says whether the last one is partial.

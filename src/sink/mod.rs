@@ -6,8 +6,8 @@
 //! [`file::RotatingFile`] for `--output`; `--syslog` ([`syslog`]) is a sink
 //! that formats with the JSON sink and sends each record as a message.
 //! What several formats share lives here: the [`Clock`] that turns kernel
-//! timestamps into wall-clock time, and (for `--print-cgroup`) the
-//! [`crate::cgroup::Resolver`] that [`build`] creates from the configuration.
+//! timestamps into wall-clock time. (Cgroup paths and containers are filled
+//! in before the sinks, by [`crate::enrich`].)
 
 pub mod file;
 pub(crate) mod json;

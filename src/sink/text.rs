@@ -18,7 +18,10 @@
 //! | `PCOMM` | `-M` | the parent's name, escaped, `%-16s` |
 //! | `PID`, `PPID` | | `%6s` each |
 //! | `RET` | `-x` | 0, or -errno for a failed attempt, `%3s` |
+//! | `EXIT`, `TIME(s)`, `CPU(s)` | `--wait` | how it ended, its lifetime and CPU time |
 //! | `CGROUP` | `--print-cgroup` | the cgroup v2 path, escaped; `?` when unknown |
+//! | `CONTAINER` | `--print-container` | the container id (12 characters), `%-12s` |
+//! | `CWD` | `--cwd` | the working directory at the exec, escaped |
 //! | `ARGS` | | the arguments |
 //!
 //! `-t` and `-T` exclusive (the command line rejects both). Wider values are
