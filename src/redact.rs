@@ -36,7 +36,8 @@
 //!   single-dash words of openssl and keytool (`-pass`, `-passin`,
 //!   `-storepass`, ...). After an argument naming mysql or mariadb, `-pVALUE`;
 //!   after sshpass, `-p VALUE`; after curl, the password of
-//!   `-u`/`--user`/`-U`/`--proxy-user USER:PASS`.
+//!   `-u`/`--user`/`-U`/`--proxy-user USER:PASS`; after `docker login`
+//!   (podman, nerdctl, buildah, skopeo), `-p VALUE`.
 //! * `--redact REGEX` (any number): matched against the command line, the
 //!   arguments joined by single spaces (as `-l` sees it), so one match may
 //!   span arguments; and against each environment entry. A regex with
@@ -101,7 +102,7 @@ pub const LOCATION_SUFFIXES: &[&str] = &["FILE", "PATH", "DIR"];
 /// value is secret, in any case; `api key`, `access key` and `secret key`
 /// as the last two words too.
 pub const SECRET_OPTION_WORDS: &[&str] =
-    &["password", "passwd", "pass", "pwd", "passphrase", "token", "secret", "apikey", "credentials"];
+    &["password", "passwd", "pass", "pwd", "passphrase", "token", "secret", "apikey", "credentials", "auth", "bearer"];
 
 /// Two-word endings of long options whose value is secret.
 const SECRET_OPTION_PAIRS: &[(&str, &str)] = &[("api", "key"), ("access", "key"), ("secret", "key")];
@@ -140,6 +141,9 @@ const MYSQL_PROGRAMS: &[&str] = &[
     "mariadb-check",
     "mariadb-slap",
 ];
+
+/// Container tools, whose `login -p VALUE` is the password.
+const CONTAINER_PROGRAMS: &[&str] = &["docker", "podman", "nerdctl", "buildah", "skopeo"];
 
 /// The value rules: what each finds and its regex (bytes, ASCII, one capture
 /// group: the part hidden). No class matches NUL, so a match never crosses
@@ -381,6 +385,9 @@ enum Prog {
     /// sshpass, until its first argument that is not an option.
     Sshpass,
     Curl,
+    /// A container tool (docker, podman, ...), and after its `login`.
+    Containers,
+    Login,
 }
 
 fn program(arg: &[u8]) -> Option<Prog> {
@@ -391,6 +398,8 @@ fn program(arg: &[u8]) -> Option<Prog> {
         Some(Prog::Sshpass)
     } else if base == b"curl" {
         Some(Prog::Curl)
+    } else if in_ci(base, CONTAINER_PROGRAMS) {
+        Some(Prog::Containers)
     } else {
         None
     }
@@ -451,8 +460,8 @@ fn arg_spans(rules: &Rules, area: &[u8], spans: &mut Vec<Span>) {
         {
             match (prog, rest[0]) {
                 (Prog::Mysql, b'p') => push(spans, start + 2, end),
-                (Prog::Sshpass, b'p') if rest.len() > 1 => push(spans, start + 2, end),
-                (Prog::Sshpass, b'p') => next = Next::Whole,
+                (Prog::Sshpass | Prog::Login, b'p') if rest.len() > 1 => push(spans, start + 2, end),
+                (Prog::Sshpass | Prog::Login, b'p') => next = Next::Whole,
                 (Prog::Curl, b'u' | b'U') if rest.len() > 1 => {
                     if let Some(c) = memchr(b':', rest) {
                         push(spans, start + 1 + c + 1, end);
@@ -473,6 +482,10 @@ fn arg_spans(rules: &Rules, area: &[u8], spans: &mut Vec<Span>) {
         if prog == Prog::Sshpass {
             // sshpass's options end at its command.
             prog = Prog::Other;
+        }
+        if prog == Prog::Containers && arg == b"login" {
+            prog = Prog::Login;
+            continue;
         }
         if let Some(p) = program(arg) {
             prog = p;
@@ -818,6 +831,12 @@ mod tests {
             ["x", "--client_secret", "<redacted>", "--no-password", "db"]
         );
         assert_eq!(args(&[], &["x", "--password="]), ["x", "--password="]);
+        assert_eq!(
+            args(&[], &["curl", "--oauth2-bearer", "t0k", "http://h"]),
+            ["curl", "--oauth2-bearer", "<redacted>", "http://h"]
+        );
+        assert_eq!(args(&[], &["http", "--auth", "u:p", "h"]), ["http", "--auth", "<redacted>", "h"]);
+        assert_eq!(args(&[], &["mongod", "--auth", "--port", "1"]), ["mongod", "--auth", "--port", "1"]);
         assert_eq!(args(&[], &["x", "--password"]), ["x", "--password"]);
         assert_eq!(
             args(&[], &["openssl", "enc", "-pass", "pass:hunter5", "-in", "f"]),
@@ -859,6 +878,13 @@ mod tests {
             ]
         );
         assert_eq!(args(&[], &["curl", "-u", "bob", "http://x"]), ["curl", "-u", "bob", "http://x"]);
+        assert_eq!(
+            args(&[], &["docker", "login", "-u", "me", "-p", "hunter9", "registry"]),
+            ["docker", "login", "-u", "me", "-p", "<redacted>", "registry"]
+        );
+        assert_eq!(args(&[], &["podman", "login", "-phunter9"]), ["podman", "login", "-p<redacted>"]);
+        // Not login: -p publishes a port.
+        assert_eq!(args(&[], &["docker", "run", "-p", "8080:80", "img"]), ["docker", "run", "-p", "8080:80", "img"]);
     }
 
     #[test]
