@@ -14,7 +14,7 @@ ftrace\t''
 netlink\t''
 procfs\t''"
 complete -c execsnoop -l env-bytes -d 'Capture at most BYTES of each environment block (default 32768)' -r
-complete -c execsnoop -l redact -d 'Also redact what this regular expression matches in the arguments (e.g. \'--password=\\S+\'); may be given more than once' -r
+complete -c execsnoop -l redact -d 'Also redact what this regular expression matches, on the command line (the arguments joined by single spaces: a match may span arguments) and in each environment entry; with capture groups, only what they match (e.g. \'(?:--pin|-P)(?:\\s+|=)(\\S*)\'). May be given more than once. Secret-looking names, values and options are redacted by default (see the README)' -r
 complete -c execsnoop -l container -d 'Only processes in a container whose id starts with ID-PREFIX' -r
 complete -c execsnoop -l ancestry -d 'With --json, the chain of up to N ancestors (pid, comm, exec_id) of each exec, as far as their execs were seen' -r
 complete -c execsnoop -s o -l output -d 'Write the records (text, or --json) to PATH instead of stdout: appended, created mode 0640; refused if it is a symbolic link, not a regular file, or writable by others (or in a directory they can write without the sticky bit); SIGHUP reopens it (for logrotate)' -r -F
@@ -40,8 +40,8 @@ complete -c execsnoop -l wait -d 'One line per process, printed when it ends, wi
 complete -c execsnoop -l summary -d 'When tracing ends, print a table of commands sorted by total CPU: execs, failures (-x), total and mean CPU and lifetime, still running'
 complete -c execsnoop -l tree -d 'Indent each row by its depth below the traced root (-p or COMMAND), or below the first ancestor seen'
 complete -c execsnoop -l cwd -d 'A CWD column (JSON: cwd): the working directory at the exec, as the process sees it'
-complete -c execsnoop -l env -d 'Capture the environment (JSON: env; text: a trailing [env: ...]). Values of secret-looking names are redacted unless --no-redact'
-complete -c execsnoop -l no-redact -d 'Redact nothing: show secret-looking environment values and arguments'
+complete -c execsnoop -l env -d 'Capture the environment (JSON: env; text: a trailing [env: ...]). Secrets in it are redacted unless --no-redact'
+complete -c execsnoop -l no-redact -d 'Redact nothing: show arguments and environment values as they are (the default rules off; not with --redact)'
 complete -c execsnoop -l context -d 'Who, where and which exec, in JSON (credentials, audit login and session, tty, namespaces, pid in its namespace, exec ids, container); in text, a [setuid] / [setgid] / [caps] mark where an exec raised privileges'
 complete -c execsnoop -l print-container -d 'A CONTAINER column: the container id (12 characters, as docker ps shows it), - on the host'
 complete -c execsnoop -l host -d 'Only processes in the host\'s pid namespace'

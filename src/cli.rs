@@ -171,7 +171,7 @@ pub struct Args {
     pub cwd: bool,
 
     /// Capture the environment (JSON: env; text: a trailing [env: ...]).
-    /// Values of secret-looking names are redacted unless --no-redact.
+    /// Secrets in it are redacted unless --no-redact.
     #[arg(long = "env")]
     pub env: bool,
 
@@ -179,12 +179,17 @@ pub struct Args {
     #[arg(long = "env-bytes", value_name = "BYTES")]
     pub env_bytes: Option<u64>,
 
-    /// Also redact what this regular expression matches in the arguments
-    /// (e.g. '--password=\S+'); may be given more than once.
+    /// Also redact what this regular expression matches, on the command line
+    /// (the arguments joined by single spaces: a match may span arguments)
+    /// and in each environment entry; with capture groups, only what they
+    /// match (e.g. '(?:--pin|-P)(?:\s+|=)(\S*)'). May be given more than
+    /// once. Secret-looking names, values and options are redacted by
+    /// default (see the README).
     #[arg(long = "redact", value_name = "REGEX")]
     pub redact: Vec<String>,
 
-    /// Redact nothing: show secret-looking environment values and arguments.
+    /// Redact nothing: show arguments and environment values as they are
+    /// (the default rules off; not with --redact).
     #[arg(long = "no-redact", conflicts_with = "redact")]
     pub no_redact: bool,
 

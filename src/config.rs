@@ -239,11 +239,12 @@ pub struct ContextOptions {
     /// `--env`: the environment block, at most `env_cap` bytes.
     pub env: bool,
     pub env_cap: u32,
-    /// Redact the values of secret-looking environment names (on unless
-    /// `--no-redact`).
-    pub redact_env: bool,
-    /// `--redact`: what to redact in the arguments.
-    pub redact_args: Vec<Regex>,
+    /// Redact secrets in the arguments and environment with the default
+    /// rules of [`crate::redact`] (on unless `--no-redact`).
+    pub redact: bool,
+    /// `--redact`: what else to redact, on the command line and in each
+    /// environment entry.
+    pub redact_extra: Vec<Regex>,
     /// `--context`: credentials, namespaces and ids, read in the kernel.
     pub context: bool,
     /// `--print-container`: a CONTAINER column.
@@ -405,7 +406,7 @@ impl Config {
             Some(n) if n >= 1 && n <= u64::from(ARGS_CAP_MAX) => n as u32,
             Some(n) => return Err(ConfigError::BadEnvBytes { got: n, max: ARGS_CAP_MAX }),
         };
-        let redact_args = args
+        let redact_extra = args
             .redact
             .iter()
             .map(|p| {
@@ -422,8 +423,8 @@ impl Config {
             cwd: args.cwd,
             env: args.env,
             env_cap,
-            redact_env: !args.no_redact,
-            redact_args,
+            redact: !args.no_redact,
+            redact_extra,
             context: args.context,
             print_container: args.print_container,
             container: args.container.as_ref().map(|c| c.to_ascii_lowercase()),

@@ -34,7 +34,9 @@ pub struct Exec {
     pub ret: i32,
     /// The argument area as captured: NUL-separated strings.
     pub args: Vec<u8>,
-    /// Size of the whole argument area in the process (>= `args.len()`).
+    /// Size of the whole argument area in the process (>= `args.len()`);
+    /// after redaction, with each hidden part counted as the `<redacted>`
+    /// that replaced it.
     pub args_size: u32,
     /// What could not be read or had to be cut.
     pub flags: ExecFlags,
@@ -52,10 +54,11 @@ pub struct Exec {
     /// asked for or not known.
     pub cwd: Vec<u8>,
     /// `--env`: the environment block as captured (NUL-separated
-    /// `NAME=value` strings), values of secret-looking names already
-    /// redacted ([`crate::redact`]); empty when not asked for.
+    /// `NAME=value` strings), secrets already redacted ([`crate::redact`]);
+    /// empty when not asked for.
     pub env: Vec<u8>,
-    /// Size of the whole environment block in the process (`--env`).
+    /// Size of the whole environment block in the process (`--env`),
+    /// counted after redaction as `args_size` is.
     pub env_size: u32,
     /// `--context` (and the options that need it): who ran it, where, and
     /// what names this exec. `None` when not asked for, or from a source
@@ -209,8 +212,10 @@ pub struct ExecFlags {
     pub env_truncated: bool,
     /// `--env`: reading the environment block failed.
     pub env_read_failed: bool,
-    /// `--redact`: parts of the arguments were replaced.
+    /// Parts of the arguments were replaced by `<redacted>` ([`crate::redact`]).
     pub args_redacted: bool,
+    /// `--env`: parts of the environment were replaced by `<redacted>`.
+    pub env_redacted: bool,
 }
 
 /// Who ran an exec, where, and what names it: read in the kernel at the
@@ -319,6 +324,11 @@ impl Exec {
     /// The arguments one by one, as [`Exec::argv`], without allocating.
     pub fn args(&self) -> impl Iterator<Item = &[u8]> {
         split_area(&self.args)
+    }
+
+    /// Whether redaction replaced anything in the arguments or environment.
+    pub fn redacted(&self) -> bool {
+        self.flags.args_redacted || self.flags.env_redacted
     }
 
     /// True when `args` does not hold the whole argument area, for any reason.

@@ -122,7 +122,7 @@ pub fn run(
         select: Select::new(&config.user, &config.kernel, kind.info().applies, config.kernel.exits)
             .with_container(config.context.container.clone()),
         enrich: Enrich::new(config),
-        redact: Redact::new(&config.context),
+        redact: Redact::new(&config.context).map_err(|e| io::Error::other(format!("redaction rules: {e}")))?,
         totals: Totals::default(),
         buffer: config.duration.is_some(),
         buffered: Vec::new(),

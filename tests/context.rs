@@ -89,8 +89,9 @@ fn working_directory() {
 }
 
 /// `env -i FOO=1 GITHUB_TOKEN=abc PASSWORD=x prog`: the environment is
-/// captured with the secrets' values redacted (names kept); `--no-redact`
-/// shows them; `--redact` hides matches in the arguments.
+/// captured with the secrets' values redacted (names kept, the size counting
+/// what is shown); `--no-redact` shows them; `--redact` hides matches in the
+/// arguments. (tests/redaction.rs tests the rules.)
 #[test]
 #[ignore = "needs root and BPF: run cargo test -- --include-ignored as root"]
 fn environment_with_redaction() {
@@ -117,15 +118,26 @@ fn environment_with_redaction() {
     let rec = one(&recs, &mark, "/bin/echo");
     let env: Vec<Vec<u8>> = rec["env"].as_array().unwrap().iter().map(decode_bytes).collect();
     assert_eq!(env, [b"FOO=1".to_vec(), b"GITHUB_TOKEN=<redacted>".to_vec(), b"PASSWORD=<redacted>".to_vec()]);
-    assert_eq!(json_u64(rec, "env_size"), "FOO=1\0GITHUB_TOKEN=abc\0PASSWORD=x\0".len() as u64, "{rec}");
+    assert_eq!(
+        json_u64(rec, "env_size"),
+        "FOO=1\0GITHUB_TOKEN=<redacted>\0PASSWORD=<redacted>\0".len() as u64,
+        "the size of what is shown: {rec}"
+    );
     assert_eq!((rec["env_truncated"].clone(), rec["env_read_failed"].clone()), (false.into(), false.into()));
-    assert!(json_argv(rec).iter().any(|a| a == b"--password=hunter2"), "no --redact: arguments as they are");
+    assert!(
+        json_argv(rec).iter().any(|a| a == b"--password=<redacted>"),
+        "no --redact: the default rules hide a --password value: {rec}"
+    );
+    assert_eq!(rec["redacted"], true, "{rec}");
+    assert!(rec.get("args_redacted").is_none(), "args_redacted only with --redact: {rec}");
 
     let f = run(&["--json", "--env", "--no-redact"]);
     let recs = f.json();
-    let env: Vec<Vec<u8>> =
-        one(&recs, &mark, "/bin/echo")["env"].as_array().unwrap().iter().map(decode_bytes).collect();
+    let rec = one(&recs, &mark, "/bin/echo");
+    let env: Vec<Vec<u8>> = rec["env"].as_array().unwrap().iter().map(decode_bytes).collect();
     assert_eq!(env, [b"FOO=1".to_vec(), b"GITHUB_TOKEN=abc".to_vec(), b"PASSWORD=x".to_vec()]);
+    assert!(json_argv(rec).iter().any(|a| a == b"--password=hunter2"), "--no-redact: arguments as they are");
+    assert!(rec.get("redacted").is_none(), "no redacted field with --no-redact: {rec}");
 
     let f = run(&["--json", r"--redact=--password=\S+"]);
     let recs = f.json();

@@ -362,7 +362,7 @@ fn cgroup_filter_and_print_cgroup() {
     assert_eq!(sh_rows.len(), 1, "\n{}", fp.dump());
     assert!(sh_rows[0].starts_with(&format!("{in_pid:>6} {:>6} {mine} /bin/sh", my_pid())), "{sh_rows:?}");
 
-    // JSON: a cgroup field with the path, last.
+    // JSON: a cgroup field with the path, after the plain fields.
     let rec = fj.one_json_exec(&inside, "/bin/echo");
     assert_eq!(rec["cgroup"], cg.rel.as_str(), "{rec}");
     assert_eq!(decode_bytes(&rec["cgroup"]), cg.rel.as_bytes());
@@ -371,7 +371,10 @@ fn cgroup_filter_and_print_cgroup() {
     assert!(fj.json_execs_with(&outside).is_empty(), "\n{}", fj.dump());
     let raw = fj.stdout_str();
     let line = raw.lines().find(|l| l.contains(&inside) && l.contains("/bin/echo")).unwrap();
-    assert!(line.ends_with(&format!(",\"cgroup\":\"{}\"}}", cg.rel)), "cgroup is the last field: {line}");
+    assert!(
+        line.ends_with(&format!(",\"cgroup\":\"{}\",\"redacted\":false}}", cg.rel)),
+        "cgroup follows the plain fields, only redacted (added later, at the end) after it: {line}"
+    );
     drop(cg);
 }
 

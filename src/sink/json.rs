@@ -38,15 +38,18 @@
 //! * `filename` — byte string: the path the exec was given, as the kernel
 //!   recorded it.
 //! * `argv` — array of byte strings: the arguments, argv\[0\] first, exactly
-//!   as captured. When `args_truncated` is true the last element is the
-//!   partial argument at which the capture stopped. When `argv0_empty` is
-//!   true the first element is `""` (or the array is empty).
+//!   as captured, after redaction (see `redacted`: a secret reads
+//!   `<redacted>`; the count of arguments never changes). When
+//!   `args_truncated` is true the last element is the partial argument at
+//!   which the capture stopped. When `argv0_empty` is true the first element
+//!   is `""` (or the array is empty).
 //! * `args_size` — unsigned integer: size in bytes of the whole argument area
 //!   in the process (all arguments with their NUL terminators), whether or not
-//!   all of it was captured.
+//!   all of it was captured. In a redacted record each hidden part counts as
+//!   the `<redacted>` shown, so no size reveals a secret's length.
 //! * `args_truncated` — boolean: the arguments were cut (at the capture cap,
 //!   `--arg-bytes`): `argv` holds only the first part. False when
-//!   `args_read_failed` is true.
+//!   `args_read_failed` is true. Redaction never sets it.
 //! * `args_read_failed` — boolean: reading the argument area failed; `argv`
 //!   holds what was read before the failure, possibly nothing.
 //! * `filename_truncated` — boolean: `filename` was longer than could be
@@ -119,16 +122,18 @@
 //! With `--env`:
 //! * `env` — array of byte strings: the environment block, `NAME=value` each,
 //!   as captured, after redaction: the value of a variable whose name looks
-//!   secret is `<redacted>` (see the README's list; `--no-redact` keeps it).
+//!   secret is `<redacted>`, and so is a secret-looking part of any value (a
+//!   URL's password, a token); see `redacted` and the README's list
+//!   (`--no-redact` keeps them).
 //! * `env_size` — unsigned integer: size in bytes of the whole block in the
-//!   process, captured or not.
+//!   process, captured or not; counted after redaction as `args_size` is.
 //! * `env_truncated` — boolean: cut at `--env-bytes` (default 32 KiB); the
 //!   last element is then the partial variable at which it stopped.
 //! * `env_read_failed` — boolean: reading the block failed.
 //!
 //! With `--redact REGEX`:
-//! * `args_redacted` — boolean: a part of `argv` matched and now reads
-//!   `<redacted>`.
+//! * `args_redacted` — boolean: a part of `argv` now reads `<redacted>` (by
+//!   any rule). Kept for compatibility: `redacted` says the same and more.
 //!
 //! With `--context` (and, of these, `exec_id`, `parent_exec_id` and
 //! `ancestry` also with `--ancestry N`):
@@ -170,8 +175,19 @@
 //!   level is not in the path).
 //! * `pod_uid` — string, or `null`: the Kubernetes pod UID, with dashes.
 //!
+//! ### Redaction
+//!
+//! Last, in every exec record unless `--no-redact`:
+//! * `redacted` — boolean: a part of `argv` or of `env` was replaced by
+//!   `<redacted>` before any output saw it (default rules: secret-looking
+//!   variable names, `NAME=value` arguments, options such as `--password`,
+//!   and values such as a URL's password or a token; and `--redact REGEX`;
+//!   see the README's list). In a record where it is false, a `<redacted>`
+//!   was in the process's own arguments. Absent with `--no-redact`, which
+//!   hides nothing.
+//!
 //! ```json
-//! {"type":"exec","ts_ns":12345678901234,"time":"2026-11-26T03:08:07.123456789Z","pid":4242,"old_pid":4242,"ppid":4100,"uid":1000,"cgroup_id":7390,"comm":"ls","filename":"/usr/bin/ls","argv":["ls","-l",{"bytes":"/w=="}],"args_size":12,"args_truncated":false,"args_read_failed":false,"filename_truncated":false,"filename_failed":false,"argv0_empty":false,"pcomm":"bash","interp":null,"ret":0,"errno":null,"fileless":false,"interp_truncated":false}
+//! {"type":"exec","ts_ns":12345678901234,"time":"2026-11-26T03:08:07.123456789Z","pid":4242,"old_pid":4242,"ppid":4100,"uid":1000,"cgroup_id":7390,"comm":"ls","filename":"/usr/bin/ls","argv":["ls","-l",{"bytes":"/w=="}],"args_size":12,"args_truncated":false,"args_read_failed":false,"filename_truncated":false,"filename_failed":false,"argv0_empty":false,"pcomm":"bash","interp":null,"ret":0,"errno":null,"fileless":false,"interp_truncated":false,"source":"bpf","args_from":"exec","depth":null,"fd_path":null,"parts_lost":false,"redacted":false}
 //! ```
 //!
 //! ## `exit`
@@ -308,7 +324,10 @@ pub struct ContextFields {
     pub context: bool,
     pub ancestry: bool,
     pub containers: bool,
-    pub redact: bool,
+    /// `--redact`: the `args_redacted` field (kept for compatibility).
+    pub args_redacted: bool,
+    /// Redaction on (not `--no-redact`): the `redacted` field, last.
+    pub redacted: bool,
 }
 
 /// Writes records as newline-delimited JSON to `out`.
@@ -423,6 +442,9 @@ impl<W: Write> Sink for JsonSink<W> {
             }
         }
         push_context(b, e, self.fields)?;
+        if self.fields.redacted {
+            push_bool(b, b",\"redacted\":", e.redacted());
+        }
         b.extend_from_slice(b"}\n");
         self.out.write_all(b)
     }
@@ -539,7 +561,7 @@ fn push_context(b: &mut Vec<u8>, e: &Exec, f: ContextFields) -> io::Result<()> {
         push_bool(b, b",\"env_truncated\":", e.flags.env_truncated);
         push_bool(b, b",\"env_read_failed\":", e.flags.env_read_failed);
     }
-    if f.redact {
+    if f.args_redacted {
         push_bool(b, b",\"args_redacted\":", e.flags.args_redacted);
     }
     if f.context {
@@ -998,6 +1020,29 @@ mod tests {
         assert_eq!(v[1]["errno"], "E4095");
         assert_eq!(v[2]["errno"], "EACCES");
         assert_eq!(v[2]["interp"], Value::Null);
+    }
+
+    #[test]
+    fn redacted_last_unless_no_redact_and_args_redacted_with_redact() {
+        let fields = ContextFields { env: true, redacted: true, ..ContextFields::default() };
+        let mut s = JsonSink::new(Vec::new(), Clock { realtime_offset_ns: 0 }).with_context(fields);
+        let mut e = sample();
+        s.exec(&e).unwrap();
+        e.flags.env_redacted = true;
+        s.exec(&e).unwrap();
+        e.flags = ExecFlags { args_redacted: true, ..ExecFlags::default() };
+        s.exec(&e).unwrap();
+        let raw = String::from_utf8(s.into_inner()).unwrap();
+        let v: Vec<Value> = raw.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+        assert_eq!(keys(&v[0], raw.lines().next().unwrap()).last().map(String::as_str), Some("redacted"));
+        assert_eq!([&v[0]["redacted"], &v[1]["redacted"], &v[2]["redacted"]], [false, true, true]);
+        assert!(v.iter().all(|r| r.get("args_redacted").is_none()), "only with --redact");
+        let fields = ContextFields { args_redacted: true, ..ContextFields::default() };
+        let mut s = JsonSink::new(Vec::new(), Clock { realtime_offset_ns: 0 }).with_context(fields);
+        s.exec(&e).unwrap();
+        let v = lines(s.into_inner());
+        assert_eq!(v[0]["args_redacted"], true);
+        assert!(v[0].get("redacted").is_none(), "--no-redact: no redacted field");
     }
 
     #[test]

@@ -97,7 +97,8 @@ pub fn build<'a, W: io::Write + 'a, E: io::Write + 'a>(
         context: c.kernel_context(),
         ancestry: c.ancestry > 0,
         containers: c.containers(),
-        redact: !c.redact_args.is_empty(),
+        args_redacted: !c.redact_extra.is_empty(),
+        redacted: c.redact,
     };
     let sink: Box<dyn Sink + 'a> = match (&config.destination, &config.format) {
         (Destination::Syslog(opts), _) => {

@@ -295,7 +295,7 @@ impl<W: Write, E: Write> TextSink<W, E> {
         if e.flags.parts_lost {
             notes.add(line, "[parts lost: ring buffer full]");
         }
-        if e.flags.args_redacted {
+        if e.redacted() {
             notes.add(line, "[redacted]");
         }
         if self.opts.privilege
@@ -916,6 +916,20 @@ mod tests {
         assert_eq!(args_col(&e), "echo aaa bb [...]\n");
         e.flags.args_truncated = true;
         assert_eq!(args_col(&e), "echo aaa bb [...]\n");
+    }
+
+    #[test]
+    fn redacted_marked_whatever_was_hidden() {
+        let mut e = exec(b"mysql\0-p<redacted>\0");
+        e.flags.args_redacted = true;
+        assert_eq!(args_col(&e), "mysql -p<redacted> [redacted]\n", "no [...]: a redaction is not a cut");
+        let mut e = exec(b"true\0");
+        e.env = b"A=1\0DB_PASS=<redacted>\0".to_vec();
+        e.flags.env_redacted = true;
+        let opts = TextOptions { env: true, ..TextOptions::default() };
+        assert_eq!(row(opts, &e)[14..], *"true [redacted] [env: A=1 DB_PASS=<redacted>]\n");
+        e.flags.env_redacted = false;
+        assert_eq!(args_col(&e), "true\n");
     }
 
     #[test]

@@ -440,6 +440,7 @@ fn exec_from(rec: &[u8], filename: &[u8], run: Run) -> Exec {
             env_truncated: flags & EXEC_F_ENV_TRUNCATED != 0,
             env_read_failed: flags & EXEC_F_ENV_READ_FAILED != 0,
             args_redacted: false,
+            env_redacted: false,
         },
         fd_path,
         cgroup: None,
