@@ -331,7 +331,10 @@ fn poll4(source: RawFd, signal: RawFd, stdout: RawFd, command: RawFd, timeout: D
 }
 
 /// Write a line to stderr, ignoring failure (nothing better to do with it).
+/// The line is made safe for a terminal first ([`crate::escape::message`]):
+/// whatever a message quotes, no control byte, newline or bidi control of
+/// it reaches the terminal raw, and it stays one line.
 pub fn note(msg: &str) {
     let mut err = io::stderr().lock();
-    let _ = writeln!(err, "{msg}");
+    let _ = writeln!(err, "{}", crate::escape::message(msg));
 }

@@ -222,6 +222,11 @@
 //! * `total` — the same numbers over all commands, without `comm`. Its
 //!   `cpu_ns` and `lifetime_ns` are exactly the sums of `cpu_ns` and
 //!   `lifetime_ns` over the `exit` records written.
+//! * `other` — object, or `null`: at most 4096 names get an entry of their
+//!   own in `commands` (the traced processes choose their names, and could
+//!   make the table as long as they like); the numbers of all further names
+//!   are added up here, as in `total` (without `comm`). `null` when there
+//!   were no more names. `total` includes it.
 //!
 //! ## `lost`
 //!
@@ -496,7 +501,16 @@ impl<W: Write> Sink for JsonSink<W> {
         }
         b.extend_from_slice(b"],\"total\":{");
         push_cost(b, &s.total, s.failed_traced);
-        b.extend_from_slice(b"}}\n");
+        b.extend_from_slice(b"},\"other\":");
+        match &s.other {
+            Some(c) => {
+                b.push(b'{');
+                push_cost(b, c, s.failed_traced);
+                b.push(b'}');
+            }
+            None => b.extend_from_slice(b"null"),
+        }
+        b.extend_from_slice(b"}\n");
         self.out.write_all(b)
     }
 

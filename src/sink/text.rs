@@ -457,9 +457,15 @@ impl<W: Write, E: Write> Sink for TextSink<W, E> {
             "{:>6} {:>10} {:>9} {:>10} {:>9} {:>7}",
             "EXITS", "CPU(s)", "AVG_CPU", "TIME(s)", "AVG_TIME", "RUNNING"
         )?;
-        for c in s.commands.iter().chain(std::iter::once(&s.total)) {
+        let rows = s.commands.iter().map(|c| (c, false)).chain(s.other.iter().map(|c| (c, true)));
+        for (c, other) in rows.chain(std::iter::once((&s.total, false))) {
             let start = t.len();
-            escape_into(&mut t, &c.comm);
+            if other {
+                // 16 characters without a `\`: no escaped name looks so.
+                t.extend_from_slice(OTHER_COMMANDS.as_bytes());
+            } else {
+                escape_into(&mut t, &c.comm);
+            }
             pad_chars_to(&mut t, start, 16);
             write!(t, " {:>6} ", c.execs)?;
             if s.failed_traced {
@@ -501,6 +507,12 @@ impl<W: Write, E: Write> Sink for TextSink<W, E> {
         self.out.flush()
     }
 }
+
+/// `--summary`: the label of the row that adds up the commands beyond
+/// [`crate::sink::summary::NAMES_MAX`] names. A process name is at most 15
+/// bytes, and escaped it is longer only with a `\` in it: no name can
+/// print as this.
+const OTHER_COMMANDS: &str = "(other commands)";
 
 /// `--wait` columns of a failed attempt: it never ran.
 const WAIT_BLANK: &[u8] = b"-               -        - ";
