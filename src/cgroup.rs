@@ -35,8 +35,29 @@ const CGROUP_SUPER_MAGIC: u64 = 0x0027_e0eb;
 pub const REWALK_MIN: Duration = Duration::from_millis(200);
 
 /// More directories than this in one walk are not indexed (a bound on the
-/// memory and time one walk can take; real trees have hundreds).
+/// memory and time one walk can take; real trees have hundreds). The first
+/// walk that reaches it says so on stderr, once.
 const WALK_MAX_DIRS: usize = 200_000;
+
+/// Walking is paid from a budget that grows by 1/20 of the time that
+/// passes, up to [`WALK_BURST`]: a user who can make cgroups (a delegated
+/// subtree) and execs in a new one each time, so that every exec is a first
+/// miss, cannot keep the tracer walking more than 1/20 of the time, however
+/// large they make the tree. A walk of a tree of hundreds of cgroups takes
+/// a millisecond or less, so a new container's first exec still finds its
+/// path at once unless such a user has just spent the budget.
+const WALK_SHARE: u32 = 20;
+
+/// The most walking time the budget holds (and holds at start).
+const WALK_BURST: Duration = Duration::from_millis(50);
+
+fn burst_ns() -> i64 {
+    ns(WALK_BURST)
+}
+
+fn ns(d: Duration) -> i64 {
+    i64::try_from(d.as_nanos()).unwrap_or(i64::MAX)
+}
 
 /// Paths of cgroups that were removed since they were indexed are kept (ids
 /// are never reused, so they stay true: a `-d` run formats its records after
@@ -186,7 +207,13 @@ pub struct Resolver {
     /// they wait for the re-walk interval.
     missed: std::collections::HashSet<u64>,
     last_walk: Instant,
+    /// Walking time left in the budget, ns, as of `credit_at`; below zero
+    /// after a walk that cost more than was left (paid back first).
+    credit: i64,
+    credit_at: Instant,
     min_interval: Duration,
+    /// The walk reached [`WALK_MAX_DIRS`] (said once).
+    capped: bool,
 }
 
 /// Ids remembered as missed, at most (then forgotten at once).
@@ -206,7 +233,10 @@ impl Resolver {
             paths: HashMap::new(),
             missed: std::collections::HashSet::new(),
             last_walk: Instant::now(),
+            credit: burst_ns(),
+            credit_at: Instant::now(),
             min_interval,
+            capped: false,
         };
         r.walk();
         r
@@ -218,7 +248,14 @@ impl Resolver {
     pub fn lookup(&mut self, id: u64) -> Option<&[u8]> {
         if !self.paths.contains_key(&id) {
             let first_miss = !self.missed.contains(&id);
-            if first_miss || self.last_walk.elapsed() >= self.min_interval {
+            let now = Instant::now();
+            if now > self.credit_at {
+                let grown = ns(now - self.credit_at) / i64::from(WALK_SHARE);
+                self.credit = self.credit.saturating_add(grown).min(burst_ns());
+                self.credit_at = now;
+            }
+            let due = first_miss || self.last_walk.elapsed() >= self.min_interval;
+            if due && self.credit > 0 {
                 self.walk();
                 if !self.paths.contains_key(&id) {
                     if self.missed.len() >= MISSED_MAX {
@@ -235,7 +272,7 @@ impl Resolver {
     /// skipped; those indexed before and gone now are kept while the index
     /// is small (see [`KEEP_REMOVED_MAX`]).
     fn walk(&mut self) {
-        self.last_walk = Instant::now();
+        let started = Instant::now();
         let mut paths = HashMap::with_capacity(self.paths.len().max(64));
         let top = self.hierarchy.mount_point.clone();
         let root_name: Box<[u8]> =
@@ -267,12 +304,21 @@ impl Resolver {
                 stack.push((entry.path(), child));
             }
         }
+        if paths.len() >= WALK_MAX_DIRS && !self.capped {
+            self.capped = true;
+            crate::run::note(&format!(
+                "execsnoop: WARNING: more than {WALK_MAX_DIRS} cgroups below {}: the paths of those beyond show as unknown",
+                crate::escape::escape(self.hierarchy.mount_point.as_os_str().as_bytes())
+            ));
+        }
         let old = std::mem::replace(&mut self.paths, paths);
         if self.paths.len() + old.len() <= KEEP_REMOVED_MAX {
             for (id, path) in old {
                 self.paths.entry(id).or_insert(path);
             }
         }
+        self.last_walk = Instant::now();
+        self.credit = self.credit.saturating_sub(ns(self.last_walk - started));
     }
 }
 
@@ -375,6 +421,31 @@ bogus line\n";
         assert_eq!(fast.lookup(t.ino("newer")), Some(&b"/newer"[..]));
         assert_eq!(fast.lookup(id), Some(&b"/new"[..]));
         assert_eq!(fast.lookup(u64::MAX), None);
+    }
+
+    /// A user who execs in a new cgroup each time makes every exec a first
+    /// miss: once the walking budget is spent, ids asked for are unknown,
+    /// not guessed, until it has grown again; then one walk finds them all.
+    #[test]
+    fn new_ids_cannot_keep_the_resolver_walking() {
+        let t = Tree::new("budget");
+        let h = Hierarchy { mount_point: t.0.clone(), root: b"/".to_vec() };
+        let mut r = Resolver::with_interval(h, Duration::ZERO);
+        std::fs::create_dir(t.0.join("n1")).unwrap();
+        assert_eq!(r.lookup(t.ino("n1")), Some(&b"/n1"[..]), "with budget left: at once");
+        // As if long walks had spent it, and more, just now.
+        r.credit = -1;
+        r.credit_at = Instant::now() + Duration::from_secs(3600);
+        std::fs::create_dir(t.0.join("n2")).unwrap();
+        std::fs::create_dir(t.0.join("n3")).unwrap();
+        assert_eq!(r.lookup(t.ino("n2")), None, "held back, unknown");
+        assert_eq!(r.lookup(t.ino("n3")), None);
+        // A second later the budget has 1/20 s again.
+        r.credit_at = Instant::now() - Duration::from_secs(1);
+        r.credit = -1;
+        assert_eq!(r.lookup(t.ino("n3")), Some(&b"/n3"[..]));
+        assert_eq!(r.lookup(t.ino("n2")), Some(&b"/n2"[..]), "found by the same walk");
+        assert!(r.credit < burst_ns());
     }
 
     #[test]

@@ -255,6 +255,12 @@ impl Pipe {
         for rec in &buffered {
             write(sink, rec)?;
         }
+        if self.enrich.forgotten() > 0 {
+            note(&format!(
+                "execsnoop: WARNING: {} execs were forgotten from the table of parents (parent_exec_id, --ancestry)",
+                self.enrich.forgotten()
+            ));
+        }
         sink.finish(&self.totals)?;
         sink.flush()
     }
