@@ -193,12 +193,18 @@ fn fs_type(path: &Path) -> io::Result<u64> {
 }
 
 /// Maps cgroup ids to their paths (`--print-cgroup`), from a walk of the
-/// hierarchy. An id it does not know triggers a new walk at once the first
-/// time it is asked for (a cgroup made since the last walk: a container
-/// starting), and after that at most every [`REWALK_MIN`]; an id still
-/// unknown is reported as unknown, never guessed. An id once found keeps its path after the cgroup is
-/// removed (cgroup2 never reuses an id nor renames a directory), within
-/// [`KEEP_REMOVED_MAX`]. Lookups of known ids allocate nothing.
+/// hierarchy at start. An id it does not know is asked of the kernel
+/// directly where it can be ([`Resolver::by_handle`]: cgroup2 file handles
+/// are cgroup ids, Linux 5.5 and later, with CAP_DAC_READ_SEARCH): one
+/// system call, whatever the size of the tree, and a cgroup already
+/// removed is known to be gone. Elsewhere an unknown id triggers a new
+/// walk at once the first time it is asked for (a cgroup made since the
+/// last walk: a container starting), and after that at most every
+/// [`REWALK_MIN`], and walks are paid from a budget (see [`WALK_SHARE`]);
+/// an id still unknown is reported as unknown, never guessed. An id once
+/// found keeps its path after the cgroup is removed (cgroup2 never reuses
+/// an id nor renames a directory), within [`KEEP_REMOVED_MAX`]. Lookups of
+/// known ids allocate nothing; the index holds at most [`PATHS_MAX`] paths.
 #[derive(Debug)]
 pub struct Resolver {
     hierarchy: Hierarchy,
@@ -214,6 +220,25 @@ pub struct Resolver {
     min_interval: Duration,
     /// The walk reached [`WALK_MAX_DIRS`] (said once).
     capped: bool,
+    /// The hierarchy's mount, for [`Resolver::by_handle`]; `None` when the
+    /// kernel cannot open cgroups by id (then walks).
+    mount: Option<std::fs::File>,
+    /// A path found by handle when the index is full.
+    spare: Box<[u8]>,
+    /// Walks done (the first at start included).
+    pub(crate) walks: u64,
+}
+
+/// Paths the index holds at most: a full walk and the removed ones kept.
+pub const PATHS_MAX: usize = WALK_MAX_DIRS + KEEP_REMOVED_MAX;
+
+/// What the kernel says of a cgroup id opened by handle.
+enum ByHandle {
+    Found(Box<[u8]>),
+    /// No such cgroup (any more).
+    Gone,
+    /// Cannot tell: walk.
+    Unknown,
 }
 
 /// Ids remembered as missed, at most (then forgotten at once).
@@ -237,8 +262,16 @@ impl Resolver {
             credit_at: Instant::now(),
             min_interval,
             capped: false,
+            mount: None,
+            spare: Box::default(),
+            walks: 0,
         };
         r.walk();
+        // The walk at start is not paid from the budget.
+        r.credit = burst_ns();
+        if fs_type(&r.hierarchy.mount_point).ok() == Some(CGROUP2_SUPER_MAGIC) {
+            r.mount = std::fs::File::open(&r.hierarchy.mount_point).ok();
+        }
         r
     }
 
@@ -247,6 +280,85 @@ impl Resolver {
     /// was less than the re-walk interval ago).
     pub fn lookup(&mut self, id: u64) -> Option<&[u8]> {
         if !self.paths.contains_key(&id) {
+            match self.by_handle(id) {
+                ByHandle::Found(path) if self.paths.len() >= PATHS_MAX => {
+                    self.spare = path;
+                    return Some(&self.spare);
+                }
+                ByHandle::Found(path) => {
+                    self.paths.insert(id, path);
+                }
+                ByHandle::Gone => {}
+                ByHandle::Unknown => self.walk_for(id),
+            }
+        }
+        self.paths.get(&id).map(|p| &**p)
+    }
+
+    /// Ask the kernel for the cgroup with this id: a cgroup2 file handle is
+    /// the id (`FILEID_KERNFS`), so `open_by_handle_at` opens its directory
+    /// and `/proc/self/fd/N` names it, as this process's mount namespace
+    /// sees it; the name is checked to lead to a directory with this id.
+    fn by_handle(&mut self, id: u64) -> ByHandle {
+        use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+        let Some(mount) = &self.mount else { return ByHandle::Unknown };
+        /// `struct file_handle` with the 8 bytes of a kernfs id.
+        #[repr(C)]
+        struct Handle {
+            bytes: libc::c_uint,
+            kind: libc::c_int,
+            id: u64,
+        }
+        const FILEID_KERNFS: libc::c_int = 0xfe;
+        let mut h = Handle { bytes: 8, kind: FILEID_KERNFS, id };
+        // SAFETY: `h` is a valid, writable file_handle of 8 bytes of handle
+        // data for the duration of the call; the mount fd is open.
+        let fd = unsafe {
+            libc::syscall(
+                libc::SYS_open_by_handle_at,
+                mount.as_raw_fd(),
+                &mut h as *mut Handle,
+                libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC,
+            )
+        };
+        if fd < 0 {
+            return match io::Error::last_os_error().raw_os_error() {
+                Some(libc::ESTALE) | Some(libc::ENOENT) => ByHandle::Gone,
+                // Not supported here (old kernel, no CAP_DAC_READ_SEARCH):
+                // walk from now on.
+                _ => {
+                    self.mount = None;
+                    ByHandle::Unknown
+                }
+            };
+        }
+        let Ok(fd) = i32::try_from(fd) else { return ByHandle::Unknown };
+        // SAFETY: the kernel just returned this descriptor; nothing else owns it.
+        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+        let Ok(link) = std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd())) else {
+            return ByHandle::Unknown;
+        };
+        // The name leads to it (not a cgroup removed meanwhile, whose name
+        // the kernel marks " (deleted)").
+        if !std::fs::symlink_metadata(&link).is_ok_and(|m| m.is_dir() && m.ino() == id) {
+            return ByHandle::Gone;
+        }
+        let Ok(below) = link.strip_prefix(&self.hierarchy.mount_point) else { return ByHandle::Unknown };
+        let root: &[u8] = if self.hierarchy.root.is_empty() { b"/" } else { &self.hierarchy.root };
+        let mut path = root.to_vec();
+        for part in below.components() {
+            if !path.ends_with(b"/") {
+                path.push(b'/');
+            }
+            path.extend_from_slice(part.as_os_str().as_bytes());
+        }
+        ByHandle::Found(path.into())
+    }
+
+    /// An id neither indexed nor opened by handle: walk again if it is due
+    /// and the budget allows.
+    fn walk_for(&mut self, id: u64) {
+        {
             let first_miss = !self.missed.contains(&id);
             let now = Instant::now();
             if now > self.credit_at {
@@ -265,7 +377,6 @@ impl Resolver {
                 }
             }
         }
-        self.paths.get(&id).map(|p| &**p)
     }
 
     /// Index the tree afresh. Directories that vanish during the walk are
@@ -273,6 +384,7 @@ impl Resolver {
     /// is small (see [`KEEP_REMOVED_MAX`]).
     fn walk(&mut self) {
         let started = Instant::now();
+        self.walks += 1;
         let mut paths = HashMap::with_capacity(self.paths.len().max(64));
         let top = self.hierarchy.mount_point.clone();
         let root_name: Box<[u8]> =
@@ -446,6 +558,33 @@ bogus line\n";
         assert_eq!(r.lookup(t.ino("n3")), Some(&b"/n3"[..]));
         assert_eq!(r.lookup(t.ino("n2")), Some(&b"/n2"[..]), "found by the same walk");
         assert!(r.credit < burst_ns());
+    }
+
+    /// On cgroup2 an id the index does not have is opened by handle: no
+    /// walk, whatever the tree; a hostile name comes back exact; a cgroup
+    /// removed is gone, not guessed.
+    #[test]
+    #[ignore = "needs root and a cgroup2 hierarchy mounted whole: run with --include-ignored"]
+    fn new_cgroups_are_found_by_handle_without_a_walk() {
+        let h = find_hierarchy().ok().flatten().expect("a cgroup2 hierarchy is mounted");
+        let mut r = Resolver::with_interval(h.clone(), Duration::ZERO);
+        assert!(r.mount.is_some(), "cgroup2 at {:?}", h.mount_point);
+        let name = format!("execsnoop-handle-{}", std::process::id());
+        let top = h.mount_point.join(&name);
+        let odd = top.join(OsStr::from_bytes(b"a\x1b[2J\r\xe2\x80\xae\xff"));
+        std::fs::create_dir_all(&odd).unwrap();
+        let id = std::fs::metadata(&odd).unwrap().ino();
+        let walks = r.walks;
+        let want = [format!("/{name}/").as_bytes(), b"a\x1b[2J\r\xe2\x80\xae\xff"].concat();
+        assert_eq!(r.lookup(id), Some(&want[..]));
+        std::fs::remove_dir(&odd).unwrap();
+        assert_eq!(r.lookup(id), Some(&want[..]), "kept once found");
+        let gone = std::fs::metadata(&top).unwrap().ino();
+        std::fs::remove_dir(&top).unwrap();
+        let mut fresh = Resolver::with_interval(h, Duration::ZERO);
+        let start = fresh.walks;
+        assert_eq!(fresh.lookup(gone), None, "removed: gone");
+        assert_eq!((r.walks, fresh.walks), (walks, start), "no walk for either");
     }
 
     #[test]

@@ -340,8 +340,8 @@ impl Config {
         let cgroup = match &args.cgroup {
             None => None,
             Some(path) => {
-                let at = cgroup::locate(path)
-                    .map_err(|reason| ConfigError::Cgroup { path: escape_path(path), reason })?;
+                let at =
+                    cgroup::locate(path).map_err(|reason| ConfigError::Cgroup { path: escape_path(path), reason })?;
                 Some(CgroupTarget { path: path.clone(), id: at.id, level: at.level })
             }
         };

@@ -300,7 +300,13 @@ mod tests {
         en.cgroups = None;
         let n = SEEN_MAX as u32 + 10;
         for pid in 1..=n {
-            let mut e = Exec { pid, ppid: pid - 1, comm: b"x".to_vec(), context: ctx(u64::from(pid), 1, u64::from(pid) - 1), ..Exec::default() };
+            let mut e = Exec {
+                pid,
+                ppid: pid - 1,
+                comm: b"x".to_vec(),
+                context: ctx(u64::from(pid), 1, u64::from(pid) - 1),
+                ..Exec::default()
+            };
             en.exec(&mut e);
         }
         assert_eq!(en.seen.len(), SEEN_MAX);

@@ -106,7 +106,9 @@ pub fn message(s: &str) -> std::borrow::Cow<'_, str> {
         }
     }
     // Escaped text is always valid UTF-8 (see the module docs).
-    std::borrow::Cow::Owned(String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()))
+    std::borrow::Cow::Owned(
+        String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()),
+    )
 }
 
 /// True for a byte that is copied as is: printable ASCII other than `\`.
@@ -419,6 +421,18 @@ impl Quoter<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A stderr message: controls, C1 and bidi controls escaped, the line
+    /// breaks between its lines kept, backslashes and text already escaped
+    /// left as they are; a safe message is not copied.
+    #[test]
+    fn messages_for_stderr() {
+        assert_eq!(message("cannot run /a\x1b[2J\r\u{9b}\u{202e}\tz"), "cannot run /a\\x1b[2J\\r\\u{9b}\\u{202e}\\tz");
+        assert_eq!(message("line one\nline two"), "line one\nline two");
+        assert_eq!(message("already \\x1b escaped, caf\u{e9}"), "already \\x1b escaped, caf\u{e9}");
+        assert!(matches!(message("plain"), std::borrow::Cow::Borrowed("plain")));
+        assert_eq!(escape(b"/a\x1b\n\xff"), "/a\\x1b\\n\\xff");
+    }
 
     /// Decode an escaped string back to bytes; `None` if it is not a
     /// well-formed escaped string. Proves the escaping is unambiguous.

@@ -14,8 +14,8 @@ use clap::Parser;
 
 use execsnoop::cli::Args;
 use execsnoop::command;
-use execsnoop::escape;
 use execsnoop::config::{Config, Destination, OutputFormat};
+use execsnoop::escape;
 use execsnoop::loss::OutputLoss;
 use execsnoop::metrics::{self, Metrics};
 use execsnoop::run::{self, Ended, Signals, note};

@@ -249,9 +249,11 @@
 //!   because the ring buffer was full; `"untracked-process"` for processes
 //!   the kernel could not follow because its process table was full (their
 //!   exits, and with `-p` their descendants, are missing); `"trace-overrun"`
-//!   for events the ftrace buffer overwrote; `"socket-overflow"` for times the
-//!   netlink socket overflowed (`count` counts overflows: how many events each
-//!   one dropped is not known).
+//!   for events the ftrace buffer overwrote; `"newline-filename"` for execs
+//!   whose file name has a newline, which the ftrace source counts and never
+//!   shows (in its text stream the name could forge records);
+//!   `"socket-overflow"` for times the netlink socket overflowed (`count`
+//!   counts overflows: how many events each one dropped is not known).
 //! * `count` — unsigned integer: how many records of that kind were lost since
 //!   the previous `lost` object of that kind.
 //!

@@ -1175,7 +1175,14 @@ mod tests {
         // A process that ends is written with its status; its row is freed.
         let held = s.waiting.len();
         assert!(held < 100 && held > 5, "{held}");
-        let x = Exit { pid: 100, exec_ts_ns: 100, ts_ns: 200, start_ts_ns: 100, status: ExitStatus::Code(0), ..Exit::default() };
+        let x = Exit {
+            pid: 100,
+            exec_ts_ns: 100,
+            ts_ns: 200,
+            start_ts_ns: 100,
+            status: ExitStatus::Code(0),
+            ..Exit::default()
+        };
         s.exit(&x).unwrap();
         assert_eq!(s.waiting.len(), held - 1);
         // Many short-lived ones: the queue stays near the table's size.
@@ -1194,7 +1201,10 @@ mod tests {
         assert_eq!(out.lines().filter(|l| l.contains(" running ")).count(), held - 1 + early, "{out}");
         assert_eq!(out.lines().count(), 100 + 4000, "every row once");
         assert_eq!(err.matches("WARNING: --wait holds at most").count(), 1, "{err}");
-        assert!(err.contains(&format!("WARNING: {early} --wait rows were written before their process ended")), "{err}");
+        assert!(
+            err.contains(&format!("WARNING: {early} --wait rows were written before their process ended")),
+            "{err}"
+        );
     }
 
     #[test]

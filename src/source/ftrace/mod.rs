@@ -735,7 +735,8 @@ mod tests {
     fn a_cut_event_never_swallows_the_next_one() {
         let mut t = Tracker::new(&config(&["-e"]), 0, true);
         let cut = format!("  sh-{P}   ({P:>7}) [000] ..... 2.0: sched_process_exit: comm=ab");
-        let recs = feed(&mut t, &[fork_line(P, P + 1, "1.0"), cut.clone(), exit_line(P + 1, P + 1, "3.0", "c", "true")]);
+        let recs =
+            feed(&mut t, &[fork_line(P, P + 1, "1.0"), cut.clone(), exit_line(P + 1, P + 1, "3.0", "c", "true")]);
         let [Record::Exit(x)] = recs.as_slice() else { panic!("{recs:?}") };
         assert_eq!((x.pid, x.comm.as_slice()), (P + 1, &b"c"[..]));
         assert_eq!(t.malformed, 1);

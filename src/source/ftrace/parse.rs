@@ -548,7 +548,8 @@ mod tests {
     /// real header after it wins.
     #[test]
     fn a_task_name_cannot_make_up_a_header() {
-        let (h, b) = event("-1 [0] 1: e:-4242   [001] ..... 7.000000: sched_process_exec: filename=/x pid=4242 old_pid=4242");
+        let (h, b) =
+            event("-1 [0] 1: e:-4242   [001] ..... 7.000000: sched_process_exec: filename=/x pid=4242 old_pid=4242");
         assert_eq!((h.task, h.pid, h.cpu, h.event), (&b"-1 [0] 1: e:"[..], 4242, 1, &b"sched_process_exec"[..]));
         assert_eq!(parse_exec(b).unwrap().pid, 4242);
         // Without one of our events anywhere, the first header still parses.
