@@ -8,7 +8,7 @@ complete -c execsnoop -s l -l line -d 'Only processes whose command line (the ar
 complete -c execsnoop -l arg-bytes -d 'Capture at most BYTES of each process\'s arguments (default 32768, at most 6291456); longer argument lists are marked truncated' -r
 complete -c execsnoop -l buffer-kib -d 'Ring buffer size in KiB, a power of two (default 1024, or larger to hold a few records of --arg-bytes)' -r
 complete -c execsnoop -s p -l pid -d 'Only PID and all its descendants, including those forked after tracing started (followed in the kernel from fork)' -r
-complete -c execsnoop -l source -d 'Where events come from: auto (the first that starts, best first), or one source by name' -r -f -a "auto\t''
+complete -c execsnoop -l source -d 'Where events come from: auto (the first that starts, best first), or one source by name. ftrace counts as lost, and never shows, an exec whose file name has a newline (its text could forge records)' -r -f -a "auto\t''
 bpf\t''
 ftrace\t''
 netlink\t''
@@ -30,14 +30,14 @@ complete -c execsnoop -s r -l reexec -d 'Accepted for compatibility: re-execs ar
 complete -c execsnoop -s t -l timestamp -d 'Print a TIMEs column: the kernel timestamp, seconds since boot'
 complete -c execsnoop -s T -l time -d 'Print a TIME column: the wall-clock time of the exec, HH:MM:SS in the local time zone'
 complete -c execsnoop -s U -l print-uid -d 'Print a UID column: the process\'s real user id'
-complete -c execsnoop -l print-cgroup -d 'Print a CGROUP column (JSON: a cgroup field): the process\'s cgroup v2 path, "?" when it cannot be found'
+complete -c execsnoop -l print-cgroup -d 'Print a CGROUP column (JSON: a cgroup field): the process\'s cgroup v2 path, "?" when it cannot be found (removed before it was looked up)'
 complete -c execsnoop -s M -l print-pcomm -d 'Print a PCOMM column: the parent process\'s name'
 complete -c execsnoop -s q -l quote -d 'Quote the arguments so that ARGS can be pasted into a POSIX shell and run as is; notes such as [...] become a trailing # comment'
 complete -c execsnoop -s x -l fails -d 'Also show failed exec attempts, with a RET column (0 or -errno). Attaches syscall tracepoints, which slow every syscall a little'
 complete -c execsnoop -l json -d 'One JSON object per line instead of text columns'
 complete -c execsnoop -s e -l exits -d 'Also report each process\'s end: exit status (code or signal), lifetime since its exec and CPU time used since its exec'
-complete -c execsnoop -l wait -d 'One line per process, printed when it ends, with EXIT, TIME(s) and CPU(s) columns (implies --exits; still-running ones are listed at the end)'
-complete -c execsnoop -l summary -d 'When tracing ends, print a table of commands sorted by total CPU: execs, failures (-x), total and mean CPU and lifetime, still running'
+complete -c execsnoop -l wait -d 'One line per process, printed when it ends, with EXIT, TIME(s) and CPU(s) columns (implies --exits; still-running ones are listed at the end). At most 64 MiB of rows wait: beyond, the oldest are printed at once as running, and stderr says so'
+complete -c execsnoop -l summary -d 'When tracing ends, print a table of commands sorted by total CPU: execs, failures (-x), total and mean CPU and lifetime, still running. At most 4096 names get a row; the rest are added up in one "(other commands)" row'
 complete -c execsnoop -l tree -d 'Indent each row by its depth below the traced root (-p or COMMAND), or below the first ancestor seen'
 complete -c execsnoop -l cwd -d 'A CWD column (JSON: cwd): the working directory at the exec, as the process sees it'
 complete -c execsnoop -l env -d 'Capture the environment (JSON: env; text: a trailing [env: ...]). Secrets in it are redacted unless --no-redact'

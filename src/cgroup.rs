@@ -35,8 +35,29 @@ const CGROUP_SUPER_MAGIC: u64 = 0x0027_e0eb;
 pub const REWALK_MIN: Duration = Duration::from_millis(200);
 
 /// More directories than this in one walk are not indexed (a bound on the
-/// memory and time one walk can take; real trees have hundreds).
+/// memory and time one walk can take; real trees have hundreds). The first
+/// walk that reaches it says so on stderr, once.
 const WALK_MAX_DIRS: usize = 200_000;
+
+/// Walking is paid from a budget that grows by 1/20 of the time that
+/// passes, up to [`WALK_BURST`]: a user who can make cgroups (a delegated
+/// subtree) and execs in a new one each time, so that every exec is a first
+/// miss, cannot keep the tracer walking more than 1/20 of the time, however
+/// large they make the tree. A walk of a tree of hundreds of cgroups takes
+/// a millisecond or less, so a new container's first exec still finds its
+/// path at once unless such a user has just spent the budget.
+const WALK_SHARE: u32 = 20;
+
+/// The most walking time the budget holds (and holds at start).
+const WALK_BURST: Duration = Duration::from_millis(50);
+
+fn burst_ns() -> i64 {
+    ns(WALK_BURST)
+}
+
+fn ns(d: Duration) -> i64 {
+    i64::try_from(d.as_nanos()).unwrap_or(i64::MAX)
+}
 
 /// Paths of cgroups that were removed since they were indexed are kept (ids
 /// are never reused, so they stay true: a `-d` run formats its records after
@@ -172,12 +193,18 @@ fn fs_type(path: &Path) -> io::Result<u64> {
 }
 
 /// Maps cgroup ids to their paths (`--print-cgroup`), from a walk of the
-/// hierarchy. An id it does not know triggers a new walk at once the first
-/// time it is asked for (a cgroup made since the last walk: a container
-/// starting), and after that at most every [`REWALK_MIN`]; an id still
-/// unknown is reported as unknown, never guessed. An id once found keeps its path after the cgroup is
-/// removed (cgroup2 never reuses an id nor renames a directory), within
-/// [`KEEP_REMOVED_MAX`]. Lookups of known ids allocate nothing.
+/// hierarchy at start. An id it does not know is asked of the kernel
+/// directly where it can be ([`Resolver::by_handle`]: cgroup2 file handles
+/// are cgroup ids, Linux 5.5 and later, with CAP_DAC_READ_SEARCH): one
+/// system call, whatever the size of the tree, and a cgroup already
+/// removed is known to be gone. Elsewhere an unknown id triggers a new
+/// walk at once the first time it is asked for (a cgroup made since the
+/// last walk: a container starting), and after that at most every
+/// [`REWALK_MIN`], and walks are paid from a budget (see [`WALK_SHARE`]);
+/// an id still unknown is reported as unknown, never guessed. An id once
+/// found keeps its path after the cgroup is removed (cgroup2 never reuses
+/// an id nor renames a directory), within [`KEEP_REMOVED_MAX`]. Lookups of
+/// known ids allocate nothing; the index holds at most [`PATHS_MAX`] paths.
 #[derive(Debug)]
 pub struct Resolver {
     hierarchy: Hierarchy,
@@ -186,7 +213,32 @@ pub struct Resolver {
     /// they wait for the re-walk interval.
     missed: std::collections::HashSet<u64>,
     last_walk: Instant,
+    /// Walking time left in the budget, ns, as of `credit_at`; below zero
+    /// after a walk that cost more than was left (paid back first).
+    credit: i64,
+    credit_at: Instant,
     min_interval: Duration,
+    /// The walk reached [`WALK_MAX_DIRS`] (said once).
+    capped: bool,
+    /// The hierarchy's mount, for [`Resolver::by_handle`]; `None` when the
+    /// kernel cannot open cgroups by id (then walks).
+    mount: Option<std::fs::File>,
+    /// A path found by handle when the index is full.
+    spare: Box<[u8]>,
+    /// Walks done (the first at start included).
+    pub(crate) walks: u64,
+}
+
+/// Paths the index holds at most: a full walk and the removed ones kept.
+pub const PATHS_MAX: usize = WALK_MAX_DIRS + KEEP_REMOVED_MAX;
+
+/// What the kernel says of a cgroup id opened by handle.
+enum ByHandle {
+    Found(Box<[u8]>),
+    /// No such cgroup (any more).
+    Gone,
+    /// Cannot tell: walk.
+    Unknown,
 }
 
 /// Ids remembered as missed, at most (then forgotten at once).
@@ -206,9 +258,20 @@ impl Resolver {
             paths: HashMap::new(),
             missed: std::collections::HashSet::new(),
             last_walk: Instant::now(),
+            credit: burst_ns(),
+            credit_at: Instant::now(),
             min_interval,
+            capped: false,
+            mount: None,
+            spare: Box::default(),
+            walks: 0,
         };
         r.walk();
+        // The walk at start is not paid from the budget.
+        r.credit = burst_ns();
+        if fs_type(&r.hierarchy.mount_point).ok() == Some(CGROUP2_SUPER_MAGIC) {
+            r.mount = std::fs::File::open(&r.hierarchy.mount_point).ok();
+        }
         r
     }
 
@@ -217,8 +280,94 @@ impl Resolver {
     /// was less than the re-walk interval ago).
     pub fn lookup(&mut self, id: u64) -> Option<&[u8]> {
         if !self.paths.contains_key(&id) {
+            match self.by_handle(id) {
+                ByHandle::Found(path) if self.paths.len() >= PATHS_MAX => {
+                    self.spare = path;
+                    return Some(&self.spare);
+                }
+                ByHandle::Found(path) => {
+                    self.paths.insert(id, path);
+                }
+                ByHandle::Gone => {}
+                ByHandle::Unknown => self.walk_for(id),
+            }
+        }
+        self.paths.get(&id).map(|p| &**p)
+    }
+
+    /// Ask the kernel for the cgroup with this id: a cgroup2 file handle is
+    /// the id (`FILEID_KERNFS`), so `open_by_handle_at` opens its directory
+    /// and `/proc/self/fd/N` names it, as this process's mount namespace
+    /// sees it; the name is checked to lead to a directory with this id.
+    fn by_handle(&mut self, id: u64) -> ByHandle {
+        use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+        let Some(mount) = &self.mount else { return ByHandle::Unknown };
+        /// `struct file_handle` with the 8 bytes of a kernfs id.
+        #[repr(C)]
+        struct Handle {
+            bytes: libc::c_uint,
+            kind: libc::c_int,
+            id: u64,
+        }
+        const FILEID_KERNFS: libc::c_int = 0xfe;
+        let mut h = Handle { bytes: 8, kind: FILEID_KERNFS, id };
+        // SAFETY: `h` is a valid, writable file_handle of 8 bytes of handle
+        // data for the duration of the call; the mount fd is open.
+        let fd = unsafe {
+            libc::syscall(
+                libc::SYS_open_by_handle_at,
+                mount.as_raw_fd(),
+                &mut h as *mut Handle,
+                libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC,
+            )
+        };
+        if fd < 0 {
+            return match io::Error::last_os_error().raw_os_error() {
+                Some(libc::ESTALE) | Some(libc::ENOENT) => ByHandle::Gone,
+                // Not supported here (old kernel, no CAP_DAC_READ_SEARCH):
+                // walk from now on.
+                _ => {
+                    self.mount = None;
+                    ByHandle::Unknown
+                }
+            };
+        }
+        let Ok(fd) = i32::try_from(fd) else { return ByHandle::Unknown };
+        // SAFETY: the kernel just returned this descriptor; nothing else owns it.
+        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+        let Ok(link) = std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd())) else {
+            return ByHandle::Unknown;
+        };
+        // The name leads to it (not a cgroup removed meanwhile, whose name
+        // the kernel marks " (deleted)").
+        if !std::fs::symlink_metadata(&link).is_ok_and(|m| m.is_dir() && m.ino() == id) {
+            return ByHandle::Gone;
+        }
+        let Ok(below) = link.strip_prefix(&self.hierarchy.mount_point) else { return ByHandle::Unknown };
+        let root: &[u8] = if self.hierarchy.root.is_empty() { b"/" } else { &self.hierarchy.root };
+        let mut path = root.to_vec();
+        for part in below.components() {
+            if !path.ends_with(b"/") {
+                path.push(b'/');
+            }
+            path.extend_from_slice(part.as_os_str().as_bytes());
+        }
+        ByHandle::Found(path.into())
+    }
+
+    /// An id neither indexed nor opened by handle: walk again if it is due
+    /// and the budget allows.
+    fn walk_for(&mut self, id: u64) {
+        {
             let first_miss = !self.missed.contains(&id);
-            if first_miss || self.last_walk.elapsed() >= self.min_interval {
+            let now = Instant::now();
+            if now > self.credit_at {
+                let grown = ns(now - self.credit_at) / i64::from(WALK_SHARE);
+                self.credit = self.credit.saturating_add(grown).min(burst_ns());
+                self.credit_at = now;
+            }
+            let due = first_miss || self.last_walk.elapsed() >= self.min_interval;
+            if due && self.credit > 0 {
                 self.walk();
                 if !self.paths.contains_key(&id) {
                     if self.missed.len() >= MISSED_MAX {
@@ -228,14 +377,14 @@ impl Resolver {
                 }
             }
         }
-        self.paths.get(&id).map(|p| &**p)
     }
 
     /// Index the tree afresh. Directories that vanish during the walk are
     /// skipped; those indexed before and gone now are kept while the index
     /// is small (see [`KEEP_REMOVED_MAX`]).
     fn walk(&mut self) {
-        self.last_walk = Instant::now();
+        let started = Instant::now();
+        self.walks += 1;
         let mut paths = HashMap::with_capacity(self.paths.len().max(64));
         let top = self.hierarchy.mount_point.clone();
         let root_name: Box<[u8]> =
@@ -267,12 +416,21 @@ impl Resolver {
                 stack.push((entry.path(), child));
             }
         }
+        if paths.len() >= WALK_MAX_DIRS && !self.capped {
+            self.capped = true;
+            crate::run::note(&format!(
+                "execsnoop: WARNING: more than {WALK_MAX_DIRS} cgroups below {}: the paths of those beyond show as unknown",
+                crate::escape::escape(self.hierarchy.mount_point.as_os_str().as_bytes())
+            ));
+        }
         let old = std::mem::replace(&mut self.paths, paths);
         if self.paths.len() + old.len() <= KEEP_REMOVED_MAX {
             for (id, path) in old {
                 self.paths.entry(id).or_insert(path);
             }
         }
+        self.last_walk = Instant::now();
+        self.credit = self.credit.saturating_sub(ns(self.last_walk - started));
     }
 }
 
@@ -375,6 +533,58 @@ bogus line\n";
         assert_eq!(fast.lookup(t.ino("newer")), Some(&b"/newer"[..]));
         assert_eq!(fast.lookup(id), Some(&b"/new"[..]));
         assert_eq!(fast.lookup(u64::MAX), None);
+    }
+
+    /// A user who execs in a new cgroup each time makes every exec a first
+    /// miss: once the walking budget is spent, ids asked for are unknown,
+    /// not guessed, until it has grown again; then one walk finds them all.
+    #[test]
+    fn new_ids_cannot_keep_the_resolver_walking() {
+        let t = Tree::new("budget");
+        let h = Hierarchy { mount_point: t.0.clone(), root: b"/".to_vec() };
+        let mut r = Resolver::with_interval(h, Duration::ZERO);
+        std::fs::create_dir(t.0.join("n1")).unwrap();
+        assert_eq!(r.lookup(t.ino("n1")), Some(&b"/n1"[..]), "with budget left: at once");
+        // As if long walks had spent it, and more, just now.
+        r.credit = -1;
+        r.credit_at = Instant::now() + Duration::from_secs(3600);
+        std::fs::create_dir(t.0.join("n2")).unwrap();
+        std::fs::create_dir(t.0.join("n3")).unwrap();
+        assert_eq!(r.lookup(t.ino("n2")), None, "held back, unknown");
+        assert_eq!(r.lookup(t.ino("n3")), None);
+        // A second later the budget has 1/20 s again.
+        r.credit_at = Instant::now() - Duration::from_secs(1);
+        r.credit = -1;
+        assert_eq!(r.lookup(t.ino("n3")), Some(&b"/n3"[..]));
+        assert_eq!(r.lookup(t.ino("n2")), Some(&b"/n2"[..]), "found by the same walk");
+        assert!(r.credit < burst_ns());
+    }
+
+    /// On cgroup2 an id the index does not have is opened by handle: no
+    /// walk, whatever the tree; a hostile name comes back exact; a cgroup
+    /// removed is gone, not guessed.
+    #[test]
+    #[ignore = "needs root and a cgroup2 hierarchy mounted whole: run with --include-ignored"]
+    fn new_cgroups_are_found_by_handle_without_a_walk() {
+        let h = find_hierarchy().ok().flatten().expect("a cgroup2 hierarchy is mounted");
+        let mut r = Resolver::with_interval(h.clone(), Duration::ZERO);
+        assert!(r.mount.is_some(), "cgroup2 at {:?}", h.mount_point);
+        let name = format!("execsnoop-handle-{}", std::process::id());
+        let top = h.mount_point.join(&name);
+        let odd = top.join(OsStr::from_bytes(b"a\x1b[2J\r\xe2\x80\xae\xff"));
+        std::fs::create_dir_all(&odd).unwrap();
+        let id = std::fs::metadata(&odd).unwrap().ino();
+        let walks = r.walks;
+        let want = [format!("/{name}/").as_bytes(), b"a\x1b[2J\r\xe2\x80\xae\xff"].concat();
+        assert_eq!(r.lookup(id), Some(&want[..]));
+        std::fs::remove_dir(&odd).unwrap();
+        assert_eq!(r.lookup(id), Some(&want[..]), "kept once found");
+        let gone = std::fs::metadata(&top).unwrap().ino();
+        std::fs::remove_dir(&top).unwrap();
+        let mut fresh = Resolver::with_interval(h, Duration::ZERO);
+        let start = fresh.walks;
+        assert_eq!(fresh.lookup(gone), None, "removed: gone");
+        assert_eq!((r.walks, fresh.walks), (walks, start), "no walk for either");
     }
 
     #[test]

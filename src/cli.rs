@@ -91,7 +91,7 @@ pub struct Args {
     pub cgroup: Option<std::path::PathBuf>,
 
     /// Print a CGROUP column (JSON: a cgroup field): the process's cgroup v2
-    /// path, "?" when it cannot be found.
+    /// path, "?" when it cannot be found (removed before it was looked up).
     #[arg(long = "print-cgroup")]
     pub print_cgroup: bool,
 
@@ -140,12 +140,15 @@ pub struct Args {
 
     /// One line per process, printed when it ends, with EXIT, TIME(s) and
     /// CPU(s) columns (implies --exits; still-running ones are listed at
-    /// the end).
+    /// the end). At most 64 MiB of rows wait: beyond, the oldest are printed
+    /// at once as running, and stderr says so.
     #[arg(long = "wait")]
     pub wait: bool,
 
     /// When tracing ends, print a table of commands sorted by total CPU:
     /// execs, failures (-x), total and mean CPU and lifetime, still running.
+    /// At most 4096 names get a row; the rest are added up in one
+    /// "(other commands)" row.
     #[arg(long = "summary")]
     pub summary: bool,
 
@@ -160,7 +163,8 @@ pub struct Args {
     pub tree: bool,
 
     /// Where events come from: auto (the first that starts, best first),
-    /// or one source by name.
+    /// or one source by name. ftrace counts as lost, and never shows, an
+    /// exec whose file name has a newline (its text could forge records).
     #[arg(long = "source", value_name = "SOURCE", default_value = "auto",
           value_parser = clap::builder::PossibleValuesParser::new(crate::source::choices()))]
     pub source: String,

@@ -89,6 +89,13 @@ pub enum ConfigError {
     NoHierarchy(&'static str),
 }
 
+/// A path the user gave, escaped for a message ([`crate::escape::escape`]):
+/// its bytes exactly, never a control byte raw.
+fn escape_path(path: &std::path::Path) -> String {
+    use std::os::unix::ffi::OsStrExt;
+    crate::escape::escape(path.as_os_str().as_bytes())
+}
+
 /// Which event source to use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SourceChoice {
@@ -336,8 +343,8 @@ impl Config {
         let cgroup = match &args.cgroup {
             None => None,
             Some(path) => {
-                let at = cgroup::locate(path)
-                    .map_err(|reason| ConfigError::Cgroup { path: path.display().to_string(), reason })?;
+                let at =
+                    cgroup::locate(path).map_err(|reason| ConfigError::Cgroup { path: escape_path(path), reason })?;
                 Some(CgroupTarget { path: path.clone(), id: at.id, level: at.level })
             }
         };

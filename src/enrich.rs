@@ -18,7 +18,10 @@
 //! * `parent_exec_id` and `--ancestry N`: from a table of the last exec seen
 //!   of each process (its id, name and parent), at most [`SEEN_MAX`]
 //!   processes (the oldest go first); a parent counts only if it is the same
-//!   process (same start time), not a later one with its pid.
+//!   process (same start time), not a later one with its pid. Any user can
+//!   run that many processes, so the table fills: the first time an entry
+//!   is forgotten stderr says so, and the end says how many were (a chain
+//!   that stops early may have stopped there).
 
 use std::collections::{HashMap, VecDeque};
 
@@ -41,6 +44,8 @@ pub struct Enrich {
     ancestry: usize,
     seen: HashMap<u32, Seen>,
     order: VecDeque<u32>,
+    /// Entries of `seen` forgotten to keep it within [`SEEN_MAX`].
+    forgotten: u64,
 }
 
 /// The last exec seen of a process.
@@ -68,7 +73,13 @@ impl Enrich {
             ancestry: c.ancestry,
             seen: HashMap::new(),
             order: VecDeque::new(),
+            forgotten: 0,
         }
+    }
+
+    /// Execs forgotten from the table of parents (see the module docs).
+    pub fn forgotten(&self) -> u64 {
+        self.forgotten
     }
 
     /// Fill in what `e` is selected and shown with.
@@ -114,6 +125,13 @@ impl Enrich {
                 match self.order.pop_front() {
                     Some(old) => {
                         self.seen.remove(&old);
+                        if self.forgotten == 0 {
+                            crate::run::note(&format!(
+                                "execsnoop: WARNING: more than {SEEN_MAX} processes' execs seen: the oldest are \
+                                 forgotten, so parent_exec_id and --ancestry of their children stop short"
+                            ));
+                        }
+                        self.forgotten += 1;
                     }
                     None => break,
                 }
@@ -270,6 +288,34 @@ mod tests {
         let mut other = Exec { pid: 13, ppid: 11, comm: b"x".to_vec(), context: ctx(400, 1, 999), ..Exec::default() };
         en.exec(&mut other);
         assert_eq!(other.context.unwrap().parent_exec_id, None);
+    }
+
+    /// The table of parents is bounded: beyond SEEN_MAX processes the
+    /// oldest are forgotten, and counted.
+    #[test]
+    fn the_table_of_parents_is_bounded_and_counts_what_it_forgets() {
+        let mut config = crate::config::for_tests(&["--context", "--ancestry", "3"]);
+        config.context.hierarchy = None;
+        let mut en = Enrich::new(&config);
+        en.cgroups = None;
+        let n = SEEN_MAX as u32 + 10;
+        for pid in 1..=n {
+            let mut e = Exec {
+                pid,
+                ppid: pid - 1,
+                comm: b"x".to_vec(),
+                context: ctx(u64::from(pid), 1, u64::from(pid) - 1),
+                ..Exec::default()
+            };
+            en.exec(&mut e);
+        }
+        assert_eq!(en.seen.len(), SEEN_MAX);
+        assert_eq!(en.order.len(), SEEN_MAX);
+        assert_eq!(en.forgotten(), 10);
+        // The newest still have their chains; pid 1's parent is long gone.
+        let mut e = Exec { pid: n + 1, ppid: n, context: ctx(u64::from(n) + 1, 1, u64::from(n)), ..Exec::default() };
+        en.exec(&mut e);
+        assert_eq!(e.context.unwrap().ancestry.len(), 3);
     }
 
     /// The path of each cgroup id, from the tree as it is; an id that is no

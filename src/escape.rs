@@ -72,15 +72,43 @@ pub fn escape_into(out: &mut Vec<u8>, s: &[u8]) {
     }
 }
 
-/// The escaped form of `s` as a `String` (for tests; sinks use
-/// [`escape_into`] on their own buffers).
-#[cfg(test)]
+/// The escaped form of `s` as a `String`, for messages that quote bytes
+/// from outside (a COMMAND name, a path); sinks use [`escape_into`] on
+/// their own buffers.
 pub fn escape(s: &[u8]) -> String {
     let mut out = Vec::with_capacity(s.len());
     escape_into(&mut out, s);
     // The escaped form is always valid UTF-8 (see the module docs); the lossy
     // fallback only exists so that no runtime path can panic.
     String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+}
+
+/// A message for stderr made safe for a terminal: every control character
+/// other than the newline between its lines (carriage return and tab
+/// included), DEL and every code point [`escape_into`] escapes becomes its
+/// escape; `\` is left as it is, so text that is already escaped is not
+/// escaped twice. It is the last line of defence for every notice, warning
+/// and error; bytes a message quotes from outside (which could hold a
+/// newline too) are escaped where they are quoted, with [`escape`], which
+/// keeps them exact and on one line.
+pub fn message(s: &str) -> std::borrow::Cow<'_, str> {
+    let unsafe_char = |c: char| c != '\n' && (c.is_control() || is_dangerous(c));
+    if !s.chars().any(unsafe_char) {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    let mut out = Vec::with_capacity(s.len() + 16);
+    let mut buf = [0u8; 4];
+    for c in s.chars() {
+        if !unsafe_char(c) {
+            out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
+        } else {
+            escape_into(&mut out, c.encode_utf8(&mut buf).as_bytes());
+        }
+    }
+    // Escaped text is always valid UTF-8 (see the module docs).
+    std::borrow::Cow::Owned(
+        String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()),
+    )
 }
 
 /// True for a byte that is copied as is: printable ASCII other than `\`.
@@ -393,6 +421,18 @@ impl Quoter<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A stderr message: controls, C1 and bidi controls escaped, the line
+    /// breaks between its lines kept, backslashes and text already escaped
+    /// left as they are; a safe message is not copied.
+    #[test]
+    fn messages_for_stderr() {
+        assert_eq!(message("cannot run /a\x1b[2J\r\u{9b}\u{202e}\tz"), "cannot run /a\\x1b[2J\\r\\u{9b}\\u{202e}\\tz");
+        assert_eq!(message("line one\nline two"), "line one\nline two");
+        assert_eq!(message("already \\x1b escaped, caf\u{e9}"), "already \\x1b escaped, caf\u{e9}");
+        assert!(matches!(message("plain"), std::borrow::Cow::Borrowed("plain")));
+        assert_eq!(escape(b"/a\x1b\n\xff"), "/a\\x1b\\n\\xff");
+    }
 
     /// Decode an escaped string back to bytes; `None` if it is not a
     /// well-formed escaped string. Proves the escaping is unambiguous.

@@ -408,6 +408,10 @@ pub enum LostKind {
     Output,
     /// Syslog messages the daemon did not take in time (`--syslog`).
     Syslog,
+    /// Execs whose file name has a newline, which the ftrace source keeps
+    /// out of its text stream (the newline would let the rest of the name
+    /// read as trace lines of its own: forged records) and counts instead.
+    NewlineName,
 }
 
 impl LostKind {
@@ -424,6 +428,7 @@ impl LostKind {
             LostKind::SocketOverflow => "netlink socket overflowed, event count unknown",
             LostKind::Output => "records the output file could not take",
             LostKind::Syslog => "syslog messages the daemon did not take",
+            LostKind::NewlineName => "execs with a newline in their file name, which ftrace cannot carry safely",
         }
     }
 
@@ -440,6 +445,7 @@ impl LostKind {
             LostKind::SocketOverflow => "socket-overflow",
             LostKind::Output => "output",
             LostKind::Syslog => "syslog",
+            LostKind::NewlineName => "newline-filename",
         }
     }
 }

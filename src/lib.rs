@@ -12,7 +12,7 @@ pub mod command;
 pub mod config;
 pub(crate) mod enrich;
 pub(crate) mod errno;
-pub(crate) mod escape;
+pub mod escape;
 pub(crate) mod event;
 pub(crate) mod filter;
 pub(crate) mod lineage;

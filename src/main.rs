@@ -6,6 +6,7 @@
 
 use std::io::{self, BufWriter, IsTerminal, Write};
 use std::os::fd::AsFd;
+use std::os::unix::ffi::OsStrExt;
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -14,6 +15,7 @@ use clap::Parser;
 use execsnoop::cli::Args;
 use execsnoop::command;
 use execsnoop::config::{Config, Destination, OutputFormat};
+use execsnoop::escape;
 use execsnoop::loss::OutputLoss;
 use execsnoop::metrics::{self, Metrics};
 use execsnoop::run::{self, Ended, Signals, note};
@@ -139,7 +141,8 @@ fn trace(config: &Config) -> anyhow::Result<Status> {
             Err(e) => {
                 // As a shell, env or timeout say it: 127 when not found,
                 // 126 when found but not executable.
-                let name = config.command.as_ref().and_then(|c| c.first()).map(|a| a.to_string_lossy().into_owned());
+                // The name is the user's bytes: escaped, as in the rows.
+                let name = config.command.as_ref().and_then(|c| c.first()).map(|a| escape::escape(a.as_bytes()));
                 note(&format!("execsnoop: cannot run {}: {e}", name.unwrap_or_default()));
                 return Ok(if e.raw_os_error() == Some(libc::ENOENT) {
                     Status::NotFound
@@ -234,15 +237,24 @@ fn command_status(r: &command::Running, ended: Ended) -> Status {
     Status::Command(code.clamp(0, 255) as u8)
 }
 
-/// The first line of clap's message, without its "error: " prefix, plus a
-/// pointer to --help.
+/// clap's message as one line, without its "error: " prefix, plus a pointer
+/// to --help. clap quotes the bad argument as it was given, so its first
+/// paragraph (up to the blank line before clap's own hints) is taken whole
+/// and escaped: a value with a newline stays on the line, and a control
+/// byte, C1 control or bidi override in it is shown as an escape.
 fn usage_error_line(msg: &str) -> String {
-    let first = msg.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or("invalid usage");
-    let first = first.strip_prefix("error: ").unwrap_or(first);
+    let msg = msg.trim_start_matches('\n');
+    let para = msg.split("\n\n").next().unwrap_or("");
     // clap puts the accepted values of an option on a line of their own.
-    match msg.lines().map(str::trim).find(|l| l.starts_with("[possible values:")) {
-        Some(values) => format!("{first} {values} (see execsnoop --help)"),
-        None => format!("{first} (see execsnoop --help)"),
+    let (text, values) = match para.rfind("\n  [possible values:") {
+        Some(at) => (&para[..at], Some(para[at..].trim())),
+        None => (para, None),
+    };
+    let text = text.trim_end().strip_prefix("error: ").unwrap_or(text.trim_end());
+    let text = if text.is_empty() { "invalid usage".to_string() } else { escape::escape(text.as_bytes()) };
+    match values {
+        Some(values) => format!("{text} {values} (see execsnoop --help)"),
+        None => format!("{text} (see execsnoop --help)"),
     }
 }
 

@@ -259,6 +259,12 @@ impl Pipe {
         for rec in &buffered {
             write(sink, rec)?;
         }
+        if self.enrich.forgotten() > 0 {
+            note(&format!(
+                "execsnoop: WARNING: {} execs were forgotten from the table of parents (parent_exec_id, --ancestry)",
+                self.enrich.forgotten()
+            ));
+        }
         sink.finish(&self.totals)?;
         sink.flush()
     }
@@ -335,7 +341,10 @@ fn poll4(source: RawFd, signal: RawFd, stdout: RawFd, command: RawFd, timeout: D
 }
 
 /// Write a line to stderr, ignoring failure (nothing better to do with it).
+/// The line is made safe for a terminal first ([`crate::escape::message`]):
+/// whatever a message quotes, no control byte, newline or bidi control of
+/// it reaches the terminal raw, and it stays one line.
 pub fn note(msg: &str) {
     let mut err = io::stderr().lock();
-    let _ = writeln!(err, "{msg}");
+    let _ = writeln!(err, "{}", crate::escape::message(msg));
 }

@@ -88,7 +88,7 @@ pub struct MetricsOptions {
 const ERRNO_SLOTS: usize = 4096;
 
 /// Every kind of loss, in the order of their counters.
-const LOST_KINDS: [LostKind; 10] = [
+const LOST_KINDS: [LostKind; 11] = [
     LostKind::Exec,
     LostKind::FailedExec,
     LostKind::Untracked,
@@ -99,6 +99,7 @@ const LOST_KINDS: [LostKind; 10] = [
     LostKind::SocketOverflow,
     LostKind::Output,
     LostKind::Syslog,
+    LostKind::NewlineName,
 ];
 
 /// The counter of a kind of loss (exhaustive: a new kind must get one).
@@ -114,6 +115,7 @@ fn lost_slot(kind: LostKind) -> usize {
         LostKind::SocketOverflow => 7,
         LostKind::Output => 8,
         LostKind::Syslog => 9,
+        LostKind::NewlineName => 10,
     }
 }
 

@@ -238,6 +238,11 @@
 //! * `total` — the same numbers over all commands, without `comm`. Its
 //!   `cpu_ns` and `lifetime_ns` are exactly the sums of `cpu_ns` and
 //!   `lifetime_ns` over the `exit` records written.
+//! * `other` — object, or `null`: at most 4096 names get an entry of their
+//!   own in `commands` (the traced processes choose their names, and could
+//!   make the table as long as they like); the numbers of all further names
+//!   are added up here, as in `total` (without `comm`). `null` when there
+//!   were no more names. `total` includes it.
 //!
 //! ## `lost`
 //!
@@ -260,9 +265,11 @@
 //!   because the ring buffer was full; `"untracked-process"` for processes
 //!   the kernel could not follow because its process table was full (their
 //!   exits, and with `-p` their descendants, are missing); `"trace-overrun"`
-//!   for events the ftrace buffer overwrote; `"socket-overflow"` for times the
-//!   netlink socket overflowed (`count` counts overflows: how many events each
-//!   one dropped is not known).
+//!   for events the ftrace buffer overwrote; `"newline-filename"` for execs
+//!   whose file name has a newline, which the ftrace source counts and never
+//!   shows (in its text stream the name could forge records);
+//!   `"socket-overflow"` for times the netlink socket overflowed (`count`
+//!   counts overflows: how many events each one dropped is not known).
 //! * `count` — unsigned integer: how many records of that kind were lost since
 //!   the previous `lost` object of that kind.
 //!
@@ -518,7 +525,16 @@ impl<W: Write> Sink for JsonSink<W> {
         }
         b.extend_from_slice(b"],\"total\":{");
         push_cost(b, &s.total, s.failed_traced);
-        b.extend_from_slice(b"}}\n");
+        b.extend_from_slice(b"},\"other\":");
+        match &s.other {
+            Some(c) => {
+                b.push(b'{');
+                push_cost(b, c, s.failed_traced);
+                b.push(b'}');
+            }
+            None => b.extend_from_slice(b"null"),
+        }
+        b.extend_from_slice(b"}\n");
         self.out.write_all(b)
     }
 

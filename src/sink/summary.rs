@@ -10,6 +10,14 @@
 //! its parent's program and carries its name, so its CPU counts toward that
 //! command: no CPU goes missing. The totals are exactly the sums over the
 //! exit records that passed the filters.
+//!
+//! Bounds: names are the traced processes' to choose (a file name, or
+//! `prctl(PR_SET_NAME)` before exiting), so at most [`NAMES_MAX`] names get
+//! a row of their own; whatever more names bring is added up in one row,
+//! [`Summary::other`] (text `(other commands)`, a label no process name can
+//! be: 16 characters without a `\`), so the totals stay whole and the
+//! table stays small. Still-running counts are joined to their rows through
+//! the table's index (one lookup per running process).
 
 use std::collections::HashMap;
 use std::io;
@@ -50,10 +58,17 @@ impl CommandCost {
     }
 }
 
+/// Command names that get a row of their own, at most; the rest share
+/// [`Summary::other`].
+pub const NAMES_MAX: usize = 4096;
+
 /// The whole table, sorted by total CPU (most first), and its totals.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Summary {
     pub commands: Vec<CommandCost>,
+    /// The commands beyond the first [`NAMES_MAX`] names, added up (`comm`
+    /// empty); `None` when there were no more.
+    pub other: Option<CommandCost>,
     pub total: CommandCost,
     /// Whether failed attempts were traced (the FAILED column means something).
     pub failed_traced: bool,
@@ -63,6 +78,9 @@ pub struct Summary {
 pub struct SummarySink<'a> {
     inner: Box<dyn Sink + 'a>,
     by_comm: HashMap<Vec<u8>, CommandCost>,
+    /// What names beyond [`NAMES_MAX`] brought, and whether any did.
+    other: CommandCost,
+    folded: bool,
     /// Execs not yet ended, by pid: exec timestamp and comm. A later exec
     /// of the same pid replaces its entry (the earlier program is gone).
     running: HashMap<u32, (u64, Vec<u8>)>,
@@ -72,10 +90,23 @@ pub struct SummarySink<'a> {
 impl<'a> SummarySink<'a> {
     /// Add a summary to `inner`'s output. `failed_traced`: `-x` is on.
     pub fn new(inner: Box<dyn Sink + 'a>, failed_traced: bool) -> Self {
-        SummarySink { inner, by_comm: HashMap::new(), running: HashMap::new(), failed_traced }
+        SummarySink {
+            inner,
+            by_comm: HashMap::new(),
+            other: CommandCost::default(),
+            folded: false,
+            running: HashMap::new(),
+            failed_traced,
+        }
     }
 
+    /// The row of `comm`: its own while there is room for its name, else
+    /// the shared one of the other commands.
     fn entry(&mut self, comm: &[u8]) -> &mut CommandCost {
+        if !self.by_comm.contains_key(comm) && self.by_comm.len() >= NAMES_MAX {
+            self.folded = true;
+            return &mut self.other;
+        }
         self.by_comm
             .entry(comm.to_vec())
             .or_insert_with(|| CommandCost { comm: comm.to_vec(), ..CommandCost::default() })
@@ -83,15 +114,20 @@ impl<'a> SummarySink<'a> {
 
     /// The table as it stands.
     pub fn table(&self) -> Summary {
-        let mut commands: Vec<CommandCost> = self.by_comm.values().cloned().collect();
+        let mut by_comm = self.by_comm.clone();
+        let mut other = self.other.clone();
         for (_, comm) in self.running.values() {
-            if let Some(c) = commands.iter_mut().find(|c| &c.comm == comm) {
-                c.running += 1;
+            // A name without a row of its own was added to the other row.
+            match by_comm.get_mut(comm) {
+                Some(c) => c.running += 1,
+                None => other.running += 1,
             }
         }
+        let mut commands: Vec<CommandCost> = by_comm.into_values().collect();
         commands.sort_by(|a, b| b.cpu_ns.cmp(&a.cpu_ns).then(b.execs.cmp(&a.execs)).then(a.comm.cmp(&b.comm)));
+        let other = self.folded.then_some(other);
         let mut total = CommandCost { comm: b"TOTAL".to_vec(), ..CommandCost::default() };
-        for c in &commands {
+        for c in commands.iter().chain(other.iter()) {
             total.execs += c.execs;
             total.failed += c.failed;
             total.exits += c.exits;
@@ -100,7 +136,7 @@ impl<'a> SummarySink<'a> {
             total.lifetime_ns += c.lifetime_ns;
             total.running += c.running;
         }
-        Summary { commands, total, failed_traced: self.failed_traced }
+        Summary { commands, other, total, failed_traced: self.failed_traced }
     }
 }
 
@@ -253,5 +289,42 @@ mod tests {
         assert_eq!(t.commands[3].mean_cpu_ns(), None);
         assert_eq!(t.commands[4].running, 0, "zcat was replaced by gzip");
         assert_eq!((t.total.cpu_ns, t.total.exits, t.total.running, t.total.failed), (141, 5, 1, 1));
+        assert_eq!(t.other, None, "no names beyond the cap");
+    }
+
+    /// A user who gives every process a name of its own (an exec of a new
+    /// file name, prctl before exiting) gets NAMES_MAX rows, then one row
+    /// for all the rest: nothing goes missing from the totals, running ones
+    /// included, and the table is built without a scan per running process.
+    #[test]
+    fn names_beyond_the_cap_share_one_row() {
+        let mut seen = Seen::default();
+        let n = NAMES_MAX as u32 + 500;
+        {
+            let mut s = SummarySink::new(Box::new(Probe(&mut seen)), false);
+            for i in 0..n {
+                let name = format!("n{i:08}");
+                s.exec(&exec(i + 1, 10, name.as_bytes())).unwrap();
+                if i % 2 == 0 {
+                    s.exit(&exit(i + 1, 10, 10, 20, 3, format!("x{i:08}").as_bytes())).unwrap();
+                }
+            }
+            // One more process still running under a name beyond the cap.
+            s.exec(&exec(n + 1, 11, b"late")).unwrap();
+            s.finish(&Totals::default()).unwrap();
+        }
+        let t = &seen.summaries[0];
+        assert_eq!(t.commands.len(), NAMES_MAX, "rows of their own, at most");
+        let other = t.other.as_ref().expect("the rest in one row");
+        assert!(other.comm.is_empty());
+        let sum = |f: fn(&CommandCost) -> u64| t.commands.iter().map(f).sum::<u64>() + f(other);
+        assert_eq!(sum(|c| c.execs), u64::from(n) + 1);
+        assert_eq!(sum(|c| c.exits), u64::from(n.div_ceil(2)));
+        assert_eq!(sum(|c| c.cpu_ns), 3 * u64::from(n.div_ceil(2)));
+        // Odd i never exited; exits under other names did not end them.
+        assert_eq!(sum(|c| c.running), u64::from(n / 2) + 1, "every running exec counted once");
+        assert!(other.running >= 1, "the late one runs under the other row");
+        assert_eq!(t.total.execs, u64::from(n) + 1);
+        assert_eq!(t.total.running, sum(|c| c.running));
     }
 }

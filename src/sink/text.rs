@@ -57,7 +57,7 @@ use std::io::{self, Write};
 
 use crate::config::{ExitDisplay, TextOptions};
 use crate::escape::{escape_into, shell_quote_into};
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 
 use crate::event::{Exec, Exit, ExitStatus, Lost, Totals};
 use crate::sink::summary::Summary;
@@ -82,7 +82,24 @@ pub struct TextSink<W, E> {
     /// `--wait`: rows of processes still running, by pid: the exec's
     /// timestamp, its formatted row and where its exit columns go.
     waiting: HashMap<u32, (u64, Vec<u8>, usize)>,
+    /// Bytes of rows held in `waiting`, at most `wait_hold_max`: beyond, the
+    /// oldest are written at once (see [`WAIT_HOLD_MAX`]), `wait_early` of
+    /// them so far.
+    wait_bytes: usize,
+    wait_hold_max: usize,
+    wait_early: u64,
+    /// `(pid, exec timestamp)` of the held rows, oldest first (some already
+    /// gone: skipped when met).
+    wait_order: VecDeque<(u32, u64)>,
 }
+
+/// `--wait` holds at most this many bytes of rows of running processes.
+/// Each row can carry all of a process's arguments (`--arg-bytes`, escaped:
+/// up to four times as long), and any user can keep many processes
+/// running: beyond this, the oldest rows are written at once, as `running`,
+/// and their exits are not shown; stderr says so when it first happens and
+/// how many at the end.
+pub const WAIT_HOLD_MAX: usize = 64 << 20;
 
 impl<W: Write, E: Write> TextSink<W, E> {
     /// A sink writing rows to `out` and warnings to `err`.
@@ -102,6 +119,10 @@ impl<W: Write, E: Write> TextSink<W, E> {
             line: Vec::with_capacity(4096),
             exit_cols_at: 0,
             waiting: HashMap::new(),
+            wait_bytes: 0,
+            wait_hold_max: WAIT_HOLD_MAX,
+            wait_early: 0,
+            wait_order: VecDeque::new(),
         }
     }
 
@@ -173,6 +194,40 @@ impl<W: Write, E: Write> TextSink<W, E> {
             line.push(b' ');
         }
         self.exit_cols_at = line.len();
+    }
+
+    /// `--wait`: write the oldest held rows, as running, while more than
+    /// `wait_hold_max` bytes of rows are held.
+    fn hold_within_bounds(&mut self) -> io::Result<()> {
+        while self.wait_bytes > self.wait_hold_max {
+            let Some((pid, ts)) = self.wait_order.pop_front() else { break };
+            if self.waiting.get(&pid).is_none_or(|w| w.0 != ts) {
+                continue;
+            }
+            let Some((_, mut row, at)) = self.waiting.remove(&pid) else { continue };
+            self.wait_bytes -= row.capacity();
+            if self.wait_early == 0 {
+                self.out.flush()?;
+                writeln!(
+                    self.err,
+                    "WARNING: --wait holds at most {} MiB of rows of running processes: the oldest are written now, as running, and their ends are not shown",
+                    self.wait_hold_max >> 20
+                )?;
+            }
+            self.wait_early += 1;
+            let mut cols = Vec::with_capacity(32);
+            push_wait_cols(&mut cols, None);
+            row.splice(at..at, cols);
+            self.out.write_all(&row)?;
+        }
+        // Entries of rows no longer held are dropped when met; keep the
+        // queue from outgrowing the table by rebuilding it now and then.
+        if self.wait_order.len() > 2 * self.waiting.len() + 1024 {
+            let mut order: Vec<(u32, u64)> = self.waiting.iter().map(|(&pid, w)| (pid, w.0)).collect();
+            order.sort_by_key(|&(_, ts)| ts);
+            self.wait_order = order.into();
+        }
+        Ok(())
     }
 
     /// Indentation for `--tree`.
@@ -368,16 +423,19 @@ impl<W: Write, E: Write> Sink for TextSink<W, E> {
         if self.opts.exits == ExitDisplay::Wait {
             if e.ret == 0 {
                 // Printed when the process ends (or at the end, still running).
-                let row = std::mem::take(&mut self.line);
+                // A copy of the exact length: `line` is kept for reuse.
+                let row = self.line.clone();
                 let at = self.exit_cols_at;
-                self.line = Vec::with_capacity(4096);
+                self.wait_bytes += row.capacity();
+                self.wait_order.push_back((e.pid, e.ts_ns));
                 if let Some((_, mut old, old_at)) = self.waiting.insert(e.pid, (e.ts_ns, row, at)) {
                     // The same process exec'd again (env -> bash): its earlier
                     // program ended by being replaced, not by exiting.
+                    self.wait_bytes -= old.capacity();
                     old.splice(old_at..old_at, WAIT_REPLACED.iter().copied());
                     self.out.write_all(&old)?;
                 }
-                return Ok(());
+                return self.hold_within_bounds();
             }
             // A failed attempt never runs: shown at once, exit columns blank.
             let at = self.exit_cols_at;
@@ -396,6 +454,7 @@ impl<W: Write, E: Write> Sink for TextSink<W, E> {
                     self.waiting.insert(x.pid, (exec_ts, row, at));
                     return Ok(());
                 }
+                self.wait_bytes -= row.capacity();
                 let mut cols = Vec::with_capacity(32);
                 push_wait_cols(&mut cols, Some(x));
                 row.splice(at..at, cols);
@@ -460,9 +519,15 @@ impl<W: Write, E: Write> Sink for TextSink<W, E> {
             "{:>6} {:>10} {:>9} {:>10} {:>9} {:>7}",
             "EXITS", "CPU(s)", "AVG_CPU", "TIME(s)", "AVG_TIME", "RUNNING"
         )?;
-        for c in s.commands.iter().chain(std::iter::once(&s.total)) {
+        let rows = s.commands.iter().map(|c| (c, false)).chain(s.other.iter().map(|c| (c, true)));
+        for (c, other) in rows.chain(std::iter::once((&s.total, false))) {
             let start = t.len();
-            escape_into(&mut t, &c.comm);
+            if other {
+                // 16 characters without a `\`: no escaped name looks so.
+                t.extend_from_slice(OTHER_COMMANDS.as_bytes());
+            } else {
+                escape_into(&mut t, &c.comm);
+            }
             pad_chars_to(&mut t, start, 16);
             write!(t, " {:>6} ", c.execs)?;
             if s.failed_traced {
@@ -491,6 +556,17 @@ impl<W: Write, E: Write> Sink for TextSink<W, E> {
     }
 
     fn finish(&mut self, _totals: &Totals) -> io::Result<()> {
+        if self.wait_early > 0 {
+            self.out.flush()?;
+            writeln!(
+                self.err,
+                "WARNING: {} --wait rows were written before their process ended, as running (more than {} MiB of rows were held)",
+                self.wait_early,
+                self.wait_hold_max >> 20
+            )?;
+        }
+        self.wait_bytes = 0;
+        self.wait_order.clear();
         // --wait: the processes still running when tracing ended, in exec order.
         let mut rest: Vec<(u64, Vec<u8>, usize)> = self.waiting.drain().map(|(_, v)| v).collect();
         rest.sort_by_key(|r| r.0);
@@ -504,6 +580,12 @@ impl<W: Write, E: Write> Sink for TextSink<W, E> {
         self.out.flush()
     }
 }
+
+/// `--summary`: the label of the row that adds up the commands beyond
+/// [`crate::sink::summary::NAMES_MAX`] names. A process name is at most 15
+/// bytes, and escaped it is longer only with a `\` in it: no name can
+/// print as this.
+const OTHER_COMMANDS: &str = "(other commands)";
 
 /// `--wait` columns of a failed attempt: it never ran.
 const WAIT_BLANK: &[u8] = b"-               -        - ";
@@ -1085,6 +1167,61 @@ mod tests {
         e.args_size = 100;
         e.flags.args_read_failed = true;
         assert_eq!(qa(q, &e), "echo a # [args unreadable]\n");
+    }
+
+    fn wait_opts() -> TextOptions {
+        TextOptions { exits: ExitDisplay::Wait, ..TextOptions::default() }
+    }
+
+    /// --wait holds the rows of running processes: any user can keep many
+    /// running, each with long arguments. Beyond the bound the oldest rows
+    /// are written at once, as running, said on stderr once and counted at
+    /// the end; what stays held never exceeds the bound, and the queue of
+    /// held rows does not outgrow the table.
+    #[test]
+    fn wait_rows_held_within_a_bound() {
+        let mut s = sink(wait_opts());
+        s.wait_hold_max = 2000;
+        for pid in 1..=100u32 {
+            let mut e = exec(format!("sleep\0{}\0", "x".repeat(90)).as_bytes());
+            e.pid = pid;
+            e.ts_ns = u64::from(pid);
+            s.exec(&e).unwrap();
+            assert!(s.wait_bytes <= 2000 + 200, "{}", s.wait_bytes);
+        }
+        // A process that ends is written with its status; its row is freed.
+        let held = s.waiting.len();
+        assert!(held < 100 && held > 5, "{held}");
+        let x = Exit {
+            pid: 100,
+            exec_ts_ns: 100,
+            ts_ns: 200,
+            start_ts_ns: 100,
+            status: ExitStatus::Code(0),
+            ..Exit::default()
+        };
+        s.exit(&x).unwrap();
+        assert_eq!(s.waiting.len(), held - 1);
+        // Many short-lived ones: the queue stays near the table's size.
+        for pid in 1000..5000u32 {
+            let mut e = exec(b"true\0");
+            e.pid = pid;
+            e.ts_ns = u64::from(pid);
+            s.exec(&e).unwrap();
+            s.exit(&Exit { pid, exec_ts_ns: u64::from(pid), ts_ns: u64::from(pid) + 1, ..x.clone() }).unwrap();
+        }
+        assert!(s.wait_order.len() <= 2 * s.waiting.len() + 1025, "{}", s.wait_order.len());
+        s.finish(&Totals::default()).unwrap();
+        let (out, err) = s.into_inner();
+        let (out, err) = (String::from_utf8(out).unwrap(), String::from_utf8(err).unwrap());
+        let early = 100 - held;
+        assert_eq!(out.lines().filter(|l| l.contains(" running ")).count(), held - 1 + early, "{out}");
+        assert_eq!(out.lines().count(), 100 + 4000, "every row once");
+        assert_eq!(err.matches("WARNING: --wait holds at most").count(), 1, "{err}");
+        assert!(
+            err.contains(&format!("WARNING: {early} --wait rows were written before their process ended")),
+            "{err}"
+        );
     }
 
     #[test]

@@ -11,6 +11,7 @@
 
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
+use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -207,14 +208,18 @@ fn setup(s: &Settings, btf: Option<&Btf>, private_ns: bool) -> Result<Ebpf, Sour
 
     if let Some(dir) = &s.cgroup {
         // Before anything is attached: the filter holds from the first exec.
-        let fd = std::fs::File::open(dir)
-            .map_err(|e| SourceError::Other(format!("cannot open cgroup {}: {e}", dir.display())))?;
+        let fd = std::fs::File::open(dir).map_err(|e| {
+            SourceError::Other(format!("cannot open cgroup {}: {e}", crate::escape::escape(dir.as_os_str().as_bytes())))
+        })?;
         let map = ebpf
             .map_mut("cgroup_filter")
             .ok_or_else(|| SourceError::Other("BPF object has no map cgroup_filter".into()))?;
-        CgroupArray::try_from(map)
-            .and_then(|mut a| a.set(0, fd.as_raw_fd(), 0))
-            .map_err(|e| SourceError::Other(format!("cannot filter by cgroup {}: {e}", dir.display())))?;
+        CgroupArray::try_from(map).and_then(|mut a| a.set(0, fd.as_raw_fd(), 0)).map_err(|e| {
+            SourceError::Other(format!(
+                "cannot filter by cgroup {}: {e}",
+                crate::escape::escape(dir.as_os_str().as_bytes())
+            ))
+        })?;
     }
     if s.track {
         // The root goes in first, then fork is followed, then exec is

@@ -91,10 +91,20 @@ pub(super) struct Instance {
     /// `group/event` of each probe we created.
     pub(super) probes: Vec<String>,
     pub(super) removed: bool,
+    /// Which name it got: 0 for `execsnoop-<pid>`, N for `execsnoop-<pid>-<N>`.
+    pub(super) attempt: u32,
 }
 
 impl Instance {
-    pub(super) fn create(root: &Path, pid: u32, kprobe_events: Option<PathBuf>) -> Result<Instance, SourceError> {
+    /// Make `instances/execsnoop-<pid>`, or the first free
+    /// `execsnoop-<pid>-<n>`, trying names from `first` on (a second
+    /// instance of ours starts after the first one's, never touching it).
+    pub(super) fn create(
+        root: &Path,
+        pid: u32,
+        kprobe_events: Option<PathBuf>,
+        first: u32,
+    ) -> Result<Instance, SourceError> {
         let instances = root.join("instances");
         if !instances.is_dir() {
             return Err(SourceError::Unsupported(format!(
@@ -103,7 +113,7 @@ impl Instance {
             )));
         }
         let mut last = None;
-        for attempt in 0..8u32 {
+        for attempt in first..first + 8 {
             let name = if attempt == 0 { format!("execsnoop-{pid}") } else { format!("execsnoop-{pid}-{attempt}") };
             let dir = instances.join(&name);
             let mut made = fs::create_dir(&dir);
@@ -113,7 +123,7 @@ impl Instance {
             }
             match made {
                 Ok(()) => {
-                    return Ok(Instance { name, dir, kprobe_events, probes: Vec::new(), removed: false });
+                    return Ok(Instance { name, dir, kprobe_events, probes: Vec::new(), removed: false, attempt });
                 }
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => last = Some(e),
                 Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {
@@ -182,6 +192,18 @@ impl Instance {
                 match kprobe_command(kprobe_events, &def) {
                     Ok(()) => {
                         self.probes.push(format!("{group}/{}", call.event()));
+                        // Arguments are printed raw: a newline in one would
+                        // let the rest read as trace lines of its own (a
+                        // forged exec). Such lines are dropped in the kernel;
+                        // their exec still comes, with arguments from /proc.
+                        let filter = format!("events/{group}/{}/filter", call.event());
+                        if let Err(e) = self.write(&filter, &probe::no_newline_filter(PROBE_ARGS)) {
+                            self.remove_probes();
+                            return Err(format!(
+                                "cannot keep arguments with a newline out of the {group}/{} lines: {e}",
+                                call.event()
+                            ));
+                        }
                         let enable = format!("events/{group}/{}/enable", call.event());
                         if let Err(e) = self.write(&enable, "1") {
                             self.remove_probes();

@@ -49,6 +49,20 @@
 //! * No failed execs (`-x`) and no cgroup filter (`-c`): see [`FtraceSource::open`].
 //! * A stale instance of a killed run (its pid gone) is removed at start,
 //!   with its probes.
+//! * `trace_pipe` is text, and the kernel prints file names, arguments and
+//!   task names raw. A newline in a file name would end the exec's line
+//!   early and let the rest of the name read as lines of their own: a
+//!   forged exec (or exit, or fork) of any pid. So an event filter keeps
+//!   execs whose file name has a newline out of the instance, and a second
+//!   instance (`execsnoop-<pid>-<n>`, its buffer never read) holds only
+//!   those, so that they are counted from its per-CPU stats and reported as
+//!   lost (`newline-filename`), never shown. The kprobe's lines are
+//!   filtered the same way (such an exec then gets its arguments from
+//!   /proc). A task name (at most 15 bytes) is too short to forge a header
+//!   with one of our events in it; a line that a newline in a task name cut
+//!   is joined again with the lines that follow it (see [`tracker`]), and
+//!   of the places in a line where a header could start, the first that
+//!   names one of our events wins over one that a task name made up.
 
 mod instance;
 pub mod parse;
@@ -96,6 +110,11 @@ const LOST_CHECK: Duration = Duration::from_millis(50);
 const DRAIN_MAX_BYTES: usize = 4 << 20;
 
 const EXEC_EVENT: &str = "events/sched/sched_process_exec/enable";
+const EXEC_FILTER: &str = "events/sched/sched_process_exec/filter";
+/// Execs whose file name has a newline stay out of the main instance...
+const NO_NEWLINE_NAME: &str = "!(filename ~ \"*\n*\")";
+/// ... and are all the counting instance holds.
+const NEWLINE_NAME: &str = "filename ~ \"*\n*\"";
 const FORK_EVENT: &str = "events/sched/sched_process_fork/enable";
 const EXIT_EVENT: &str = "events/sched/sched_process_exit/enable";
 
@@ -135,6 +154,8 @@ pub struct FtraceSource {
     /// A descriptor that never becomes readable, for [`Source::fd`] after stop.
     idle: OwnedFd,
     instance: Instance,
+    /// Holds only the execs whose file name has a newline, to count them.
+    counter: Instance,
     tracker: Tracker,
     /// The start of a line whose end has not been read yet.
     partial: Vec<u8>,
@@ -143,6 +164,9 @@ pub struct FtraceSource {
     /// Events the kernel overwrote or dropped, total and reported.
     overrun: u64,
     overrun_reported: u64,
+    /// Execs with a newline in their file name (the counter's events).
+    newline: u64,
+    newline_reported: u64,
     untracked_reported: u64,
     malformed_reported: u64,
     last_check: Instant,
@@ -162,7 +186,20 @@ impl FtraceSource {
         let (root, mounted) = find_tracefs()?;
         let kprobe_events = Some(root.join("kprobe_events")).filter(|p| p.exists());
         remove_stale(&root, kprobe_events.as_deref());
-        let mut instance = Instance::create(&root, std::process::id(), kprobe_events.clone())?;
+        let mut instance = Instance::create(&root, std::process::id(), kprobe_events.clone(), 0)?;
+        // Made (and its event on) before the main instance's: every exec
+        // kept out of the main one is counted.
+        let counter = Instance::create(&root, std::process::id(), None, instance.attempt + 1)?;
+        let no_filter = |e: io::Error| {
+            SourceError::Unsupported(format!(
+                "cannot keep execs whose file name has a newline out of trace_pipe ({e}), and such a name \
+                 could forge trace lines; use --source bpf"
+            ))
+        };
+        let _ = counter.write("buffer_size_kb", "4");
+        counter.write(EXEC_FILTER, NEWLINE_NAME).map_err(no_filter)?;
+        counter.enable(EXEC_EVENT, "sched:sched_process_exec", "3.4")?;
+        instance.write(EXEC_FILTER, NO_NEWLINE_NAME).map_err(no_filter)?;
 
         let (clock, clock_offset) = instance.set_boot_clock();
         // Per CPU; the kernel rounds to pages. A failure keeps its default.
@@ -221,11 +258,14 @@ impl FtraceSource {
             pipe: Some(pipe),
             idle,
             instance,
+            counter,
             tracker,
             partial: Vec::new(),
             tail: None,
             overrun: 0,
             overrun_reported: 0,
+            newline: 0,
+            newline_reported: 0,
             untracked_reported: 0,
             malformed_reported: 0,
             last_check: Instant::now(),
@@ -241,9 +281,16 @@ impl FtraceSource {
         data.extend_from_slice(buf);
         let end = if flush { data.len() } else { data.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1) };
         self.partial = data[end..].to_vec();
-        self.tracker.look_ahead(&data[..end]);
+        // Not the empty "line" after the last newline: a line that ends a
+        // batch may go on in the next one (see tracker: events cut by a
+        // newline in a task name).
+        if end == 0 {
+            return Ok(0);
+        }
+        let whole = data[..end].strip_suffix(b"\n").unwrap_or(&data[..end]);
+        self.tracker.look_ahead(whole);
         let mut n = 0;
-        for line in data[..end].split(|&b| b == b'\n') {
+        for line in whole.split(|&b| b == b'\n') {
             if let Some(rec) = self.tracker.line(line) {
                 sink(rec)?;
                 n += 1;
@@ -254,32 +301,34 @@ impl FtraceSource {
 
     /// Sum of the per-CPU loss counters of the instance, if readable.
     fn read_overrun(&self) -> Option<u64> {
-        let mut total = 0u64;
-        let mut any = false;
-        for entry in fs::read_dir(self.instance.dir.join("per_cpu")).ok()?.flatten() {
-            if !entry.file_name().to_string_lossy().starts_with("cpu") {
-                continue;
-            }
-            if let Some(n) = fs::read_to_string(entry.path().join("stats")).ok().as_deref().and_then(parse::parse_stats)
-            {
-                total = total.saturating_add(n);
-                any = true;
-            }
+        per_cpu_sum(&self.instance.dir, parse::parse_stats)
+    }
+
+    /// Every event the counting instance took (it is never read): the
+    /// execs with a newline in their file name.
+    fn read_newline(&self) -> Option<u64> {
+        per_cpu_sum(&self.counter.dir, parse::parse_stats_written)
+    }
+
+    fn read_counters(&mut self) {
+        if let Some(total) = self.read_overrun() {
+            self.overrun = self.overrun.max(total);
         }
-        any.then_some(total)
+        if let Some(total) = self.read_newline() {
+            self.newline = self.newline.max(total);
+        }
     }
 
     fn report_losses(&mut self, sink: &mut dyn FnMut(Record) -> io::Result<()>) -> io::Result<usize> {
         self.last_check = Instant::now();
-        if !self.stopped
-            && let Some(total) = self.read_overrun()
-        {
-            self.overrun = self.overrun.max(total);
+        if !self.stopped {
+            self.read_counters();
         }
         let ts_ns = self.tracker.now_ts();
         let mut n = 0;
         let counts = [
             (self.overrun, &mut self.overrun_reported, LostKind::TraceOverrun),
+            (self.newline, &mut self.newline_reported, LostKind::NewlineName),
             (self.tracker.table.untracked(), &mut self.untracked_reported, LostKind::ProcTable),
             (self.tracker.malformed, &mut self.malformed_reported, LostKind::Malformed),
         ];
@@ -304,6 +353,8 @@ impl Source for FtraceSource {
         let mut n = 0;
         if let Some(tail) = self.tail.take() {
             n += self.lines(&tail, true, sink)?;
+            // Nothing follows: a cut event that is still held stays cut.
+            self.tracker.drop_held(false);
         }
         let mut buf = vec![0u8; 64 * 1024];
         let mut read = 0usize;
@@ -338,6 +389,7 @@ impl Source for FtraceSource {
         // Stop recording, take what is left, read the final loss counts,
         // then remove the instance: the last drain hands all of it on.
         let _ = self.instance.write("tracing_on", "0");
+        let _ = self.counter.write("tracing_on", "0");
         let mut tail = Vec::new();
         if let Some(mut pipe) = self.pipe.take() {
             let mut buf = vec![0u8; 64 * 1024];
@@ -351,10 +403,9 @@ impl Source for FtraceSource {
             }
         }
         self.tail = Some(tail);
-        if let Some(total) = self.read_overrun() {
-            self.overrun = self.overrun.max(total);
-        }
+        self.read_counters();
         self.instance.remove();
+        self.counter.remove();
     }
 }
 
@@ -362,7 +413,25 @@ impl Drop for FtraceSource {
     fn drop(&mut self) {
         self.pipe = None;
         self.instance.remove();
+        self.counter.remove();
     }
+}
+
+/// `parse` of each `per_cpu/cpuN/stats` file of an instance, added up;
+/// `None` when none could be read.
+fn per_cpu_sum(dir: &Path, parse: fn(&str) -> Option<u64>) -> Option<u64> {
+    let mut total = 0u64;
+    let mut any = false;
+    for entry in fs::read_dir(dir.join("per_cpu")).ok()?.flatten() {
+        if !entry.file_name().to_string_lossy().starts_with("cpu") {
+            continue;
+        }
+        if let Some(n) = fs::read_to_string(entry.path().join("stats")).ok().as_deref().and_then(parse) {
+            total = total.saturating_add(n);
+            any = true;
+        }
+    }
+    any.then_some(total)
 }
 
 /// A descriptor that is never readable (an eventfd nobody writes to).
@@ -597,16 +666,96 @@ mod tests {
         let recs = feed(
             &mut t,
             &[
-                "garbage".into(),
+                "garbage that is no trace line".into(),
                 "# tracer: nop".into(),
                 "".into(),
                 "CPU:0 [LOST 5 EVENTS]".into(),
-                "  a-1 [000] ..... 1.0: sched_process_exec: nonsense".into(),
                 "  a-1 [000] ..... 1.0: unknown_event: x=1".into(),
+                // Held: the rest of a cut event may follow; nothing does.
+                "  a-1 [000] ..... 1.0: sched_process_exec: nonsense".into(),
             ],
         );
         assert!(recs.is_empty());
+        assert_eq!(t.malformed, 2);
+        t.drop_held(false);
         assert_eq!(t.malformed, 3);
+    }
+
+    /// The lines a process named `a<newline>b` (prctl, or the name of the
+    /// file it ran) makes of its exit: the header's task name and the body's
+    /// name are both cut. They are joined back into one exit, not counted
+    /// as malformed.
+    #[test]
+    fn an_exit_cut_by_newlines_in_its_names_is_joined() {
+        let mut t = Tracker::new(&config(&["-e"]), 0, true);
+        let lines: Vec<String> = [
+            fork_line(P, P + 1, "10.000000"),
+            exec_line(P + 1, Some(P + 1), "10.500000", "/bin/true"),
+            exit_line(P + 1, P + 1, "11.000000", "a\nb", "true"),
+        ]
+        .join("\n")
+        .lines()
+        .map(str::to_string)
+        .collect();
+        assert_eq!(lines.len(), 5, "{lines:#?}");
+        let recs = feed(&mut t, &lines);
+        let [Record::Exec(_), Record::Exit(x)] = recs.as_slice() else { panic!("{recs:?}") };
+        assert_eq!((x.pid, x.comm.as_slice()), (P + 1, &b"a\nb"[..]));
+        assert_eq!(t.malformed, 0);
+    }
+
+    /// With -p, a fork whose names hold newlines (so both names are cut)
+    /// still makes the child one of the tree: a process cannot leave the
+    /// traced tree by renaming itself before it forks.
+    #[test]
+    fn a_fork_cut_by_newlines_keeps_the_child_in_the_tree() {
+        let mut t = Tracker::new(&config(&["-e", "-p", "1"]), 0, true);
+        t.table.insert(P, Proc { depth: 0, ppid: 1, exec_ts: 0, start_ts: 0, thread: false });
+        let name = "x\n\ny\nz";
+        let fork = format!(
+            "{name:>16}-{P}   ({P:>7}) [000] ..... 1.000000: sched_process_fork: comm={name} pid={P} child_comm={name} child_pid={}",
+            P + 1
+        );
+        let mut lines: Vec<String> = fork.split('\n').map(str::to_string).collect();
+        lines.push(exec_line(P + 1, Some(P + 1), "1.5", "/bin/deep"));
+        let recs = feed(&mut t, &lines);
+        let [Record::Exec(e)] = recs.as_slice() else { panic!("{recs:?}") };
+        assert_eq!((e.pid, e.depth), (P + 1, Some(1)));
+        assert_eq!(t.malformed, 0);
+    }
+
+    /// A cut event is never completed with a whole event that follows it
+    /// (what a name cannot make up): that one stands alone, and the cut one
+    /// is counted. Nor is a cut event held beyond its bounds.
+    #[test]
+    fn a_cut_event_never_swallows_the_next_one() {
+        let mut t = Tracker::new(&config(&["-e"]), 0, true);
+        let cut = format!("  sh-{P}   ({P:>7}) [000] ..... 2.0: sched_process_exit: comm=ab");
+        let recs =
+            feed(&mut t, &[fork_line(P, P + 1, "1.0"), cut.clone(), exit_line(P + 1, P + 1, "3.0", "c", "true")]);
+        let [Record::Exit(x)] = recs.as_slice() else { panic!("{recs:?}") };
+        assert_eq!((x.pid, x.comm.as_slice()), (P + 1, &b"c"[..]));
+        assert_eq!(t.malformed, 1);
+        let mut lines = vec![cut];
+        lines.extend((0..JOIN_LINES_MAX + 5).map(|_| "z".to_string()));
+        feed(&mut t, &lines);
+        assert!(t.held_lines <= JOIN_LINES_MAX && t.held.len() < 2 * JOIN_BYTES_MAX, "{}", t.held_lines);
+        assert!(t.malformed > 1);
+    }
+
+    /// A name that reads as the start of a header (`-1 [0] 1: e:`) does not
+    /// take the line: the event is the real header's, of the real pid.
+    #[test]
+    fn a_name_that_looks_like_a_header_changes_nothing() {
+        let mut t = Tracker::new(&config(&[]), 0, false);
+        let line = format!(
+            "\n-1 [0] 1: e:-{P}   [001] ..... 5.000000: sched_process_exec: filename=/bin/x pid={P} old_pid={P}"
+        );
+        let lines: Vec<String> = line.split('\n').map(str::to_string).collect();
+        let recs = feed(&mut t, &lines);
+        let [Record::Exec(e)] = recs.as_slice() else { panic!("{recs:?}") };
+        assert_eq!((e.pid, e.filename.as_slice(), e.ts_ns), (P, &b"/bin/x"[..], 5_000_000_000));
+        assert_eq!(t.malformed, 0);
     }
 
     #[test]

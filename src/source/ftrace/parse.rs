@@ -60,13 +60,30 @@ pub fn parse_line(line: &[u8]) -> Line<'_> {
         return Line::Lost { cpu, count };
     }
     // The task name may contain anything, `[1]` included: try every `[` and
-    // keep the first position from which the whole header parses.
+    // keep the first position from which the whole header parses with one
+    // of our events, else the first from which it parses at all. A task
+    // name (15 bytes) is too short to hold a header naming one of our
+    // events, so one it makes up never wins over the real one after it.
+    let mut first = None;
     for (i, _) in line.iter().enumerate().filter(|&(_, &b)| b == b'[') {
-        if let Some(parsed) = header_at(line, i) {
-            return Line::Event(parsed.0, parsed.1);
+        if let Some((h, body)) = header_at(line, i) {
+            if is_our_event(h.event) {
+                return Line::Event(h, body);
+            }
+            first = first.or(Some((h, body)));
         }
     }
-    Line::Malformed
+    match first {
+        Some((h, body)) => Line::Event(h, body),
+        None => Line::Malformed,
+    }
+}
+
+/// The events our instances enable: the three sched events and our
+/// kprobes (`execve:`, or `<group>/execve:`).
+pub fn is_our_event(ev: &[u8]) -> bool {
+    let name = ev.rsplit(|&b| b == b'/').next().unwrap_or(ev);
+    matches!(name, b"sched_process_exec" | b"sched_process_fork" | b"sched_process_exit" | b"execve" | b"execveat")
 }
 
 /// The header with the `[cpu]` column starting at `open`, and the body.
@@ -347,6 +364,15 @@ pub fn parse_stats(text: &str) -> Option<u64> {
     seen.then_some(total)
 }
 
+/// Every event an instance that is never read took, from one CPU's
+/// `stats`: those still in its buffer (`entries`) and those lost as in
+/// [`parse_stats`].
+pub fn parse_stats_written(text: &str) -> Option<u64> {
+    let lost = parse_stats(text)?;
+    let entries = text.lines().find_map(|l| l.strip_prefix("entries:"))?.trim().parse::<u64>().ok()?;
+    Some(lost.saturating_add(entries))
+}
+
 /// The pid in one of our instance names: `execsnoop-<pid>` or, when that
 /// name was taken, `execsnoop-<pid>-<n>`.
 pub fn instance_pid(name: &str) -> Option<u32> {
@@ -516,6 +542,22 @@ mod tests {
         assert_eq!(parse_exit(b).unwrap(), ExitFields { comm: b"a pid=2 prio=3", pid: 4, group_dead: Some(true) });
     }
 
+    /// A task name with a newline in it cuts the line: what follows the
+    /// newline starts with the rest of the name. Made to read as a header of
+    /// its own (`-1 [0] 1: e:`, 13 bytes), it names no event of ours, so the
+    /// real header after it wins.
+    #[test]
+    fn a_task_name_cannot_make_up_a_header() {
+        let (h, b) =
+            event("-1 [0] 1: e:-4242   [001] ..... 7.000000: sched_process_exec: filename=/x pid=4242 old_pid=4242");
+        assert_eq!((h.task, h.pid, h.cpu, h.event), (&b"-1 [0] 1: e:"[..], 4242, 1, &b"sched_process_exec"[..]));
+        assert_eq!(parse_exec(b).unwrap().pid, 4242);
+        // Without one of our events anywhere, the first header still parses.
+        let (h, _) = event("-1 [0] 1: e: x");
+        assert_eq!((h.pid, h.event), (1, &b"e"[..]));
+        assert!(is_our_event(b"execsnoop_1_2/execveat") && !is_our_event(b"sched_switch"));
+    }
+
     #[test]
     fn hostile_file_names() {
         let (_, b) = event(
@@ -643,6 +685,9 @@ mod tests {
     fn stats_file() {
         let text = "entries: 0\noverrun: 17\ncommit overrun: 2\nbytes: 0\noldest event ts: 10562.248338\nnow ts: 10635.361297\ndropped events: 1\nread events: 2\n";
         assert_eq!(parse_stats(text), Some(20));
+        assert_eq!(parse_stats_written(text), Some(20));
+        assert_eq!(parse_stats_written(&text.replace("entries: 0", "entries: 5")), Some(25));
+        assert_eq!(parse_stats_written("overrun: 1\n"), None);
         assert_eq!(parse_stats("entries: 5\n"), None);
         assert_eq!(parse_stats("overrun: x\n"), None);
     }

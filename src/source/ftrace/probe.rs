@@ -136,6 +136,14 @@ pub fn probe_definition(
     def
 }
 
+/// The event filter that drops the probe's lines with a newline in any of
+/// the `nargs` arguments it fetches (`!(arg0 ~ "*\n*" || ...)`, the newline
+/// raw between the quotes, as the kernel's filter parser takes it).
+pub fn no_newline_filter(nargs: usize) -> String {
+    let any: Vec<String> = (0..nargs).map(|i| format!("arg{i} ~ \"*\n*\"")).collect();
+    format!("!({})", any.join(" || "))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -174,6 +182,12 @@ mod tests {
             "p:g/execve sys_execve arg0=+0(+0(%si)):string arg1=+0(+8(%si)):string ptr0=+0(%si):u64 ptr1=+8(%si):u64 ptr2=+16(%si):u64"
         );
         assert_eq!(argv_fetch(Arch::X86_64, Entry::Direct, Syscall::Execveat), "%dx");
+    }
+
+    #[test]
+    fn newline_filter() {
+        assert_eq!(no_newline_filter(2), "!(arg0 ~ \"*\n*\" || arg1 ~ \"*\n*\")");
+        assert_eq!(no_newline_filter(16).matches('\n').count(), 16);
     }
 
     #[test]

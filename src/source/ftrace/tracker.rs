@@ -1,9 +1,31 @@
 //! Trace lines to records: joins probe lines to exec events and exits to
 //! execs, and keeps the process table (`-p`, depth, parents of processes
 //! gone before /proc is read).
+//!
+//! It also puts back together the events a newline in a task name cut into
+//! lines (anyone can name a process so, with `prctl(PR_SET_NAME)` or the
+//! name of the file they run): the header's task name, a fork's two names
+//! or an exit's name. A line that starts one of our events but whose body
+//! does not parse, or a short fragment that can be the start of a header's
+//! task name, is held, and the lines after it are joined to it, up to
+//! [`JOIN_LINES_MAX`] lines and [`JOIN_BYTES_MAX`] bytes, until the whole
+//! parses. A line that parses as one of our events by itself is never
+//! joined to what is held: it is an event of its own (a name's 15 bytes
+//! cannot make one up), and what was held is counted as malformed. File
+//! names and arguments with a newline never reach these lines (see the
+//! module documentation of [`super`]).
 
 use super::*;
 use crate::lineage::{Lineage, TABLE_MAX, child_depth};
+
+/// Lines one event can be cut into by newlines in task names, at most (a
+/// fork line carries two names of up to 15 bytes).
+pub(super) const JOIN_LINES_MAX: u32 = 31;
+
+/// Bytes that may be joined to the start of a cut event, at most: what
+/// follows a name in the longest body (a fork's ` pid=N child_comm=NAME
+/// child_pid=N`), with room to spare.
+pub(super) const JOIN_BYTES_MAX: usize = 160;
 
 /// CLOCK_BOOTTIME minus CLOCK_MONOTONIC: the time spent suspended.
 pub(super) fn boot_minus_mono() -> i64 {
@@ -49,6 +71,14 @@ pub(super) struct Tracker {
     /// for an exec whose /proc entry is already gone.
     pub(super) forked: HashMap<u32, u32>,
     pub(super) forked_order: VecDeque<u32>,
+    /// The start of an event a newline cut (see the module documentation),
+    /// how many lines it is so far and how long its first line was.
+    pub(super) held: Vec<u8>,
+    pub(super) held_lines: u32,
+    pub(super) held_first: usize,
+    /// What is held is a whole line that starts one of our events (not
+    /// just a fragment that may start a task name).
+    pub(super) held_event: bool,
 }
 
 impl Tracker {
@@ -65,6 +95,10 @@ impl Tracker {
             execs_ahead: HashMap::new(),
             forked: HashMap::new(),
             forked_order: VecDeque::new(),
+            held: Vec::new(),
+            held_lines: 0,
+            held_first: 0,
+            held_event: false,
         }
     }
 
@@ -116,8 +150,62 @@ impl Tracker {
         }
     }
 
-    /// One line of `trace_pipe`: at most one record.
+    /// One line of `trace_pipe`: at most one record (see the module
+    /// documentation for lines that a newline in a task name cut).
     pub(super) fn line(&mut self, line: &[u8]) -> Option<Record> {
+        let starts_event = starts_our_event(line);
+        if self.held_lines > 0 {
+            // A line that starts one of our events is an event of its own (a
+            // name's 15 bytes cannot make up such a header), and the kernel
+            // writes a lost-events line only between events: either ends
+            // what is held.
+            if starts_event || matches!(parse::parse_line(line), Line::Lost { .. }) {
+                self.drop_held(starts_event);
+            } else {
+                let mut joined = std::mem::take(&mut self.held);
+                joined.push(b'\n');
+                joined.extend_from_slice(line);
+                if is_whole(&joined) {
+                    self.held_lines = 0;
+                    return self.one(&joined);
+                }
+                if !self.held_event && starts_our_event(&joined) {
+                    // The fragment was the start of a header's task name,
+                    // and the event's body was cut too.
+                    self.held_event = true;
+                    self.held_first = joined.len();
+                }
+                let room = if self.held_event { JOIN_BYTES_MAX } else { parse::COMM_MAX + 1 };
+                self.held = joined;
+                self.held_lines += 1;
+                if self.held_lines > JOIN_LINES_MAX || self.held.len() - self.held_first > room {
+                    self.drop_held(false);
+                }
+                return None;
+            }
+        }
+        if !is_whole(line) && could_be_cut(line) {
+            self.held = line.to_vec();
+            self.held_lines = 1;
+            self.held_first = line.len();
+            self.held_event = starts_event;
+            return None;
+        }
+        self.one(line)
+    }
+
+    /// Forget what is held: counted as malformed, except a fragment that
+    /// was the start of the task name of the event that follows it.
+    pub(super) fn drop_held(&mut self, event_follows: bool) {
+        if self.held_lines > 0 && (self.held_event || !event_follows) {
+            self.malformed += u64::from(self.held_lines);
+        }
+        self.held.clear();
+        self.held_lines = 0;
+    }
+
+    /// One complete line.
+    fn one(&mut self, line: &[u8]) -> Option<Record> {
         let (h, body) = match parse::parse_line(line) {
             Line::Event(h, body) => (h, body),
             // Counted by the per-CPU stats already.
@@ -282,7 +370,35 @@ impl Tracker {
 /// Our probe events print as `execve:` (or `<group>/execve:`).
 pub(super) fn is_probe_event(ev: &[u8]) -> bool {
     let name = ev.rsplit(|&b| b == b'/').next().unwrap_or(ev);
-    name == b"execve" || name == b"execveat"
+    parse::is_our_event(ev) && (name == b"execve" || name == b"execveat")
+}
+
+/// Whether `line` is one of our events, header and body.
+pub(super) fn is_whole(line: &[u8]) -> bool {
+    let Line::Event(h, body) = parse::parse_line(line) else { return false };
+    match h.event {
+        b"sched_process_exec" => parse::parse_exec(body).is_some(),
+        b"sched_process_fork" => parse::parse_fork(body).is_some(),
+        b"sched_process_exit" => parse::parse_exit(body).is_some(),
+        ev if is_probe_event(ev) => parse::parse_probe(body).is_some(),
+        _ => false,
+    }
+}
+
+/// Whether `line`, not whole, may be the start of an event that a newline
+/// in a task name cut: one of our events whose body stops short, or a
+/// fragment no longer than a header's task name (padded to 16 columns).
+pub(super) fn could_be_cut(line: &[u8]) -> bool {
+    match parse::parse_line(line) {
+        Line::Event(h, _) => parse::is_our_event(h.event),
+        Line::Malformed => line.len() <= 16,
+        Line::Blank | Line::Lost { .. } => false,
+    }
+}
+
+/// Whether `line` has the header of one of our events.
+fn starts_our_event(line: &[u8]) -> bool {
+    matches!(parse::parse_line(line), Line::Event(h, _) if parse::is_our_event(h.event))
 }
 
 /// Whether `child` is a thread of the process `parent` belongs to.
