@@ -628,7 +628,8 @@ fn execs_in_ever_new_cgroups_cannot_keep_the_tracer_walking() {
     let prog = common::compile_c("cgwalk", CGWALK_C);
     let mut parent = TempCgroup::new("atkwalk");
     let fill = parent.child("fill");
-    let many = if common::in_vm() { 300 } else { 4000 };
+    // Under emulation (the VM matrix) cgroup operations are slow: fewer.
+    let many = if common::in_vm() { 200 } else { 4000 };
     let started = Instant::now();
     for i in 0..many {
         std::fs::create_dir(fill.join(format!("c{i}"))).unwrap();
@@ -647,7 +648,7 @@ fn execs_in_ever_new_cgroups_cannot_keep_the_tracer_walking() {
     let tag_arg = format!("{tag}-");
     let t = Tracer::start(&["--json", "--print-cgroup", "-l", &tag_arg]);
     let before = cpu_of(t.pid());
-    let n = 300;
+    let n = if common::in_vm() { 40 } else { 300 };
     let took = Instant::now();
     let (_, out) = run_capture(Command::new(&prog.path).arg(&parent.path).arg(n.to_string()).arg(&tag));
     assert!(out.status.success(), "\n{}", out.dump());
@@ -662,7 +663,7 @@ fn execs_in_ever_new_cgroups_cannot_keep_the_tracer_walking() {
         let arg = String::from_utf8(json_argv(v)[1].clone()).unwrap();
         let i: u64 = arg.rsplit('-').next().unwrap().parse().unwrap();
         match &v["cgroup"] {
-            Value::Null if i % 2 == 0 => kept_unknown += 1,
+            Value::Null if i.is_multiple_of(2) => kept_unknown += 1,
             Value::Null => unknown += 1,
             c => assert_eq!(decode_bytes(c), format!("{}/n{i}", parent.rel).as_bytes(), "{v}"),
         }
