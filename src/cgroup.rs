@@ -418,7 +418,7 @@ impl Resolver {
         }
         if paths.len() >= WALK_MAX_DIRS && !self.capped {
             self.capped = true;
-            crate::run::note(&format!(
+            crate::escape::note(&format!(
                 "execsnoop: WARNING: more than {WALK_MAX_DIRS} cgroups below {}: the paths of those beyond show as unknown",
                 crate::escape::escape(self.hierarchy.mount_point.as_os_str().as_bytes())
             ));

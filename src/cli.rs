@@ -166,7 +166,7 @@ pub struct Args {
     /// or one source by name. ftrace counts as lost, and never shows, an
     /// exec whose file name has a newline (its text could forge records).
     #[arg(long = "source", value_name = "SOURCE", default_value = "auto",
-          value_parser = clap::builder::PossibleValuesParser::new(crate::source::choices()))]
+          value_parser = clap::builder::PossibleValuesParser::new(source_choices()))]
     pub source: String,
 
     /// A CWD column (JSON: cwd): the working directory at the exec, as the
@@ -346,4 +346,10 @@ mod tests {
         assert!(parse(&["-t"]).is_ok());
         assert!(parse(&["-T"]).is_ok());
     }
+}
+
+/// The values `--source` takes: `auto`, then every source's name, best
+/// first.
+pub fn source_choices() -> Vec<&'static str> {
+    std::iter::once("auto").chain(crate::event::SourceKind::ALL.iter().map(|k| k.as_str())).collect()
 }

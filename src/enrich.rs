@@ -126,7 +126,7 @@ impl Enrich {
                     Some(old) => {
                         self.seen.remove(&old);
                         if self.forgotten == 0 {
-                            crate::run::note(&format!(
+                            crate::escape::note(&format!(
                                 "execsnoop: WARNING: more than {SEEN_MAX} processes' execs seen: the oldest are \
                                  forgotten, so parent_exec_id and --ancestry of their children stop short"
                             ));

@@ -111,6 +111,17 @@ pub fn message(s: &str) -> std::borrow::Cow<'_, str> {
     )
 }
 
+/// Write a line to stderr, ignoring failure (nothing better to do with it).
+/// The line is made safe for a terminal first ([`message`]): whatever a
+/// message quotes, no control byte, newline or bidi control of it reaches
+/// the terminal raw, and it stays one line. Every notice of the tracer goes
+/// through here (the run loop, enrichment, the metrics server).
+pub fn note(msg: &str) {
+    use std::io::Write;
+    let mut err = std::io::stderr().lock();
+    let _ = writeln!(err, "{}", message(msg));
+}
+
 /// True for a byte that is copied as is: printable ASCII other than `\`.
 #[inline]
 fn is_plain(b: u8) -> bool {

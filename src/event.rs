@@ -76,7 +76,38 @@ pub struct Exec {
     pub depth: Option<u32>,
 }
 
-pub use crate::source::SourceKind;
+/// Which source produced a record: a plain value, best first. What each
+/// source declares (its name's table entry: what it gives, refuses and
+/// applies) is [`SourceKind::info`], in `source/`; the event model does not
+/// depend on the sources.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum SourceKind {
+    #[default]
+    Bpf,
+    Ftrace,
+    Netlink,
+    Procfs,
+}
+
+impl SourceKind {
+    /// Every source, best first: the order `--source auto` tries.
+    pub const ALL: [SourceKind; 4] = [SourceKind::Bpf, SourceKind::Ftrace, SourceKind::Netlink, SourceKind::Procfs];
+
+    /// Its name, as on the command line and in JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SourceKind::Bpf => "bpf",
+            SourceKind::Ftrace => "ftrace",
+            SourceKind::Netlink => "netlink",
+            SourceKind::Procfs => "procfs",
+        }
+    }
+
+    /// The source called `name`, if there is one.
+    pub fn named(name: &str) -> Option<SourceKind> {
+        SourceKind::ALL.into_iter().find(|k| k.as_str() == name)
+    }
+}
 
 /// Where an exec record's filename and arguments were read from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

@@ -9,13 +9,14 @@
 //! flushing (every batch on a terminal, at least every 100 ms into a pipe or
 //! file), and `-d` (collect, then write in time order).
 
-use std::io::{self, Write};
+use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
 use std::os::unix::net::UnixStream;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+pub use crate::escape::note;
 use crate::config::Config;
 use crate::enrich::Enrich;
 use crate::event::{Record, Totals};
@@ -338,13 +339,4 @@ fn poll4(source: RawFd, signal: RawFd, stdout: RawFd, command: RawFd, timeout: D
         output_closed: fds[2].revents & (libc::POLLERR | libc::POLLHUP) != 0,
         command_exited: fds[3].revents & libc::POLLIN != 0,
     })
-}
-
-/// Write a line to stderr, ignoring failure (nothing better to do with it).
-/// The line is made safe for a terminal first ([`crate::escape::message`]):
-/// whatever a message quotes, no control byte, newline or bidi control of
-/// it reaches the terminal raw, and it stays one line.
-pub fn note(msg: &str) {
-    let mut err = io::stderr().lock();
-    let _ = writeln!(err, "{}", crate::escape::message(msg));
 }

@@ -347,7 +347,7 @@ impl Server {
                     self.metrics.dropped(Dropped::Error);
                     if !self.said {
                         self.said = true;
-                        crate::run::note(&format!(
+                        crate::escape::note(&format!(
                             "execsnoop: --metrics: cannot accept a connection: {e} (said once; each is counted in \
                              execsnoop_metrics_dropped_connections_total{{reason=\"error\"}})"
                         ));

@@ -175,8 +175,10 @@ impl RotatingFile {
         self
     }
 
+    /// One line on stderr, made safe for a terminal (the path is quoted in
+    /// it, and a path is any bytes).
     fn note(&mut self, msg: &str) {
-        let _ = writeln!(self.notes, "execsnoop: {msg}");
+        let _ = writeln!(self.notes, "execsnoop: {}", crate::escape::message(msg));
         let _ = self.notes.flush();
     }
 

@@ -7,12 +7,13 @@
 //! [`SourceInfo`], what it can give (argument fidelity, failed execs, exit
 //! status and CPU), which filters it applies itself (the bpf source applies
 //! `-P -u -c -p` in the kernel; the others only follow a `-p` tree), what it
-//! refuses and why, and how often it must be drained. [`SOURCES`] lists them,
+//! refuses and why, and how often it must be drained. [`SourceKind::ALL`] lists them,
 //! best first; everything else is derived from that table: the values of
 //! `--source`, the order `auto` tries, the one-line refusals, the poll
 //! interval of the runner, and which filters the pipeline still applies
 //! ([`crate::filter::Select`]). So adding a source is one new file here, with
-//! its `INFO`, plus one line in [`SOURCES`].
+//! its `INFO`, plus a variant of [`SourceKind`] (a plain value in the event
+//! model) that [`SourceKind::info`] maps to it.
 //!
 //! Sources, best first: `bpf` (exact: arguments read in the kernel at the
 //! exec), `ftrace` (the original execsnoop's method; arguments from a kprobe
@@ -31,9 +32,8 @@ use std::time::Duration;
 
 use crate::config::{Config, SourceChoice};
 use crate::event::{ArgsFrom, Record};
+pub use crate::event::SourceKind;
 
-/// The sources, best first: `--source auto` tries them in this order.
-pub(crate) static SOURCES: [&SourceInfo; 4] = [&bpf::INFO, &ftrace::INFO, &netlink::INFO, &procfs::INFO];
 
 /// What a source is and can do, declared once, next to its code.
 #[derive(Debug)]
@@ -110,61 +110,17 @@ impl Need {
     }
 }
 
-/// Which source produced a record: a name from [`SOURCES`].
-#[derive(Clone, Copy)]
-pub struct SourceKind(&'static SourceInfo);
-
+/// What each source declares, by its kind.
 impl SourceKind {
-    pub const BPF: SourceKind = SourceKind(&bpf::INFO);
-    pub const FTRACE: SourceKind = SourceKind(&ftrace::INFO);
-    pub const NETLINK: SourceKind = SourceKind(&netlink::INFO);
-    pub const PROCFS: SourceKind = SourceKind(&procfs::INFO);
-
-    /// The source called `name`, if there is one.
-    pub fn named(name: &str) -> Option<SourceKind> {
-        SOURCES.iter().find(|s| s.name == name).map(|&s| SourceKind(s))
-    }
-
-    /// Its name, as on the command line and in JSON.
-    pub fn as_str(self) -> &'static str {
-        self.0.name
-    }
-
-    /// What it declares.
+    /// What it declares (its `INFO`).
     pub fn info(self) -> &'static SourceInfo {
-        self.0
+        match self {
+            SourceKind::Bpf => &bpf::INFO,
+            SourceKind::Ftrace => &ftrace::INFO,
+            SourceKind::Netlink => &netlink::INFO,
+            SourceKind::Procfs => &procfs::INFO,
+        }
     }
-}
-
-impl PartialEq for SourceKind {
-    fn eq(&self, other: &SourceKind) -> bool {
-        std::ptr::eq(self.0, other.0)
-    }
-}
-
-impl Eq for SourceKind {}
-
-impl std::hash::Hash for SourceKind {
-    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
-        self.0.name.hash(h);
-    }
-}
-
-impl std::fmt::Debug for SourceKind {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.0.name)
-    }
-}
-
-impl Default for SourceKind {
-    fn default() -> SourceKind {
-        SourceKind::BPF
-    }
-}
-
-/// The values `--source` takes: `auto`, then every source's name.
-pub fn choices() -> Vec<&'static str> {
-    std::iter::once("auto").chain(SOURCES.iter().map(|s| s.name)).collect()
 }
 
 /// Why a source could not start or stopped working. Each message is one line
@@ -221,12 +177,13 @@ pub fn open(config: &Config) -> Result<Opened, SourceError> {
         return Ok(Opened { source: open_one(kind.info(), config)?, kind, fallback: None });
     }
     let mut failures: Vec<String> = Vec::new();
-    for &info in &SOURCES {
+    for kind in SourceKind::ALL {
+        let info = kind.info();
         match open_one(info, config) {
             Ok(source) => {
                 let fallback =
                     (!failures.is_empty()).then(|| format!("using the {} source: {}", info.name, failures.join("; ")));
-                return Ok(Opened { source, kind: SourceKind(info), fallback });
+                return Ok(Opened { source, kind, fallback });
             }
             Err(e) => failures.push(format!("{} failed ({})", info.name, first_line(&e.to_string()))),
         }
@@ -257,14 +214,14 @@ mod tests {
 
     #[test]
     fn names_are_unique_and_round_trip() {
-        let names = choices();
+        let names = crate::cli::source_choices();
         assert_eq!(names, ["auto", "bpf", "ftrace", "netlink", "procfs"]);
-        for &info in &SOURCES {
-            assert_eq!(SourceKind::named(info.name).map(SourceKind::as_str), Some(info.name));
+        for info in SourceKind::ALL.map(SourceKind::info) {
+            assert_eq!(SourceKind::named(info.name).map(SourceKind::info).map(|i| i.name), Some(info.name));
         }
         assert_eq!(SourceKind::named("auto"), None);
-        assert_eq!(SourceKind::default(), SourceKind::BPF);
-        assert_ne!(SourceKind::BPF, SourceKind::FTRACE);
+        assert_eq!(SourceKind::default(), SourceKind::Bpf);
+        assert_ne!(SourceKind::Bpf, SourceKind::Ftrace);
     }
 
     /// Every refusal comes from the table, as one line naming the option
@@ -283,7 +240,7 @@ mod tests {
             (crate::config::for_tests(&["--host"]), Need::Context, "--host"),
         ];
         let mut refused = 0;
-        for &info in &SOURCES {
+        for info in SourceKind::ALL.map(SourceKind::info) {
             for (config, need, option) in &cases {
                 let Some((_, why)) = info.refuses.iter().find(|(n, _)| n == need) else { continue };
                 refused += 1;
@@ -300,7 +257,7 @@ mod tests {
     /// Only the bpf source filters in the kernel; every source follows a tree.
     #[test]
     fn declared_filters() {
-        for &info in &SOURCES {
+        for info in SourceKind::ALL.map(SourceKind::info) {
             assert!(info.applies.tree, "{}", info.name);
             let kernel = info.applies.ppid && info.applies.uid && info.applies.cgroup;
             assert_eq!(kernel, info.name == "bpf", "{}", info.name);

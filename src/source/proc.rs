@@ -235,7 +235,7 @@ mod tests {
     #[test]
     fn own_process() {
         let pid = std::process::id();
-        let e = exec_from_proc(pid, 5, SourceKind::PROCFS, None, None, 1 << 20);
+        let e = exec_from_proc(pid, 5, SourceKind::Procfs, None, None, 1 << 20);
         assert_eq!(e.pid, pid);
         assert_eq!(e.ppid, std::os::unix::process::parent_id());
         assert!(!e.flags.args_read_failed);
@@ -244,7 +244,7 @@ mod tests {
         assert!(!e.filename.is_empty());
         // SAFETY: getuid has no preconditions.
         assert_eq!(e.uid, unsafe { libc::getuid() });
-        let cut = exec_from_proc(pid, 5, SourceKind::PROCFS, Some(b"x"), Some(b"/f"), 2);
+        let cut = exec_from_proc(pid, 5, SourceKind::Procfs, Some(b"x"), Some(b"/f"), 2);
         assert_eq!(cut.args.len(), 2);
         assert!(cut.flags.args_truncated && cut.args_incomplete());
         assert_eq!((cut.comm.as_slice(), cut.filename.as_slice()), (&b"x"[..], &b"/f"[..]));
@@ -253,7 +253,7 @@ mod tests {
     #[test]
     fn gone_process_is_marked_not_guessed() {
         // pid_max is at most 2^22: this pid cannot exist.
-        let e = exec_from_proc(u32::MAX - 1, 5, SourceKind::NETLINK, Some(b"true"), None, 100);
+        let e = exec_from_proc(u32::MAX - 1, 5, SourceKind::Netlink, Some(b"true"), None, 100);
         assert!(e.flags.args_read_failed);
         assert!(e.args.is_empty());
         assert_eq!(e.comm, b"true");

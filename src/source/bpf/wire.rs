@@ -449,7 +449,7 @@ fn exec_from(rec: &[u8], filename: &[u8], run: Run) -> Exec {
         env_size: u32_at(rec, offset_of!(ExecEvent, env_size)),
         context,
         container: None,
-        source: SourceKind::BPF,
+        source: SourceKind::Bpf,
         args_from: ArgsFrom::Exec,
         depth: depth(u32_at(rec, offset_of!(ExecEvent, depth))),
     }
@@ -540,7 +540,7 @@ fn decode_exit(rec: &[u8]) -> Result<Exit, DecodeError> {
         cpu_ns: Some(u64_at(rec, offset_of!(ExitEvent, cpu_ns))),
         depth: depth(u32_at(rec, offset_of!(ExitEvent, depth))),
         uid: Some(u32_at(rec, offset_of!(ExitEvent, uid))),
-        source: SourceKind::BPF,
+        source: SourceKind::Bpf,
     })
 }
 

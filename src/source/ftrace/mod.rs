@@ -485,7 +485,7 @@ mod tests {
         assert_eq!(e.filename, b"/usr/bin/some-long-named-tool");
         assert_eq!(e.comm, b"some-long-named", "the kernel's name for it: basename, 15 bytes");
         assert!(e.flags.args_read_failed && e.args.is_empty());
-        assert_eq!((e.source, e.args_from, e.depth), (SourceKind::FTRACE, ArgsFrom::Procfs, None));
+        assert_eq!((e.source, e.args_from, e.depth), (SourceKind::Ftrace, ArgsFrom::Procfs, None));
         assert_eq!(t.malformed, 0);
     }
 
@@ -595,7 +595,7 @@ mod tests {
         let x = exits[0];
         assert_eq!((x.pid, x.ppid, x.comm.as_slice()), (P + 1, P, &b"true"[..]));
         assert_eq!((x.ts_ns, x.exec_ts_ns, x.start_ts_ns), (11_000_000_000, 10_500_000_000, 10_500_000_000));
-        assert_eq!((x.status, x.cpu_ns, x.depth, x.source), (ExitStatus::Unknown, None, Some(0), SourceKind::FTRACE));
+        assert_eq!((x.status, x.cpu_ns, x.depth, x.source), (ExitStatus::Unknown, None, Some(0), SourceKind::Ftrace));
         let y = exits[1];
         assert_eq!(
             (y.pid, y.exec_ts_ns, y.start_ts_ns, y.lifetime_ns()),

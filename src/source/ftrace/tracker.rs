@@ -264,7 +264,7 @@ impl Tracker {
         });
 
         let cap = self.config.kernel.args_cap;
-        let mut e = proc::exec_from_proc(f.pid, ts, SourceKind::FTRACE, None, Some(f.filename), cap);
+        let mut e = proc::exec_from_proc(f.pid, ts, SourceKind::Ftrace, None, Some(f.filename), cap);
         e.old_pid = f.old_pid;
         if superseded {
             e.args.clear();
@@ -362,7 +362,7 @@ impl Tracker {
             cpu_ns: None,
             depth: Some(p.depth),
             uid: None,
-            source: SourceKind::FTRACE,
+            source: SourceKind::Ftrace,
         }))
     }
 }

@@ -529,7 +529,7 @@ mod tests {
         let [Record::Exec(e)] = recs.as_slice() else { panic!("{recs:?}") };
         assert_eq!((e.pid, e.ts_ns, e.depth, e.ppid), (P + 1, 1020, Some(1), P), "gone: ppid from the table");
         assert!(e.flags.args_read_failed && e.args.is_empty());
-        assert_eq!(e.source, SourceKind::NETLINK);
+        assert_eq!(e.source, SourceKind::Netlink);
         // A thread ending is not the process ending.
         t.handle(Event::Exit { ts: 25, pid: P + 5, tgid: P + 1, code: 0, parent_tgid: P });
         t.handle(Event::Exit { ts: 30, pid: P + 1, tgid: P + 1, code: 9, parent_tgid: 0 });

@@ -170,7 +170,7 @@ impl Tracker {
                 }
             }
         }
-        let mut e: Exec = proc::exec_from_proc(tgid, ts, SourceKind::NETLINK, None, None, self.config.kernel.args_cap);
+        let mut e: Exec = proc::exec_from_proc(tgid, ts, SourceKind::Netlink, None, None, self.config.kernel.args_cap);
         if pid != tgid {
             e.old_pid = pid;
         }
@@ -213,7 +213,7 @@ impl Tracker {
                 cpu_ns: None,
                 depth: Some(p.depth),
                 uid: p.uid,
-                source: SourceKind::NETLINK,
+                source: SourceKind::Netlink,
             }));
         }
         if self.recent_exits.len() >= RECENT_EXITS {

@@ -353,7 +353,7 @@ mod tests {
                 ts_ns,
                 pid,
                 old_pid: pid,
-                source: SourceKind::PROCFS,
+                source: SourceKind::Procfs,
                 args_from: ArgsFrom::Procfs,
                 uid: u32::MAX,
                 ..Exec::default()
@@ -677,7 +677,7 @@ mod tests {
             cpu_ns: None,
             depth: Some(0),
             uid: Some(1000),
-            source: SourceKind::PROCFS,
+            source: SourceKind::Procfs,
         };
         assert_eq!(*x[0], want);
         assert_eq!(x[0].lifetime_ns(), Some(h.now - exec_ts));

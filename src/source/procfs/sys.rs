@@ -77,7 +77,7 @@ impl Procs for RealProcs {
     }
 
     fn exec(&mut self, pid: u32, ts_ns: u64, args_cap: u32) -> Exec {
-        proc::exec_from_proc(pid, ts_ns, SourceKind::PROCFS, None, None, args_cap)
+        proc::exec_from_proc(pid, ts_ns, SourceKind::Procfs, None, None, args_cap)
     }
 }
 

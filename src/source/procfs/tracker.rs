@@ -523,7 +523,7 @@ impl Tracker {
                     cpu_ns: None,
                     depth: if self.config.kernel.track { e.depth } else { None },
                     uid: e.uid,
-                    source: SourceKind::PROCFS,
+                    source: SourceKind::Procfs,
                 }));
             }
         }
