@@ -18,6 +18,8 @@ use crate::cli::Args;
 use crate::event::SourceKind;
 pub use crate::metrics::MetricsOptions;
 pub use crate::sink::file::Rotation;
+pub use crate::sink::text::{ExitDisplay, TextOptions};
+pub use crate::sink::{Destination, OutputFormat, SinkRequest};
 pub use crate::sink::syslog::{FACILITIES, SyslogOptions};
 
 /// Bytes of arguments captured per exec unless `--arg-bytes` says otherwise.
@@ -105,58 +107,6 @@ pub enum SourceChoice {
     Only(SourceKind),
 }
 
-/// How process ends appear in text.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum ExitDisplay {
-    /// Not shown.
-    #[default]
-    Off,
-    /// `-e`: an extra line per exit.
-    Lines,
-    /// `--wait`: one line per process, printed when it ends.
-    Wait,
-}
-
-/// How records are written.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum OutputFormat {
-    Text(TextOptions),
-    Json,
-}
-
-/// Columns and limits of the text format.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct TextOptions {
-    /// `-t`: a first column with the kernel timestamp in seconds since boot.
-    pub boot_time: bool,
-    /// `-a N`: at most N arguments after argv[0], then ` [...]`.
-    pub max_args: Option<usize>,
-    /// `-T`: a first column with the wall-clock time, `HH:MM:SS` local time.
-    pub wall_time: bool,
-    /// `-U`: a UID column.
-    pub uid: bool,
-    /// `-M`: a PCOMM column (the parent's name).
-    pub pcomm: bool,
-    /// `-x`: a RET column (0, or -errno for a failed attempt).
-    pub ret: bool,
-    /// `-q`: arguments quoted for a POSIX shell instead of escaped.
-    pub quote: bool,
-    /// `-e` / `--wait`: how exits are shown.
-    pub exits: ExitDisplay,
-    /// `--tree`: indent ARGS by the process's depth.
-    pub tree: bool,
-    /// `--cwd`: a CWD column.
-    pub cwd: bool,
-    /// `--env`: a trailing `[env: ...]`.
-    pub env: bool,
-    /// `--print-container`: a CONTAINER column.
-    pub container: bool,
-    /// With the context read: `[setuid]`, `[setgid]`, `[caps]` marks.
-    pub privilege: bool,
-    /// `--names`: the UID column shows user names.
-    pub names: bool,
-}
-
 /// What the BPF program filters before a record is made.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KernelFilter {
@@ -226,17 +176,6 @@ pub struct Config {
     pub metrics: Option<MetricsOptions>,
 }
 
-/// Where the records go.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub enum Destination {
-    #[default]
-    Stdout,
-    /// `--output PATH`, rotated with `--rotate-size`.
-    File { path: std::path::PathBuf, rotation: Option<Rotation> },
-    /// `--syslog`: the JSON of each record in a syslog message.
-    Syslog(SyslogOptions),
-}
-
 /// What else is read at each exec, and what is added to it, beyond the
 /// exec itself (`--cwd`, `--env`, `--context`, containers, ancestry).
 #[derive(Debug, Clone, Default)]
@@ -294,6 +233,27 @@ impl ContextOptions {
 }
 
 impl Config {
+    /// What the sinks are to write, and where.
+    pub fn sink_request(&self) -> SinkRequest {
+        let c = &self.context;
+        SinkRequest {
+            destination: self.destination.clone(),
+            format: self.format.clone(),
+            cgroups: self.print_cgroup.is_some(),
+            fields: crate::sink::json::ContextFields {
+                cwd: c.cwd,
+                env: c.env,
+                context: c.kernel_context(),
+                ancestry: c.ancestry > 0,
+                containers: c.containers(),
+                args_redacted: !c.redact_extra.is_empty(),
+                redacted: c.redact,
+            },
+            summary: self.summary,
+            fails: self.kernel.fails,
+        }
+    }
+
     /// Validate raw flags.
     pub fn from_args(args: &Args) -> Result<Config, ConfigError> {
         if args.name.is_some() && args.name_opt.is_some() {

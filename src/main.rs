@@ -162,7 +162,7 @@ fn trace(config: &Config) -> anyhow::Result<Status> {
         None => Box::new(BufWriter::with_capacity(64 * 1024, stdout.lock())),
     };
     let err = io::stderr();
-    let mut sink = sink::build(config, clock, out, err, losses.clone())?;
+    let mut sink = sink::build(&config.sink_request(), clock, out, err, losses.clone())?;
     let metrics = match (config.metrics, listener) {
         (Some(m), Some(l)) => {
             let metrics = Arc::new(Metrics::new(kind.info().name, m.commands, losses.clone()));

@@ -18,9 +18,47 @@ pub(crate) mod text;
 use std::io;
 use std::sync::Arc;
 
-use crate::config::{Config, Destination, OutputFormat};
+use std::path::PathBuf;
+
+use file::Rotation;
+use syslog::SyslogOptions;
+use text::TextOptions;
 use crate::event::{Exec, Exit, Lost, LostKind, Totals};
 use crate::loss::OutputLoss;
+
+/// How records are written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OutputFormat {
+    Text(TextOptions),
+    Json,
+}
+
+/// Where the records go.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Destination {
+    #[default]
+    Stdout,
+    /// `--output PATH`, rotated with `--rotate-size`.
+    File { path: PathBuf, rotation: Option<Rotation> },
+    /// `--syslog`: the JSON of each record in a syslog message.
+    Syslog(SyslogOptions),
+}
+
+/// What [`build`] needs to know, made by the configuration
+/// (`Config::sink_request`): the sinks do not read the command line's
+/// configuration themselves.
+#[derive(Debug, Clone)]
+pub struct SinkRequest {
+    pub destination: Destination,
+    pub format: OutputFormat,
+    /// `--print-cgroup`: a cgroup column / field.
+    pub cgroups: bool,
+    /// The JSON context fields asked for.
+    pub(crate) fields: json::ContextFields,
+    /// `--summary`, and whether failed attempts (`-x`) are counted in it.
+    pub summary: bool,
+    pub fails: bool,
+}
 
 /// A destination for records.
 pub trait Sink {
@@ -83,24 +121,14 @@ pub fn json_output_lost(clock: Clock) -> file::LostLine {
 /// events, in text mode) to `err`; what an output could not take is counted
 /// in `losses`. Fails only when the syslog socket cannot be reached.
 pub fn build<'a, W: io::Write + 'a, E: io::Write + 'a>(
-    config: &Config,
+    req: &SinkRequest,
     clock: Clock,
     out: W,
     err: E,
     losses: Arc<OutputLoss>,
 ) -> io::Result<Box<dyn Sink + 'a>> {
-    let cgroups = config.print_cgroup.is_some();
-    let c = &config.context;
-    let fields = json::ContextFields {
-        cwd: c.cwd,
-        env: c.env,
-        context: c.kernel_context(),
-        ancestry: c.ancestry > 0,
-        containers: c.containers(),
-        args_redacted: !c.redact_extra.is_empty(),
-        redacted: c.redact,
-    };
-    let sink: Box<dyn Sink + 'a> = match (&config.destination, &config.format) {
+    let (cgroups, fields) = (req.cgroups, req.fields);
+    let sink: Box<dyn Sink + 'a> = match (&req.destination, &req.format) {
         (Destination::Syslog(opts), _) => {
             let json = json::JsonSink::new(Vec::new(), clock).with_cgroups(cgroups).with_context(fields);
             Box::new(syslog::SyslogSink::new(json, opts.clone(), clock, err, losses)?)
@@ -110,5 +138,5 @@ pub fn build<'a, W: io::Write + 'a, E: io::Write + 'a>(
         }
         (_, OutputFormat::Json) => Box::new(json::JsonSink::new(out, clock).with_cgroups(cgroups).with_context(fields)),
     };
-    Ok(if config.summary { Box::new(summary::SummarySink::new(sink, config.kernel.fails)) } else { sink })
+    Ok(if req.summary { Box::new(summary::SummarySink::new(sink, req.fails)) } else { sink })
 }

@@ -55,13 +55,57 @@
 
 use std::io::{self, Write};
 
-use crate::config::{ExitDisplay, TextOptions};
 use crate::escape::{escape_into, shell_quote_into};
 use std::collections::{HashMap, VecDeque};
 
 use crate::event::{Exec, Exit, ExitStatus, Lost, Totals};
 use crate::sink::summary::Summary;
 use crate::sink::{Clock, Sink};
+
+/// How process ends appear in text.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ExitDisplay {
+    /// Not shown.
+    #[default]
+    Off,
+    /// `-e`: an extra line per exit.
+    Lines,
+    /// `--wait`: one line per process, printed when it ends.
+    Wait,
+}
+
+/// Columns and limits of the text format.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TextOptions {
+    /// `-t`: a first column with the kernel timestamp in seconds since boot.
+    pub boot_time: bool,
+    /// `-a N`: at most N arguments after argv[0], then ` [...]`.
+    pub max_args: Option<usize>,
+    /// `-T`: a first column with the wall-clock time, `HH:MM:SS` local time.
+    pub wall_time: bool,
+    /// `-U`: a UID column.
+    pub uid: bool,
+    /// `-M`: a PCOMM column (the parent's name).
+    pub pcomm: bool,
+    /// `-x`: a RET column (0, or -errno for a failed attempt).
+    pub ret: bool,
+    /// `-q`: arguments quoted for a POSIX shell instead of escaped.
+    pub quote: bool,
+    /// `-e` / `--wait`: how exits are shown.
+    pub exits: ExitDisplay,
+    /// `--tree`: indent ARGS by the process's depth.
+    pub tree: bool,
+    /// `--cwd`: a CWD column.
+    pub cwd: bool,
+    /// `--env`: a trailing `[env: ...]`.
+    pub env: bool,
+    /// `--print-container`: a CONTAINER column.
+    pub container: bool,
+    /// With the context read: `[setuid]`, `[setgid]`, `[caps]` marks.
+    pub privilege: bool,
+    /// `--names`: the UID column shows user names.
+    pub names: bool,
+}
 
 /// Writes execs as text columns to `out` and loss warnings to `err`.
 pub struct TextSink<W, E> {
