@@ -4,17 +4,17 @@
 
 use clap::Parser;
 
-const AFTER_HELP: &str = "\
+/// The text after the options in --help, before the column line.
+const AFTER_HELP_INTRO: &str = "\
 Every line is a successful exec(), seen after the new program is in place and
 read from its own memory: arguments are complete up to --arg-bytes (32 KiB by
 default) and anything cut is marked [...]. With -x, failed attempts are shown
 too, with their error in a RET column. Re-execs (a process that execs again,
 e.g. env -> bash) are always shown, so -r changes nothing and is kept only for
-compatibility with the original execsnoop.
+compatibility with the original execsnoop.";
 
-Column order: [TIMEs|TIME] [UID] [PCOMM] PID PPID [RET] [EXIT TIME(s) CPU(s)]
-[CGROUP] [CONTAINER] [CWD] ARGS.
-
+/// After the column line (made from the column table: [`after_help`]).
+const AFTER_HELP_EXAMPLES: &str = "\
 Examples:
   execsnoop                # trace all new processes
   execsnoop -t             # with a timestamp column (seconds since boot)
@@ -45,7 +45,7 @@ Examples:
     name = "execsnoop",
     version,
     about = "Trace new processes: one line for every exec(), with PID, PPID and arguments.",
-    after_help = AFTER_HELP,
+    after_help = after_help(),
     override_usage = "execsnoop [-hMqrtTUx] [-a ARGC] [-d SECS] [-u USER] [-P PID] [-c PATH] \
 [-n REGEX] [-l REGEX] [-p PID] [OPTIONS] [NAME] [-- COMMAND [ARGS...]]"
 )]
@@ -352,4 +352,26 @@ mod tests {
 /// first.
 pub fn source_choices() -> Vec<&'static str> {
     std::iter::once("auto").chain(crate::event::SourceKind::ALL.iter().map(|k| k.as_str())).collect()
+}
+
+/// The text after the options in `--help`: what a line is, the column
+/// order (from the text format's column table, so it cannot go stale) and
+/// examples.
+pub(crate) fn after_help() -> String {
+    let line = format!("Column order: {}.", crate::sink::column::help_line());
+    // Wrapped before 80 columns, as the rest of the text is.
+    let mut wrapped = String::new();
+    let mut width = 0;
+    for word in line.split(' ') {
+        if width > 0 && width + 1 + word.len() > 79 {
+            wrapped.push('\n');
+            width = 0;
+        } else if width > 0 {
+            wrapped.push(' ');
+            width += 1;
+        }
+        wrapped.push_str(word);
+        width += word.len();
+    }
+    format!("{AFTER_HELP_INTRO}\n\n{wrapped}\n\n{AFTER_HELP_EXAMPLES}")
 }

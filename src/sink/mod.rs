@@ -9,6 +9,7 @@
 //! timestamps into wall-clock time. (Cgroup paths and containers are filled
 //! in before the sinks, by [`crate::enrich`].)
 
+pub(crate) mod column;
 pub mod file;
 pub(crate) mod json;
 pub(crate) mod summary;

@@ -60,6 +60,7 @@ use std::collections::{HashMap, VecDeque};
 
 use crate::event::{Exec, Exit, ExitStatus, Lost, Totals};
 use crate::sink::summary::Summary;
+use crate::sink::column::{self, Align, Col, OnExit};
 use crate::sink::{Clock, Sink};
 
 /// How process ends appear in text.
@@ -115,6 +116,8 @@ pub struct TextSink<W, E> {
     clock: Clock,
     /// `--print-cgroup`: a CGROUP column.
     cgroups: bool,
+    /// The columns shown, in row order (from [`column::COLUMNS`]).
+    columns: Vec<Col>,
     /// `--names`: user names by uid, read once from /etc/passwd.
     users: Option<HashMap<u32, Vec<u8>>>,
     /// `-T`: the last second formatted.
@@ -152,12 +155,14 @@ impl<W: Write, E: Write> TextSink<W, E> {
             init_time_zone();
         }
         let users = (opts.uid && opts.names).then(read_users);
+        let columns = column::shown(&opts, false);
         TextSink {
             out,
             err,
             opts,
             clock,
             cgroups: false,
+            columns,
             users,
             wall: WallClock::default(),
             line: Vec::with_capacity(4096),
@@ -173,6 +178,7 @@ impl<W: Write, E: Write> TextSink<W, E> {
     /// Add a CGROUP column (the paths [`crate::enrich`] filled in).
     pub fn with_cgroups(mut self, cgroups: bool) -> Self {
         self.cgroups = cgroups;
+        self.columns = column::shown(&self.opts, cgroups);
         self
     }
 
@@ -182,62 +188,73 @@ impl<W: Write, E: Write> TextSink<W, E> {
         (self.out, self.err)
     }
 
-    /// The columns every row starts with, up to and including RET, into
-    /// `self.line` (cleared first). `uid`, `pcomm` and `ret` are `None` on an
-    /// exit line, whose columns stay blank.
-    fn format_lead(
-        &mut self,
-        ts_ns: u64,
-        uid: Option<u32>,
-        pcomm: Option<&[u8]>,
-        pid: u32,
-        ppid: u32,
-        ret: Option<i32>,
-    ) {
+    /// Every column but ARGS, into `self.line` (cleared first), as the
+    /// table ([`column::COLUMNS`]) lays them out: an exec's values, or an
+    /// exit line's (its time, pid and ppid; the rest as the table says).
+    fn format_cols(&mut self, cell: Cell<'_>) {
+        self.line.clear();
+        for i in 0..self.columns.len() {
+            let col = self.columns[i];
+            let spec = column::spec(col);
+            let start = self.line.len();
+            if col == Col::Args {
+                return;
+            }
+            if col == Col::Wait {
+                // Filled in when the process ends.
+                self.exit_cols_at = start;
+                continue;
+            }
+            match (cell, spec.on_exit) {
+                (Cell::Exit(_), OnExit::Blank) => {}
+                (Cell::Exit(_), OnExit::Dash) => self.line.push(b'-'),
+                _ => self.push_value(col, cell),
+            }
+            let line = &mut self.line;
+            match (spec.align, col) {
+                (Align::Left, Col::Pcomm) => pad_chars_to(line, start, spec.width),
+                (Align::Left, _) => pad_to(line, start, spec.width),
+                (Align::Right, _) => right_align(line, start, spec.width),
+            }
+            line.push(b' ');
+        }
+    }
+
+    /// The value of `col` for `cell` (unpadded).
+    fn push_value(&mut self, col: Col, cell: Cell<'_>) {
         let line = &mut self.line;
-        line.clear();
-        if self.opts.boot_time {
-            let start = line.len();
-            push_boot_time(line, ts_ns);
-            pad_to(line, start, 16);
-            line.push(b' ');
-        } else if self.opts.wall_time {
-            let start = line.len();
-            self.wall.push(line, self.clock.wall_ns(ts_ns));
-            pad_to(line, start, 8);
-            line.push(b' ');
-        }
-        if self.opts.uid {
-            let start = line.len();
-            if let Some(uid) = uid {
-                match self.users.as_ref().and_then(|u| u.get(&uid)) {
-                    Some(name) => escape_into(line, name),
-                    None => push_u64(line, uid.into()),
+        match (col, cell) {
+            (Col::BootTime, _) => push_boot_time(line, cell.ts_ns()),
+            (Col::WallTime, _) => self.wall.push(line, self.clock.wall_ns(cell.ts_ns())),
+            (Col::Pid, _) => push_u64(line, u64::from(cell.pid())),
+            (Col::Ppid, _) => push_u64(line, u64::from(cell.ppid())),
+            (Col::Uid, Cell::Exec(e)) => match self.users.as_ref().and_then(|u| u.get(&e.uid)) {
+                Some(name) => escape_into(line, name),
+                None => push_u64(line, e.uid.into()),
+            },
+            (Col::Pcomm, Cell::Exec(e)) => escape_into(line, &e.pcomm),
+            (Col::Ret, Cell::Exec(e)) => push_i64(line, e.ret.into()),
+            (Col::Cgroup, Cell::Exec(e)) => match &e.cgroup {
+                Some(path) => escape_into(line, path),
+                None => line.push(b'?'),
+            },
+            (Col::Container, Cell::Exec(e)) => match &e.container {
+                Some(c) if !c.id.is_empty() => line.extend_from_slice(&c.id.as_bytes()[..c.id.len().min(12)]),
+                Some(c) => line.extend_from_slice(c.runtime.as_bytes()),
+                None => line.push(b'-'),
+            },
+            (Col::Cwd, Cell::Exec(e)) => match (&e.cwd[..], e.flags.cwd_truncated) {
+                (b"", _) => line.push(b'?'),
+                (cwd, true) => {
+                    line.extend_from_slice(b".../");
+                    escape_into(line, cwd);
                 }
-            }
-            pad_to(line, start, 6);
-            line.push(b' ');
+                (cwd, false) => escape_into(line, cwd),
+            },
+            // An exit's other columns follow the table's OnExit; ARGS and
+            // the --wait columns are written by their callers.
+            _ => {}
         }
-        if self.opts.pcomm {
-            let start = line.len();
-            if let Some(pcomm) = pcomm {
-                escape_into(line, pcomm);
-            }
-            pad_chars_to(line, start, 16);
-            line.push(b' ');
-        }
-        push_right(line, u64::from(pid), 6);
-        line.push(b' ');
-        push_right(line, u64::from(ppid), 6);
-        line.push(b' ');
-        if self.opts.ret {
-            match ret {
-                Some(ret) => push_i64_right(line, ret.into(), 3),
-                None => pad_to(line, line.len(), 3),
-            }
-            line.push(b' ');
-        }
-        self.exit_cols_at = line.len();
     }
 
     /// `--wait`: write the oldest held rows, as running, while more than
@@ -284,36 +301,7 @@ impl<W: Write, E: Write> TextSink<W, E> {
 
     /// Format one exec row into `self.line` (cleared first).
     fn format_exec(&mut self, e: &Exec) {
-        self.format_lead(e.ts_ns, Some(e.uid), Some(&e.pcomm), e.pid, e.ppid, Some(e.ret));
-        let line = &mut self.line;
-        if self.cgroups {
-            match &e.cgroup {
-                Some(path) => escape_into(line, path),
-                None => line.push(b'?'),
-            }
-            line.push(b' ');
-        }
-        if self.opts.container {
-            let start = line.len();
-            match &e.container {
-                Some(c) if !c.id.is_empty() => line.extend_from_slice(&c.id.as_bytes()[..c.id.len().min(12)]),
-                Some(c) => line.extend_from_slice(c.runtime.as_bytes()),
-                None => line.push(b'-'),
-            }
-            pad_to(line, start, 12);
-            line.push(b' ');
-        }
-        if self.opts.cwd {
-            match (&e.cwd[..], e.flags.cwd_truncated) {
-                (b"", _) => line.push(b'?'),
-                (cwd, true) => {
-                    line.extend_from_slice(b".../");
-                    escape_into(line, cwd);
-                }
-                (cwd, false) => escape_into(line, cwd),
-            }
-            line.push(b' ');
-        }
+        self.format_cols(Cell::Exec(e));
         self.push_indent(e.depth);
         let line = &mut self.line;
 
@@ -431,34 +419,20 @@ impl<W: Write, E: Write> TextSink<W, E> {
 impl<W: Write, E: Write> Sink for TextSink<W, E> {
     fn header(&mut self) -> io::Result<()> {
         self.line.clear();
-        if self.opts.boot_time {
-            write!(self.line, "{:<16} ", "TIMEs")?;
-        } else if self.opts.wall_time {
-            write!(self.line, "{:<8} ", "TIME")?;
+        for &col in &self.columns {
+            let spec = column::spec(col);
+            let start = self.line.len();
+            self.line.extend_from_slice(spec.header.as_bytes());
+            if col == Col::Args {
+                break;
+            }
+            match spec.align {
+                Align::Left => pad_to(&mut self.line, start, spec.width),
+                Align::Right => right_align(&mut self.line, start, spec.width),
+            }
+            self.line.push(b' ');
         }
-        if self.opts.uid {
-            write!(self.line, "{:<6} ", "UID")?;
-        }
-        if self.opts.pcomm {
-            write!(self.line, "{:<16} ", "PCOMM")?;
-        }
-        write!(self.line, "{:>6} {:>6} ", "PID", "PPID")?;
-        if self.opts.ret {
-            write!(self.line, "{:>3} ", "RET")?;
-        }
-        if self.opts.exits == ExitDisplay::Wait {
-            write!(self.line, "{:<8} {:>8} {:>8} ", "EXIT", "TIME(s)", "CPU(s)")?;
-        }
-        if self.cgroups {
-            write!(self.line, "CGROUP ")?;
-        }
-        if self.opts.container {
-            write!(self.line, "{:<12} ", "CONTAINER")?;
-        }
-        if self.opts.cwd {
-            write!(self.line, "CWD ")?;
-        }
-        writeln!(self.line, "ARGS")?;
+        self.line.push(b'\n');
         self.out.write_all(&self.line)
     }
 
@@ -510,16 +484,7 @@ impl<W: Write, E: Write> Sink for TextSink<W, E> {
                     // summary and JSON, not worth a line of its own.
                     return Ok(());
                 }
-                self.format_lead(x.ts_ns, None, None, x.pid, x.ppid, None);
-                if self.cgroups {
-                    self.line.extend_from_slice(b"- ");
-                }
-                if self.opts.container {
-                    self.line.extend_from_slice(b"-            ");
-                }
-                if self.opts.cwd {
-                    self.line.extend_from_slice(b"- ");
-                }
+                self.format_cols(Cell::Exit(x));
                 self.push_indent(x.depth);
                 let line = &mut self.line;
                 line.extend_from_slice(b"[exit: ");
@@ -632,7 +597,7 @@ impl<W: Write, E: Write> Sink for TextSink<W, E> {
 const OTHER_COMMANDS: &str = "(other commands)";
 
 /// `--wait` columns of a failed attempt: it never ran.
-const WAIT_BLANK: &[u8] = b"-               -        - ";
+pub(super) const WAIT_BLANK: &[u8] = b"-               -        - ";
 /// `--wait` columns of a program replaced by a later exec of the same process.
 const WAIT_REPLACED: &[u8] = b"exec            -        - ";
 
@@ -736,6 +701,51 @@ fn push_boot_time(line: &mut Vec<u8>, ts_ns: u64) {
     }
 }
 
+/// The record a row is made of: an exec, or (`-e`) an exit.
+#[derive(Clone, Copy)]
+enum Cell<'a> {
+    Exec(&'a Exec),
+    Exit(&'a Exit),
+}
+
+impl Cell<'_> {
+    fn ts_ns(self) -> u64 {
+        match self {
+            Cell::Exec(e) => e.ts_ns,
+            Cell::Exit(x) => x.ts_ns,
+        }
+    }
+    fn pid(self) -> u32 {
+        match self {
+            Cell::Exec(e) => e.pid,
+            Cell::Exit(x) => x.pid,
+        }
+    }
+    fn ppid(self) -> u32 {
+        match self {
+            Cell::Exec(e) => e.ppid,
+            Cell::Exit(x) => x.ppid,
+        }
+    }
+}
+
+/// Right-align what was written since `start` in `width` characters.
+fn right_align(line: &mut Vec<u8>, start: usize, width: usize) {
+    let len = line.len() - start;
+    if len < width {
+        let pad = width - len;
+        line.splice(start..start, std::iter::repeat_n(b' ', pad));
+    }
+}
+
+/// A signed decimal number.
+fn push_i64(line: &mut Vec<u8>, n: i64) {
+    if n < 0 {
+        line.push(b'-');
+    }
+    push_u64(line, n.unsigned_abs());
+}
+
 /// Pad with spaces so that what was written since `start` is `width` wide.
 fn pad_to(line: &mut Vec<u8>, start: usize, width: usize) {
     let written = line.len() - start;
@@ -751,20 +761,6 @@ fn pad_chars_to(line: &mut Vec<u8>, start: usize, width: usize) {
     if chars < width {
         line.resize(line.len() + (width - chars), b' ');
     }
-}
-
-/// A signed `n` right-aligned in `width` columns.
-fn push_i64_right(line: &mut Vec<u8>, n: i64, width: usize) {
-    let mut tmp = [0u8; 20];
-    let digits = u64_digits(n.unsigned_abs(), &mut tmp);
-    let len = digits.len() + usize::from(n < 0);
-    if len < width {
-        line.resize(line.len() + (width - len), b' ');
-    }
-    if n < 0 {
-        line.push(b'-');
-    }
-    line.extend_from_slice(digits);
 }
 
 /// The markers of one row: written in place (` [...]`) when arguments are
@@ -863,16 +859,6 @@ fn init_time_zone() {
     // SAFETY: tzset has no preconditions; it only reads TZ and the zone file
     // and sets the C library's zone globals (under its own lock).
     unsafe { tzset() };
-}
-
-/// `n` right-aligned in `width` columns (like `{:>width}`).
-fn push_right(line: &mut Vec<u8>, n: u64, width: usize) {
-    let mut tmp = [0u8; 20];
-    let digits = u64_digits(n, &mut tmp);
-    if digits.len() < width {
-        line.resize(line.len() + (width - digits.len()), b' ');
-    }
-    line.extend_from_slice(digits);
 }
 
 fn push_u64(line: &mut Vec<u8>, n: u64) {
