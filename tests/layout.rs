@@ -1,0 +1,61 @@
+//! The house's shape, checked from the sources: no top-level module of the
+//! library imports one that imports it back (the flow is a pipe: source →
+//! decode → enrich → filter → observers → sinks).
+//!
+//! A module's imports are its `crate::NAME` paths outside comments and
+//! outside its `#[cfg(test)]` part; a module is a top-level file or folder
+//! of `src/` (`source/bpf/wire.rs` belongs to `source`).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+/// Loops not removed yet, each with why (issue 17 removes the last).
+const KNOWN: &[(&str, &str, &str)] =
+    &[("config", "source", "the sources still take &Config; a SourceRequest owned by source/ would end it")];
+
+fn files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let p = entry.path();
+        if p.is_dir() {
+            files(&p, out);
+        } else if p.extension().is_some_and(|e| e == "rs") {
+            out.push(p);
+        }
+    }
+}
+
+#[test]
+fn no_module_imports_one_that_imports_it_back() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut all = Vec::new();
+    files(&src, &mut all);
+    let path_re = regex::Regex::new(r"crate::([a-z_][a-z0-9_]*)").unwrap();
+    let mut uses: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for file in &all {
+        let rel = file.strip_prefix(&src).unwrap();
+        let top = rel.components().next().unwrap().as_os_str().to_string_lossy().trim_end_matches(".rs").to_string();
+        if top == "lib" || top == "main" {
+            continue;
+        }
+        let text = std::fs::read_to_string(file).unwrap();
+        let code = text.split("#[cfg(test)]").next().unwrap_or("");
+        for line in code.lines().filter(|l| !l.trim_start().starts_with("//")) {
+            for c in path_re.captures_iter(line) {
+                if c[1] != top {
+                    uses.entry(top.clone()).or_default().insert(c[1].to_string());
+                }
+            }
+        }
+    }
+    let mut loops = Vec::new();
+    for (a, deps) in &uses {
+        for b in deps {
+            if a < b && uses.get(b).is_some_and(|d| d.contains(a)) {
+                loops.push((a.clone(), b.clone()));
+            }
+        }
+    }
+    let known: Vec<(String, String)> = KNOWN.iter().map(|(a, b, _)| (a.to_string(), b.to_string())).collect();
+    assert!(!uses.is_empty(), "no imports found: the scan is broken");
+    assert_eq!(loops, known, "modules that import each other (a new loop, or one removed: update KNOWN)");
+}
