@@ -410,7 +410,7 @@ fn wait_rows_and_the_summary_hold_hostile_and_countless_names() {
     let input = dir.path.join("records.jsonl");
     std::fs::write(&input, jt.stdout_str()).unwrap();
     let schema = Path::new(env!("CARGO_MANIFEST_DIR")).join("schema/execsnoop.schema.json");
-    let f = run_tool(Command::new(&python).arg("-c").arg(VALIDATE_PY).arg(&schema).arg(&input));
+    let f = run_tool(Command::new(&python).arg("-c").arg(common::VALIDATE_PY).arg(&schema).arg(&input));
     assert!(f.status.success(), "records the schema rejects:\n{}", f.dump());
 }
 
@@ -438,22 +438,6 @@ int main(int argc, char **argv) {
 }
 "#;
 
-/// Validate every line of argv[2] against the schema argv[1].
-const VALIDATE_PY: &str = r#"
-import json, sys
-import jsonschema
-schema = json.load(open(sys.argv[1]))
-v = jsonschema.Draft202012Validator(schema)
-bad = 0
-for n, line in enumerate(open(sys.argv[2]), 1):
-    errs = list(v.iter_errors(json.loads(line)))
-    if errs:
-        bad += 1
-        if bad <= 5:
-            best = jsonschema.exceptions.best_match(errs)
-            print(f"line {n}: {best.message} at {list(best.absolute_path)}: {line[:300]}")
-sys.exit(1 if bad else 0)
-"#;
 
 /// Where the tracer finds (or mounts) tracefs.
 fn tracefs() -> PathBuf {

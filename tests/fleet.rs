@@ -480,27 +480,8 @@ fn schema_validates_every_record_kind() {
     let input = dir.path.join("records.jsonl");
     std::fs::write(&input, lines.join("\n") + "\n").unwrap();
     let schema = Path::new(env!("CARGO_MANIFEST_DIR")).join("schema/execsnoop.schema.json");
-    let f = common::run_tool(Command::new(&python).arg("-c").arg(VALIDATE_PY).arg(&schema).arg(&input));
+    let f = common::run_tool(Command::new(&python).arg("-c").arg(common::VALIDATE_PY).arg(&schema).arg(&input));
     assert!(f.status.success(), "records the schema rejects ({kinds:?}):\n{}", f.dump());
     eprintln!("schema: {} records valid: {kinds:?}", lines.len());
 }
 
-/// Validate every line of argv[2] against the schema argv[1] (Draft
-/// 2020-12, the schema itself checked first); print the first failures.
-const VALIDATE_PY: &str = r#"
-import json, sys
-import jsonschema
-schema = json.load(open(sys.argv[1]))
-jsonschema.Draft202012Validator.check_schema(schema)
-v = jsonschema.Draft202012Validator(schema)
-bad = 0
-for n, line in enumerate(open(sys.argv[2]), 1):
-    rec = json.loads(line)
-    errs = list(v.iter_errors(rec))
-    if errs:
-        bad += 1
-        if bad <= 5:
-            best = jsonschema.exceptions.best_match(errs)
-            print(f"line {n}: {best.message} at {list(best.absolute_path)}: {line[:300]}")
-sys.exit(1 if bad else 0)
-"#;

@@ -974,3 +974,23 @@ fn tool_line(name: &str) -> (PathBuf, &'static str) {
         .map(|(path, pkg)| (PathBuf::from(path), pkg))
         .unwrap_or_else(|| panic!("{name} is not in .ci/tools: add it (PATH PACKAGE) so CI installs it"))
 }
+
+/// Validate every line of argv[2] against the schema argv[1] (Draft
+/// 2020-12, the schema itself checked first); print the first failures.
+pub const VALIDATE_PY: &str = r#"
+import json, sys
+import jsonschema
+schema = json.load(open(sys.argv[1]))
+jsonschema.Draft202012Validator.check_schema(schema)
+v = jsonschema.Draft202012Validator(schema)
+bad = 0
+for n, line in enumerate(open(sys.argv[2]), 1):
+    rec = json.loads(line)
+    errs = list(v.iter_errors(rec))
+    if errs:
+        bad += 1
+        if bad <= 5:
+            best = jsonschema.exceptions.best_match(errs)
+            print(f"line {n}: {best.message} at {list(best.absolute_path)}: {line[:300]}")
+sys.exit(1 if bad else 0)
+"#;
