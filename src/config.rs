@@ -166,6 +166,8 @@ pub struct Config {
     pub source: SourceChoice,
     /// `--summary`: a table of commands by CPU when tracing ends.
     pub summary: bool,
+    /// `--wait`: each exec written when its process ends ([`crate::wait`]).
+    pub wait: bool,
     /// `-- COMMAND ARGS...`: run this and trace its tree.
     pub command: Option<Vec<std::ffi::OsString>>,
     /// `--cwd`, `--env`, `--context`, containers, ancestry.
@@ -249,8 +251,6 @@ impl Config {
                 args_redacted: !c.redact_extra.is_empty(),
                 redacted: c.redact,
             },
-            summary: self.summary,
-            fails: self.kernel.fails,
         }
     }
 
@@ -436,6 +436,7 @@ impl Config {
             print_cgroup,
             source,
             summary: args.summary,
+            wait: args.wait,
             command,
             destination: destination(args)?,
             metrics: args

@@ -15,22 +15,17 @@
 //!   (`task->self_exec_id`, which every exec increments), all read by the
 //!   kernel: the same for every tracer on the machine, unique for the boot
 //!   (a pid reused later has another start time).
-//! * `parent_exec_id` and `--ancestry N`: from a table of the last exec seen
-//!   of each process (its id, name and parent), at most [`SEEN_MAX`]
-//!   processes (the oldest go first); a parent counts only if it is the same
-//!   process (same start time), not a later one with its pid. Any user can
-//!   run that many processes, so the table fills: the first time an entry
-//!   is forgotten stderr says so, and the end says how many were (a chain
-//!   that stops early may have stopped there).
-
-use std::collections::{HashMap, VecDeque};
+//! * `parent_exec_id` and `--ancestry N`: from the running table
+//!   ([`crate::running`]: the last exec of each process, its id, name and
+//!   parent); a parent counts only if it is the same process (same start
+//!   time), not a later one with its pid. The table is bounded; what it
+//!   forgets it counts and says (a chain that stops early may have stopped
+//!   there).
 
 use crate::cgroup::Resolver;
 use crate::config::Config;
 use crate::event::{Ancestor, Container, Exec};
-
-/// Processes whose last exec is remembered, at most.
-pub const SEEN_MAX: usize = 65536;
+use crate::running::{Ids, Running};
 
 /// What the run adds to records.
 pub struct Enrich {
@@ -42,20 +37,6 @@ pub struct Enrich {
     ids: bool,
     boot: String,
     ancestry: usize,
-    seen: HashMap<u32, Seen>,
-    order: VecDeque<u32>,
-    /// Entries of `seen` forgotten to keep it within [`SEEN_MAX`].
-    forgotten: u64,
-}
-
-/// The last exec seen of a process.
-#[derive(Debug, Clone)]
-struct Seen {
-    exec_id: String,
-    comm: Vec<u8>,
-    ppid: u32,
-    start: u64,
-    parent_start: u64,
 }
 
 impl Enrich {
@@ -71,19 +52,18 @@ impl Enrich {
             ids: c.kernel_context(),
             boot: boot_id_prefix(),
             ancestry: c.ancestry,
-            seen: HashMap::new(),
-            order: VecDeque::new(),
-            forgotten: 0,
         }
     }
 
-    /// Execs forgotten from the table of parents (see the module docs).
-    pub fn forgotten(&self) -> u64 {
-        self.forgotten
+    /// Whether exec ids are formed (the running table then keeps the
+    /// parents they are looked up in).
+    pub fn forms_ids(&self) -> bool {
+        self.ids
     }
 
-    /// Fill in what `e` is selected and shown with.
-    pub fn exec(&mut self, e: &mut Exec) {
+    /// Fill in what `e` is selected and shown with, looking its parents up
+    /// in `running`; returns the ids the running table keeps of it.
+    pub fn exec(&mut self, e: &mut Exec, running: &Running) -> Option<Ids> {
         if let Some(r) = &mut self.cgroups {
             // One lookup serves both (a known id allocates nothing here).
             let path = r.lookup(e.cgroup_id);
@@ -95,48 +75,27 @@ impl Enrich {
             }
         }
         if !self.ids {
-            return;
+            return None;
         }
-        let Some(ctx) = e.context.as_deref_mut() else { return };
+        let ctx = e.context.as_deref_mut()?;
         ctx.exec_id = format!("{}-{}-{}-{}", self.boot, e.pid, ctx.start_boottime, ctx.self_exec_id);
-        let parent = self.seen.get(&e.ppid).filter(|p| p.start == ctx.parent_start_boottime);
-        ctx.parent_exec_id = parent.map(|p| p.exec_id.clone());
-        // The chain: each ancestor must be the process its child's record
-        // says (by start time), not a later one with a reused pid.
+        // Each ancestor must be the process its child's record says (by
+        // start time), not a later one with a reused pid.
+        let same = |pid: u32, start: u64| {
+            running.get(pid).and_then(|p| p.ids.as_ref().filter(|i| i.start == start).map(|i| (p, i)))
+        };
+        ctx.parent_exec_id = same(e.ppid, ctx.parent_start_boottime).map(|(_, i)| i.exec_id.clone());
         let (mut pid, mut start) = (e.ppid, ctx.parent_start_boottime);
         while ctx.ancestry.len() < self.ancestry {
-            let Some(a) = self.seen.get(&pid).filter(|a| a.start == start) else { break };
-            ctx.ancestry.push(Ancestor { pid, comm: a.comm.clone(), exec_id: a.exec_id.clone() });
-            (pid, start) = (a.ppid, a.parent_start);
+            let Some((a, ids)) = same(pid, start) else { break };
+            ctx.ancestry.push(Ancestor { pid, comm: a.comm.clone(), exec_id: ids.exec_id.clone() });
+            (pid, start) = (a.ppid, ids.parent_start);
         }
-        if e.ret != 0 {
-            return;
-        }
-        let seen = Seen {
+        (e.ret == 0).then(|| Ids {
             exec_id: ctx.exec_id.clone(),
-            comm: e.comm.clone(),
-            ppid: e.ppid,
             start: ctx.start_boottime,
             parent_start: ctx.parent_start_boottime,
-        };
-        if self.seen.insert(e.pid, seen).is_none() {
-            self.order.push_back(e.pid);
-            while self.seen.len() > SEEN_MAX {
-                match self.order.pop_front() {
-                    Some(old) => {
-                        self.seen.remove(&old);
-                        if self.forgotten == 0 {
-                            crate::escape::note(&format!(
-                                "execsnoop: WARNING: more than {SEEN_MAX} processes' execs seen: the oldest are \
-                                 forgotten, so parent_exec_id and --ancestry of their children stop short"
-                            ));
-                        }
-                        self.forgotten += 1;
-                    }
-                    None => break,
-                }
-            }
-        }
+        })
     }
 }
 
@@ -262,59 +221,69 @@ mod tests {
         }))
     }
 
+    /// The pipe's part: enrich, then the running table takes the exec.
+    fn run(en: &mut Enrich, running: &mut Running, e: &mut Exec) {
+        let ids = en.exec(e, running);
+        running.exec(e, ids, &mut Vec::new());
+    }
+
     /// Exec ids from the kernel's facts; the parent's when its exec was
-    /// seen and it is the same process; the chain as far as it was seen.
+    /// seen and it is the same process; the chain as far as it was seen,
+    /// through ancestors that have ended.
     #[test]
     fn exec_ids_parents_and_ancestry() {
         let mut config = crate::config::for_tests(&["--context", "--ancestry", "5"]);
         config.context.hierarchy = None;
         let mut en = Enrich::new(&config);
         en.cgroups = None;
+        let mut running = Running::new(true, en.forms_ids());
         let boot = en.boot.clone();
         let mut sh = Exec { pid: 10, ppid: 1, comm: b"sh".to_vec(), context: ctx(100, 1, 5), ..Exec::default() };
-        en.exec(&mut sh);
+        run(&mut en, &mut running, &mut sh);
         let sh_ctx = sh.context.clone().unwrap();
         assert_eq!(sh_ctx.exec_id, format!("{boot}-10-100-1"));
         assert_eq!(sh_ctx.parent_exec_id, None, "pid 1's exec was not seen");
         let mut inner = Exec { pid: 11, ppid: 10, comm: b"sh".to_vec(), context: ctx(200, 1, 100), ..Exec::default() };
-        en.exec(&mut inner);
+        run(&mut en, &mut running, &mut inner);
+        // The outer shell ends before its grandchild execs.
+        running.exit(&crate::event::Exit { pid: 10, exec_ts_ns: 0, ..Default::default() });
         let mut t = Exec { pid: 12, ppid: 11, comm: b"true".to_vec(), context: ctx(300, 1, 200), ..Exec::default() };
-        en.exec(&mut t);
+        run(&mut en, &mut running, &mut t);
         let c = t.context.unwrap();
         assert_eq!(c.parent_exec_id.as_deref(), Some(format!("{boot}-11-200-1").as_str()));
         let chain: Vec<(u32, String)> = c.ancestry.iter().map(|a| (a.pid, a.exec_id.clone())).collect();
         assert_eq!(chain, [(11, format!("{boot}-11-200-1")), (10, format!("{boot}-10-100-1"))]);
         // A later process with a reused pid 11 is not the parent seen.
         let mut other = Exec { pid: 13, ppid: 11, comm: b"x".to_vec(), context: ctx(400, 1, 999), ..Exec::default() };
-        en.exec(&mut other);
+        run(&mut en, &mut running, &mut other);
         assert_eq!(other.context.unwrap().parent_exec_id, None);
     }
 
-    /// The table of parents is bounded: beyond SEEN_MAX processes the
-    /// oldest are forgotten, and counted.
+    /// The table of parents is bounded: beyond RUNNING_MAX processes the
+    /// oldest are forgotten, and counted; the newest keep their chains.
     #[test]
     fn the_table_of_parents_is_bounded_and_counts_what_it_forgets() {
         let mut config = crate::config::for_tests(&["--context", "--ancestry", "3"]);
         config.context.hierarchy = None;
         let mut en = Enrich::new(&config);
         en.cgroups = None;
-        let n = SEEN_MAX as u32 + 10;
+        let mut running = Running::new(true, true);
+        let n = crate::running::RUNNING_MAX as u32 + 10;
         for pid in 1..=n {
             let mut e = Exec {
                 pid,
                 ppid: pid - 1,
+                ts_ns: u64::from(pid),
                 comm: b"x".to_vec(),
                 context: ctx(u64::from(pid), 1, u64::from(pid) - 1),
                 ..Exec::default()
             };
-            en.exec(&mut e);
+            run(&mut en, &mut running, &mut e);
         }
-        assert_eq!(en.seen.len(), SEEN_MAX);
-        assert_eq!(en.order.len(), SEEN_MAX);
-        assert_eq!(en.forgotten(), 10);
-        // The newest still have their chains; pid 1's parent is long gone.
+        assert_eq!(running.iter().count(), crate::running::RUNNING_MAX);
+        assert_eq!(running.forgotten(), 10);
         let mut e = Exec { pid: n + 1, ppid: n, context: ctx(u64::from(n) + 1, 1, u64::from(n)), ..Exec::default() };
-        en.exec(&mut e);
+        run(&mut en, &mut running, &mut e);
         assert_eq!(e.context.unwrap().ancestry.len(), 3);
     }
 
@@ -339,19 +308,19 @@ mod tests {
             (u64::MAX, None),
         ] {
             e.cgroup_id = cgroup_id;
-            enrich.exec(&mut e);
+            enrich.exec(&mut e, &Running::default());
             assert_eq!(e.cgroup.as_deref(), want);
             assert_eq!(e.container, None);
         }
         e.cgroup_id = id(&format!("libpod_parent/libpod-{ID}"));
-        enrich.exec(&mut e);
+        enrich.exec(&mut e, &Running::default());
         assert_eq!(e.container.as_ref().map(|c| (c.runtime, c.id.as_str())), Some(("podman", ID)));
         let _ = std::fs::remove_dir_all(&dir);
         // Not asked for: nothing is looked up.
         let mut none = Enrich::new(&crate::config::for_tests(&[]));
         e.cgroup = None;
         e.container = None;
-        none.exec(&mut e);
+        none.exec(&mut e, &Running::default());
         assert_eq!((e.cgroup, e.container), (None, None));
     }
 }

@@ -500,6 +500,22 @@ impl Record {
     }
 }
 
+/// `--wait`: how the program of a held exec record ended, when the record
+/// is written ([`crate::wait`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Fate {
+    /// Its process exited.
+    Exited(Exit),
+    /// The same process exec'd again (env -> bash): the program ended by
+    /// being replaced, not by exiting.
+    Replaced,
+    /// Still running: when tracing ended, or written early (the hold's
+    /// bound).
+    Running,
+    /// A failed attempt: it never ran.
+    Failed,
+}
+
 /// Totals over a whole run, for the closing summary.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Totals {

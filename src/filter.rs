@@ -16,7 +16,8 @@
 //!   the others refuse it; every source follows the `-p` tree).
 //!
 //! An exit record (`-e`, `--wait`, `--summary`) of a process that exec'd
-//! while traced is kept when that exec was kept (whichever stage filtered
+//! while traced is kept when that exec was kept (the running table,
+//! [`crate::running`], remembers which were) (whichever stage filtered
 //! it, the kernel or this one). One of a process that did not exec while
 //! traced (a forked child running its parent's program, or one running when
 //! tracing started) is kept when it passes the filters itself: `-P` on its
@@ -24,12 +25,11 @@
 //! name on its program's name, and never with `-l` (it has no command line
 //! of its own). With no filter at all, every exit is kept.
 
-use std::collections::HashMap;
-
 use regex::bytes::Regex;
 
 use crate::config::{KernelFilter, UserFilter};
 use crate::event::{Exec, Exit};
+use crate::running::Running;
 use crate::source::Applies;
 
 /// The selection of one run.
@@ -50,9 +50,9 @@ pub struct Select {
     /// The joined command line, reused for every record (no allocation in
     /// steady state).
     joined: Vec<u8>,
-    /// With exit records and any filter: pid -> exec timestamp of kept execs
-    /// whose exit has not come yet (a later exec of the pid replaces it).
-    kept_running: Option<HashMap<u32, u64>>,
+    /// With exit records and any filter: an exit is shown only when its
+    /// exec was (asked of the running table).
+    joins_exits: bool,
 }
 
 impl Select {
@@ -60,7 +60,7 @@ impl Select {
     /// (`--container`; the id is read off the cgroup path, in user space).
     pub fn with_container(mut self, prefix: Option<String>) -> Select {
         if prefix.is_some() && self.exits {
-            self.kept_running.get_or_insert_with(HashMap::new);
+            self.joins_exits = true;
         }
         self.container = prefix;
         self
@@ -84,34 +84,29 @@ impl Select {
             container: None,
             exits,
             joined: Vec::new(),
-            kept_running: (exits && active).then(HashMap::new),
+            joins_exits: exits && active,
         }
+    }
+
+    /// Whether an exit's visibility depends on its exec's (the running
+    /// table must remember which execs were kept).
+    pub fn joins_exits(&self) -> bool {
+        self.joins_exits
     }
 
     /// Whether an exec record (or a failed attempt) should be shown.
     pub fn keep(&mut self, e: &Exec) -> bool {
-        let keep = self.matches(e);
-        if e.ret == 0
-            && let Some(map) = &mut self.kept_running
-        {
-            if keep {
-                map.insert(e.pid, e.ts_ns);
-            } else {
-                map.remove(&e.pid);
-            }
-        }
-        keep
+        self.matches(e)
     }
 
-    /// Whether an exit record should be shown.
-    pub fn keep_exit(&mut self, x: &Exit) -> bool {
-        let Some(map) = &mut self.kept_running else { return true };
+    /// Whether an exit record should be shown; `running` says whether its
+    /// exec was kept.
+    pub fn keep_exit(&self, x: &Exit, running: &Running) -> bool {
+        if !self.joins_exits {
+            return true;
+        }
         if x.execed() {
-            let joined = map.get(&x.pid) == Some(&x.exec_ts_ns);
-            if joined {
-                map.remove(&x.pid);
-            }
-            return joined;
+            return running.of_exit(x).is_some_and(|p| p.kept);
         }
         // Its container is not known: with --container, not shown.
         self.line.is_none()
@@ -167,6 +162,34 @@ mod tests {
         KernelFilter { args_cap: 1, ppid, uid, cgroup: None, fails: false, track: false, exits: false, pid: None }
     }
 
+    /// A selection with the running table beside it, as the pipe plays
+    /// them: the table takes every exec and remembers whether it was kept;
+    /// an exit is judged, then ends its entry.
+    struct Piped {
+        f: Select,
+        running: Running,
+    }
+
+    impl Piped {
+        fn new(f: Select) -> Piped {
+            let on = f.joins_exits();
+            Piped { f, running: Running::new(on, false) }
+        }
+        fn keep(&mut self, e: &Exec) -> bool {
+            self.running.exec(e, None, &mut Vec::new());
+            let keep = self.f.keep(e);
+            if let Some(p) = self.running.of_exec_mut(e.pid, e.ts_ns) {
+                p.kept = keep;
+            }
+            keep
+        }
+        fn keep_exit(&mut self, x: &Exit) -> bool {
+            let keep = self.f.keep_exit(x, &self.running);
+            self.running.exit(x);
+            keep
+        }
+    }
+
     fn names(re: &str) -> Select {
         user(Some(re), None, false)
     }
@@ -177,7 +200,7 @@ mod tests {
 
     #[test]
     fn exits_follow_their_exec() {
-        let mut f = user(Some("^sl"), None, true);
+        let mut f = Piped::new(user(Some("^sl"), None, true));
         let sleep = Exec { pid: 5, ts_ns: 100, comm: b"sleep".to_vec(), ..Exec::default() };
         let ls = Exec { pid: 6, ts_ns: 101, comm: b"ls".to_vec(), ..Exec::default() };
         assert!(f.keep(&sleep));
@@ -188,7 +211,7 @@ mod tests {
         assert!(!f.keep_exit(&exit(6, 101, b"ls")));
         assert!(f.keep_exit(&exit(9, 0, b"sleepy")), "fork-only child of a kept program");
         assert!(!f.keep_exit(&exit(9, 0, b"bash")));
-        let mut all = user(None, None, true);
+        let mut all = Piped::new(user(None, None, true));
         assert!(all.keep_exit(&exit(1, 0, b"x")));
     }
 
@@ -269,7 +292,7 @@ mod tests {
     #[test]
     fn ppid_and_uid_hold_for_execs_and_exits() {
         let k = kernel(Some(7), Some(65534));
-        let mut user_space = Select::new(&UserFilter::default(), &k, Applies::default(), true);
+        let mut user_space = Piped::new(Select::new(&UserFilter::default(), &k, Applies::default(), true));
         let e = |pid, ppid, uid, ts_ns| Exec { pid, ppid, uid, ts_ns, ..Exec::default() };
         assert!(user_space.keep(&e(10, 7, 65534, 1)));
         assert!(!user_space.keep(&e(11, 7, 0, 2)), "root's exec");
@@ -286,7 +309,7 @@ mod tests {
         // arrives, so its exit (which the kernel does not send either) would
         // not be joined; execs that arrive are not judged again.
         let all = Applies { ppid: true, uid: true, cgroup: true, tree: true };
-        let mut kernel_side = Select::new(&UserFilter::default(), &k, all, true);
+        let mut kernel_side = Piped::new(Select::new(&UserFilter::default(), &k, all, true));
         assert!(kernel_side.keep(&e(30, 1, 0, 5)), "already filtered by the source");
         assert!(!kernel_side.keep_exit(&x(31, 7, Some(0), 6)), "an exec never seen");
         assert!(kernel_side.keep_exit(&x(30, 1, Some(0), 5)));

@@ -8,6 +8,11 @@
 //! stdout (ends tracing promptly, status 0, even when no record is pending),
 //! flushing (every batch on a terminal, at least every 100 ms into a pipe or
 //! file), and `-d` (collect, then write in time order).
+//!
+//! Between the source and the sink runs the pipe ([`Pipe`]): enrich →
+//! select → redact → observers (metrics, summary) → `--wait` → `-d` hold →
+//! sink, with the one running table ([`crate::running`]) that enrichment,
+//! selection, the summary and `--wait` read. Sinks only format.
 
 use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
@@ -19,13 +24,16 @@ use std::time::{Duration, Instant};
 pub use crate::escape::note;
 use crate::config::Config;
 use crate::enrich::Enrich;
-use crate::event::{Record, Totals};
+use crate::event::{Fate, Record, Totals};
 use crate::filter::Select;
 use crate::loss::OutputLoss;
 use crate::metrics::Metrics;
 use crate::redact::Redact;
+use crate::running::{Proc, Running};
 use crate::sink::Sink;
 use crate::source::{Source, SourceKind};
+use crate::summary::Summarize;
+use crate::wait::{Ended as Held, Wait};
 
 /// Longest time output may sit in the buffer while records flow.
 pub const FLUSH_EVERY: Duration = Duration::from_millis(100);
@@ -118,16 +126,8 @@ pub fn run(
     let stdout_is_tty = watch.stdout_is_tty;
     let stdout_fd = watch.stdout.map_or(-1, |fd| fd.as_raw_fd());
     let command_fd = watch.command;
-    let mut pipe = Pipe {
-        metrics: watch.metrics,
-        select: Select::new(&config.user, &config.kernel, kind.info().applies, config.kernel.exits)
-            .with_container(config.context.container.clone()),
-        enrich: Enrich::new(config),
-        redact: Redact::new(&config.context).map_err(|e| io::Error::other(format!("redaction rules: {e}")))?,
-        totals: Totals::default(),
-        buffer: config.duration.is_some(),
-        buffered: Vec::new(),
-    };
+    let redact = Redact::new(&config.context).map_err(|e| io::Error::other(format!("redaction rules: {e}")))?;
+    let mut pipe = Pipe::new(config, kind, watch.metrics, redact);
     let start = Instant::now();
     let deadline = config.duration.map(|d| start + d);
     let mut last_flush = Instant::now();
@@ -204,78 +204,201 @@ pub fn run(
     Ok((ended, pipe.totals))
 }
 
-/// The stages between the source and the sink: enrich, select, count,
-/// redact, and (with `-d`) hold until the end.
+/// The stages between the source and the sink, in order: enrich, select,
+/// redact, the observers (metrics, summary), `--wait`, and `-d`'s hold;
+/// with the running table they share.
 struct Pipe {
     metrics: Option<Arc<Metrics>>,
     select: Select,
     enrich: Enrich,
     redact: Redact,
     totals: Totals,
-    /// `-d`: records are written at the end, in time order.
-    buffer: bool,
-    buffered: Vec<Record>,
+    running: Running,
+    summary: Option<Summarize>,
+    wait: Option<Wait>,
+    /// `-d`: what would be written, held to the end and written in time
+    /// order.
+    hold: Option<Vec<Out>>,
+    /// Reused: entries the running table let go of, records `--wait` wrote.
+    released: Vec<Proc>,
+    held: Vec<Held>,
+}
+
+/// What the stages hand the sink (as large as a record: held only by `-d`).
+#[allow(clippy::large_enum_variant)]
+enum Out {
+    Record(Record),
+    Ended(Held),
+}
+
+impl Out {
+    fn ts_ns(&self) -> u64 {
+        match self {
+            Out::Record(r) => r.ts_ns(),
+            Out::Ended(h) => h.ts_ns,
+        }
+    }
 }
 
 impl Pipe {
-    fn handle(&mut self, mut rec: Record, sink: &mut dyn Sink) -> io::Result<()> {
-        match &mut rec {
-            Record::Exec(e) => {
+    fn new(config: &Config, kind: SourceKind, metrics: Option<Arc<Metrics>>, redact: Redact) -> Pipe {
+        let exits = config.kernel.exits;
+        let select = Select::new(&config.user, &config.kernel, kind.info().applies, exits)
+            .with_container(config.context.container.clone());
+        let enrich = Enrich::new(config);
+        let summary = config.summary.then(|| Summarize::new(config.kernel.fails));
+        let wait = config.wait.then(Wait::default);
+        // The table only when a stage reads it.
+        let on = enrich.forms_ids() || (exits && (select.joins_exits() || summary.is_some() || wait.is_some()));
+        Pipe {
+            metrics,
+            running: Running::new(on, enrich.forms_ids()),
+            select,
+            enrich,
+            redact,
+            totals: Totals::default(),
+            summary,
+            wait,
+            hold: config.duration.is_some().then(Vec::new),
+            released: Vec::new(),
+            held: Vec::new(),
+        }
+    }
+
+    fn handle(&mut self, rec: Record, sink: &mut dyn Sink) -> io::Result<()> {
+        match rec {
+            Record::Exec(mut e) => {
                 self.totals.received += 1;
                 if let Some(m) = &self.metrics {
                     m.received();
                 }
                 // Before selection: a filter may need what it adds (the
-                // container), and the ancestry table sees every exec.
-                self.enrich.exec(e);
-                if !self.select.keep(e) {
-                    return Ok(());
+                // container), and the running table takes every exec.
+                let ids = self.enrich.exec(&mut e, &self.running);
+                let replaced = self.running.exec(&e, ids, &mut self.released);
+                let keep = self.select.keep(&e);
+                if keep && let Some(p) = self.running.of_exec_mut(e.pid, e.ts_ns) {
+                    p.kept = true;
                 }
-                self.totals.shown += 1;
-                self.redact.exec(e);
+                if let Some(w) = &mut self.wait {
+                    if let Some(old) = replaced {
+                        w.released(old, Fate::Replaced, e.ts_ns, &mut self.held);
+                    }
+                    for p in self.released.drain(..) {
+                        w.released(p, Fate::Running, e.ts_ns, &mut self.held);
+                    }
+                } else {
+                    self.released.clear();
+                }
+                if keep {
+                    self.totals.shown += 1;
+                    self.redact.exec(&mut e);
+                    if let Some(s) = &mut self.summary {
+                        s.exec(&e);
+                    }
+                    let rec = Record::Exec(e);
+                    if let Some(m) = &self.metrics {
+                        m.record(&rec);
+                    }
+                    match (&mut self.wait, rec) {
+                        (Some(w), Record::Exec(e)) => w.exec(Box::new(e), &mut self.running, &mut self.held),
+                        (_, rec) => self.out(Out::Record(rec), sink)?,
+                    }
+                }
+                self.write_held(sink)
             }
             Record::Exit(x) => {
-                if !self.select.keep_exit(x) {
-                    return Ok(());
+                if self.select.keep_exit(&x, &self.running) {
+                    if let Some(s) = &mut self.summary {
+                        s.exit(&x);
+                    }
+                    let taken = match &mut self.wait {
+                        Some(w) => w.exit(&x, &mut self.running, &mut self.held),
+                        None => false,
+                    };
+                    self.running.exit(&x);
+                    let rec = Record::Exit(x);
+                    if let Some(m) = &self.metrics {
+                        m.record(&rec);
+                    }
+                    if !taken {
+                        self.out(Out::Record(rec), sink)?;
+                    }
+                    return self.write_held(sink);
                 }
+                self.running.exit(&x);
+                Ok(())
             }
-            Record::Lost(l) => self.totals.lost += l.count,
+            Record::Lost(l) => {
+                self.totals.lost += l.count;
+                let rec = Record::Lost(l);
+                if let Some(m) = &self.metrics {
+                    m.record(&rec);
+                }
+                self.out(Out::Record(rec), sink)
+            }
         }
-        if let Some(m) = &self.metrics {
-            m.record(&rec);
-        }
-        if self.buffer {
-            self.buffered.push(rec);
-            return Ok(());
-        }
-        write(sink, &rec)
     }
 
-    /// The last drain after detaching, the `-d` records in time order, and
-    /// the sink's closing record.
+    /// What `--wait` let go of, to the sink (or `-d`'s hold).
+    fn write_held(&mut self, sink: &mut dyn Sink) -> io::Result<()> {
+        if self.held.is_empty() {
+            return Ok(());
+        }
+        let mut held = std::mem::take(&mut self.held);
+        for h in held.drain(..) {
+            self.out(Out::Ended(h), sink)?;
+        }
+        self.held = held;
+        Ok(())
+    }
+
+    fn out(&mut self, out: Out, sink: &mut dyn Sink) -> io::Result<()> {
+        match &mut self.hold {
+            Some(hold) => {
+                hold.push(out);
+                Ok(())
+            }
+            None => write(sink, &out),
+        }
+    }
+
+    /// The last drain after detaching, what `--wait` still holds, the `-d`
+    /// records in time order, the summary, and the sink's closing record.
     fn finish(&mut self, source: &mut dyn Source, sink: &mut dyn Sink) -> io::Result<()> {
         source.drain(&mut |rec: Record| self.handle(rec, sink))?;
-        let mut buffered = std::mem::take(&mut self.buffered);
-        buffered.sort_by_key(Record::ts_ns);
-        for rec in &buffered {
-            write(sink, rec)?;
+        if let Some(w) = &mut self.wait {
+            w.finish(&mut self.running, &mut self.held);
         }
-        if self.enrich.forgotten() > 0 {
+        self.write_held(sink)?;
+        if let Some(mut hold) = self.hold.take() {
+            // Stable: what --wait wrote at the end stays in exec order.
+            hold.sort_by_key(Out::ts_ns);
+            for out in &hold {
+                write(sink, out)?;
+            }
+        }
+        if self.running.forgotten() > 0 {
             note(&format!(
-                "execsnoop: WARNING: {} execs were forgotten from the table of parents (parent_exec_id, --ancestry)",
-                self.enrich.forgotten()
+                "execsnoop: WARNING: {} running processes were forgotten from the running table (their exits, \
+                 parent_exec_id and --ancestry)",
+                self.running.forgotten()
             ));
+        }
+        if let Some(s) = &self.summary {
+            sink.summary(&s.table(&self.running))?;
         }
         sink.finish(&self.totals)?;
         sink.flush()
     }
 }
 
-fn write(sink: &mut dyn Sink, rec: &Record) -> io::Result<()> {
-    match rec {
-        Record::Exec(e) => sink.exec(e),
-        Record::Exit(x) => sink.exit(x),
-        Record::Lost(l) => sink.lost(l),
+fn write(sink: &mut dyn Sink, out: &Out) -> io::Result<()> {
+    match out {
+        Out::Record(Record::Exec(e)) => sink.exec(e),
+        Out::Record(Record::Exit(x)) => sink.exit(x),
+        Out::Record(Record::Lost(l)) => sink.lost(l),
+        Out::Ended(h) => sink.ended(&h.exec, &h.fate),
     }
 }
 

@@ -319,7 +319,7 @@ use base64::engine::general_purpose::STANDARD;
 
 use crate::errno;
 use crate::event::{Exec, Exit, ExitStatus, Lost, Totals};
-use crate::sink::summary::{CommandCost, Summary};
+use crate::summary::{CommandCost, Summary};
 use crate::sink::{Clock, Sink};
 
 /// Which groups of context fields exec records carry (each asked for by

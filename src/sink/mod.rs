@@ -12,7 +12,6 @@
 pub(crate) mod column;
 pub mod file;
 pub(crate) mod json;
-pub(crate) mod summary;
 pub(crate) mod syslog;
 pub(crate) mod text;
 
@@ -24,7 +23,8 @@ use std::path::PathBuf;
 use file::Rotation;
 use syslog::SyslogOptions;
 use text::TextOptions;
-use crate::event::{Exec, Exit, Lost, LostKind, Totals};
+use crate::event::{Exec, Exit, Fate, Lost, LostKind, Totals};
+use crate::summary::Summary;
 use crate::loss::OutputLoss;
 
 /// How records are written.
@@ -56,9 +56,6 @@ pub struct SinkRequest {
     pub cgroups: bool,
     /// The JSON context fields asked for.
     pub(crate) fields: json::ContextFields,
-    /// `--summary`, and whether failed attempts (`-x`) are counted in it.
-    pub summary: bool,
-    pub fails: bool,
 }
 
 /// A destination for records.
@@ -73,9 +70,19 @@ pub trait Sink {
     /// A process ended (only with `-e`, `--wait` or `--summary`; its exec, if
     /// it had one while traced, passed the filters).
     fn exit(&mut self, x: &Exit) -> io::Result<()>;
-    /// `--summary`: the table of commands by cost, written when tracing
-    /// ends, just before [`Sink::finish`].
-    fn summary(&mut self, s: &summary::Summary) -> io::Result<()>;
+    /// `--wait`: an exec record held until its program ended, with how it
+    /// did ([`crate::wait`]). Text writes one row; by default, the exec
+    /// record and then its exit record.
+    fn ended(&mut self, e: &Exec, fate: &Fate) -> io::Result<()> {
+        self.exec(e)?;
+        match fate {
+            Fate::Exited(x) => self.exit(x),
+            Fate::Replaced | Fate::Running | Fate::Failed => Ok(()),
+        }
+    }
+    /// `--summary`: the table of commands by cost ([`crate::summary`]),
+    /// written when tracing ends, just before [`Sink::finish`].
+    fn summary(&mut self, s: &Summary) -> io::Result<()>;
     /// Push buffered output to its destination.
     fn flush(&mut self) -> io::Result<()>;
     /// Tracing has ended; write any closing record.
@@ -129,7 +136,7 @@ pub fn build<'a, W: io::Write + 'a, E: io::Write + 'a>(
     losses: Arc<OutputLoss>,
 ) -> io::Result<Box<dyn Sink + 'a>> {
     let (cgroups, fields) = (req.cgroups, req.fields);
-    let sink: Box<dyn Sink + 'a> = match (&req.destination, &req.format) {
+    Ok(match (&req.destination, &req.format) {
         (Destination::Syslog(opts), _) => {
             let json = json::JsonSink::new(Vec::new(), clock).with_cgroups(cgroups).with_context(fields);
             Box::new(syslog::SyslogSink::new(json, opts.clone(), clock, err, losses)?)
@@ -138,6 +145,5 @@ pub fn build<'a, W: io::Write + 'a, E: io::Write + 'a>(
             Box::new(text::TextSink::new(out, err, opts.clone(), clock).with_cgroups(cgroups))
         }
         (_, OutputFormat::Json) => Box::new(json::JsonSink::new(out, clock).with_cgroups(cgroups).with_context(fields)),
-    };
-    Ok(if req.summary { Box::new(summary::SummarySink::new(sink, req.fails)) } else { sink })
+    })
 }

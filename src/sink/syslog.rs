@@ -51,7 +51,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::json::{JsonSink, push_rfc3339_digits};
-use super::{Clock, Sink, summary::Summary};
+use super::{Clock, Sink};
+use crate::summary::Summary;
 use crate::event::{Exec, Exit, Lost, Totals};
 use crate::loss::OutputLoss;
 

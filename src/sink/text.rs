@@ -56,10 +56,10 @@
 use std::io::{self, Write};
 
 use crate::escape::{escape_into, shell_quote_into};
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 
-use crate::event::{Exec, Exit, ExitStatus, Lost, Totals};
-use crate::sink::summary::Summary;
+use crate::event::{Exec, Exit, ExitStatus, Fate, Lost, Totals};
+use crate::summary::Summary;
 use crate::sink::column::{self, Align, Col, OnExit};
 use crate::sink::{Clock, Sink};
 
@@ -126,27 +126,7 @@ pub struct TextSink<W, E> {
     line: Vec<u8>,
     /// Where the EXIT/TIME(s)/CPU(s) columns go in `line` (after RET).
     exit_cols_at: usize,
-    /// `--wait`: rows of processes still running, by pid: the exec's
-    /// timestamp, its formatted row and where its exit columns go.
-    waiting: HashMap<u32, (u64, Vec<u8>, usize)>,
-    /// Bytes of rows held in `waiting`, at most `wait_hold_max`: beyond, the
-    /// oldest are written at once (see [`WAIT_HOLD_MAX`]), `wait_early` of
-    /// them so far.
-    wait_bytes: usize,
-    wait_hold_max: usize,
-    wait_early: u64,
-    /// `(pid, exec timestamp)` of the held rows, oldest first (some already
-    /// gone: skipped when met).
-    wait_order: VecDeque<(u32, u64)>,
 }
-
-/// `--wait` holds at most this many bytes of rows of running processes.
-/// Each row can carry all of a process's arguments (`--arg-bytes`, escaped:
-/// up to four times as long), and any user can keep many processes
-/// running: beyond this, the oldest rows are written at once, as `running`,
-/// and their exits are not shown; stderr says so when it first happens and
-/// how many at the end.
-pub const WAIT_HOLD_MAX: usize = 64 << 20;
 
 impl<W: Write, E: Write> TextSink<W, E> {
     /// A sink writing rows to `out` and warnings to `err`.
@@ -167,11 +147,6 @@ impl<W: Write, E: Write> TextSink<W, E> {
             wall: WallClock::default(),
             line: Vec::with_capacity(4096),
             exit_cols_at: 0,
-            waiting: HashMap::new(),
-            wait_bytes: 0,
-            wait_hold_max: WAIT_HOLD_MAX,
-            wait_early: 0,
-            wait_order: VecDeque::new(),
         }
     }
 
@@ -255,40 +230,6 @@ impl<W: Write, E: Write> TextSink<W, E> {
             // the --wait columns are written by their callers.
             _ => {}
         }
-    }
-
-    /// `--wait`: write the oldest held rows, as running, while more than
-    /// `wait_hold_max` bytes of rows are held.
-    fn hold_within_bounds(&mut self) -> io::Result<()> {
-        while self.wait_bytes > self.wait_hold_max {
-            let Some((pid, ts)) = self.wait_order.pop_front() else { break };
-            if self.waiting.get(&pid).is_none_or(|w| w.0 != ts) {
-                continue;
-            }
-            let Some((_, mut row, at)) = self.waiting.remove(&pid) else { continue };
-            self.wait_bytes -= row.capacity();
-            if self.wait_early == 0 {
-                self.out.flush()?;
-                writeln!(
-                    self.err,
-                    "WARNING: --wait holds at most {} MiB of rows of running processes: the oldest are written now, as running, and their ends are not shown",
-                    self.wait_hold_max >> 20
-                )?;
-            }
-            self.wait_early += 1;
-            let mut cols = Vec::with_capacity(32);
-            push_wait_cols(&mut cols, None);
-            row.splice(at..at, cols);
-            self.out.write_all(&row)?;
-        }
-        // Entries of rows no longer held are dropped when met; keep the
-        // queue from outgrowing the table by rebuilding it now and then.
-        if self.wait_order.len() > 2 * self.waiting.len() + 1024 {
-            let mut order: Vec<(u32, u64)> = self.waiting.iter().map(|(&pid, w)| (pid, w.0)).collect();
-            order.sort_by_key(|&(_, ts)| ts);
-            self.wait_order = order.into();
-        }
-        Ok(())
     }
 
     /// Indentation for `--tree`.
@@ -437,27 +378,27 @@ impl<W: Write, E: Write> Sink for TextSink<W, E> {
     }
 
     fn exec(&mut self, e: &Exec) -> io::Result<()> {
+        if self.opts.exits == ExitDisplay::Wait {
+            // Under --wait every exec comes with its fate (`ended`).
+            return self.ended(e, if e.ret == 0 { &Fate::Running } else { &Fate::Failed });
+        }
+        self.format_exec(e);
+        self.out.write_all(&self.line)
+    }
+
+    /// `--wait`: the exec's row with how its program ended.
+    fn ended(&mut self, e: &Exec, fate: &Fate) -> io::Result<()> {
         self.format_exec(e);
         if self.opts.exits == ExitDisplay::Wait {
-            if e.ret == 0 {
-                // Printed when the process ends (or at the end, still running).
-                // A copy of the exact length: `line` is kept for reuse.
-                let row = self.line.clone();
-                let at = self.exit_cols_at;
-                self.wait_bytes += row.capacity();
-                self.wait_order.push_back((e.pid, e.ts_ns));
-                if let Some((_, mut old, old_at)) = self.waiting.insert(e.pid, (e.ts_ns, row, at)) {
-                    // The same process exec'd again (env -> bash): its earlier
-                    // program ended by being replaced, not by exiting.
-                    self.wait_bytes -= old.capacity();
-                    old.splice(old_at..old_at, WAIT_REPLACED.iter().copied());
-                    self.out.write_all(&old)?;
-                }
-                return self.hold_within_bounds();
+            let mut cols = Vec::with_capacity(32);
+            match fate {
+                Fate::Exited(x) => push_wait_cols(&mut cols, Some(x)),
+                Fate::Running => push_wait_cols(&mut cols, None),
+                Fate::Replaced => cols.extend_from_slice(WAIT_REPLACED),
+                Fate::Failed => cols.extend_from_slice(WAIT_BLANK),
             }
-            // A failed attempt never runs: shown at once, exit columns blank.
             let at = self.exit_cols_at;
-            self.line.splice(at..at, WAIT_BLANK.iter().copied());
+            self.line.splice(at..at, cols);
         }
         self.out.write_all(&self.line)
     }
@@ -465,19 +406,9 @@ impl<W: Write, E: Write> Sink for TextSink<W, E> {
     fn exit(&mut self, x: &Exit) -> io::Result<()> {
         match self.opts.exits {
             ExitDisplay::Off => Ok(()),
-            ExitDisplay::Wait => {
-                let Some((exec_ts, mut row, at)) = self.waiting.remove(&x.pid) else { return Ok(()) };
-                if x.exec_ts_ns != 0 && x.exec_ts_ns != exec_ts {
-                    // Not the exit of the exec we hold: put it back.
-                    self.waiting.insert(x.pid, (exec_ts, row, at));
-                    return Ok(());
-                }
-                self.wait_bytes -= row.capacity();
-                let mut cols = Vec::with_capacity(32);
-                push_wait_cols(&mut cols, Some(x));
-                row.splice(at..at, cols);
-                self.out.write_all(&row)
-            }
+            // An exit that ends a row comes with it (`ended`); others (a
+            // forked child that never exec'd) get no row of their own.
+            ExitDisplay::Wait => Ok(()),
             ExitDisplay::Lines => {
                 if !x.execed() {
                     // A forked child that never exec'd: counted in the
@@ -565,33 +496,13 @@ impl<W: Write, E: Write> Sink for TextSink<W, E> {
     }
 
     fn finish(&mut self, _totals: &Totals) -> io::Result<()> {
-        if self.wait_early > 0 {
-            self.out.flush()?;
-            writeln!(
-                self.err,
-                "WARNING: {} --wait rows were written before their process ended, as running (more than {} MiB of rows were held)",
-                self.wait_early,
-                self.wait_hold_max >> 20
-            )?;
-        }
-        self.wait_bytes = 0;
-        self.wait_order.clear();
-        // --wait: the processes still running when tracing ended, in exec order.
-        let mut rest: Vec<(u64, Vec<u8>, usize)> = self.waiting.drain().map(|(_, v)| v).collect();
-        rest.sort_by_key(|r| r.0);
-        for (_, mut row, at) in rest {
-            let mut cols = Vec::with_capacity(32);
-            push_wait_cols(&mut cols, None);
-            row.splice(at..at, cols);
-            self.out.write_all(&row)?;
-        }
         // The runner prints the closing summary itself.
         self.out.flush()
     }
 }
 
 /// `--summary`: the label of the row that adds up the commands beyond
-/// [`crate::sink::summary::NAMES_MAX`] names. A process name is at most 15
+/// [`crate::summary::NAMES_MAX`] names. A process name is at most 15
 /// bytes, and escaped it is longer only with a `\` in it: no name can
 /// print as this.
 const OTHER_COMMANDS: &str = "(other commands)";
@@ -1203,55 +1114,37 @@ mod tests {
         TextOptions { exits: ExitDisplay::Wait, ..TextOptions::default() }
     }
 
-    /// --wait holds the rows of running processes: any user can keep many
-    /// running, each with long arguments. Beyond the bound the oldest rows
-    /// are written at once, as running, said on stderr once and counted at
-    /// the end; what stays held never exceeds the bound, and the queue of
-    /// held rows does not outgrow the table.
+    /// --wait: each row carries how its program ended, in the EXIT,
+    /// TIME(s) and CPU(s) columns, under their header (the stage that
+    /// holds the records is `crate::wait`).
     #[test]
-    fn wait_rows_held_within_a_bound() {
+    fn wait_rows_say_how_each_program_ended() {
         let mut s = sink(wait_opts());
-        s.wait_hold_max = 2000;
-        for pid in 1..=100u32 {
-            let mut e = exec(format!("sleep\0{}\0", "x".repeat(90)).as_bytes());
-            e.pid = pid;
-            e.ts_ns = u64::from(pid);
-            s.exec(&e).unwrap();
-            assert!(s.wait_bytes <= 2000 + 200, "{}", s.wait_bytes);
-        }
-        // A process that ends is written with its status; its row is freed.
-        let held = s.waiting.len();
-        assert!(held < 100 && held > 5, "{held}");
+        s.header().unwrap();
+        let e = exec(b"sleep\x001\x00");
         let x = Exit {
-            pid: 100,
-            exec_ts_ns: 100,
-            ts_ns: 200,
-            start_ts_ns: 100,
-            status: ExitStatus::Code(0),
+            pid: e.pid,
+            exec_ts_ns: e.ts_ns,
+            ts_ns: e.ts_ns + 1_500_000_000,
+            start_ts_ns: e.ts_ns,
+            cpu_ns: Some(2_000_000),
+            status: ExitStatus::Signal { signo: 9, core_dumped: false },
             ..Exit::default()
         };
+        s.ended(&e, &Fate::Exited(x.clone())).unwrap();
+        s.ended(&e, &Fate::Replaced).unwrap();
+        s.ended(&e, &Fate::Running).unwrap();
+        s.ended(&Exec { ret: -2, ..e.clone() }, &Fate::Failed).unwrap();
+        // An exit that ends no row is not a line of its own.
         s.exit(&x).unwrap();
-        assert_eq!(s.waiting.len(), held - 1);
-        // Many short-lived ones: the queue stays near the table's size.
-        for pid in 1000..5000u32 {
-            let mut e = exec(b"true\0");
-            e.pid = pid;
-            e.ts_ns = u64::from(pid);
-            s.exec(&e).unwrap();
-            s.exit(&Exit { pid, exec_ts_ns: u64::from(pid), ts_ns: u64::from(pid) + 1, ..x.clone() }).unwrap();
-        }
-        assert!(s.wait_order.len() <= 2 * s.waiting.len() + 1025, "{}", s.wait_order.len());
         s.finish(&Totals::default()).unwrap();
-        let (out, err) = s.into_inner();
-        let (out, err) = (String::from_utf8(out).unwrap(), String::from_utf8(err).unwrap());
-        let early = 100 - held;
-        assert_eq!(out.lines().filter(|l| l.contains(" running ")).count(), held - 1 + early, "{out}");
-        assert_eq!(out.lines().count(), 100 + 4000, "every row once");
-        assert_eq!(err.matches("WARNING: --wait holds at most").count(), 1, "{err}");
-        assert!(
-            err.contains(&format!("WARNING: {early} --wait rows were written before their process ended")),
-            "{err}"
-        );
+        let (out, _) = s.into_inner();
+        let out = String::from_utf8(out).unwrap();
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(lines.len(), 5, "{out}");
+        let at = lines[0].find("EXIT").unwrap();
+        let cols: Vec<&str> = lines[1..].iter().map(|l| l[at..].split(" sleep").next().unwrap().trim_end()).collect();
+        assert_eq!(cols, ["SIGKILL     1.500    0.002", "exec            -        -", "running         -        -", "-               -        -"]);
     }
 
     #[test]

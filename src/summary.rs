@@ -1,9 +1,11 @@
-//! `--summary`: which commands cost the most. A sink that passes every
-//! record on to the real output and, on the side, adds up per command name:
-//! execs, failed attempts (`-x`), processes ended, their CPU time and
-//! lifetime, and those still running when tracing ends. When tracing ends it
-//! hands the table, sorted by total CPU, to the output sink to format
-//! ([`Sink::summary`]), before the output's own closing record.
+//! `--summary`: which commands cost the most. An observer in the pipe,
+//! beside the metrics: it sees every record that passed the filters and
+//! adds up per command name: execs, failed attempts (`-x`), processes
+//! ended, their CPU time and lifetime. When tracing ends it makes one
+//! [`Summary`], sorted by total CPU, with the still-running counts taken
+//! from the running table ([`crate::running`]), and the run loop hands it to
+//! the output to render ([`crate::sink::Sink::summary`]) before the output's
+//! own closing record.
 //!
 //! Attribution: an exit counts under the name of the program it ran (its
 //! comm at exit). A forked child that never exec'd (a shell's subshell) runs
@@ -20,10 +22,9 @@
 //! the table's index (one lookup per running process).
 
 use std::collections::HashMap;
-use std::io;
 
-use crate::event::{Exec, Exit, Lost, Totals};
-use crate::sink::Sink;
+use crate::event::{Exec, Exit};
+use crate::running::Running;
 
 /// One command's line in the summary.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -74,30 +75,20 @@ pub struct Summary {
     pub failed_traced: bool,
 }
 
-/// Passes records to `inner` and adds them up.
-pub struct SummarySink<'a> {
-    inner: Box<dyn Sink + 'a>,
+/// Adds up the records that passed the filters.
+#[derive(Debug, Default)]
+pub struct Summarize {
     by_comm: HashMap<Vec<u8>, CommandCost>,
     /// What names beyond [`NAMES_MAX`] brought, and whether any did.
     other: CommandCost,
     folded: bool,
-    /// Execs not yet ended, by pid: exec timestamp and comm. A later exec
-    /// of the same pid replaces its entry (the earlier program is gone).
-    running: HashMap<u32, (u64, Vec<u8>)>,
     failed_traced: bool,
 }
 
-impl<'a> SummarySink<'a> {
-    /// Add a summary to `inner`'s output. `failed_traced`: `-x` is on.
-    pub fn new(inner: Box<dyn Sink + 'a>, failed_traced: bool) -> Self {
-        SummarySink {
-            inner,
-            by_comm: HashMap::new(),
-            other: CommandCost::default(),
-            folded: false,
-            running: HashMap::new(),
-            failed_traced,
-        }
+impl Summarize {
+    /// `failed_traced`: `-x` is on.
+    pub fn new(failed_traced: bool) -> Self {
+        Summarize { failed_traced, ..Summarize::default() }
     }
 
     /// The row of `comm`: its own while there is room for its name, else
@@ -112,13 +103,32 @@ impl<'a> SummarySink<'a> {
             .or_insert_with(|| CommandCost { comm: comm.to_vec(), ..CommandCost::default() })
     }
 
-    /// The table as it stands.
-    pub fn table(&self) -> Summary {
+    /// An exec (or failed attempt) that passed the filters.
+    pub fn exec(&mut self, e: &Exec) {
+        if e.ret < 0 {
+            self.entry(comm_of_path(&e.filename)).failed += 1;
+        } else {
+            self.entry(&e.comm).execs += 1;
+        }
+    }
+
+    /// An exit that passed the filters.
+    pub fn exit(&mut self, x: &Exit) {
+        let c = self.entry(&x.comm);
+        c.exits += 1;
+        c.forks += u64::from(!x.execed());
+        c.cpu_ns += x.cpu_ns.unwrap_or(0);
+        c.lifetime_ns += x.lifetime_ns().unwrap_or(0);
+    }
+
+    /// The table as it stands, with the shown execs still running in
+    /// `running`.
+    pub fn table(&self, running: &Running) -> Summary {
         let mut by_comm = self.by_comm.clone();
         let mut other = self.other.clone();
-        for (_, comm) in self.running.values() {
+        for (_, p) in running.iter().filter(|(_, p)| p.kept && !p.ended) {
             // A name without a row of its own was added to the other row.
-            match by_comm.get_mut(comm) {
+            match by_comm.get_mut(&p.comm) {
                 Some(c) => c.running += 1,
                 None => other.running += 1,
             }
@@ -147,91 +157,36 @@ fn comm_of_path(path: &[u8]) -> &[u8] {
     &base[..base.len().min(15)]
 }
 
-impl Sink for SummarySink<'_> {
-    fn header(&mut self) -> io::Result<()> {
-        self.inner.header()
-    }
-
-    fn exec(&mut self, e: &Exec) -> io::Result<()> {
-        if e.ret < 0 {
-            self.entry(comm_of_path(&e.filename)).failed += 1;
-        } else {
-            self.entry(&e.comm).execs += 1;
-            self.running.insert(e.pid, (e.ts_ns, e.comm.clone()));
-        }
-        self.inner.exec(e)
-    }
-
-    fn exit(&mut self, x: &Exit) -> io::Result<()> {
-        if x.execed() && self.running.get(&x.pid).is_some_and(|(ts, _)| *ts == x.exec_ts_ns) {
-            self.running.remove(&x.pid);
-        }
-        let c = self.entry(&x.comm);
-        c.exits += 1;
-        c.forks += u64::from(!x.execed());
-        c.cpu_ns += x.cpu_ns.unwrap_or(0);
-        c.lifetime_ns += x.lifetime_ns().unwrap_or(0);
-        self.inner.exit(x)
-    }
-
-    fn lost(&mut self, l: &Lost) -> io::Result<()> {
-        self.inner.lost(l)
-    }
-
-    fn summary(&mut self, s: &Summary) -> io::Result<()> {
-        self.inner.summary(s)
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        self.inner.flush()
-    }
-
-    fn finish(&mut self, totals: &Totals) -> io::Result<()> {
-        let table = self.table();
-        self.inner.summary(&table)?;
-        self.inner.finish(totals)
-    }
-}
-
 #[cfg(test)]
 mod tests {
-    use super::*;
-    use crate::event::ExitStatus;
+    use super::{CommandCost, NAMES_MAX, Summarize, Summary};
+    use crate::event::{Exec, Exit, ExitStatus};
+    use crate::running::Running;
 
-    /// Records what reaches the output.
-    #[derive(Default)]
-    struct Seen {
-        summaries: Vec<Summary>,
-        execs: usize,
-        exits: usize,
+    /// The pipe's part, as the run loop plays it: the running table, then
+    /// the observer, for records that all passed the filters.
+    struct Pipe {
+        running: Running,
+        sum: Summarize,
     }
 
-    struct Probe<'s>(&'s mut Seen);
-
-    impl Sink for Probe<'_> {
-        fn header(&mut self) -> io::Result<()> {
-            Ok(())
+    impl Pipe {
+        fn new(failed_traced: bool) -> Pipe {
+            Pipe { running: Running::new(true, false), sum: Summarize::new(failed_traced) }
         }
-        fn exec(&mut self, _: &Exec) -> io::Result<()> {
-            self.0.execs += 1;
-            Ok(())
+        fn exec(&mut self, e: &Exec) {
+            self.running.exec(e, None, &mut Vec::new());
+            if let Some(p) = self.running.of_exec_mut(e.pid, e.ts_ns) {
+                p.kept = true;
+            }
+            self.sum.exec(e);
         }
-        fn exit(&mut self, _: &Exit) -> io::Result<()> {
-            self.0.exits += 1;
-            Ok(())
+        fn exit(&mut self, x: &Exit) {
+            self.sum.exit(x);
+            self.running.exit(x);
         }
-        fn lost(&mut self, _: &Lost) -> io::Result<()> {
-            Ok(())
-        }
-        fn summary(&mut self, s: &Summary) -> io::Result<()> {
-            self.0.summaries.push(s.clone());
-            Ok(())
-        }
-        fn flush(&mut self) -> io::Result<()> {
-            Ok(())
-        }
-        fn finish(&mut self, _: &Totals) -> io::Result<()> {
-            Ok(())
+        fn table(&self) -> Summary {
+            self.sum.table(&self.running)
         }
     }
 
@@ -254,28 +209,23 @@ mod tests {
 
     #[test]
     fn adds_up_sorts_by_cpu_and_counts_running_and_forks() {
-        let mut seen = Seen::default();
-        {
-            let mut s = SummarySink::new(Box::new(Probe(&mut seen)), true);
-            s.exec(&exec(1, 10, b"cc1")).unwrap();
-            s.exec(&exec(2, 11, b"cc1")).unwrap();
-            s.exec(&exec(3, 12, b"sh")).unwrap();
-            s.exec(&exec(4, 13, b"sleep")).unwrap();
-            // A script that execs its real program: replaced, not running.
-            s.exec(&exec(7, 15, b"zcat")).unwrap();
-            s.exec(&exec(7, 16, b"gzip")).unwrap();
-            s.exit(&exit(7, 16, 16, 20, 1, b"gzip")).unwrap();
-            let failed = Exec { ret: -2, filename: b"/usr/local/bin/gcc".to_vec(), ..exec(5, 14, b"make") };
-            s.exec(&failed).unwrap();
-            s.exit(&exit(1, 10, 10, 110, 90, b"cc1")).unwrap();
-            s.exit(&exit(2, 11, 11, 61, 40, b"cc1")).unwrap();
-            // A subshell of sh: never exec'd, counts toward sh.
-            s.exit(&exit(6, 0, 20, 30, 7, b"sh")).unwrap();
-            s.exit(&exit(3, 12, 12, 40, 3, b"sh")).unwrap();
-            s.finish(&Totals::default()).unwrap();
-        }
-        assert_eq!((seen.execs, seen.exits), (7, 5), "every record passes through");
-        let t = &seen.summaries[0];
+        let mut s = Pipe::new(true);
+        s.exec(&exec(1, 10, b"cc1"));
+        s.exec(&exec(2, 11, b"cc1"));
+        s.exec(&exec(3, 12, b"sh"));
+        s.exec(&exec(4, 13, b"sleep"));
+        // A script that execs its real program: replaced, not running.
+        s.exec(&exec(7, 15, b"zcat"));
+        s.exec(&exec(7, 16, b"gzip"));
+        s.exit(&exit(7, 16, 16, 20, 1, b"gzip"));
+        let failed = Exec { ret: -2, filename: b"/usr/local/bin/gcc".to_vec(), ..exec(5, 14, b"make") };
+        s.exec(&failed);
+        s.exit(&exit(1, 10, 10, 110, 90, b"cc1"));
+        s.exit(&exit(2, 11, 11, 61, 40, b"cc1"));
+        // A subshell of sh: never exec'd, counts toward sh.
+        s.exit(&exit(6, 0, 20, 30, 7, b"sh"));
+        s.exit(&exit(3, 12, 12, 40, 3, b"sh"));
+        let t = &s.table();
         let names: Vec<&[u8]> = t.commands.iter().map(|c| c.comm.as_slice()).collect();
         // Ties on CPU: more execs first.
         assert_eq!(names, [&b"cc1"[..], b"sh", b"gzip", b"sleep", b"zcat", b"gcc"]);
@@ -292,28 +242,36 @@ mod tests {
         assert_eq!(t.other, None, "no names beyond the cap");
     }
 
+    /// Only shown execs count as running: one the filters dropped is in the
+    /// running table (for its exit's visibility) but not in the summary.
+    #[test]
+    fn running_counts_only_shown_execs() {
+        let mut s = Pipe::new(false);
+        s.exec(&exec(1, 10, b"shown"));
+        s.running.exec(&exec(2, 11, b"hidden"), None, &mut Vec::new());
+        let t = s.table();
+        assert_eq!(t.total.running, 1);
+        assert_eq!(t.commands.len(), 1);
+    }
+
     /// A user who gives every process a name of its own (an exec of a new
     /// file name, prctl before exiting) gets NAMES_MAX rows, then one row
     /// for all the rest: nothing goes missing from the totals, running ones
     /// included, and the table is built without a scan per running process.
     #[test]
     fn names_beyond_the_cap_share_one_row() {
-        let mut seen = Seen::default();
+        let mut s = Pipe::new(false);
         let n = NAMES_MAX as u32 + 500;
-        {
-            let mut s = SummarySink::new(Box::new(Probe(&mut seen)), false);
-            for i in 0..n {
-                let name = format!("n{i:08}");
-                s.exec(&exec(i + 1, 10, name.as_bytes())).unwrap();
-                if i % 2 == 0 {
-                    s.exit(&exit(i + 1, 10, 10, 20, 3, format!("x{i:08}").as_bytes())).unwrap();
-                }
+        for i in 0..n {
+            let name = format!("n{i:08}");
+            s.exec(&exec(i + 1, 10, name.as_bytes()));
+            if i % 2 == 0 {
+                s.exit(&exit(i + 1, 10, 10, 20, 3, format!("x{i:08}").as_bytes()));
             }
-            // One more process still running under a name beyond the cap.
-            s.exec(&exec(n + 1, 11, b"late")).unwrap();
-            s.finish(&Totals::default()).unwrap();
         }
-        let t = &seen.summaries[0];
+        // One more process still running under a name beyond the cap.
+        s.exec(&exec(n + 1, 11, b"late"));
+        let t = &s.table();
         assert_eq!(t.commands.len(), NAMES_MAX, "rows of their own, at most");
         let other = t.other.as_ref().expect("the rest in one row");
         assert!(other.comm.is_empty());
