@@ -158,21 +158,7 @@ pub fn push_name(out: &mut Vec<u8>, errno: i32) {
         Some(s) => out.extend_from_slice(s.as_bytes()),
         None => {
             out.push(b'E');
-            let mut tmp = [0u8; 11];
-            let mut i = tmp.len();
-            let mut n = errno.unsigned_abs();
-            loop {
-                i -= 1;
-                tmp[i] = b'0' + (n % 10) as u8;
-                n /= 10;
-                if n == 0 {
-                    break;
-                }
-            }
-            if errno < 0 {
-                out.push(b'-');
-            }
-            out.extend_from_slice(&tmp[i..]);
+            crate::format::push_i64(out, errno.into());
         }
     }
 }

@@ -13,6 +13,7 @@ pub mod config;
 pub(crate) mod enrich;
 pub(crate) mod errno;
 pub mod escape;
+pub(crate) mod format;
 pub(crate) mod event;
 pub(crate) mod filter;
 pub(crate) mod lineage;

@@ -50,7 +50,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::json::{JsonSink, push_rfc3339_digits};
+use super::json::JsonSink;
+use crate::format::push_rfc3339;
 use super::{Clock, Sink};
 use crate::summary::Summary;
 use crate::event::{Exec, Exit, Lost, Totals};
@@ -162,7 +163,7 @@ impl<E: Write> SyslogSink<E> {
         if ts_ns == 0 {
             head.push(b'-');
         } else {
-            push_rfc3339_digits(&mut head, self.clock.wall_ns(ts_ns), 6);
+            push_rfc3339(&mut head, self.clock.wall_ns(ts_ns), 6);
         }
         head.extend_from_slice(&self.origin);
         head.extend_from_slice(msgid.as_bytes());

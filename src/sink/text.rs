@@ -59,6 +59,7 @@ use crate::escape::{escape_into, shell_quote_into};
 use std::collections::HashMap;
 
 use crate::event::{Exec, Exit, ExitStatus, Fate, Lost, Totals};
+use crate::format::{push_i64, push_secs, push_u64};
 use crate::summary::Summary;
 use crate::sink::column::{self, Align, Col, OnExit};
 use crate::sink::{Clock, Sink};
@@ -568,21 +569,6 @@ fn push_status_short(line: &mut Vec<u8>, st: ExitStatus) {
     }
 }
 
-/// Nanoseconds as seconds with three decimals (integer arithmetic).
-fn push_secs(line: &mut Vec<u8>, ns: u64) {
-    let ms = (ns + 500_000) / 1_000_000;
-    push_u64(line, ms / 1000);
-    line.push(b'.');
-    let frac = ms % 1000;
-    if frac < 100 {
-        line.push(b'0');
-    }
-    if frac < 10 {
-        line.push(b'0');
-    }
-    push_u64(line, frac);
-}
-
 /// User names by uid from `/etc/passwd` (read once, never through NSS, so
 /// it cannot block on a directory service); uids not there show as numbers.
 fn read_users() -> HashMap<u32, Vec<u8>> {
@@ -647,14 +633,6 @@ fn right_align(line: &mut Vec<u8>, start: usize, width: usize) {
         let pad = width - len;
         line.splice(start..start, std::iter::repeat_n(b' ', pad));
     }
-}
-
-/// A signed decimal number.
-fn push_i64(line: &mut Vec<u8>, n: i64) {
-    if n < 0 {
-        line.push(b'-');
-    }
-    push_u64(line, n.unsigned_abs());
 }
 
 /// Pad with spaces so that what was written since `start` is `width` wide.
@@ -770,25 +748,6 @@ fn init_time_zone() {
     // SAFETY: tzset has no preconditions; it only reads TZ and the zone file
     // and sets the C library's zone globals (under its own lock).
     unsafe { tzset() };
-}
-
-fn push_u64(line: &mut Vec<u8>, n: u64) {
-    let mut tmp = [0u8; 20];
-    line.extend_from_slice(u64_digits(n, &mut tmp));
-}
-
-/// Decimal digits of `n`, written at the end of `buf`.
-fn u64_digits(mut n: u64, buf: &mut [u8; 20]) -> &[u8] {
-    let mut i = buf.len();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    &buf[i..]
 }
 
 #[cfg(test)]
