@@ -28,6 +28,11 @@
 //! the next piece of the JSON (cut between UTF-8 characters); concatenated in
 //! order they are the record. Nothing is cut silently.
 //!
+//! Messages are sent in batches, [`BATCH`] datagrams per `sendmmsg(2)`
+//! call: when that many are queued, and at each flush (the run loop flushes
+//! after every batch of records on a terminal, and at least every 100 ms
+//! while output is pending), so a message waits at most that long.
+//!
 //! Sending never blocks the tracing loop: the socket is non-blocking, and a
 //! message it does not take at once (a daemon that stopped reading, or is
 //! slow) waits in a bounded queue ([`QUEUE_MAX`] messages), sent in order at
@@ -59,6 +64,8 @@ use crate::loss::OutputLoss;
 
 /// Messages waiting for a socket that does not take them at once.
 pub const QUEUE_MAX: usize = 1024;
+/// Datagrams per `sendmmsg` call, and the queue length that sends at once.
+pub const BATCH: usize = 64;
 /// Longest wait for the socket at one flush or batch of records.
 pub const FLUSH_BUDGET: Duration = Duration::from_millis(20);
 /// Longest wait for the socket when tracing ends.
@@ -189,7 +196,9 @@ impl<E: Write> SyslogSink<E> {
                 self.queue.push_back((id, msg));
             }
         }
-        self.deliver(Duration::ZERO);
+        if self.queue.len() >= BATCH {
+            self.deliver(Duration::ZERO);
+        }
         // Give the buffer back (its capacity is reused).
         let mut record = record;
         record.clear();
@@ -213,7 +222,7 @@ impl<E: Write> SyslogSink<E> {
     fn deliver(&mut self, budget: Duration) {
         let deadline = Instant::now() + budget;
         let mut reconnected = false;
-        while let Some((_, msg)) = self.queue.front() {
+        while !self.queue.is_empty() {
             if self.sock.is_none() {
                 if reconnected {
                     return;
@@ -222,9 +231,9 @@ impl<E: Write> SyslogSink<E> {
                 self.sock = connect(&self.opts.socket).ok();
             }
             let Some(sock) = &self.sock else { return };
-            match sock.send(msg) {
-                Ok(_) => {
-                    self.queue.pop_front();
+            match send_many(sock, &self.queue) {
+                Ok(n) => {
+                    self.queue.drain(..n.clamp(1, self.queue.len()));
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     let left = deadline.saturating_duration_since(Instant::now());
@@ -247,6 +256,27 @@ impl<E: Write> SyslogSink<E> {
             }
         }
     }
+}
+
+/// Send the first messages of `queue` (at most [`BATCH`]) in one
+/// `sendmmsg(2)`: how many the socket took, or the error of the first.
+fn send_many(sock: &UnixDatagram, queue: &VecDeque<(u64, Vec<u8>)>) -> io::Result<usize> {
+    let n = queue.len().min(BATCH);
+    let mut iov = [libc::iovec { iov_base: std::ptr::null_mut(), iov_len: 0 }; BATCH];
+    // SAFETY: mmsghdr is plain data (pointers, lengths, flags) for which
+    // all-zero is a valid value: no address, no control data.
+    let mut hdrs: [libc::mmsghdr; BATCH] = unsafe { std::mem::zeroed() };
+    for (i, (_, msg)) in queue.iter().take(n).enumerate() {
+        iov[i] = libc::iovec { iov_base: msg.as_ptr() as *mut libc::c_void, iov_len: msg.len() };
+        hdrs[i].msg_hdr.msg_iov = &mut iov[i];
+        hdrs[i].msg_hdr.msg_iovlen = 1;
+    }
+    // SAFETY: the first `n` headers each point at one iovec that points at a
+    // message of `queue`, all alive and unchanged for the call; the kernel
+    // only reads them (and writes `msg_len`). The socket is connected, so
+    // no address is given.
+    let rc = unsafe { libc::sendmmsg(sock.as_raw_fd(), hdrs.as_mut_ptr(), n as libc::c_uint, libc::MSG_DONTWAIT) };
+    if rc < 0 { Err(io::Error::last_os_error()) } else { Ok(rc as usize) }
 }
 
 /// Wait until `sock` can take a datagram, at most `timeout`.
@@ -418,6 +448,9 @@ mod tests {
             ..Default::default()
         };
         sink.exec(&e).unwrap();
+        assert_eq!(sink.queue.len(), 1, "sent in batches: at a flush, or BATCH messages");
+        sink.flush().unwrap();
+        assert!(sink.queue.is_empty());
         let mut buf = vec![0u8; 65536];
         let n = server.recv(&mut buf).unwrap();
         let msg = std::str::from_utf8(&buf[..n]).unwrap();
@@ -433,6 +466,7 @@ mod tests {
         let long = "x".repeat(3000);
         e.args = format!("true\0{long}\0").into_bytes();
         sink.exec(&e).unwrap();
+        sink.flush().unwrap();
         let part = regex::Regex::new(r#"^<30>1 \S+ \S+ execsnoop \d+ exec \[execsnoop@32473 pid="42" ppid="7" uid="1000" part="(\d+)" parts="(\d+)"\] (.*)$"#).unwrap();
         let mut joined = String::new();
         let mut k = 0;
