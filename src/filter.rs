@@ -28,9 +28,9 @@ use std::collections::HashMap;
 
 use regex::bytes::Regex;
 
-use crate::config::{KernelFilter, UserFilter};
+use crate::config::UserFilter;
 use crate::event::{Exec, Exit};
-use crate::source::Applies;
+use crate::source::{Applies, KernelFilter};
 
 /// The selection of one run.
 #[derive(Debug, Clone, Default)]

@@ -26,14 +26,14 @@ pub(crate) mod ftrace;
 pub(crate) mod netlink;
 pub(crate) mod proc;
 pub(crate) mod procfs;
+mod request;
 
 use std::os::fd::BorrowedFd;
 use std::time::Duration;
 
-use crate::config::{Config, SourceChoice};
 use crate::event::{ArgsFrom, Record};
 pub use crate::event::SourceKind;
-
+pub use request::{ARGS_CAP_DEFAULT, ARGS_CAP_MAX, Capture, CgroupTarget, KernelFilter, SourceChoice, SourceRequest};
 
 /// What a source is and can do, declared once, next to its code.
 #[derive(Debug)]
@@ -54,7 +54,7 @@ pub struct SourceInfo {
     /// its descriptor stays quiet (loss counters, timers).
     pub poll: Duration,
     /// Start it; when this returns, every later exec is captured.
-    pub open: fn(&Config) -> Result<Box<dyn Source>, SourceError>,
+    pub open: fn(&SourceRequest) -> Result<Box<dyn Source>, SourceError>,
 }
 
 /// The filters a source applies itself.
@@ -86,11 +86,11 @@ pub enum Need {
 }
 
 impl Need {
-    /// What `config` asks for, of the options some sources refuse, each
+    /// What `request` asks for, of the options some sources refuse, each
     /// with the option that asks for it, as the user typed it.
-    fn of(config: &Config) -> Vec<(Need, &'static str)> {
-        let k = &config.kernel;
-        let c = &config.context;
+    fn of(request: &SourceRequest) -> Vec<(Need, &'static str)> {
+        let k = &request.kernel;
+        let c = &request.capture;
         [
             (k.fails, Need::FailedExecs, "-x"),
             (k.cgroup.is_some(), Need::Cgroup, "-c"),
@@ -99,10 +99,10 @@ impl Need {
             (c.env, Need::Context, "--env"),
             (c.context, Need::Context, "--context"),
             (c.print_container, Need::Context, "--print-container"),
-            (c.container.is_some(), Need::Context, "--container"),
+            (c.container, Need::Context, "--container"),
             (c.host == Some(true), Need::Context, "--host"),
             (c.host == Some(false), Need::Context, "--containers"),
-            (c.ancestry > 0, Need::Context, "--ancestry"),
+            (c.ancestry, Need::Context, "--ancestry"),
         ]
         .into_iter()
         .filter_map(|(asked, need, option)| asked.then_some((need, option)))
@@ -169,17 +169,17 @@ pub struct Opened {
     pub fallback: Option<String>,
 }
 
-/// Open the source the configuration asks for. With `--source auto`, try
-/// each in order of quality and say, with the one that started, which better
-/// ones failed and why.
-pub fn open(config: &Config) -> Result<Opened, SourceError> {
-    if let SourceChoice::Only(kind) = config.source {
-        return Ok(Opened { source: open_one(kind.info(), config)?, kind, fallback: None });
+/// Open the source `request` asks for. With `--source auto`, try each in
+/// order of quality and say, with the one that started, which better ones
+/// failed and why.
+pub fn open(request: &SourceRequest) -> Result<Opened, SourceError> {
+    if let SourceChoice::Only(kind) = request.choice {
+        return Ok(Opened { source: open_one(kind.info(), request)?, kind, fallback: None });
     }
     let mut failures: Vec<String> = Vec::new();
     for kind in SourceKind::ALL {
         let info = kind.info();
-        match open_one(info, config) {
+        match open_one(info, request) {
             Ok(source) => {
                 let fallback =
                     (!failures.is_empty()).then(|| format!("using the {} source: {}", info.name, failures.join("; ")));
@@ -192,8 +192,8 @@ pub fn open(config: &Config) -> Result<Opened, SourceError> {
 }
 
 /// Open one source, after checking that it can honour every option given.
-fn open_one(info: &'static SourceInfo, config: &Config) -> Result<Box<dyn Source>, SourceError> {
-    for (need, option) in Need::of(config) {
+fn open_one(info: &'static SourceInfo, request: &SourceRequest) -> Result<Box<dyn Source>, SourceError> {
+    for (need, option) in Need::of(request) {
         if let Some((_, why)) = info.refuses.iter().find(|(n, _)| *n == need) {
             return Err(SourceError::Unsupported(format!(
                 "{option} is not available with the {} source: {why}",
@@ -201,7 +201,7 @@ fn open_one(info: &'static SourceInfo, config: &Config) -> Result<Box<dyn Source
             )));
         }
     }
-    (info.open)(config)
+    (info.open)(request)
 }
 
 fn first_line(s: &str) -> &str {
@@ -228,23 +228,23 @@ mod tests {
     /// and the source, before the source is touched.
     #[test]
     fn refusals_are_derived_from_the_table() {
-        let mut with_cgroup = crate::config::for_tests(&[]);
-        with_cgroup.kernel.cgroup =
-            Some(crate::config::CgroupTarget { path: "/sys/fs/cgroup/x".into(), id: 7, level: 1 });
+        let request = |flags: &[&str]| crate::config::for_tests(flags).source_request();
+        let mut with_cgroup = request(&[]);
+        with_cgroup.kernel.cgroup = Some(CgroupTarget { path: "/sys/fs/cgroup/x".into(), id: 7, level: 1 });
         let cases = [
-            (crate::config::for_tests(&["-x"]), Need::FailedExecs, "-x"),
-            (crate::config::for_tests(&["-u", "0"]), Need::Uid, "-u"),
+            (request(&["-x"]), Need::FailedExecs, "-x"),
+            (request(&["-u", "0"]), Need::Uid, "-u"),
             (with_cgroup, Need::Cgroup, "-c"),
-            (crate::config::for_tests(&["--cwd"]), Need::Context, "--cwd"),
-            (crate::config::for_tests(&["--env"]), Need::Context, "--env"),
-            (crate::config::for_tests(&["--host"]), Need::Context, "--host"),
+            (request(&["--cwd"]), Need::Context, "--cwd"),
+            (request(&["--env"]), Need::Context, "--env"),
+            (request(&["--host"]), Need::Context, "--host"),
         ];
         let mut refused = 0;
         for info in SourceKind::ALL.map(SourceKind::info) {
-            for (config, need, option) in &cases {
+            for (request, need, option) in &cases {
                 let Some((_, why)) = info.refuses.iter().find(|(n, _)| n == need) else { continue };
                 refused += 1;
-                let e = open_one(info, config).err().expect("refused");
+                let e = open_one(info, request).err().expect("refused");
                 assert!(matches!(e, SourceError::Unsupported(_)), "{e}");
                 let msg = e.to_string();
                 assert_eq!(msg, format!("{option} is not available with the {} source: {why}", info.name));

@@ -77,8 +77,7 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use super::{Applies, Need, Source, SourceError, SourceInfo, proc};
-use crate::config::Config;
+use super::{Applies, Need, Source, SourceError, SourceInfo, SourceRequest, proc};
 use crate::event::{ArgsFrom, Exec, ExecFlags, Exit, ExitStatus, Lost, LostKind, Record, SourceKind};
 use instance::*;
 use parse::{ExecFields, ExitFields, ForkFields, Header, Line, ProbeFields};
@@ -143,7 +142,7 @@ pub(crate) static INFO: SourceInfo = SourceInfo {
         ),
     ],
     poll: LOST_CHECK,
-    open: |config| Ok(Box::new(FtraceSource::open(config)?)),
+    open: |request| Ok(Box::new(FtraceSource::open(request)?)),
 };
 
 /// Running execs through a private tracefs instance.
@@ -182,7 +181,7 @@ impl FtraceSource {
     /// syscalls' entry and exit, and this source's event
     /// (`sched_process_exec`) fires only for execs that succeeded; the
     /// sched events carry no cgroup id either.
-    pub fn open(config: &Config) -> Result<FtraceSource, SourceError> {
+    pub fn open(request: &SourceRequest) -> Result<FtraceSource, SourceError> {
         let (root, mounted) = find_tracefs()?;
         let kprobe_events = Some(root.join("kprobe_events")).filter(|p| p.exists());
         remove_stale(&root, kprobe_events.as_deref());
@@ -203,9 +202,9 @@ impl FtraceSource {
 
         let (clock, clock_offset) = instance.set_boot_clock();
         // Per CPU; the kernel rounds to pages. A failure keeps its default.
-        let per_cpu_kib = (config.ring_bytes / 1024).clamp(4, BUFFER_KIB_MAX);
+        let per_cpu_kib = (request.ring_bytes / 1024).clamp(4, BUFFER_KIB_MAX);
         let _ = instance.write("buffer_size_kb", &per_cpu_kib.to_string());
-        let track = config.kernel.track;
+        let track = request.kernel.track;
         // The fork event's (TGID) column names the parent process; without
         // it a fork line names the parent thread.
         let tgid_column = instance.write("options/record-tgid", "1").is_ok();
@@ -237,8 +236,8 @@ impl FtraceSource {
             .map_err(|e| SourceError::Other(format!("cannot open {}/trace_pipe: {e}", instance.dir.display())))?;
         let idle = idle_fd().map_err(|e| SourceError::Other(format!("cannot create an eventfd: {e}")))?;
 
-        let mut tracker = Tracker::new(config, clock_offset, tgid_column);
-        if let Some(pid) = config.kernel.pid {
+        let mut tracker = Tracker::new(&request.kernel, clock_offset, tgid_column);
+        if let Some(pid) = request.kernel.pid {
             // After the events are on: a fork between the scan and now is
             // seen as an event, none is missed.
             tracker.seed_tree(pid, !tgid_column);
@@ -448,7 +447,11 @@ fn idle_fd() -> io::Result<OwnedFd> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::for_tests as config;
+    /// What the sources get for these flags: the trackers read only the
+    /// kernel part.
+    fn kernel(flags: &[&str]) -> crate::source::KernelFilter {
+        crate::config::for_tests(flags).source_request().kernel
+    }
 
     /// Pids above the kernel's limit (2^22): /proc has nothing for them.
     const P: u32 = 5_000_000;
@@ -478,7 +481,7 @@ mod tests {
 
     #[test]
     fn exec_of_a_gone_process_is_marked_not_invented() {
-        let mut t = Tracker::new(&config(&[]), 0, false);
+        let mut t = Tracker::new(&kernel(&[]), 0, false);
         let recs = feed(&mut t, &[exec_line(P, None, "100.000001", "/usr/bin/some-long-named-tool")]);
         let [Record::Exec(e)] = recs.as_slice() else { panic!("{recs:?}") };
         assert_eq!(e.ts_ns, 100_000_001_000);
@@ -492,7 +495,7 @@ mod tests {
     #[test]
     fn exec_of_a_live_process_reads_proc() {
         let me = std::process::id();
-        let mut t = Tracker::new(&config(&[]), 7, false);
+        let mut t = Tracker::new(&kernel(&[]), 7, false);
         let recs = feed(&mut t, &[exec_line(me, None, "1.000000", "/exact/name")]);
         let [Record::Exec(e)] = recs.as_slice() else { panic!("{recs:?}") };
         assert_eq!(e.filename, b"/exact/name", "the event's file name, not /proc/PID/exe");
@@ -506,7 +509,7 @@ mod tests {
     #[test]
     fn superseded_exec_gets_no_arguments() {
         let me = std::process::id();
-        let mut t = Tracker::new(&config(&[]), 0, false);
+        let mut t = Tracker::new(&kernel(&[]), 0, false);
         let batch = format!(
             "{}\n{}\n",
             exec_line(me, None, "1.000000", "/usr/bin/env"),
@@ -522,7 +525,7 @@ mod tests {
 
     #[test]
     fn probe_line_joins_the_exec_of_the_same_thread() {
-        let mut t = Tracker::new(&config(&[]), 0, false);
+        let mut t = Tracker::new(&kernel(&[]), 0, false);
         let probe = format!(
             "            bash-{P}    [001] d.... 100.000001: execve: (__x64_sys_execve+0x0/0x50) arg0=\"ls\" arg1=\"-l\" arg2=(fault) ptr0=9 ptr1=9 ptr2=0"
         );
@@ -538,7 +541,7 @@ mod tests {
         assert_eq!(t.pending.len(), 1, "the other thread's probe line still waits");
 
         // A cap smaller than the arguments cuts them and says so.
-        let mut t = Tracker::new(&config(&["--arg-bytes", "4"]), 0, false);
+        let mut t = Tracker::new(&kernel(&["--arg-bytes", "4"]), 0, false);
         let probe = format!("  sh-{P} [000] ..... 1.0: execve: (x+0/1) arg0=\"echo\" arg1=\"hi\" ptr0=1 ptr1=2 ptr2=0");
         let recs = feed(&mut t, &[probe, exec_line(P, None, "1.1", "/bin/echo")]);
         let [Record::Exec(e)] = recs.as_slice() else { panic!("{recs:?}") };
@@ -551,7 +554,7 @@ mod tests {
     /// the table of forks does not outgrow its cap.
     #[test]
     fn parent_from_fork_without_following() {
-        let mut t = Tracker::new(&config(&[]), 0, true);
+        let mut t = Tracker::new(&kernel(&[]), 0, true);
         let recs =
             feed(&mut t, &[fork_line(P, P + 1, "10.000000"), exec_line(P + 1, Some(P + 1), "10.5", "/bin/true")]);
         let [Record::Exec(e)] = recs.as_slice() else { panic!("{recs:?}") };
@@ -565,7 +568,7 @@ mod tests {
 
     #[test]
     fn exits_join_execs_and_forks() {
-        let mut t = Tracker::new(&config(&["-e"]), 0, true);
+        let mut t = Tracker::new(&kernel(&["-e"]), 0, true);
         let recs = feed(
             &mut t,
             &[
@@ -606,7 +609,7 @@ mod tests {
 
     #[test]
     fn old_kernel_exit_without_group_dead_or_tgid() {
-        let mut t = Tracker::new(&config(&["-e"]), 0, false);
+        let mut t = Tracker::new(&kernel(&["-e"]), 0, false);
         let lines = [
             format!(
                 "  bash-{P}  [000] d..2  1.000000: sched_process_fork: comm=bash pid={P} child_comm=bash child_pid={}",
@@ -621,7 +624,7 @@ mod tests {
 
     #[test]
     fn pid_filter_follows_only_the_tree() {
-        let mut t = Tracker::new(&config(&["-e", "-p", "1"]), 0, true);
+        let mut t = Tracker::new(&kernel(&["-e", "-p", "1"]), 0, true);
         t.table.insert(P, Proc { depth: 0, ppid: 1, exec_ts: 0, start_ts: 0, thread: false });
         let recs = feed(
             &mut t,
@@ -642,7 +645,7 @@ mod tests {
 
     #[test]
     fn seeding_finds_our_own_tree() {
-        let mut t = Tracker::new(&config(&["-p", "1"]), 0, true);
+        let mut t = Tracker::new(&kernel(&["-p", "1"]), 0, true);
         let me = std::process::id();
         let parent = std::os::unix::process::parent_id();
         t.seed_tree(parent, true);
@@ -652,7 +655,7 @@ mod tests {
 
     #[test]
     fn full_table_is_counted() {
-        let mut t = Tracker::new(&config(&["-e"]), 0, true);
+        let mut t = Tracker::new(&kernel(&["-e"]), 0, true);
         for i in 0..crate::lineage::TABLE_MAX as u32 {
             t.table.insert(P + 10 + i, Proc { depth: 0, ppid: 0, exec_ts: 0, start_ts: 0, thread: false });
         }
@@ -662,7 +665,7 @@ mod tests {
 
     #[test]
     fn garbage_is_counted_not_fatal() {
-        let mut t = Tracker::new(&config(&["-e"]), 0, true);
+        let mut t = Tracker::new(&kernel(&["-e"]), 0, true);
         let recs = feed(
             &mut t,
             &[
@@ -687,7 +690,7 @@ mod tests {
     /// as malformed.
     #[test]
     fn an_exit_cut_by_newlines_in_its_names_is_joined() {
-        let mut t = Tracker::new(&config(&["-e"]), 0, true);
+        let mut t = Tracker::new(&kernel(&["-e"]), 0, true);
         let lines: Vec<String> = [
             fork_line(P, P + 1, "10.000000"),
             exec_line(P + 1, Some(P + 1), "10.500000", "/bin/true"),
@@ -709,7 +712,7 @@ mod tests {
     /// traced tree by renaming itself before it forks.
     #[test]
     fn a_fork_cut_by_newlines_keeps_the_child_in_the_tree() {
-        let mut t = Tracker::new(&config(&["-e", "-p", "1"]), 0, true);
+        let mut t = Tracker::new(&kernel(&["-e", "-p", "1"]), 0, true);
         t.table.insert(P, Proc { depth: 0, ppid: 1, exec_ts: 0, start_ts: 0, thread: false });
         let name = "x\n\ny\nz";
         let fork = format!(
@@ -729,7 +732,7 @@ mod tests {
     /// is counted. Nor is a cut event held beyond its bounds.
     #[test]
     fn a_cut_event_never_swallows_the_next_one() {
-        let mut t = Tracker::new(&config(&["-e"]), 0, true);
+        let mut t = Tracker::new(&kernel(&["-e"]), 0, true);
         let cut = format!("  sh-{P}   ({P:>7}) [000] ..... 2.0: sched_process_exit: comm=ab");
         let recs =
             feed(&mut t, &[fork_line(P, P + 1, "1.0"), cut.clone(), exit_line(P + 1, P + 1, "3.0", "c", "true")]);
@@ -747,7 +750,7 @@ mod tests {
     /// take the line: the event is the real header's, of the real pid.
     #[test]
     fn a_name_that_looks_like_a_header_changes_nothing() {
-        let mut t = Tracker::new(&config(&[]), 0, false);
+        let mut t = Tracker::new(&kernel(&[]), 0, false);
         let line = format!(
             "\n-1 [0] 1: e:-{P}   [001] ..... 5.000000: sched_process_exec: filename=/bin/x pid={P} old_pid={P}"
         );

@@ -16,6 +16,7 @@
 //! module documentation of [`super`]).
 
 use super::*;
+use crate::source::KernelFilter;
 use crate::lineage::{Lineage, TABLE_MAX, child_depth};
 
 /// Lines one event can be cut into by newlines in task names, at most (a
@@ -50,7 +51,8 @@ pub(super) struct Proc {
 /// Turns trace lines into records: joins probe lines to exec events and
 /// exits to execs, and keeps the process table.
 pub(super) struct Tracker {
-    pub(super) config: Config,
+    /// What is followed and reported (`-p`, forks and exits, the argument cap).
+    pub(super) kernel: KernelFilter,
     /// Added to every trace timestamp to make it boot time.
     pub(super) clock_offset: i64,
     /// The lines carry a `(TGID)` column.
@@ -82,9 +84,9 @@ pub(super) struct Tracker {
 }
 
 impl Tracker {
-    pub(super) fn new(config: &Config, clock_offset: i64, tgid_column: bool) -> Tracker {
+    pub(super) fn new(kernel: &KernelFilter, clock_offset: i64, tgid_column: bool) -> Tracker {
         Tracker {
-            config: config.clone(),
+            kernel: kernel.clone(),
             clock_offset,
             tgid_column,
             table: Lineage::new(),
@@ -251,8 +253,8 @@ impl Tracker {
             self.table.remove(f.old_pid);
         }
         let known = self.table.get(&f.pid).copied();
-        let track = self.config.kernel.track;
-        if track && known.is_none() && self.config.kernel.pid.is_some() {
+        let track = self.kernel.track;
+        if track && known.is_none() && self.kernel.pid.is_some() {
             return None;
         }
 
@@ -263,7 +265,7 @@ impl Tracker {
             *n > 0
         });
 
-        let cap = self.config.kernel.args_cap;
+        let cap = self.kernel.args_cap;
         let mut e = proc::exec_from_proc(f.pid, ts, SourceKind::Ftrace, None, Some(f.filename), cap);
         e.old_pid = f.old_pid;
         if superseded {
@@ -303,7 +305,7 @@ impl Tracker {
     pub(super) fn on_fork(&mut self, h: &Header<'_>, f: ForkFields<'_>) -> Option<Record> {
         let ts = self.ts(h.ts_ns);
         let parent = h.tgid.unwrap_or(f.parent_pid);
-        if !self.config.kernel.track {
+        if !self.kernel.track {
             if h.tgid.is_some() && f.child_pid != 0 {
                 if self.forked.len() >= PENDING_MAX
                     && let Some(old) = self.forked_order.pop_front()
@@ -317,7 +319,7 @@ impl Tracker {
             return None;
         }
         let known = self.table.get(&parent).or_else(|| self.table.get(&f.parent_pid)).copied();
-        if known.is_none() && self.config.kernel.pid.is_some() {
+        if known.is_none() && self.kernel.pid.is_some() {
             return None;
         }
         // Without the tgid column a new thread looks like a new process: ask
@@ -332,7 +334,7 @@ impl Tracker {
 
     pub(super) fn on_exit(&mut self, h: &Header<'_>, f: ExitFields<'_>) -> Option<Record> {
         let ts = self.ts(h.ts_ns);
-        if !self.config.kernel.track {
+        if !self.kernel.track {
             return None;
         }
         // Which process ended, if any, and which thread's entry to forget.
@@ -348,7 +350,7 @@ impl Tracker {
         }
         let pid = ended?;
         let p = self.table.remove(pid)?;
-        if p.thread || !self.config.kernel.exits {
+        if p.thread || !self.kernel.exits {
             return None;
         }
         Some(Record::Exit(Exit {

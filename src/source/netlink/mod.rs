@@ -41,9 +41,8 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-use super::{Applies, Need, Source, SourceError, SourceInfo, proc};
+use super::{Applies, Need, Source, SourceError, SourceInfo, SourceRequest, proc};
 use crate::clock::{boot_minus_mono as boot_offset, boot_ns as boot_now};
-use crate::config::Config;
 use crate::event::ArgsFrom;
 use crate::event::{Exec, Exit, ExitStatus, Lost, LostKind, Record, SourceKind};
 
@@ -71,7 +70,7 @@ pub(crate) static INFO: SourceInfo = SourceInfo {
         ),
     ],
     poll: Duration::from_millis(50),
-    open: |config| Ok(Box::new(NetlinkSource::open(config)?)),
+    open: |request| Ok(Box::new(NetlinkSource::open(request)?)),
 };
 
 /// The proc connector as an event source.
@@ -88,9 +87,9 @@ impl NetlinkSource {
     /// Check the options, join the connector's group, ask the kernel to
     /// send process events and wait for its answer. When this returns, every
     /// later exec is reported.
-    pub fn open(config: &Config) -> Result<NetlinkSource, SourceError> {
-        let sock = Socket::open(config.ring_bytes.max(SOCKET_BUFFER_MIN))?;
-        let tracker = Tracker::new(config, boot_offset());
+    pub fn open(request: &SourceRequest) -> Result<NetlinkSource, SourceError> {
+        let sock = Socket::open(request.ring_bytes.max(SOCKET_BUFFER_MIN))?;
+        let tracker = Tracker::new(&request.kernel, boot_offset());
         let mut src = NetlinkSource { sock, tracker, listening: false, stopped: false, last_sweep: Instant::now() };
 
         let mask = if src.tracker.track {
@@ -127,7 +126,7 @@ impl NetlinkSource {
 
         // Listening before looking at /proc: a process forked after the scan
         // has a fork message; one forked before it is in the scan.
-        if let Some(root) = config.kernel.pid {
+        if let Some(root) = request.kernel.pid {
             let tree = proc::descendants(root, crate::lineage::TABLE_MAX)
                 .ok_or_else(|| SourceError::Other(format!("-p {root}: no such process")))?
                 .into_iter()
@@ -496,7 +495,11 @@ mod tests {
 
     // -- the process table -----------------------------------------------
 
-    use crate::config::for_tests as config;
+    /// What the sources get for these flags: the trackers read only the
+    /// kernel part.
+    fn kernel(flags: &[&str]) -> crate::source::KernelFilter {
+        crate::config::for_tests(flags).source_request().kernel
+    }
 
     /// Pids that cannot exist (pid_max is at most 2^22), so /proc reads fail.
     const P: u32 = 1 << 23;
@@ -521,7 +524,7 @@ mod tests {
 
     #[test]
     fn exit_joins_fork_and_exec() {
-        let mut t = Tracker::new(&config(&["-e"]), 1000);
+        let mut t = Tracker::new(&kernel(&["-e"]), 1000);
         t.procs.insert(P, Proc { parent: 1, depth: 0, comm: b"bash".to_vec(), fork_ts: 0, exec_ts: 0, uid: None });
         t.handle(fork(10, P, P + 1));
         t.handle(Event::Exec { ts: 20, pid: P + 1, tgid: P + 1 });
@@ -546,7 +549,7 @@ mod tests {
 
     #[test]
     fn forked_child_without_exec() {
-        let mut t = Tracker::new(&config(&["-e"]), 0);
+        let mut t = Tracker::new(&kernel(&["-e"]), 0);
         t.procs.insert(P, Proc { parent: 1, depth: 2, comm: b"make".to_vec(), fork_ts: 0, exec_ts: 0, uid: None });
         t.handle(fork(10, P, P + 1));
         // A new thread is no process.
@@ -561,7 +564,7 @@ mod tests {
 
     #[test]
     fn pid_scope_follows_descendants_only() {
-        let mut t = Tracker::new(&config(&["-p", "1"]), 0);
+        let mut t = Tracker::new(&kernel(&["-p", "1"]), 0);
         t.scope = Some(P);
         t.seed(vec![(P, Proc { parent: 1, depth: 0, comm: Vec::new(), fork_ts: 0, exec_ts: 0, uid: None })]);
         t.handle(fork(1, P, P + 1));
@@ -581,7 +584,7 @@ mod tests {
 
     #[test]
     fn exec_by_a_thread_keeps_the_process_followed() {
-        let mut t = Tracker::new(&config(&["-p", "1"]), 0);
+        let mut t = Tracker::new(&kernel(&["-p", "1"]), 0);
         t.scope = Some(P);
         t.seed(vec![(P, Proc { parent: 1, depth: 0, comm: Vec::new(), fork_ts: 0, exec_ts: 0, uid: None })]);
         t.handle(fork(1, P, P + 1));
@@ -596,12 +599,12 @@ mod tests {
 
     #[test]
     fn unknown_parent_is_depth_zero_and_no_tracking_without_track() {
-        let mut t = Tracker::new(&config(&["--tree"]), 0);
+        let mut t = Tracker::new(&kernel(&["--tree"]), 0);
         t.handle(fork(1, P, P + 1));
         t.handle(fork(2, P + 1, P + 2));
         assert_eq!(t.procs[&(P + 1)].depth, 0);
         assert_eq!(t.procs[&(P + 2)].depth, 1);
-        let mut t = Tracker::new(&config(&[]), 0);
+        let mut t = Tracker::new(&kernel(&[]), 0);
         t.handle(fork(1, P, P + 1));
         t.handle(Event::Exec { ts: 2, pid: P + 1, tgid: P + 1 });
         t.handle(Event::Exit { ts: 3, pid: P + 1, tgid: P + 1, code: 0, parent_tgid: P });
@@ -613,7 +616,7 @@ mod tests {
 
     #[test]
     fn full_table_is_counted_not_silent() {
-        let mut t = Tracker::new(&config(&["-e"]), 0);
+        let mut t = Tracker::new(&kernel(&["-e"]), 0);
         for i in 0..crate::lineage::TABLE_MAX as u32 {
             t.procs
                 .insert(P + 100 + i, Proc { parent: 1, depth: 0, comm: Vec::new(), fork_ts: 0, exec_ts: 0, uid: None });
@@ -636,7 +639,7 @@ mod tests {
     #[test]
     fn own_process_exec_and_user_filters() {
         let me = std::process::id();
-        let mut t = Tracker::new(&config(&[]), 0);
+        let mut t = Tracker::new(&kernel(&[]), 0);
         t.handle(Event::Exec { ts: 5, pid: me, tgid: me });
         let recs = records(&mut t);
         let [Record::Exec(e)] = recs.as_slice() else { panic!("{recs:?}") };
@@ -650,7 +653,7 @@ mod tests {
     /// setpriv or su do before they exec).
     #[test]
     fn uid_of_a_short_lived_process_comes_from_the_table() {
-        let mut t = Tracker::new(&config(&["-u", "65534"]), 0);
+        let mut t = Tracker::new(&kernel(&["-u", "65534"]), 0);
         t.procs.insert(P, Proc { parent: 1, depth: 0, comm: Vec::new(), fork_ts: 0, exec_ts: 0, uid: Some(0) });
         t.handle(fork(1, P, P + 1));
         assert_eq!(t.procs.get(&(P + 1)).and_then(|p| p.uid), Some(0), "a child starts as its parent's user");

@@ -5,6 +5,7 @@
 //! and start of a process when it exits.
 
 use super::*;
+use crate::source::KernelFilter;
 use crate::lineage::{Lineage, child_depth};
 
 /// Exits kept after the fact, to undo the exit the kernel reports for the
@@ -35,10 +36,11 @@ pub(super) struct Proc {
 
 /// Turns connector events into records, following processes as needed.
 pub(super) struct Tracker {
-    pub(super) config: Config,
-    /// Follow forks and exits (`config.kernel.track`).
+    /// Argument bytes read from /proc per exec, at most.
+    pub(super) args_cap: u32,
+    /// Follow forks and exits (`kernel.track`, and for `-p` and `-u`).
     pub(super) track: bool,
-    /// Report exits (`config.kernel.exits`).
+    /// Report exits (`kernel.exits`).
     pub(super) exits: bool,
     /// `-p`: only this process and its descendants.
     pub(super) scope: Option<u32>,
@@ -59,14 +61,14 @@ pub(super) struct Tracker {
 }
 
 impl Tracker {
-    pub(super) fn new(config: &Config, boot_offset: u64) -> Tracker {
+    pub(super) fn new(kernel: &KernelFilter, boot_offset: u64) -> Tracker {
         Tracker {
-            config: config.clone(),
+            args_cap: kernel.args_cap,
             // -u: the uid of a process gone before /proc is read comes
             // from the table (its fork, then the connector's uid events).
-            track: config.kernel.track || config.kernel.pid.is_some() || config.kernel.uid.is_some(),
-            exits: config.kernel.exits,
-            scope: config.kernel.pid,
+            track: kernel.track || kernel.pid.is_some() || kernel.uid.is_some(),
+            exits: kernel.exits,
+            scope: kernel.pid,
             boot_offset,
             procs: Lineage::new(),
             recent_exits: VecDeque::new(),
@@ -170,7 +172,7 @@ impl Tracker {
                 }
             }
         }
-        let mut e: Exec = proc::exec_from_proc(tgid, ts, SourceKind::Netlink, None, None, self.config.kernel.args_cap);
+        let mut e: Exec = proc::exec_from_proc(tgid, ts, SourceKind::Netlink, None, None, self.args_cap);
         if pid != tgid {
             e.old_pid = pid;
         }

@@ -86,9 +86,8 @@ use std::io::{self, Read};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::time::{Duration, Instant};
 
-use super::{Applies, Need, Source, SourceError, SourceInfo, proc};
+use super::{Applies, Need, Source, SourceError, SourceInfo, SourceRequest, proc};
 use crate::clock::boot_ns as boottime_ns;
-use crate::config::Config;
 use crate::event::ArgsFrom;
 use crate::event::{Exec, Exit, ExitStatus, Lost, LostKind, Record, SourceKind};
 
@@ -144,7 +143,7 @@ pub(crate) static INFO: SourceInfo = SourceInfo {
         ),
     ],
     poll: Duration::from_millis(50),
-    open: |config| Ok(Box::new(ProcfsSource::open(config)?)),
+    open: |request| Ok(Box::new(ProcfsSource::open(request)?)),
 };
 
 /// Polls /proc at a fixed interval; see the module documentation.
@@ -165,9 +164,9 @@ impl ProcfsSource {
     /// Take the baseline and start the timer. Fails for options /proc cannot
     /// honour (`-x`, `-c`), when /proc cannot be listed, or when the `-p`
     /// process does not exist.
-    pub fn open(config: &Config) -> Result<ProcfsSource, SourceError> {
+    pub fn open(request: &SourceRequest) -> Result<ProcfsSource, SourceError> {
         let mut procs = RealProcs::open().map_err(|e| SourceError::Unsupported(format!("cannot open /proc: {e}")))?;
-        let tracker = Tracker::new(config.clone(), &mut procs, boottime_ns(), tick_ns(), aslr_on())?;
+        let tracker = Tracker::new(request.kernel.clone(), &mut procs, boottime_ns(), tick_ns(), aslr_on())?;
         let interval = choose_interval(&mut procs);
         let timer = timerfd(interval).map_err(|e| SourceError::Other(format!("cannot create a timerfd: {e}")))?;
         Ok(ProcfsSource {
@@ -224,7 +223,7 @@ impl Source for ProcfsSource {
              arguments are read after the fact",
             self.interval.as_millis()
         );
-        if self.tracker.config.kernel.exits {
+        if self.tracker.kernel.exits {
             s.push_str("; exit status and CPU time are unknown");
         }
         Some(s)
@@ -249,7 +248,11 @@ mod tests {
     /// Clock ticks of 10 ms, as with USER_HZ 100.
     const TICK: u64 = 10 * MS;
 
-    use crate::config::for_tests as config;
+    /// What the sources get for these flags: the trackers read only the
+    /// kernel part.
+    fn kernel(flags: &[&str]) -> crate::source::KernelFilter {
+        crate::config::for_tests(flags).source_request().kernel
+    }
 
     /// A layout as a readable process shows it; `n` tells images apart.
     fn known(n: u64) -> Mm {
@@ -404,7 +407,7 @@ mod tests {
             fake.spawn(100, 1, 50, "bash", known(1), &["-bash"]);
             setup(&mut fake);
             let now = 100_000 * MS;
-            let t = Tracker::new(config(flags), &mut fake, now, TICK, layouts).expect("baseline");
+            let t = Tracker::new(kernel(flags), &mut fake, now, TICK, layouts).expect("baseline");
             Harness { fake, t, now, scans: 0 }
         }
 
@@ -754,7 +757,7 @@ mod tests {
     fn pid_option_needs_a_running_process() {
         let mut fake = Fake::default();
         fake.spawn(1, 0, 1, "init", known(1), &["init"]);
-        let err = Tracker::new(config(&["-p", "4242"]), &mut fake, 100_000 * MS, TICK, true).err();
+        let err = Tracker::new(kernel(&["-p", "4242"]), &mut fake, 100_000 * MS, TICK, true).err();
         assert!(err.is_some_and(|e| e.to_string() == "-p 4242: no such process"));
     }
 

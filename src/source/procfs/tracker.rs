@@ -4,6 +4,7 @@
 //! `/proc` or the unit tests' fake implements).
 
 use super::*;
+use crate::source::KernelFilter;
 use crate::lineage::Lineage;
 
 /// Where a process's program and stack are mapped: randomised at every exec
@@ -225,7 +226,8 @@ impl Overflow {
 
 /// The table of processes and the rules applied at each scan.
 pub(super) struct Tracker {
-    pub(super) config: Config,
+    /// What is followed and reported (`-p`, exits, depths, the argument cap).
+    pub(super) kernel: KernelFilter,
     /// Whether address-space layouts tell execs apart (ASLR is on).
     pub(super) layouts: bool,
     pub(super) tick_ns: u64,
@@ -248,14 +250,14 @@ impl Tracker {
     /// Take the baseline: every process running now is known and not
     /// reported. Fails when the `-p` process does not exist.
     pub(super) fn new(
-        config: Config,
+        kernel: KernelFilter,
         procs: &mut dyn Procs,
         now: u64,
         tick_ns: u64,
         layouts: bool,
     ) -> Result<Tracker, SourceError> {
         let mut t = Tracker {
-            config,
+            kernel,
             layouts,
             tick_ns: tick_ns.max(1),
             table: Lineage::new(),
@@ -286,7 +288,7 @@ impl Tracker {
             let started = seen.start_ticks.saturating_mul(t.tick_ns);
             t.insert(pid, ino, &seen, phase, None, true, started);
         }
-        if let Some(root) = t.config.kernel.pid {
+        if let Some(root) = t.kernel.pid {
             if !t.table.contains_key(&root) {
                 return Err(SourceError::Other(format!("-p {root}: no such process")));
             }
@@ -337,7 +339,7 @@ impl Tracker {
     }
 
     pub(super) fn follows_forever(&self, e: &Entry) -> bool {
-        self.config.kernel.pid.is_some() && e.in_tree
+        self.kernel.pid.is_some() && e.in_tree
     }
 
     #[allow(clippy::too_many_arguments, reason = "one call site per phase; a struct would only rename them")]
@@ -509,9 +511,9 @@ impl Tracker {
             self.forget_layout(e.image.mm, now);
             if let Some((exec, _)) = e.pending.take() {
                 // Gone before its arguments could be read: what we have.
-                hand_on(&self.config, &mut e, *exec, out);
+                hand_on(&mut e, *exec, out);
             }
-            if let (true, Some(exec_ts)) = (self.config.kernel.exits, e.reported) {
+            if let (true, Some(exec_ts)) = (self.kernel.exits, e.reported) {
                 out.push_back(Record::Exit(Exit {
                     ts_ns: now,
                     pid,
@@ -521,7 +523,7 @@ impl Tracker {
                     start_ts_ns: exec_ts,
                     status: ExitStatus::Unknown,
                     cpu_ns: None,
-                    depth: if self.config.kernel.track { e.depth } else { None },
+                    depth: if self.kernel.track { e.depth } else { None },
                     uid: e.uid,
                     source: SourceKind::Procfs,
                 }));
@@ -551,7 +553,7 @@ impl Tracker {
             if let Some((exec, _)) = e.pending.take() {
                 // A record still waiting for its arguments, overtaken by the
                 // next exec: it goes out as it is.
-                hand_on(&self.config, e, *exec, out);
+                hand_on(e, *exec, out);
             }
             let old = std::mem::replace(&mut e.image, s.image.clone());
             e.phase = Phase::Execd;
@@ -648,7 +650,7 @@ impl Tracker {
             return;
         }
         let parent = self.table.get(&s.ppid);
-        let in_tree = self.config.kernel.pid.is_none() || parent.is_some_and(|p| p.in_tree);
+        let in_tree = self.kernel.pid.is_none() || parent.is_some_and(|p| p.in_tree);
         if !in_tree {
             self.insert(pid, ino, s, Phase::Outside, None, false, now);
             return;
@@ -754,8 +756,8 @@ impl Tracker {
     /// goes out as it is, a sure copy becomes a fork-only child.
     pub(super) fn age(&mut self, procs: &mut dyn Procs, now: u64, out: &mut VecDeque<Record>) {
         let mut due: Vec<u32> = Vec::new();
-        let forever = self.config.kernel.pid.is_some();
-        let (table, config) = (&mut self.table, &self.config);
+        let forever = self.kernel.pid.is_some();
+        let table = &mut self.table;
         self.follow.retain(|pid| {
             let Some(e) = table.get_mut(*pid) else { return false };
             if (forever && e.in_tree) || now.saturating_sub(e.first_seen_ns) < YOUNG_NS {
@@ -763,7 +765,7 @@ impl Tracker {
             }
             e.follow = false;
             if let Some((exec, _)) = e.pending.take() {
-                hand_on(config, e, *exec, out);
+                hand_on(e, *exec, out);
             }
             match e.phase {
                 Phase::Copy { sure: true, .. } => e.phase = Phase::ForkOnly,
@@ -794,7 +796,7 @@ impl Tracker {
         may_wait: bool,
         out: &mut VecDeque<Record>,
     ) {
-        let (cap, track) = (self.config.kernel.args_cap, self.config.kernel.track);
+        let (cap, track) = (self.kernel.args_cap, self.kernel.track);
         let Some(entry) = self.table.get_mut(pid) else { return };
         let (ts, tries) = entry.pending.take().map_or((now, 0), |(e, n)| (e.ts_ns, n));
         let mut e = procs.exec(pid, ts, cap);
@@ -815,14 +817,13 @@ impl Tracker {
             entry.pending = Some((Box::new(e), tries + 1));
             return;
         }
-        hand_on(&self.config, entry, e, out);
+        hand_on(entry, e, out);
     }
 }
 
 /// Hand on an exec record of a process in the `-p` tree (the pipeline
 /// applies the other filters), and remember it for the process's exit.
-pub(super) fn hand_on(config: &Config, entry: &mut Entry, e: Exec, out: &mut VecDeque<Record>) {
-    let _ = config;
+pub(super) fn hand_on(entry: &mut Entry, e: Exec, out: &mut VecDeque<Record>) {
     if entry.in_tree {
         entry.reported = Some(e.ts_ns);
         entry.uid = (e.uid != u32::MAX).then_some(e.uid);
