@@ -4,7 +4,15 @@
 //! instance), enabling events, and removing all of it, also what a killed
 //! run left behind.
 
-use super::*;
+use std::fs::{self, OpenOptions};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use super::probe::{self, Arch, Entry, Syscall};
+use super::tracker::boot_minus_mono;
+use super::{PROBE_ARGS, TRACEFS_DIRS, parse};
+use crate::source::{SourceError, proc};
 
 /// The tracefs directory, and whether we had to mount it.
 pub(super) fn find_tracefs() -> Result<(PathBuf, bool), SourceError> {

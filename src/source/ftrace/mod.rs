@@ -69,19 +69,16 @@ pub mod parse;
 mod probe;
 mod tracker;
 
-use std::collections::{HashMap, VecDeque};
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 use std::os::fd::{AsFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::os::unix::fs::OpenOptionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
-use super::{Applies, Need, Source, SourceError, SourceInfo, SourceRequest, proc};
-use crate::event::{ArgsFrom, Exec, ExecFlags, Exit, ExitStatus, Lost, LostKind, Record, SourceKind};
+use super::{Applies, Need, Source, SourceError, SourceInfo, SourceRequest};
+use crate::event::{ArgsFrom, Lost, LostKind, Record};
 use instance::*;
-use parse::{ExecFields, ExitFields, ForkFields, Header, Line, ProbeFields};
-use probe::{Arch, Entry, Syscall};
 use tracker::*;
 
 /// Where tracefs lives, newest first.
@@ -447,6 +444,8 @@ fn idle_fd() -> io::Result<OwnedFd> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::event::{Exec, Exit, ExitStatus, SourceKind};
+    use crate::source::proc;
     /// What the sources get for these flags: the trackers read only the
     /// kernel part.
     fn kernel(flags: &[&str]) -> crate::source::KernelFilter {

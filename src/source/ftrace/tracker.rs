@@ -15,9 +15,15 @@
 //! names and arguments with a newline never reach these lines (see the
 //! module documentation of [`super`]).
 
-use super::*;
-use crate::source::KernelFilter;
+use std::collections::{HashMap, VecDeque};
+use std::fs;
+use std::path::Path;
+
+use super::PENDING_MAX;
+use super::parse::{self, ExecFields, ExitFields, ForkFields, Header, Line, ProbeFields};
+use crate::event::{ArgsFrom, Exec, ExecFlags, Exit, ExitStatus, Record, SourceKind};
 use crate::lineage::{Lineage, TABLE_MAX, child_depth};
+use crate::source::{KernelFilter, proc};
 
 /// Lines one event can be cut into by newlines in task names, at most (a
 /// fork line carries two names of up to 15 bytes).

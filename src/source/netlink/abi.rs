@@ -3,8 +3,6 @@
 //! the unit tests), decoding datagrams into [`Event`]s, and the control
 //! messages that start and stop listening.
 
-use super::*;
-
 /// The connector index (and multicast group) of process events.
 pub(super) const CN_IDX_PROC: u32 = 1;
 /// The connector value of process events.

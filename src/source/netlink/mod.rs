@@ -34,17 +34,13 @@
 //! * when the socket overflows the kernel drops messages without saying how
 //!   many: each overflow is one [`LostKind::SocketOverflow`] record.
 
-use std::collections::VecDeque;
 use std::io;
-use std::mem::size_of;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::os::fd::{AsFd, BorrowedFd};
 use std::time::{Duration, Instant};
 
 use super::{Applies, Need, Source, SourceError, SourceInfo, SourceRequest, proc};
-use crate::clock::{boot_minus_mono as boot_offset, boot_ns as boot_now};
-use crate::event::ArgsFrom;
-use crate::event::{Exec, Exit, ExitStatus, Lost, LostKind, Record, SourceKind};
+use crate::clock::boot_minus_mono as boot_offset;
+use crate::event::{ArgsFrom, LostKind, Record};
 
 mod abi;
 mod socket;
@@ -313,6 +309,8 @@ impl Drop for NetlinkSource {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::clock::boot_ns as boot_now;
+    use crate::event::{Exit, ExitStatus, SourceKind};
     use std::mem::offset_of;
 
     // -- layouts ---------------------------------------------------------

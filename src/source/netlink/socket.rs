@@ -1,13 +1,19 @@
 //! The netlink socket: opening it, listening to the proc connector's
 //! multicast group, and reading datagrams without blocking.
 
-use super::*;
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use super::abi::CN_IDX_PROC;
+use crate::source::SourceError;
 
 /// Kernel-side receive buffer asked for (the kernel doubles it): room for
 /// tens of thousands of messages, so a burst of execs is not lost while
 /// /proc is read.
 pub(super) const SOCKET_BUFFER_MIN: u32 = 8 << 20;
-/// Datagrams read per [`Source::drain`] before handing control back, so a
+/// Datagrams read per [`crate::source::Source::drain`] before handing control back, so a
 /// storm cannot keep the loop from answering signals.
 pub(super) const DRAIN_BUDGET: usize = 4096;
 /// How long the kernel may take to answer the listen request (it answers

@@ -4,9 +4,15 @@
 //! depth, their user (inherited at fork, changed by uid events) and the name
 //! and start of a process when it exits.
 
-use super::*;
-use crate::source::KernelFilter;
+use std::collections::VecDeque;
+use std::io;
+use std::time::Duration;
+
+use super::abi::{Event, parse_datagram};
+use crate::clock::boot_ns as boot_now;
+use crate::event::{Exec, Exit, ExitStatus, Lost, LostKind, Record, SourceKind};
 use crate::lineage::{Lineage, child_depth};
+use crate::source::{KernelFilter, proc};
 
 /// Exits kept after the fact, to undo the exit the kernel reports for the
 /// old leader when a non-leader thread execs.

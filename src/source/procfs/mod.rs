@@ -80,16 +80,14 @@
 //! are refused; `-P` and `-u` are applied to what /proc says when the exec
 //! is reported.
 
-use std::collections::{HashMap, VecDeque};
-use std::fs::File;
-use std::io::{self, Read};
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::collections::VecDeque;
+use std::io;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::time::{Duration, Instant};
 
-use super::{Applies, Need, Source, SourceError, SourceInfo, SourceRequest, proc};
+use super::{Applies, Need, Source, SourceError, SourceInfo, SourceRequest};
 use crate::clock::boot_ns as boottime_ns;
-use crate::event::ArgsFrom;
-use crate::event::{Exec, Exit, ExitStatus, Lost, LostKind, Record, SourceKind};
+use crate::event::{ArgsFrom, Record};
 
 /// The shortest polling interval.
 pub const MIN_INTERVAL: Duration = Duration::from_millis(10);
@@ -239,10 +237,10 @@ impl Source for ProcfsSource {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::{BTreeMap, HashSet};
+    use std::collections::{BTreeMap, HashMap, HashSet};
 
     use super::*;
-    use crate::event::{ArgsFrom, ExecFlags};
+    use crate::event::{ArgsFrom, Exec, ExecFlags, Exit, ExitStatus, LostKind, SourceKind};
 
     const MS: u64 = 1_000_000;
     /// Clock ticks of 10 ms, as with USER_HZ 100.

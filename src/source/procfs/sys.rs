@@ -1,7 +1,15 @@
 //! Reading the real `/proc` for the poller: listing processes (getdents on
 //! one open directory), their stat, arguments and identity.
 
-use super::*;
+use std::fs::File;
+use std::io::{self, Read};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::time::Duration;
+
+use super::tracker::{Procs, StatRead, hash_args, parse_seen};
+use super::{BUSY_FRACTION, COLD_LIST_NS, MAX_INTERVAL, MIN_INTERVAL};
+use crate::event::{Exec, SourceKind};
+use crate::source::proc;
 
 /// The real /proc: a directory fd listed with getdents64, and stat files.
 pub(super) struct RealProcs {

@@ -3,9 +3,13 @@
 //! exec and exit records (through the [`Procs`] trait, which the real
 //! `/proc` or the unit tests' fake implements).
 
-use super::*;
-use crate::source::KernelFilter;
+use std::collections::{HashMap, VecDeque};
+use std::io;
+
+use super::{EAGER_NS, FOLLOW_MAX, HOLD_SCANS, LATE_EVERY, PF_KTHREAD, PID_LIMIT, RECENT_MAX, YOUNG_NS};
+use crate::event::{Exec, Exit, ExitStatus, Lost, LostKind, Record, SourceKind};
 use crate::lineage::Lineage;
+use crate::source::{KernelFilter, SourceError, proc};
 
 /// Where a process's program and stack are mapped: randomised at every exec
 /// (ASLR), shared with its forks until they exec. (The heap start is left
@@ -106,8 +110,8 @@ pub(super) enum StatRead {
     Denied,
 }
 
-/// What the tracker reads. The real one is [`RealProcs`]; the tests use
-/// fake snapshots.
+/// What the tracker reads. The real one is [`super::sys::RealProcs`]; the
+/// tests use fake snapshots.
 pub(super) trait Procs {
     /// Every process in /proc as (pid, inode number of `/proc/PID`).
     fn list(&mut self, out: &mut Vec<(u32, u64)>) -> io::Result<()>;
