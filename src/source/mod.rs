@@ -31,8 +31,8 @@ mod request;
 use std::os::fd::BorrowedFd;
 use std::time::Duration;
 
-use crate::event::{ArgsFrom, Record};
 pub use crate::event::SourceKind;
+use crate::event::{ArgsFrom, Record};
 pub use request::{ARGS_CAP_DEFAULT, ARGS_CAP_MAX, Capture, CgroupTarget, KernelFilter, SourceChoice, SourceRequest};
 
 /// What a source is and can do, declared once, next to its code.

@@ -27,12 +27,12 @@ use crate::source::{KernelFilter, proc};
 
 /// Lines one event can be cut into by newlines in task names, at most (a
 /// fork line carries two names of up to 15 bytes).
-pub(super) const JOIN_LINES_MAX: u32 = 31;
+const JOIN_LINES_MAX: u32 = 31;
 
 /// Bytes that may be joined to the start of a cut event, at most: what
 /// follows a name in the longest body (a fork's ` pid=N child_comm=NAME
 /// child_pid=N`), with room to spare.
-pub(super) const JOIN_BYTES_MAX: usize = 160;
+const JOIN_BYTES_MAX: usize = 160;
 
 /// CLOCK_BOOTTIME minus CLOCK_MONOTONIC: the time spent suspended.
 pub(super) fn boot_minus_mono() -> i64 {
@@ -42,51 +42,51 @@ pub(super) fn boot_minus_mono() -> i64 {
 /// A process being followed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) struct Proc {
-    pub(super) depth: u32,
+    depth: u32,
     /// Parent process id, as last known.
-    pub(super) ppid: u32,
+    ppid: u32,
     /// Timestamp of its exec while traced; 0 if none.
-    pub(super) exec_ts: u64,
+    exec_ts: u64,
     /// Its exec, else its fork; 0 if it was there before tracing started.
-    pub(super) start_ts: u64,
+    start_ts: u64,
     /// A thread, not a process (found when seeding `-p` on a kernel without
     /// the tgid column): its end is not a process exit.
-    pub(super) thread: bool,
+    thread: bool,
 }
 
 /// Turns trace lines into records: joins probe lines to exec events and
 /// exits to execs, and keeps the process table.
 pub(super) struct Tracker {
     /// What is followed and reported (`-p`, forks and exits, the argument cap).
-    pub(super) kernel: KernelFilter,
+    kernel: KernelFilter,
     /// Added to every trace timestamp to make it boot time.
-    pub(super) clock_offset: i64,
+    clock_offset: i64,
     /// The lines carry a `(TGID)` column.
-    pub(super) tgid_column: bool,
+    tgid_column: bool,
     /// The processes followed (one bound, the untracked count: the lineage table).
     pub(super) table: Lineage<Proc>,
     /// Probe lines by calling thread, in arrival order for eviction.
-    pub(super) pending: HashMap<u32, ProbeFields>,
-    pub(super) pending_order: VecDeque<u32>,
+    pending: HashMap<u32, ProbeFields>,
+    pending_order: VecDeque<u32>,
     /// Lines that could not be parsed.
     pub(super) malformed: u64,
-    pub(super) last_ts: u64,
+    last_ts: u64,
     /// Per pid, the exec events in the batch being handled that are not
     /// handled yet: while one is left, /proc already shows a later program.
-    pub(super) execs_ahead: HashMap<u32, u32>,
+    execs_ahead: HashMap<u32, u32>,
     /// When processes are not followed: the parent of each process forked
     /// while tracing, until it execs (oldest evicted beyond [`PENDING_MAX`]),
     /// for an exec whose /proc entry is already gone.
-    pub(super) forked: HashMap<u32, u32>,
-    pub(super) forked_order: VecDeque<u32>,
+    forked: HashMap<u32, u32>,
+    forked_order: VecDeque<u32>,
     /// The start of an event a newline cut (see the module documentation),
     /// how many lines it is so far and how long its first line was.
-    pub(super) held: Vec<u8>,
-    pub(super) held_lines: u32,
-    pub(super) held_first: usize,
+    held: Vec<u8>,
+    held_lines: u32,
+    held_first: usize,
     /// What is held is a whole line that starts one of our events (not
     /// just a fragment that may start a task name).
-    pub(super) held_event: bool,
+    held_event: bool,
 }
 
 impl Tracker {
@@ -130,11 +130,11 @@ impl Tracker {
     }
 
     /// Add or replace an entry; false (and counted) when the table is full.
-    pub(super) fn insert(&mut self, pid: u32, p: Proc) -> bool {
+    fn insert(&mut self, pid: u32, p: Proc) -> bool {
         self.table.insert(pid, p)
     }
 
-    pub(super) fn ts(&mut self, raw: u64) -> u64 {
+    fn ts(&mut self, raw: u64) -> u64 {
         let ts = raw.saturating_add_signed(self.clock_offset);
         self.last_ts = self.last_ts.max(ts);
         ts
@@ -236,7 +236,7 @@ impl Tracker {
         })
     }
 
-    pub(super) fn on_probe(&mut self, h: &Header<'_>, p: ProbeFields) -> Option<Record> {
+    fn on_probe(&mut self, h: &Header<'_>, p: ProbeFields) -> Option<Record> {
         if self.pending.len() >= PENDING_MAX
             && let Some(old) = self.pending_order.pop_front()
         {
@@ -248,7 +248,7 @@ impl Tracker {
         None
     }
 
-    pub(super) fn on_exec(&mut self, h: &Header<'_>, f: ExecFields<'_>) -> Option<Record> {
+    fn on_exec(&mut self, h: &Header<'_>, f: ExecFields<'_>) -> Option<Record> {
         let ts = self.ts(h.ts_ns);
         let probe = self.pending.remove(&f.old_pid);
         if probe.is_some() {
@@ -308,7 +308,7 @@ impl Tracker {
         Some(Record::Exec(e))
     }
 
-    pub(super) fn on_fork(&mut self, h: &Header<'_>, f: ForkFields<'_>) -> Option<Record> {
+    fn on_fork(&mut self, h: &Header<'_>, f: ForkFields<'_>) -> Option<Record> {
         let ts = self.ts(h.ts_ns);
         let parent = h.tgid.unwrap_or(f.parent_pid);
         if !self.kernel.track {
@@ -338,7 +338,7 @@ impl Tracker {
         None
     }
 
-    pub(super) fn on_exit(&mut self, h: &Header<'_>, f: ExitFields<'_>) -> Option<Record> {
+    fn on_exit(&mut self, h: &Header<'_>, f: ExitFields<'_>) -> Option<Record> {
         let ts = self.ts(h.ts_ns);
         if !self.kernel.track {
             return None;
@@ -376,13 +376,13 @@ impl Tracker {
 }
 
 /// Our probe events print as `execve:` (or `<group>/execve:`).
-pub(super) fn is_probe_event(ev: &[u8]) -> bool {
+fn is_probe_event(ev: &[u8]) -> bool {
     let name = ev.rsplit(|&b| b == b'/').next().unwrap_or(ev);
     parse::is_our_event(ev) && (name == b"execve" || name == b"execveat")
 }
 
 /// Whether `line` is one of our events, header and body.
-pub(super) fn is_whole(line: &[u8]) -> bool {
+fn is_whole(line: &[u8]) -> bool {
     let Line::Event(h, body) = parse::parse_line(line) else { return false };
     match h.event {
         b"sched_process_exec" => parse::parse_exec(body).is_some(),
@@ -396,7 +396,7 @@ pub(super) fn is_whole(line: &[u8]) -> bool {
 /// Whether `line`, not whole, may be the start of an event that a newline
 /// in a task name cut: one of our events whose body stops short, or a
 /// fragment no longer than a header's task name (padded to 16 columns).
-pub(super) fn could_be_cut(line: &[u8]) -> bool {
+fn could_be_cut(line: &[u8]) -> bool {
     match parse::parse_line(line) {
         Line::Event(h, _) => parse::is_our_event(h.event),
         Line::Malformed => line.len() <= 16,
@@ -410,12 +410,12 @@ fn starts_our_event(line: &[u8]) -> bool {
 }
 
 /// Whether `child` is a thread of the process `parent` belongs to.
-pub(super) fn is_thread_of(parent: u32, child: u32) -> bool {
+fn is_thread_of(parent: u32, child: u32) -> bool {
     child != parent && Path::new(&format!("/proc/{parent}/task/{child}")).exists()
 }
 
 /// Replace the /proc arguments of `e` with the probe's.
-pub(super) fn apply_probe(e: &mut Exec, p: ProbeFields, cap: u32) {
+fn apply_probe(e: &mut Exec, p: ProbeFields, cap: u32) {
     let mut area = Vec::new();
     for a in &p.args {
         area.extend_from_slice(a);

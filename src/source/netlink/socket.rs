@@ -88,7 +88,7 @@ impl Socket {
 
     /// Ask for a large receive buffer: beyond the system limit as root
     /// (SO_RCVBUFFORCE), else up to it. Failure only means a smaller buffer.
-    pub(super) fn grow_buffer(&self, bytes: u32) {
+    fn grow_buffer(&self, bytes: u32) {
         let val = libc::c_int::try_from(bytes).unwrap_or(libc::c_int::MAX);
         for opt in [libc::SO_RCVBUFFORCE, libc::SO_RCVBUF] {
             // SAFETY: `val` is a valid c_int and its size is passed along.
@@ -184,7 +184,7 @@ impl Socket {
     }
 }
 
-pub(super) fn sockaddr_nl() -> libc::sockaddr_nl {
+fn sockaddr_nl() -> libc::sockaddr_nl {
     // SAFETY: sockaddr_nl is plain integers; all zeroes is a valid value.
     let mut a: libc::sockaddr_nl = unsafe { std::mem::zeroed() };
     a.nl_family = libc::AF_NETLINK as libc::sa_family_t;

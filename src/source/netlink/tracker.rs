@@ -16,7 +16,7 @@ use crate::source::{KernelFilter, proc};
 
 /// Exits kept after the fact, to undo the exit the kernel reports for the
 /// old leader when a non-leader thread execs.
-pub(super) const RECENT_EXITS: usize = 64;
+const RECENT_EXITS: usize = 64;
 /// How often, at most, the table is checked for processes that ended
 /// unseen (their exit lost in a socket overflow) once it is nearly full.
 pub(super) const SWEEP_EVERY: Duration = Duration::from_secs(1);
@@ -43,27 +43,27 @@ pub(super) struct Proc {
 /// Turns connector events into records, following processes as needed.
 pub(super) struct Tracker {
     /// Argument bytes read from /proc per exec, at most.
-    pub(super) args_cap: u32,
+    args_cap: u32,
     /// Follow forks and exits (`kernel.track`, and for `-p` and `-u`).
     pub(super) track: bool,
     /// Report exits (`kernel.exits`).
-    pub(super) exits: bool,
+    exits: bool,
     /// `-p`: only this process and its descendants.
-    pub(super) scope: Option<u32>,
+    scope: Option<u32>,
     /// CLOCK_BOOTTIME − CLOCK_MONOTONIC, in ns, measured at start.
-    pub(super) boot_offset: u64,
+    boot_offset: u64,
     /// The processes followed (at most [`crate::lineage::TABLE_MAX`]: beyond,
     /// counted and said as a [`LostKind::ProcTable`] record).
-    pub(super) procs: Lineage<Proc>,
-    pub(super) recent_exits: VecDeque<(u32, Proc)>,
+    procs: Lineage<Proc>,
+    recent_exits: VecDeque<(u32, Proc)>,
     /// Records ready to hand on, in order.
-    pub(super) pending: VecDeque<Record>,
+    pending: VecDeque<Record>,
     /// Messages that could not be decoded, not yet reported.
     pub(super) malformed: u64,
     /// The latest record time handed on, so loss notices sort after it.
-    pub(super) last_ts: u64,
+    last_ts: u64,
     /// Reused parse buffer.
-    pub(super) events: Vec<Event>,
+    events: Vec<Event>,
 }
 
 impl Tracker {
@@ -94,11 +94,11 @@ impl Tracker {
     }
 
     /// Follow `pid`, or count it as not followed when the table is full.
-    pub(super) fn insert(&mut self, pid: u32, p: Proc) {
+    fn insert(&mut self, pid: u32, p: Proc) {
         self.procs.insert(pid, p);
     }
 
-    pub(super) fn boot_ts(&self, mono_ns: u64) -> u64 {
+    fn boot_ts(&self, mono_ns: u64) -> u64 {
         mono_ns.saturating_add(self.boot_offset)
     }
 
@@ -135,7 +135,7 @@ impl Tracker {
         }
     }
 
-    pub(super) fn on_fork(&mut self, ts: u64, parent: u32, child: u32) {
+    fn on_fork(&mut self, ts: u64, parent: u32, child: u32) {
         if !self.track {
             return;
         }
@@ -154,7 +154,7 @@ impl Tracker {
         self.insert(child, Proc { parent, depth, comm, fork_ts: ts, exec_ts: 0, uid });
     }
 
-    pub(super) fn on_exec(&mut self, ts: u64, pid: u32, tgid: u32) {
+    fn on_exec(&mut self, ts: u64, pid: u32, tgid: u32) {
         let mut depth = None;
         if self.track {
             if !self.procs.contains_key(&tgid) && pid != tgid {
@@ -204,7 +204,7 @@ impl Tracker {
         self.push(Record::Exec(e));
     }
 
-    pub(super) fn on_exit(&mut self, ts: u64, tgid: u32, code: u32, parent_tgid: u32) {
+    fn on_exit(&mut self, ts: u64, tgid: u32, code: u32, parent_tgid: u32) {
         if !self.track {
             return;
         }
@@ -232,7 +232,7 @@ impl Tracker {
 
     /// An exec by a non-leader thread of `tgid` after the kernel reported
     /// the old leader's exit: follow the process again.
-    pub(super) fn restore_recent_exit(&mut self, tgid: u32) {
+    fn restore_recent_exit(&mut self, tgid: u32) {
         if let Some(i) = self.recent_exits.iter().rposition(|(pid, _)| *pid == tgid)
             && let Some((pid, p)) = self.recent_exits.remove(i)
         {
@@ -240,7 +240,7 @@ impl Tracker {
         }
     }
 
-    pub(super) fn push(&mut self, rec: Record) {
+    fn push(&mut self, rec: Record) {
         self.last_ts = self.last_ts.max(rec.ts_ns());
         self.pending.push_back(rec);
     }

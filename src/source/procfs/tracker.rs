@@ -17,8 +17,8 @@ use crate::source::{KernelFilter, SourceError, proc};
 /// exec could be caught with the old one.)
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(super) struct Layout {
-    pub(super) start_code: u64,
-    pub(super) start_stack: u64,
+    start_code: u64,
+    start_stack: u64,
 }
 
 /// What `/proc/PID/stat` shows of the address space.
@@ -36,11 +36,11 @@ pub(super) enum Mm {
 /// The program a process runs, as far as /proc shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct Image {
-    pub(super) comm: Vec<u8>,
+    comm: Vec<u8>,
     pub(super) mm: Mm,
     /// A hash of `/proc/PID/cmdline` ([`EMPTY_ARGS`] when empty), read only
     /// when the layout does not decide; `None` when not read or unreadable.
-    pub(super) args: Option<u64>,
+    args: Option<u64>,
 }
 
 /// [`Image::args`] of an empty cmdline (no other cmdline hashes to it).
@@ -49,15 +49,15 @@ pub(super) const EMPTY_ARGS: u64 = 0;
 /// One read of `/proc/PID/stat`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct Seen {
-    pub(super) start_ticks: u64,
+    start_ticks: u64,
     pub(super) ppid: u32,
-    pub(super) state: u8,
+    state: u8,
     pub(super) kthread: bool,
     pub(super) image: Image,
 }
 
 impl Seen {
-    pub(super) fn zombie(&self) -> bool {
+    fn zombie(&self) -> bool {
         matches!(self.state, b'Z' | b'X')
     }
 
@@ -126,7 +126,7 @@ pub(super) trait Procs {
 
 /// Where a process stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Phase {
+enum Phase {
     /// Running when tracing started: reported only if seen to exec.
     Baseline,
     /// First seen while tracing, still running (as far as we can tell) its
@@ -149,35 +149,35 @@ pub(super) enum Phase {
 
 /// One process known to the tracker.
 #[derive(Debug, Clone)]
-pub(super) struct Entry {
-    pub(super) ino: u64,
-    pub(super) start_ticks: u64,
-    pub(super) ppid: u32,
-    pub(super) image: Image,
-    pub(super) phase: Phase,
+struct Entry {
+    ino: u64,
+    start_ticks: u64,
+    ppid: u32,
+    image: Image,
+    phase: Phase,
     /// Depth below the `-p` root, or below the first ancestor seen; `None`
     /// for processes that were running when tracing started.
-    pub(super) depth: Option<u32>,
+    depth: Option<u32>,
     /// In the `-p` tree (always true without `-p`).
-    pub(super) in_tree: bool,
+    in_tree: bool,
     /// When first seen (for processes running at start: when they started).
-    pub(super) first_seen_ns: u64,
+    first_seen_ns: u64,
     /// In the follow list: re-read until old.
-    pub(super) follow: bool,
+    follow: bool,
     /// Timestamp of the last exec record handed on for this process.
-    pub(super) reported: Option<u64>,
+    reported: Option<u64>,
     /// Its user, from the last exec record handed on, when /proc said.
-    pub(super) uid: Option<u32>,
+    uid: Option<u32>,
     /// An exec record waiting for its arguments (read while the exec was
     /// still setting them up), and how many times it was tried.
-    pub(super) pending: Option<(Box<Exec>, u8)>,
+    pending: Option<(Box<Exec>, u8)>,
     /// The scan that last listed it.
-    pub(super) generation: u64,
+    generation: u64,
 }
 
 /// How a new process compares with its parent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Class {
+enum Class {
     Execd,
     Copy { sure: bool },
 }
@@ -185,23 +185,23 @@ pub(super) enum Class {
 /// Pids of processes not known because the table was full, each counted as
 /// lost once: one bit per possible pid (512 KiB per map), made on the first
 /// overflow.
-pub(super) struct Overflow {
-    pub(super) counted: Vec<u64>,
-    pub(super) listed: Vec<u64>,
+struct Overflow {
+    counted: Vec<u64>,
+    listed: Vec<u64>,
 }
 
 impl Overflow {
-    pub(super) fn new() -> Overflow {
+    fn new() -> Overflow {
         let words = (PID_LIMIT / 64) as usize;
         Overflow { counted: vec![0; words], listed: vec![0; words] }
     }
 
-    pub(super) fn bit(pid: u32) -> Option<(usize, u64)> {
+    fn bit(pid: u32) -> Option<(usize, u64)> {
         (pid < PID_LIMIT).then(|| ((pid / 64) as usize, 1u64 << (pid % 64)))
     }
 
     /// Whether `pid` was counted already (and mark it listed in this scan).
-    pub(super) fn known(&mut self, pid: u32) -> bool {
+    fn known(&mut self, pid: u32) -> bool {
         let Some((w, b)) = Overflow::bit(pid) else { return false };
         let known = self.counted[w] & b != 0;
         if known {
@@ -211,7 +211,7 @@ impl Overflow {
     }
 
     /// Count `pid`; false when it was counted already.
-    pub(super) fn add(&mut self, pid: u32) -> bool {
+    fn add(&mut self, pid: u32) -> bool {
         let Some((w, b)) = Overflow::bit(pid) else { return true };
         let new = self.counted[w] & b == 0;
         self.counted[w] |= b;
@@ -220,7 +220,7 @@ impl Overflow {
     }
 
     /// Forget the pids not listed in this scan (those processes are gone).
-    pub(super) fn end_scan(&mut self) {
+    fn end_scan(&mut self) {
         for (c, l) in self.counted.iter_mut().zip(self.listed.iter_mut()) {
             *c &= *l;
             *l = 0;
@@ -233,21 +233,21 @@ pub(super) struct Tracker {
     /// What is followed and reported (`-p`, exits, depths, the argument cap).
     pub(super) kernel: KernelFilter,
     /// Whether address-space layouts tell execs apart (ASLR is on).
-    pub(super) layouts: bool,
-    pub(super) tick_ns: u64,
+    layouts: bool,
+    tick_ns: u64,
     /// The processes known (the lineage table: one bound for every source).
-    pub(super) table: Lineage<Entry>,
+    table: Lineage<Entry>,
     /// Pids with `follow` set.
-    pub(super) follow: Vec<u32>,
+    follow: Vec<u32>,
     /// How many known processes have each layout.
-    pub(super) images: HashMap<Layout, u32>,
+    images: HashMap<Layout, u32>,
     /// Layouts of processes gone in the last `YOUNG_NS`.
-    pub(super) recent: VecDeque<(Layout, u64)>,
-    pub(super) overflow: Option<Overflow>,
-    pub(super) generation: u64,
+    recent: VecDeque<(Layout, u64)>,
+    overflow: Option<Overflow>,
+    generation: u64,
     /// Processes not followed since the last loss report.
-    pub(super) lost: u64,
-    pub(super) listing: Vec<(u32, u64)>,
+    lost: u64,
+    listing: Vec<(u32, u64)>,
 }
 
 impl Tracker {
@@ -319,7 +319,7 @@ impl Tracker {
     }
 
     /// With `-p`: mark the root and its descendants, with their depths.
-    pub(super) fn mark_tree(&mut self, root: u32) {
+    fn mark_tree(&mut self, root: u32) {
         let parents: HashMap<u32, u32> = self.table.iter().map(|(&p, e)| (p, e.ppid)).collect();
         let limit = self.table.len();
         for (&pid, e) in self.table.iter_mut() {
@@ -342,21 +342,12 @@ impl Tracker {
         }
     }
 
-    pub(super) fn follows_forever(&self, e: &Entry) -> bool {
+    fn follows_forever(&self, e: &Entry) -> bool {
         self.kernel.pid.is_some() && e.in_tree
     }
 
     #[allow(clippy::too_many_arguments, reason = "one call site per phase; a struct would only rename them")]
-    pub(super) fn insert(
-        &mut self,
-        pid: u32,
-        ino: u64,
-        s: &Seen,
-        phase: Phase,
-        depth: Option<u32>,
-        in_tree: bool,
-        seen_ns: u64,
-    ) {
+    fn insert(&mut self, pid: u32, ino: u64, s: &Seen, phase: Phase, depth: Option<u32>, in_tree: bool, seen_ns: u64) {
         if let Mm::Known(l) = s.image.mm {
             *self.images.entry(l).or_insert(0) += 1;
         }
@@ -378,7 +369,7 @@ impl Tracker {
         self.table.insert(pid, e);
     }
 
-    pub(super) fn insert_unreadable(&mut self, pid: u32, ino: u64, now: u64) {
+    fn insert_unreadable(&mut self, pid: u32, ino: u64, now: u64) {
         if self.table.is_full() {
             self.count_overflow(pid);
             return;
@@ -393,14 +384,14 @@ impl Tracker {
         self.insert(pid, ino, &s, Phase::Unreadable, None, false, now);
     }
 
-    pub(super) fn count_overflow(&mut self, pid: u32) {
+    fn count_overflow(&mut self, pid: u32) {
         if self.overflow.get_or_insert_with(Overflow::new).add(pid) {
             self.lost += 1;
         }
     }
 
     /// Forget a layout; it stays recognisable for `YOUNG_NS`.
-    pub(super) fn forget_layout(&mut self, mm: Mm, now: u64) {
+    fn forget_layout(&mut self, mm: Mm, now: u64) {
         let Mm::Known(l) = mm else { return };
         if let Some(n) = self.images.get_mut(&l) {
             *n -= 1;
@@ -415,7 +406,7 @@ impl Tracker {
     }
 
     /// Whether some process known now, or gone recently, has this layout.
-    pub(super) fn layout_known(&self, l: &Layout) -> bool {
+    fn layout_known(&self, l: &Layout) -> bool {
         self.images.contains_key(l) || self.recent.iter().any(|(r, _)| r == l)
     }
 
@@ -500,7 +491,7 @@ impl Tracker {
 
     /// Drop the processes this scan did not list; report the exits of
     /// those whose exec was reported.
-    pub(super) fn sweep(&mut self, now: u64, out: &mut VecDeque<Record>) {
+    fn sweep(&mut self, now: u64, out: &mut VecDeque<Record>) {
         let generation = self.generation;
         let mut gone: Vec<u32> =
             self.table.iter().filter(|(_, e)| e.generation != generation).map(|(&p, _)| p).collect();
@@ -541,7 +532,7 @@ impl Tracker {
 
     /// A followed process read again: report it if its image changed (it
     /// exec'd), or if it is a name-only copy whose hold has ended.
-    pub(super) fn recheck(&mut self, pid: u32, s: &Seen, procs: &mut dyn Procs, now: u64, out: &mut VecDeque<Record>) {
+    fn recheck(&mut self, pid: u32, s: &Seen, procs: &mut dyn Procs, now: u64, out: &mut VecDeque<Record>) {
         let layouts = self.layouts;
         let Some(old_mm) = self.table.get(&pid).map(|e| e.image.mm) else { return };
         let mut s = s.clone();
@@ -596,7 +587,7 @@ impl Tracker {
     }
 
     /// Admit the processes seen for the first time, parents before children.
-    pub(super) fn admit_all(
+    fn admit_all(
         &mut self,
         fresh: Vec<(u32, u64, Seen)>,
         procs: &mut dyn Procs,
@@ -631,7 +622,7 @@ impl Tracker {
 
     /// A process seen for the first time.
     #[allow(clippy::too_many_arguments, reason = "the scan's state, passed down")]
-    pub(super) fn admit(
+    fn admit(
         &mut self,
         pid: u32,
         ino: u64,
@@ -714,12 +705,12 @@ impl Tracker {
     }
 
     /// Whether two reads can be compared by layout alone.
-    pub(super) fn layout_decides(&self, a: Mm, b: Mm) -> bool {
+    fn layout_decides(&self, a: Mm, b: Mm) -> bool {
         self.layouts && matches!((a, b), (Mm::Known(_), Mm::Known(_)))
     }
 
     /// Add the hash of the arguments to a read of a live process's stat.
-    pub(super) fn look(&self, procs: &mut dyn Procs, pid: u32, s: &mut Seen) {
+    fn look(&self, procs: &mut dyn Procs, pid: u32, s: &mut Seen) {
         if s.image.args.is_none() && !s.zombie() && !s.kthread {
             s.image.args = procs.args_hash(pid);
         }
@@ -728,7 +719,7 @@ impl Tracker {
     /// Has a new process exec'd, or is it still a copy of its parent? By
     /// layout where both are visible (or the child's is that of another
     /// process known); else by name, then by arguments.
-    pub(super) fn classify(&self, child: &Image, parent: Option<&Image>) -> Class {
+    fn classify(&self, child: &Image, parent: Option<&Image>) -> Class {
         if self.layouts
             && let Mm::Known(k) = child.mm
         {
@@ -758,7 +749,7 @@ impl Tracker {
     /// Stop following processes that are old: a name-only copy still held
     /// then is reported as it is, a record still waiting for its arguments
     /// goes out as it is, a sure copy becomes a fork-only child.
-    pub(super) fn age(&mut self, procs: &mut dyn Procs, now: u64, out: &mut VecDeque<Record>) {
+    fn age(&mut self, procs: &mut dyn Procs, now: u64, out: &mut VecDeque<Record>) {
         let mut due: Vec<u32> = Vec::new();
         let forever = self.kernel.pid.is_some();
         let table = &mut self.table;
@@ -792,14 +783,7 @@ impl Tracker {
     /// kernel sets the new name first); the record then waits for the next
     /// scan, at most [`HOLD_SCANS`] times, keeping its timestamp, and goes
     /// out as it is after that or when the process ends first.
-    pub(super) fn emit(
-        &mut self,
-        pid: u32,
-        procs: &mut dyn Procs,
-        now: u64,
-        may_wait: bool,
-        out: &mut VecDeque<Record>,
-    ) {
+    fn emit(&mut self, pid: u32, procs: &mut dyn Procs, now: u64, may_wait: bool, out: &mut VecDeque<Record>) {
         let (cap, track) = (self.kernel.args_cap, self.kernel.track);
         let Some(entry) = self.table.get_mut(pid) else { return };
         let (ts, tries) = entry.pending.take().map_or((now, 0), |(e, n)| (e.ts_ns, n));
@@ -827,7 +811,7 @@ impl Tracker {
 
 /// Hand on an exec record of a process in the `-p` tree (the pipeline
 /// applies the other filters), and remember it for the process's exit.
-pub(super) fn hand_on(entry: &mut Entry, e: Exec, out: &mut VecDeque<Record>) {
+fn hand_on(entry: &mut Entry, e: Exec, out: &mut VecDeque<Record>) {
     if entry.in_tree {
         entry.reported = Some(e.ts_ns);
         entry.uid = (e.uid != u32::MAX).then_some(e.uid);
@@ -836,7 +820,7 @@ pub(super) fn hand_on(entry: &mut Entry, e: Exec, out: &mut VecDeque<Record>) {
 }
 
 /// Whether a followed process runs another program than when last read.
-pub(super) fn image_changed(old: &Image, new: &Image, layouts: bool) -> bool {
+fn image_changed(old: &Image, new: &Image, layouts: bool) -> bool {
     if layouts && let (Mm::Known(a), Mm::Known(b)) = (old.mm, new.mm) {
         // The layout decides: a renamed fork (prctl) is no exec, and an exec
         // of the same program gets a new layout.
