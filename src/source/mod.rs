@@ -225,33 +225,61 @@ mod tests {
     }
 
     /// Every refusal comes from the table, as one line naming the option
-    /// and the source, before the source is touched.
+    /// as the user typed it and the source, before the source is touched,
+    /// for every option some source refuses; `--source NAME` reaches it
+    /// through [`open`]. The sources' own tests do not repeat this; the
+    /// exit status and the one line of the binary are checked once per
+    /// refusing source in tests/cli.rs.
     #[test]
     fn refusals_are_derived_from_the_table() {
         let request = |flags: &[&str]| crate::config::for_tests(flags).source_request();
-        let mut with_cgroup = request(&[]);
-        with_cgroup.kernel.cgroup = Some(CgroupTarget { path: "/sys/fs/cgroup/x".into(), id: 7, level: 1 });
+        // -c, --print-container and --container need a cgroup2 hierarchy to
+        // validate: what they ask of the sources is set directly.
+        let with = |set: fn(&mut SourceRequest)| {
+            let mut r = request(&[]);
+            set(&mut r);
+            r
+        };
         let cases = [
             (request(&["-x"]), Need::FailedExecs, "-x"),
             (request(&["-u", "0"]), Need::Uid, "-u"),
-            (with_cgroup, Need::Cgroup, "-c"),
+            (
+                with(|r| r.kernel.cgroup = Some(CgroupTarget { path: "/sys/fs/cgroup/x".into(), id: 7, level: 1 })),
+                Need::Cgroup,
+                "-c",
+            ),
             (request(&["--cwd"]), Need::Context, "--cwd"),
             (request(&["--env"]), Need::Context, "--env"),
+            (request(&["--context"]), Need::Context, "--context"),
+            (with(|r| r.capture.print_container = true), Need::Context, "--print-container"),
+            (with(|r| r.capture.container = true), Need::Context, "--container"),
             (request(&["--host"]), Need::Context, "--host"),
+            (request(&["--containers"]), Need::Context, "--containers"),
+            (request(&["--ancestry", "2"]), Need::Context, "--ancestry"),
         ];
-        let mut refused = 0;
-        for info in SourceKind::ALL.map(SourceKind::info) {
-            for (request, need, option) in &cases {
+        assert!(Need::of(&request(&[])).is_empty(), "no option, nothing to refuse");
+        let mut refused = Vec::new();
+        for (request, need, option) in &cases {
+            assert_eq!(Need::of(request), [(*need, *option)], "{option} asks for exactly this");
+            for kind in SourceKind::ALL {
+                let info = kind.info();
                 let Some((_, why)) = info.refuses.iter().find(|(n, _)| n == need) else { continue };
-                refused += 1;
-                let e = open_one(info, request).err().expect("refused");
+                refused.push((info.name, *option));
+                let only = SourceRequest { choice: SourceChoice::Only(kind), ..request.clone() };
+                let Err(e) = open(&only) else { panic!("{option} with the {} source: not refused", info.name) };
                 assert!(matches!(e, SourceError::Unsupported(_)), "{e}");
                 let msg = e.to_string();
                 assert_eq!(msg, format!("{option} is not available with the {} source: {why}", info.name));
                 assert!(!msg.contains('\n'));
             }
         }
-        assert_eq!(refused, 16, "ftrace: -x -c -u and context; netlink, procfs: -x -c and context");
+        let of = |name: &str| refused.iter().filter(|(n, _)| *n == name).map(|(_, o)| *o).collect::<Vec<_>>();
+        let context =
+            ["--cwd", "--env", "--context", "--print-container", "--container", "--host", "--containers", "--ancestry"];
+        assert_eq!(of("bpf"), Vec::<&str>::new());
+        assert_eq!(of("ftrace"), [&["-x", "-u", "-c"][..], &context].concat());
+        assert_eq!(of("netlink"), [&["-x", "-c"][..], &context].concat());
+        assert_eq!(of("procfs"), [&["-x", "-c"][..], &context].concat());
     }
 
     /// Only the bpf source filters in the kernel; every source follows a tree.
