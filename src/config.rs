@@ -6,7 +6,10 @@
 //!
 //! It also splits the work: [`KernelFilter`] is what the BPF program enforces
 //! (set as `const volatile` values before load), [`UserFilter`] is what user
-//! space checks on decoded records.
+//! space checks on decoded records. The stages never read it whole where they
+//! need not: it builds what the sources get ([`Config::source_request`]; the
+//! request's types are owned by [`crate::source`]) and what the sinks get
+//! ([`Config::sink_request`]).
 
 use std::ffi::CString;
 use std::time::Duration;
@@ -21,12 +24,10 @@ pub use crate::sink::file::Rotation;
 pub use crate::sink::text::{ExitDisplay, TextOptions};
 pub use crate::sink::{Destination, OutputFormat, SinkRequest};
 pub use crate::sink::syslog::{FACILITIES, SyslogOptions};
+pub use crate::source::{
+    ARGS_CAP_DEFAULT, ARGS_CAP_MAX, Capture, CgroupTarget, KernelFilter, SourceChoice, SourceRequest,
+};
 
-/// Bytes of arguments captured per exec unless `--arg-bytes` says otherwise.
-pub const ARGS_CAP_DEFAULT: u32 = 32 * 1024;
-/// The largest `--arg-bytes`: the kernel's own ceiling on argv+envp per exec
-/// (3/4 of an 8 MiB stack).
-pub const ARGS_CAP_MAX: u32 = 6 * 1024 * 1024;
 /// Ring buffer size unless `--buffer-kib` says otherwise.
 pub const RING_DEFAULT_BYTES: u32 = 1024 * 1024;
 
@@ -96,49 +97,6 @@ pub enum ConfigError {
 fn escape_path(path: &std::path::Path) -> String {
     use std::os::unix::ffi::OsStrExt;
     crate::escape::escape(path.as_os_str().as_bytes())
-}
-
-/// Which event source to use.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SourceChoice {
-    /// The best one that starts: bpf, ftrace, netlink, procfs.
-    Auto,
-    /// Exactly this one, or an error.
-    Only(SourceKind),
-}
-
-/// What the BPF program filters before a record is made.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct KernelFilter {
-    /// Argument bytes captured per exec.
-    pub args_cap: u32,
-    /// `-P`: only processes whose parent has this process id.
-    pub ppid: Option<u32>,
-    /// `-u`: only processes of this real user id (resolved from a name).
-    pub uid: Option<u32>,
-    /// `-c`: only processes in this cgroup v2 directory or below it.
-    pub cgroup: Option<CgroupTarget>,
-    /// `-x`: also report failed exec attempts (attaches syscall tracepoints).
-    pub fails: bool,
-    /// Follow processes from fork to exit in the kernel (attaches the
-    /// `sched_process_fork` and `sched_process_exit` tracepoints): needed for
-    /// exits, the summary, `-p`, a COMMAND and `--tree`.
-    pub track: bool,
-    /// Report process ends (exit records).
-    pub exits: bool,
-    /// `-p`: only this process and its descendants.
-    pub pid: Option<u32>,
-}
-
-/// A cgroup v2 directory as the kernel identifies it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CgroupTarget {
-    /// The directory as given.
-    pub path: std::path::PathBuf,
-    /// Its cgroup id (the directory's inode number on cgroup2).
-    pub id: u64,
-    /// Its depth below the cgroup2 root (the root is level 0).
-    pub level: u32,
 }
 
 /// What user space filters on decoded records.
@@ -251,6 +209,27 @@ impl Config {
                 args_redacted: !c.redact_extra.is_empty(),
                 redacted: c.redact,
             },
+        }
+    }
+
+    /// What the sources are to capture, filter and follow, and which one
+    /// to start.
+    pub fn source_request(&self) -> SourceRequest {
+        let c = &self.context;
+        SourceRequest {
+            choice: self.source,
+            kernel: self.kernel.clone(),
+            capture: Capture {
+                cwd: c.cwd,
+                env: c.env,
+                env_cap: c.env_cap,
+                context: c.context,
+                ancestry: c.ancestry > 0,
+                print_container: c.print_container,
+                container: c.container.is_some(),
+                host: c.host,
+            },
+            ring_bytes: self.ring_bytes,
         }
     }
 

@@ -27,10 +27,10 @@
 
 use regex::bytes::Regex;
 
-use crate::config::{KernelFilter, UserFilter};
+use crate::config::UserFilter;
 use crate::event::{Exec, Exit};
 use crate::running::Running;
-use crate::source::Applies;
+use crate::source::{Applies, KernelFilter};
 
 /// The selection of one run.
 #[derive(Debug, Clone, Default)]

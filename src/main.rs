@@ -125,7 +125,7 @@ fn trace(config: &Config) -> anyhow::Result<Status> {
         }
         None => config,
     };
-    let source::Opened { mut source, kind, fallback } = source::open(config)?;
+    let source::Opened { mut source, kind, fallback } = source::open(&config.source_request())?;
     // One line: why a fallback source was chosen, and how far to trust it.
     match (fallback, source.notice()) {
         (Some(why), Some(n)) => note(&format!("execsnoop: {why}. {n}")),

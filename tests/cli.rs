@@ -1,6 +1,6 @@
 //! Command-line tests of the `execsnoop` binary that need no root and load no
 //! BPF: help, usage errors (exit 2, one clear line, never a panic) and the
-//! "not root" runtime error (exit 1).
+//! runtime errors "not root" and "not available with this source" (exit 1).
 //!
 //! Every run has a timeout: a usage error that slipped through validation
 //! would otherwise start tracing (when run as root) and never end.
@@ -117,6 +117,25 @@ fn not_root_exits_1_with_need_root() {
     };
     assert_error_exit(&f, 1, true);
     assert!(f.stderr.starts_with("execsnoop: need root (or CAP_BPF and CAP_PERFMON)"), "{}", f.dump());
+}
+
+/// An option a source cannot honour: status 1 and one line naming the
+/// option and the source, before the source is touched (so no root is
+/// needed). Which source refuses what, and why, is checked from the table
+/// in src/source/mod.rs (`refusals_are_derived_from_the_table`); this is
+/// the binary's end of it, once per source that refuses something.
+#[test]
+fn refused_options_exit_1_with_one_line() {
+    for (source, option) in
+        [("ftrace", &["-x"][..]), ("ftrace", &["-u", "0"]), ("netlink", &["-x"]), ("procfs", &["-x"])]
+    {
+        let mut args = vec!["--source", source];
+        args.extend(option);
+        let f = tool(&args);
+        assert_error_exit(&f, 1, true);
+        let want = format!("execsnoop: {} is not available with the {source} source: ", option[0]);
+        assert!(f.stderr.starts_with(&want), "{args:?}: expected {want:?}\n{}", f.dump());
+    }
 }
 
 #[test]

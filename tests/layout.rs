@@ -9,10 +9,6 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-/// Loops not removed yet, each with why (issue 17 removes the last).
-const KNOWN: &[(&str, &str, &str)] =
-    &[("config", "source", "the sources still take &Config; a SourceRequest owned by source/ would end it")];
-
 fn files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
     for entry in std::fs::read_dir(dir).unwrap().flatten() {
         let p = entry.path();
@@ -55,7 +51,9 @@ fn no_module_imports_one_that_imports_it_back() {
             }
         }
     }
-    let known: Vec<(String, String)> = KNOWN.iter().map(|(a, b, _)| (a.to_string(), b.to_string())).collect();
     assert!(!uses.is_empty(), "no imports found: the scan is broken");
-    assert_eq!(loops, known, "modules that import each other (a new loop, or one removed: update KNOWN)");
+    // The scan sees the edges a loop would be made of.
+    assert!(uses.get("config").is_some_and(|d| d.contains("source")), "config builds the sources' request");
+    assert!(uses.get("source").is_some_and(|d| d.contains("event")), "the sources make event records");
+    assert_eq!(loops, Vec::<(String, String)>::new(), "modules that import each other");
 }

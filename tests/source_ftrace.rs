@@ -257,26 +257,6 @@ fn stale_instance_of_killed_run_is_removed() {
     );
 }
 
-/// `-x` needs the exec syscalls' events, which this source does not have:
-/// status 1 and one line naming the option and the source. No root needed:
-/// it is refused before tracefs is touched.
-#[test]
-fn fails_option_is_refused() {
-    let f = run_tool(Command::new(bin()).args(["--source", "ftrace", "-x"]));
-    assert_error_exit(&f, 1, true);
-    assert!(f.stderr.contains("-x") && f.stderr.contains("ftrace"), "\n{}", f.dump());
-}
-
-/// `-c` likewise: the sched events carry no cgroup id.
-#[test]
-#[ignore = "needs a cgroup2 hierarchy: run with --include-ignored"]
-fn cgroup_option_is_refused() {
-    let mount = common::cgroup2_mount().expect("a cgroup2 hierarchy is mounted");
-    let f = run_tool(Command::new(bin()).args(["--source", "ftrace", "-c"]).arg(&mount));
-    assert_error_exit(&f, 1, true);
-    assert!(f.stderr.contains("-c") && f.stderr.contains("ftrace"), "\n{}", f.dump());
-}
-
 /// Not root: one line saying so, status 1, and nothing created.
 #[test]
 #[ignore = "needs root: drops to user nobody to check the refusal"]

@@ -24,8 +24,8 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use common::{
-    Finished, Tracer, assert_error_exit, bin, cgroup2_mount, json_argv, json_u64, my_pid, nobody_uid, root_test, row,
-    run_capture, run_marked, run_tool,
+    Finished, Tracer, assert_error_exit, bin, json_argv, json_u64, my_pid, nobody_uid, root_test, row, run_capture,
+    run_marked, run_tool,
 };
 
 fn argv_strings(v: &Value) -> Vec<String> {
@@ -286,23 +286,4 @@ fn unprivileged_starts_or_is_refused_in_one_line() {
         assert_error_exit(&f, 1, true);
         assert!(f.stderr.contains("CAP_NET_ADMIN"), "\n{}", f.dump());
     }
-}
-
-/// `-x` needs failed execs, which the connector never reports: a one-line
-/// error naming the option and the source, before anything is opened.
-#[test]
-fn failed_execs_are_refused() {
-    let f = run_tool(Command::new(bin()).args(["-x", "--source", "netlink"]));
-    assert_error_exit(&f, 1, true);
-    assert!(f.stderr.contains("-x") && f.stderr.contains("netlink"), "\n{}", f.dump());
-}
-
-/// `-c` needs the cgroup of each exec, which the connector does not carry.
-#[test]
-#[ignore = "needs a cgroup2 hierarchy: run with --include-ignored"]
-fn cgroup_filter_is_refused() {
-    let mount = cgroup2_mount().expect("a cgroup2 hierarchy is mounted");
-    let f = run_tool(Command::new(bin()).args(["--source", "netlink", "-c"]).arg(&mount));
-    assert_error_exit(&f, 1, true);
-    assert!(f.stderr.contains("-c") && f.stderr.contains("netlink"), "\n{}", f.dump());
 }

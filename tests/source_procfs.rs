@@ -118,25 +118,6 @@ fn auto_falls_back_to_procfs_for_a_plain_user() {
     assert_eq!(rec["source"], used);
 }
 
-/// `-x` cannot work from /proc: a failed exec leaves nothing there. One line
-/// naming the option and the source, status 1, nothing traced.
-#[test]
-fn failed_execs_are_refused() {
-    let f = run_tool(Command::new(bin()).args(["--source", "procfs", "-x"]));
-    assert_error_exit(&f, 1, true);
-    assert!(f.stderr.contains("-x") && f.stderr.contains("procfs"), "\n{}", f.dump());
-}
-
-/// `-c` likewise: the poller does not read cgroups.
-#[test]
-#[ignore = "needs a cgroup2 hierarchy: run with --include-ignored"]
-fn cgroup_filter_is_refused() {
-    let cg = common::cgroup2_mount().expect("a cgroup2 hierarchy is mounted");
-    let f = run_tool(Command::new(bin()).args(["--source", "procfs", "-c"]).arg(cg));
-    assert_error_exit(&f, 1, true);
-    assert!(f.stderr.contains("-c") && f.stderr.contains("procfs"), "\n{}", f.dump());
-}
-
 /// When tracing starts, one line on stderr says how far to trust it: the
 /// interval, that shorter processes are missed and that arguments are read
 /// after the fact.

@@ -20,10 +20,9 @@ use aya::programs::{ProgramError, RawTracePoint, TracePoint};
 use aya::{Btf, Ebpf, EbpfError, EbpfLoader, Endianness};
 
 use self::wire::{Assembler, Decoded};
-use crate::config::Config;
 use crate::event::ArgsFrom;
 use crate::event::{Lost, LostKind, Record};
-use crate::source::{Applies, Source, SourceError, SourceInfo};
+use crate::source::{Applies, Source, SourceError, SourceInfo, SourceRequest};
 
 mod btf_prune;
 pub(crate) mod wire;
@@ -78,7 +77,7 @@ pub(crate) static INFO: SourceInfo = SourceInfo {
     applies: Applies { ppid: true, uid: true, cgroup: true, tree: true },
     refuses: &[],
     poll: LOST_CHECK,
-    open: |config| Ok(Box::new(BpfSource::open(config)?)),
+    open: |request| Ok(Box::new(BpfSource::open(request)?)),
 };
 
 /// The kernel's loss counters and what each one counts.
@@ -141,22 +140,23 @@ struct Settings {
 }
 
 impl Settings {
-    fn from_config(config: &Config) -> Settings {
+    fn of(request: &SourceRequest) -> Settings {
+        let (k, c) = (&request.kernel, &request.capture);
         Settings {
-            args_cap: config.kernel.args_cap,
-            targ_ppid: config.kernel.ppid.unwrap_or(0),
-            targ_uid: config.kernel.uid.unwrap_or(u32::MAX),
-            cgroup: config.kernel.cgroup.as_ref().map(|c| c.path.clone()),
-            trace_fails: config.kernel.fails,
-            ring_bytes: config.ring_bytes,
-            track: config.kernel.track,
-            emit_exits: config.kernel.exits,
-            root: config.kernel.pid,
-            want_ctx: config.context.kernel_context(),
-            want_cwd: config.context.cwd,
-            want_env: config.context.env,
-            env_cap: config.context.env_cap,
-            targ_host: match config.context.host {
+            args_cap: k.args_cap,
+            targ_ppid: k.ppid.unwrap_or(0),
+            targ_uid: k.uid.unwrap_or(u32::MAX),
+            cgroup: k.cgroup.as_ref().map(|t| t.path.clone()),
+            trace_fails: k.fails,
+            ring_bytes: request.ring_bytes,
+            track: k.track,
+            emit_exits: k.exits,
+            root: k.pid,
+            want_ctx: c.kernel_context(),
+            want_cwd: c.cwd,
+            want_env: c.env,
+            env_cap: c.env_cap,
+            targ_host: match c.host {
                 None => 0,
                 Some(true) => 1,
                 Some(false) => 2,
@@ -355,7 +355,7 @@ pub struct BpfSource {
 
 impl BpfSource {
     /// Load and attach. When this returns, every later exec is captured.
-    pub fn open(config: &Config) -> Result<BpfSource, SourceError> {
+    pub fn open(request: &SourceRequest) -> Result<BpfSource, SourceError> {
         check_privileges()?;
         let kernel = KernelVersion::current();
         if let Some(k) = kernel.filter(|k| *k < MIN_KERNEL) {
@@ -369,7 +369,7 @@ impl BpfSource {
         let btf_path = std::env::var_os("EXECSNOOP_BTF").unwrap_or_else(|| VMLINUX_BTF.into());
         let blob = target_btf(Path::new(&btf_path))?;
 
-        let settings = Settings::from_config(config);
+        let settings = Settings::of(request);
         let mut ebpf = match with_pruned_vmlinux(&blob, || setup(&settings, None, true)) {
             Some(r) => r?,
             None => {

@@ -686,8 +686,8 @@ mod tests {
             assert_eq!(value(name), v, "{name}");
         }
         assert_eq!(define("DEPTH_NONE").split_whitespace().next(), Some("0xffffffffu"));
-        assert_eq!(u64::from(ARGS_CAP_DEFAULT), u64::from(crate::config::ARGS_CAP_DEFAULT));
-        assert_eq!(u64::from(ARGS_CAP_MAX), u64::from(crate::config::ARGS_CAP_MAX));
+        assert_eq!(u64::from(ARGS_CAP_DEFAULT), u64::from(crate::source::ARGS_CAP_DEFAULT));
+        assert_eq!(u64::from(ARGS_CAP_MAX), u64::from(crate::source::ARGS_CAP_MAX));
         // The argument stage copies STAGE_CHUNKS pieces per run and the kernel
         // allows 32 tail calls: the whole cap must fit (one call is the walk).
         let per_run = value("STAGE_CHUNKS") * u64::from(PIECE_DATA);

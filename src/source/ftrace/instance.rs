@@ -4,7 +4,15 @@
 //! instance), enabling events, and removing all of it, also what a killed
 //! run left behind.
 
-use super::*;
+use std::fs::{self, OpenOptions};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use super::probe::{self, Arch, Entry, Syscall};
+use super::tracker::boot_minus_mono;
+use super::{PROBE_ARGS, TRACEFS_DIRS, parse};
+use crate::source::{SourceError, proc};
 
 /// The tracefs directory, and whether we had to mount it.
 pub(super) fn find_tracefs() -> Result<(PathBuf, bool), SourceError> {
@@ -41,13 +49,13 @@ pub(super) fn find_tracefs() -> Result<(PathBuf, bool), SourceError> {
     }
 }
 
-pub(super) fn write_file(path: &Path, value: &str) -> io::Result<()> {
+fn write_file(path: &Path, value: &str) -> io::Result<()> {
     OpenOptions::new().write(true).open(path)?.write_all(value.as_bytes())
 }
 
 /// Append one command to `kprobe_events` (never truncating it: that would
 /// delete every probe on the machine).
-pub(super) fn kprobe_command(kprobe_events: &Path, command: &str) -> io::Result<()> {
+fn kprobe_command(kprobe_events: &Path, command: &str) -> io::Result<()> {
     let mut f = OpenOptions::new().append(true).open(kprobe_events)?;
     f.write_all(format!("{command}\n").as_bytes())
 }
@@ -87,10 +95,10 @@ pub(super) fn remove_stale(root: &Path, kprobe_events: Option<&Path>) {
 pub(super) struct Instance {
     pub(super) name: String,
     pub(super) dir: PathBuf,
-    pub(super) kprobe_events: Option<PathBuf>,
+    kprobe_events: Option<PathBuf>,
     /// `group/event` of each probe we created.
-    pub(super) probes: Vec<String>,
-    pub(super) removed: bool,
+    probes: Vec<String>,
+    removed: bool,
     /// Which name it got: 0 for `execsnoop-<pid>`, N for `execsnoop-<pid>-<N>`.
     pub(super) attempt: u32,
 }
@@ -226,7 +234,7 @@ impl Instance {
 
     /// Disable and delete our probes (retrying briefly while the kernel
     /// still counts them busy).
-    pub(super) fn remove_probes(&mut self) {
+    fn remove_probes(&mut self) {
         let Some(kp) = self.kprobe_events.clone() else { return };
         let probes = std::mem::take(&mut self.probes);
         for probe in probes {

@@ -3,8 +3,6 @@
 //! the unit tests), decoding datagrams into [`Event`]s, and the control
 //! messages that start and stop listening.
 
-use super::*;
-
 /// The connector index (and multicast group) of process events.
 pub(super) const CN_IDX_PROC: u32 = 1;
 /// The connector value of process events.
@@ -20,7 +18,7 @@ pub(super) const PROC_EVENT_UID: u32 = 0x4;
 pub(super) const PROC_EVENT_EXIT: u32 = 0x8000_0000;
 /// Netlink message types that carry no connector message.
 pub(super) const NLMSG_NOOP: u16 = 1;
-pub(super) const NLMSG_ERROR: u16 = 2;
+const NLMSG_ERROR: u16 = 2;
 /// The type the connector uses for its messages.
 pub(super) const NLMSG_DONE: u16 = 3;
 /// Netlink messages in one datagram start at multiples of this.
@@ -78,16 +76,16 @@ pub(super) struct ProcEventHead {
 #[repr(C)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) struct AckEvent {
-    pub(super) err: u32,
+    err: u32,
 }
 
 /// `event_data.fork` (`struct fork_proc_event`).
 #[repr(C)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) struct ForkEvent {
-    pub(super) parent_pid: i32,
-    pub(super) parent_tgid: i32,
-    pub(super) child_pid: i32,
+    parent_pid: i32,
+    parent_tgid: i32,
+    child_pid: i32,
     pub(super) child_tgid: i32,
 }
 
@@ -95,19 +93,19 @@ pub(super) struct ForkEvent {
 #[repr(C)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) struct ExecEvent {
-    pub(super) process_pid: i32,
-    pub(super) process_tgid: i32,
+    process_pid: i32,
+    process_tgid: i32,
 }
 
 /// `event_data.id` (`struct id_proc_event`) for a uid change: real and
 /// effective uid.
 #[repr(C)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) struct IdEvent {
-    pub(super) process_pid: i32,
-    pub(super) process_tgid: i32,
-    pub(super) ruid: u32,
-    pub(super) euid: u32,
+struct IdEvent {
+    process_pid: i32,
+    process_tgid: i32,
+    ruid: u32,
+    euid: u32,
 }
 
 /// `event_data.exit` (`struct exit_proc_event`); the parent fields are zero
@@ -115,11 +113,11 @@ pub(super) struct IdEvent {
 #[repr(C)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) struct ExitEvent {
-    pub(super) process_pid: i32,
-    pub(super) process_tgid: i32,
+    process_pid: i32,
+    process_tgid: i32,
     pub(super) exit_code: u32,
-    pub(super) exit_signal: u32,
-    pub(super) parent_pid: i32,
+    exit_signal: u32,
+    parent_pid: i32,
     pub(super) parent_tgid: i32,
 }
 
@@ -223,7 +221,7 @@ pub(super) fn parse_datagram(buf: &[u8], out: &mut Vec<Event>) -> u64 {
 }
 
 /// Decode one connector message (the payload of a netlink message).
-pub(super) fn parse_connector(body: &[u8]) -> Option<Event> {
+fn parse_connector(body: &[u8]) -> Option<Event> {
     let cn = read_pod::<CnMsg>(body, 0)?;
     let data = body.get(CN_MSG_LEN..CN_MSG_LEN + usize::from(cn.len))?;
     if cn.id != (CbId { idx: CN_IDX_PROC, val: CN_VAL_PROC }) {

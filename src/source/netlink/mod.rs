@@ -34,18 +34,13 @@
 //! * when the socket overflows the kernel drops messages without saying how
 //!   many: each overflow is one [`LostKind::SocketOverflow`] record.
 
-use std::collections::VecDeque;
 use std::io;
-use std::mem::size_of;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::os::fd::{AsFd, BorrowedFd};
 use std::time::{Duration, Instant};
 
-use super::{Applies, Need, Source, SourceError, SourceInfo, proc};
-use crate::clock::{boot_minus_mono as boot_offset, boot_ns as boot_now};
-use crate::config::Config;
-use crate::event::ArgsFrom;
-use crate::event::{Exec, Exit, ExitStatus, Lost, LostKind, Record, SourceKind};
+use super::{Applies, Need, Source, SourceError, SourceInfo, SourceRequest, proc};
+use crate::clock::boot_minus_mono as boot_offset;
+use crate::event::{ArgsFrom, LostKind, Record};
 
 mod abi;
 mod socket;
@@ -71,7 +66,7 @@ pub(crate) static INFO: SourceInfo = SourceInfo {
         ),
     ],
     poll: Duration::from_millis(50),
-    open: |config| Ok(Box::new(NetlinkSource::open(config)?)),
+    open: |request| Ok(Box::new(NetlinkSource::open(request)?)),
 };
 
 /// The proc connector as an event source.
@@ -88,9 +83,9 @@ impl NetlinkSource {
     /// Check the options, join the connector's group, ask the kernel to
     /// send process events and wait for its answer. When this returns, every
     /// later exec is reported.
-    pub fn open(config: &Config) -> Result<NetlinkSource, SourceError> {
-        let sock = Socket::open(config.ring_bytes.max(SOCKET_BUFFER_MIN))?;
-        let tracker = Tracker::new(config, boot_offset());
+    pub fn open(request: &SourceRequest) -> Result<NetlinkSource, SourceError> {
+        let sock = Socket::open(request.ring_bytes.max(SOCKET_BUFFER_MIN))?;
+        let tracker = Tracker::new(&request.kernel, boot_offset());
         let mut src = NetlinkSource { sock, tracker, listening: false, stopped: false, last_sweep: Instant::now() };
 
         let mask = if src.tracker.track {
@@ -127,7 +122,7 @@ impl NetlinkSource {
 
         // Listening before looking at /proc: a process forked after the scan
         // has a fork message; one forked before it is in the scan.
-        if let Some(root) = config.kernel.pid {
+        if let Some(root) = request.kernel.pid {
             let tree = proc::descendants(root, crate::lineage::TABLE_MAX)
                 .ok_or_else(|| SourceError::Other(format!("-p {root}: no such process")))?
                 .into_iter()
@@ -313,8 +308,10 @@ impl Drop for NetlinkSource {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
     use std::mem::offset_of;
+
+    use super::*;
+    use crate::clock::boot_ns as boot_now;
 
     // -- layouts ---------------------------------------------------------
 
@@ -492,174 +489,6 @@ mod tests {
             read_pod::<ProcInput>(&m, 36),
             Some(ProcInput { mcast_op: PROC_CN_MCAST_IGNORE, event_type: PROC_EVENT_EXEC })
         );
-    }
-
-    // -- the process table -----------------------------------------------
-
-    use crate::config::for_tests as config;
-
-    /// Pids that cannot exist (pid_max is at most 2^22), so /proc reads fail.
-    const P: u32 = 1 << 23;
-
-    fn fork(ts: u64, parent: u32, child: u32) -> Event {
-        Event::Fork { ts, parent_tgid: parent, child_pid: child, child_tgid: child }
-    }
-
-    fn records(t: &mut Tracker) -> Vec<Record> {
-        t.pending.drain(..).collect()
-    }
-
-    fn exits(t: &mut Tracker) -> Vec<Exit> {
-        records(t)
-            .into_iter()
-            .filter_map(|r| match r {
-                Record::Exit(x) => Some(x),
-                _ => None,
-            })
-            .collect()
-    }
-
-    #[test]
-    fn exit_joins_fork_and_exec() {
-        let mut t = Tracker::new(&config(&["-e"]), 1000);
-        t.procs.insert(P, Proc { parent: 1, depth: 0, comm: b"bash".to_vec(), fork_ts: 0, exec_ts: 0, uid: None });
-        t.handle(fork(10, P, P + 1));
-        t.handle(Event::Exec { ts: 20, pid: P + 1, tgid: P + 1 });
-        let recs = records(&mut t);
-        let [Record::Exec(e)] = recs.as_slice() else { panic!("{recs:?}") };
-        assert_eq!((e.pid, e.ts_ns, e.depth, e.ppid), (P + 1, 1020, Some(1), P), "gone: ppid from the table");
-        assert!(e.flags.args_read_failed && e.args.is_empty());
-        assert_eq!(e.source, SourceKind::Netlink);
-        // A thread ending is not the process ending.
-        t.handle(Event::Exit { ts: 25, pid: P + 5, tgid: P + 1, code: 0, parent_tgid: P });
-        t.handle(Event::Exit { ts: 30, pid: P + 1, tgid: P + 1, code: 9, parent_tgid: 0 });
-        let x = exits(&mut t);
-        assert_eq!(x.len(), 1, "{x:?}");
-        assert_eq!((x[0].pid, x[0].ppid, x[0].exec_ts_ns, x[0].start_ts_ns, x[0].ts_ns), (P + 1, P, 1020, 1020, 1030));
-        assert_eq!(x[0].status, ExitStatus::Signal { signo: 9, core_dumped: false });
-        assert_eq!((x[0].cpu_ns, x[0].depth, x[0].comm.as_slice()), (None, Some(1), &b""[..]));
-        assert!(!t.procs.contains_key(&(P + 1)));
-        // Reported once.
-        t.handle(Event::Exit { ts: 31, pid: P + 1, tgid: P + 1, code: 0, parent_tgid: 0 });
-        assert!(exits(&mut t).is_empty());
-    }
-
-    #[test]
-    fn forked_child_without_exec() {
-        let mut t = Tracker::new(&config(&["-e"]), 0);
-        t.procs.insert(P, Proc { parent: 1, depth: 2, comm: b"make".to_vec(), fork_ts: 0, exec_ts: 0, uid: None });
-        t.handle(fork(10, P, P + 1));
-        // A new thread is no process.
-        t.handle(Event::Fork { ts: 11, parent_tgid: P, child_pid: P + 2, child_tgid: P });
-        assert!(!t.procs.contains_key(&(P + 2)));
-        t.handle(Event::Exit { ts: 50, pid: P + 1, tgid: P + 1, code: 1 << 8, parent_tgid: P });
-        let x = exits(&mut t);
-        assert_eq!(x.len(), 1);
-        assert_eq!((x[0].exec_ts_ns, x[0].start_ts_ns, x[0].comm.as_slice()), (0, 10, &b"make"[..]));
-        assert_eq!((x[0].depth, x[0].status, x[0].lifetime_ns()), (Some(3), ExitStatus::Code(1), Some(40)));
-    }
-
-    #[test]
-    fn pid_scope_follows_descendants_only() {
-        let mut t = Tracker::new(&config(&["-p", "1"]), 0);
-        t.scope = Some(P);
-        t.seed(vec![(P, Proc { parent: 1, depth: 0, comm: Vec::new(), fork_ts: 0, exec_ts: 0, uid: None })]);
-        t.handle(fork(1, P, P + 1));
-        t.handle(fork(2, P + 1, P + 2));
-        t.handle(fork(3, P + 50, P + 51)); // outside
-        t.handle(Event::Exec { ts: 4, pid: P + 2, tgid: P + 2 });
-        t.handle(Event::Exec { ts: 5, pid: P + 51, tgid: P + 51 });
-        let recs = records(&mut t);
-        let [Record::Exec(e)] = recs.as_slice() else { panic!("{recs:?}") };
-        assert_eq!((e.pid, e.depth), (P + 2, Some(2)));
-        assert!(!t.procs.contains_key(&(P + 51)));
-        // -p without -e: followed, no exit records.
-        t.handle(Event::Exit { ts: 6, pid: P + 2, tgid: P + 2, code: 0, parent_tgid: P + 1 });
-        assert!(records(&mut t).is_empty());
-        assert!(!t.procs.contains_key(&(P + 2)));
-    }
-
-    #[test]
-    fn exec_by_a_thread_keeps_the_process_followed() {
-        let mut t = Tracker::new(&config(&["-p", "1"]), 0);
-        t.scope = Some(P);
-        t.seed(vec![(P, Proc { parent: 1, depth: 0, comm: Vec::new(), fork_ts: 0, exec_ts: 0, uid: None })]);
-        t.handle(fork(1, P, P + 1));
-        // Thread P+3 of P+1 execs: the kernel first reports the old leader's exit.
-        t.handle(Event::Exit { ts: 2, pid: P + 1, tgid: P + 1, code: 0, parent_tgid: P });
-        t.handle(Event::Exec { ts: 3, pid: P + 3, tgid: P + 1 });
-        let recs = records(&mut t);
-        let [Record::Exec(e)] = recs.as_slice() else { panic!("{recs:?}") };
-        assert_eq!((e.pid, e.old_pid, e.depth), (P + 1, P + 3, Some(1)));
-        assert!(t.procs.contains_key(&(P + 1)));
-    }
-
-    #[test]
-    fn unknown_parent_is_depth_zero_and_no_tracking_without_track() {
-        let mut t = Tracker::new(&config(&["--tree"]), 0);
-        t.handle(fork(1, P, P + 1));
-        t.handle(fork(2, P + 1, P + 2));
-        assert_eq!(t.procs[&(P + 1)].depth, 0);
-        assert_eq!(t.procs[&(P + 2)].depth, 1);
-        let mut t = Tracker::new(&config(&[]), 0);
-        t.handle(fork(1, P, P + 1));
-        t.handle(Event::Exec { ts: 2, pid: P + 1, tgid: P + 1 });
-        t.handle(Event::Exit { ts: 3, pid: P + 1, tgid: P + 1, code: 0, parent_tgid: P });
-        assert!(t.procs.is_empty());
-        let recs = records(&mut t);
-        let [Record::Exec(e)] = recs.as_slice() else { panic!("{recs:?}") };
-        assert_eq!(e.depth, None);
-    }
-
-    #[test]
-    fn full_table_is_counted_not_silent() {
-        let mut t = Tracker::new(&config(&["-e"]), 0);
-        for i in 0..crate::lineage::TABLE_MAX as u32 {
-            t.procs
-                .insert(P + 100 + i, Proc { parent: 1, depth: 0, comm: Vec::new(), fork_ts: 0, exec_ts: 0, uid: None });
-        }
-        assert!(t.nearly_full());
-        t.handle(fork(1, P, P + 1));
-        t.handle(fork(2, P, P + 2));
-        assert!(!t.procs.contains_key(&(P + 1)));
-        t.report_losses();
-        let recs = records(&mut t);
-        let [Record::Lost(l)] = recs.as_slice() else { panic!("{recs:?}") };
-        assert_eq!((l.kind, l.count), (LostKind::ProcTable, 2));
-        // Nothing of this exists: a sweep forgets it all.
-        let gone = t.gone();
-        assert_eq!(gone.len(), crate::lineage::TABLE_MAX);
-        t.forget(&gone);
-        assert!(t.procs.is_empty());
-    }
-
-    #[test]
-    fn own_process_exec_and_user_filters() {
-        let me = std::process::id();
-        let mut t = Tracker::new(&config(&[]), 0);
-        t.handle(Event::Exec { ts: 5, pid: me, tgid: me });
-        let recs = records(&mut t);
-        let [Record::Exec(e)] = recs.as_slice() else { panic!("{recs:?}") };
-        assert_eq!((e.pid, e.ppid), (me, std::os::unix::process::parent_id()));
-        assert!(!e.args.is_empty());
-        assert_eq!(e.args_from, crate::event::ArgsFrom::Procfs);
-    }
-
-    /// -u on a process gone before /proc is read: its user comes from the
-    /// table: inherited at its fork, then changed by a uid event (as
-    /// setpriv or su do before they exec).
-    #[test]
-    fn uid_of_a_short_lived_process_comes_from_the_table() {
-        let mut t = Tracker::new(&config(&["-u", "65534"]), 0);
-        t.procs.insert(P, Proc { parent: 1, depth: 0, comm: Vec::new(), fork_ts: 0, exec_ts: 0, uid: Some(0) });
-        t.handle(fork(1, P, P + 1));
-        assert_eq!(t.procs.get(&(P + 1)).and_then(|p| p.uid), Some(0), "a child starts as its parent's user");
-        t.handle(Event::Uid { tgid: P + 1, ruid: 65534 });
-        t.handle(Event::Exec { ts: 9, pid: P + 1, tgid: P + 1 });
-        let recs = records(&mut t);
-        let [Record::Exec(e)] = recs.as_slice() else { panic!("{recs:?}") };
-        assert_eq!((e.pid, e.uid, e.ppid), (P + 1, 65534, P));
-        assert!(e.flags.args_read_failed, "gone: no arguments, but its user and parent");
     }
 
     #[test]

@@ -1,13 +1,19 @@
 //! The netlink socket: opening it, listening to the proc connector's
 //! multicast group, and reading datagrams without blocking.
 
-use super::*;
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use super::abi::CN_IDX_PROC;
+use crate::source::SourceError;
 
 /// Kernel-side receive buffer asked for (the kernel doubles it): room for
 /// tens of thousands of messages, so a burst of execs is not lost while
 /// /proc is read.
 pub(super) const SOCKET_BUFFER_MIN: u32 = 8 << 20;
-/// Datagrams read per [`Source::drain`] before handing control back, so a
+/// Datagrams read per [`crate::source::Source::drain`] before handing control back, so a
 /// storm cannot keep the loop from answering signals.
 pub(super) const DRAIN_BUDGET: usize = 4096;
 /// How long the kernel may take to answer the listen request (it answers
@@ -82,7 +88,7 @@ impl Socket {
 
     /// Ask for a large receive buffer: beyond the system limit as root
     /// (SO_RCVBUFFORCE), else up to it. Failure only means a smaller buffer.
-    pub(super) fn grow_buffer(&self, bytes: u32) {
+    fn grow_buffer(&self, bytes: u32) {
         let val = libc::c_int::try_from(bytes).unwrap_or(libc::c_int::MAX);
         for opt in [libc::SO_RCVBUFFORCE, libc::SO_RCVBUF] {
             // SAFETY: `val` is a valid c_int and its size is passed along.
@@ -178,7 +184,7 @@ impl Socket {
     }
 }
 
-pub(super) fn sockaddr_nl() -> libc::sockaddr_nl {
+fn sockaddr_nl() -> libc::sockaddr_nl {
     // SAFETY: sockaddr_nl is plain integers; all zeroes is a valid value.
     let mut a: libc::sockaddr_nl = unsafe { std::mem::zeroed() };
     a.nl_family = libc::AF_NETLINK as libc::sa_family_t;

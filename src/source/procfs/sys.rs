@@ -1,14 +1,22 @@
 //! Reading the real `/proc` for the poller: listing processes (getdents on
 //! one open directory), their stat, arguments and identity.
 
-use super::*;
+use std::fs::File;
+use std::io::{self, Read};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::time::Duration;
+
+use super::tracker::{Procs, StatRead, hash_args, parse_seen};
+use super::{BUSY_FRACTION, COLD_LIST_NS, MAX_INTERVAL, MIN_INTERVAL};
+use crate::event::{Exec, SourceKind};
+use crate::source::proc;
 
 /// The real /proc: a directory fd listed with getdents64, and stat files.
 pub(super) struct RealProcs {
-    pub(super) dir: File,
-    pub(super) dents: Vec<u8>,
-    pub(super) path: String,
-    pub(super) buf: Vec<u8>,
+    dir: File,
+    dents: Vec<u8>,
+    path: String,
+    buf: Vec<u8>,
 }
 
 impl RealProcs {
@@ -101,7 +109,7 @@ pub(super) fn parse_dirents(buf: &[u8], out: &mut Vec<(u32, u64)>) {
     }
 }
 
-pub(super) fn parse_pid(name: &[u8]) -> Option<u32> {
+fn parse_pid(name: &[u8]) -> Option<u32> {
     if name.is_empty() || name.len() > 10 || !name.iter().all(u8::is_ascii_digit) {
         return None;
     }

@@ -3,8 +3,13 @@
 //! exec and exit records (through the [`Procs`] trait, which the real
 //! `/proc` or the unit tests' fake implements).
 
-use super::*;
+use std::collections::{HashMap, VecDeque};
+use std::io;
+
+use super::{EAGER_NS, FOLLOW_MAX, HOLD_SCANS, LATE_EVERY, PF_KTHREAD, PID_LIMIT, RECENT_MAX, YOUNG_NS};
+use crate::event::{Exec, Exit, ExitStatus, Lost, LostKind, Record, SourceKind};
 use crate::lineage::Lineage;
+use crate::source::{KernelFilter, SourceError, proc};
 
 /// Where a process's program and stack are mapped: randomised at every exec
 /// (ASLR), shared with its forks until they exec. (The heap start is left
@@ -12,8 +17,8 @@ use crate::lineage::Lineage;
 /// exec could be caught with the old one.)
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(super) struct Layout {
-    pub(super) start_code: u64,
-    pub(super) start_stack: u64,
+    start_code: u64,
+    start_stack: u64,
 }
 
 /// What `/proc/PID/stat` shows of the address space.
@@ -31,11 +36,11 @@ pub(super) enum Mm {
 /// The program a process runs, as far as /proc shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct Image {
-    pub(super) comm: Vec<u8>,
+    comm: Vec<u8>,
     pub(super) mm: Mm,
     /// A hash of `/proc/PID/cmdline` ([`EMPTY_ARGS`] when empty), read only
     /// when the layout does not decide; `None` when not read or unreadable.
-    pub(super) args: Option<u64>,
+    args: Option<u64>,
 }
 
 /// [`Image::args`] of an empty cmdline (no other cmdline hashes to it).
@@ -44,15 +49,15 @@ pub(super) const EMPTY_ARGS: u64 = 0;
 /// One read of `/proc/PID/stat`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct Seen {
-    pub(super) start_ticks: u64,
+    start_ticks: u64,
     pub(super) ppid: u32,
-    pub(super) state: u8,
+    state: u8,
     pub(super) kthread: bool,
     pub(super) image: Image,
 }
 
 impl Seen {
-    pub(super) fn zombie(&self) -> bool {
+    fn zombie(&self) -> bool {
         matches!(self.state, b'Z' | b'X')
     }
 
@@ -105,8 +110,8 @@ pub(super) enum StatRead {
     Denied,
 }
 
-/// What the tracker reads. The real one is [`RealProcs`]; the tests use
-/// fake snapshots.
+/// What the tracker reads. The real one is [`super::sys::RealProcs`]; the
+/// tests use fake snapshots.
 pub(super) trait Procs {
     /// Every process in /proc as (pid, inode number of `/proc/PID`).
     fn list(&mut self, out: &mut Vec<(u32, u64)>) -> io::Result<()>;
@@ -121,7 +126,7 @@ pub(super) trait Procs {
 
 /// Where a process stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Phase {
+enum Phase {
     /// Running when tracing started: reported only if seen to exec.
     Baseline,
     /// First seen while tracing, still running (as far as we can tell) its
@@ -144,35 +149,35 @@ pub(super) enum Phase {
 
 /// One process known to the tracker.
 #[derive(Debug, Clone)]
-pub(super) struct Entry {
-    pub(super) ino: u64,
-    pub(super) start_ticks: u64,
-    pub(super) ppid: u32,
-    pub(super) image: Image,
-    pub(super) phase: Phase,
+struct Entry {
+    ino: u64,
+    start_ticks: u64,
+    ppid: u32,
+    image: Image,
+    phase: Phase,
     /// Depth below the `-p` root, or below the first ancestor seen; `None`
     /// for processes that were running when tracing started.
-    pub(super) depth: Option<u32>,
+    depth: Option<u32>,
     /// In the `-p` tree (always true without `-p`).
-    pub(super) in_tree: bool,
+    in_tree: bool,
     /// When first seen (for processes running at start: when they started).
-    pub(super) first_seen_ns: u64,
+    first_seen_ns: u64,
     /// In the follow list: re-read until old.
-    pub(super) follow: bool,
+    follow: bool,
     /// Timestamp of the last exec record handed on for this process.
-    pub(super) reported: Option<u64>,
+    reported: Option<u64>,
     /// Its user, from the last exec record handed on, when /proc said.
-    pub(super) uid: Option<u32>,
+    uid: Option<u32>,
     /// An exec record waiting for its arguments (read while the exec was
     /// still setting them up), and how many times it was tried.
-    pub(super) pending: Option<(Box<Exec>, u8)>,
+    pending: Option<(Box<Exec>, u8)>,
     /// The scan that last listed it.
-    pub(super) generation: u64,
+    generation: u64,
 }
 
 /// How a new process compares with its parent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Class {
+enum Class {
     Execd,
     Copy { sure: bool },
 }
@@ -180,23 +185,23 @@ pub(super) enum Class {
 /// Pids of processes not known because the table was full, each counted as
 /// lost once: one bit per possible pid (512 KiB per map), made on the first
 /// overflow.
-pub(super) struct Overflow {
-    pub(super) counted: Vec<u64>,
-    pub(super) listed: Vec<u64>,
+struct Overflow {
+    counted: Vec<u64>,
+    listed: Vec<u64>,
 }
 
 impl Overflow {
-    pub(super) fn new() -> Overflow {
+    fn new() -> Overflow {
         let words = (PID_LIMIT / 64) as usize;
         Overflow { counted: vec![0; words], listed: vec![0; words] }
     }
 
-    pub(super) fn bit(pid: u32) -> Option<(usize, u64)> {
+    fn bit(pid: u32) -> Option<(usize, u64)> {
         (pid < PID_LIMIT).then(|| ((pid / 64) as usize, 1u64 << (pid % 64)))
     }
 
     /// Whether `pid` was counted already (and mark it listed in this scan).
-    pub(super) fn known(&mut self, pid: u32) -> bool {
+    fn known(&mut self, pid: u32) -> bool {
         let Some((w, b)) = Overflow::bit(pid) else { return false };
         let known = self.counted[w] & b != 0;
         if known {
@@ -206,7 +211,7 @@ impl Overflow {
     }
 
     /// Count `pid`; false when it was counted already.
-    pub(super) fn add(&mut self, pid: u32) -> bool {
+    fn add(&mut self, pid: u32) -> bool {
         let Some((w, b)) = Overflow::bit(pid) else { return true };
         let new = self.counted[w] & b == 0;
         self.counted[w] |= b;
@@ -215,7 +220,7 @@ impl Overflow {
     }
 
     /// Forget the pids not listed in this scan (those processes are gone).
-    pub(super) fn end_scan(&mut self) {
+    fn end_scan(&mut self) {
         for (c, l) in self.counted.iter_mut().zip(self.listed.iter_mut()) {
             *c &= *l;
             *l = 0;
@@ -225,37 +230,38 @@ impl Overflow {
 
 /// The table of processes and the rules applied at each scan.
 pub(super) struct Tracker {
-    pub(super) config: Config,
+    /// What is followed and reported (`-p`, exits, depths, the argument cap).
+    pub(super) kernel: KernelFilter,
     /// Whether address-space layouts tell execs apart (ASLR is on).
-    pub(super) layouts: bool,
-    pub(super) tick_ns: u64,
+    layouts: bool,
+    tick_ns: u64,
     /// The processes known (the lineage table: one bound for every source).
-    pub(super) table: Lineage<Entry>,
+    table: Lineage<Entry>,
     /// Pids with `follow` set.
-    pub(super) follow: Vec<u32>,
+    follow: Vec<u32>,
     /// How many known processes have each layout.
-    pub(super) images: HashMap<Layout, u32>,
+    images: HashMap<Layout, u32>,
     /// Layouts of processes gone in the last `YOUNG_NS`.
-    pub(super) recent: VecDeque<(Layout, u64)>,
-    pub(super) overflow: Option<Overflow>,
-    pub(super) generation: u64,
+    recent: VecDeque<(Layout, u64)>,
+    overflow: Option<Overflow>,
+    generation: u64,
     /// Processes not followed since the last loss report.
-    pub(super) lost: u64,
-    pub(super) listing: Vec<(u32, u64)>,
+    lost: u64,
+    listing: Vec<(u32, u64)>,
 }
 
 impl Tracker {
     /// Take the baseline: every process running now is known and not
     /// reported. Fails when the `-p` process does not exist.
     pub(super) fn new(
-        config: Config,
+        kernel: KernelFilter,
         procs: &mut dyn Procs,
         now: u64,
         tick_ns: u64,
         layouts: bool,
     ) -> Result<Tracker, SourceError> {
         let mut t = Tracker {
-            config,
+            kernel,
             layouts,
             tick_ns: tick_ns.max(1),
             table: Lineage::new(),
@@ -286,7 +292,7 @@ impl Tracker {
             let started = seen.start_ticks.saturating_mul(t.tick_ns);
             t.insert(pid, ino, &seen, phase, None, true, started);
         }
-        if let Some(root) = t.config.kernel.pid {
+        if let Some(root) = t.kernel.pid {
             if !t.table.contains_key(&root) {
                 return Err(SourceError::Other(format!("-p {root}: no such process")));
             }
@@ -313,7 +319,7 @@ impl Tracker {
     }
 
     /// With `-p`: mark the root and its descendants, with their depths.
-    pub(super) fn mark_tree(&mut self, root: u32) {
+    fn mark_tree(&mut self, root: u32) {
         let parents: HashMap<u32, u32> = self.table.iter().map(|(&p, e)| (p, e.ppid)).collect();
         let limit = self.table.len();
         for (&pid, e) in self.table.iter_mut() {
@@ -336,21 +342,12 @@ impl Tracker {
         }
     }
 
-    pub(super) fn follows_forever(&self, e: &Entry) -> bool {
-        self.config.kernel.pid.is_some() && e.in_tree
+    fn follows_forever(&self, e: &Entry) -> bool {
+        self.kernel.pid.is_some() && e.in_tree
     }
 
     #[allow(clippy::too_many_arguments, reason = "one call site per phase; a struct would only rename them")]
-    pub(super) fn insert(
-        &mut self,
-        pid: u32,
-        ino: u64,
-        s: &Seen,
-        phase: Phase,
-        depth: Option<u32>,
-        in_tree: bool,
-        seen_ns: u64,
-    ) {
+    fn insert(&mut self, pid: u32, ino: u64, s: &Seen, phase: Phase, depth: Option<u32>, in_tree: bool, seen_ns: u64) {
         if let Mm::Known(l) = s.image.mm {
             *self.images.entry(l).or_insert(0) += 1;
         }
@@ -372,7 +369,7 @@ impl Tracker {
         self.table.insert(pid, e);
     }
 
-    pub(super) fn insert_unreadable(&mut self, pid: u32, ino: u64, now: u64) {
+    fn insert_unreadable(&mut self, pid: u32, ino: u64, now: u64) {
         if self.table.is_full() {
             self.count_overflow(pid);
             return;
@@ -387,14 +384,14 @@ impl Tracker {
         self.insert(pid, ino, &s, Phase::Unreadable, None, false, now);
     }
 
-    pub(super) fn count_overflow(&mut self, pid: u32) {
+    fn count_overflow(&mut self, pid: u32) {
         if self.overflow.get_or_insert_with(Overflow::new).add(pid) {
             self.lost += 1;
         }
     }
 
     /// Forget a layout; it stays recognisable for `YOUNG_NS`.
-    pub(super) fn forget_layout(&mut self, mm: Mm, now: u64) {
+    fn forget_layout(&mut self, mm: Mm, now: u64) {
         let Mm::Known(l) = mm else { return };
         if let Some(n) = self.images.get_mut(&l) {
             *n -= 1;
@@ -409,7 +406,7 @@ impl Tracker {
     }
 
     /// Whether some process known now, or gone recently, has this layout.
-    pub(super) fn layout_known(&self, l: &Layout) -> bool {
+    fn layout_known(&self, l: &Layout) -> bool {
         self.images.contains_key(l) || self.recent.iter().any(|(r, _)| r == l)
     }
 
@@ -494,7 +491,7 @@ impl Tracker {
 
     /// Drop the processes this scan did not list; report the exits of
     /// those whose exec was reported.
-    pub(super) fn sweep(&mut self, now: u64, out: &mut VecDeque<Record>) {
+    fn sweep(&mut self, now: u64, out: &mut VecDeque<Record>) {
         let generation = self.generation;
         let mut gone: Vec<u32> =
             self.table.iter().filter(|(_, e)| e.generation != generation).map(|(&p, _)| p).collect();
@@ -509,9 +506,9 @@ impl Tracker {
             self.forget_layout(e.image.mm, now);
             if let Some((exec, _)) = e.pending.take() {
                 // Gone before its arguments could be read: what we have.
-                hand_on(&self.config, &mut e, *exec, out);
+                hand_on(&mut e, *exec, out);
             }
-            if let (true, Some(exec_ts)) = (self.config.kernel.exits, e.reported) {
+            if let (true, Some(exec_ts)) = (self.kernel.exits, e.reported) {
                 out.push_back(Record::Exit(Exit {
                     ts_ns: now,
                     pid,
@@ -521,7 +518,7 @@ impl Tracker {
                     start_ts_ns: exec_ts,
                     status: ExitStatus::Unknown,
                     cpu_ns: None,
-                    depth: if self.config.kernel.track { e.depth } else { None },
+                    depth: if self.kernel.track { e.depth } else { None },
                     uid: e.uid,
                     source: SourceKind::Procfs,
                 }));
@@ -535,7 +532,7 @@ impl Tracker {
 
     /// A followed process read again: report it if its image changed (it
     /// exec'd), or if it is a name-only copy whose hold has ended.
-    pub(super) fn recheck(&mut self, pid: u32, s: &Seen, procs: &mut dyn Procs, now: u64, out: &mut VecDeque<Record>) {
+    fn recheck(&mut self, pid: u32, s: &Seen, procs: &mut dyn Procs, now: u64, out: &mut VecDeque<Record>) {
         let layouts = self.layouts;
         let Some(old_mm) = self.table.get(&pid).map(|e| e.image.mm) else { return };
         let mut s = s.clone();
@@ -551,7 +548,7 @@ impl Tracker {
             if let Some((exec, _)) = e.pending.take() {
                 // A record still waiting for its arguments, overtaken by the
                 // next exec: it goes out as it is.
-                hand_on(&self.config, e, *exec, out);
+                hand_on(e, *exec, out);
             }
             let old = std::mem::replace(&mut e.image, s.image.clone());
             e.phase = Phase::Execd;
@@ -590,7 +587,7 @@ impl Tracker {
     }
 
     /// Admit the processes seen for the first time, parents before children.
-    pub(super) fn admit_all(
+    fn admit_all(
         &mut self,
         fresh: Vec<(u32, u64, Seen)>,
         procs: &mut dyn Procs,
@@ -625,7 +622,7 @@ impl Tracker {
 
     /// A process seen for the first time.
     #[allow(clippy::too_many_arguments, reason = "the scan's state, passed down")]
-    pub(super) fn admit(
+    fn admit(
         &mut self,
         pid: u32,
         ino: u64,
@@ -648,7 +645,7 @@ impl Tracker {
             return;
         }
         let parent = self.table.get(&s.ppid);
-        let in_tree = self.config.kernel.pid.is_none() || parent.is_some_and(|p| p.in_tree);
+        let in_tree = self.kernel.pid.is_none() || parent.is_some_and(|p| p.in_tree);
         if !in_tree {
             self.insert(pid, ino, s, Phase::Outside, None, false, now);
             return;
@@ -708,12 +705,12 @@ impl Tracker {
     }
 
     /// Whether two reads can be compared by layout alone.
-    pub(super) fn layout_decides(&self, a: Mm, b: Mm) -> bool {
+    fn layout_decides(&self, a: Mm, b: Mm) -> bool {
         self.layouts && matches!((a, b), (Mm::Known(_), Mm::Known(_)))
     }
 
     /// Add the hash of the arguments to a read of a live process's stat.
-    pub(super) fn look(&self, procs: &mut dyn Procs, pid: u32, s: &mut Seen) {
+    fn look(&self, procs: &mut dyn Procs, pid: u32, s: &mut Seen) {
         if s.image.args.is_none() && !s.zombie() && !s.kthread {
             s.image.args = procs.args_hash(pid);
         }
@@ -722,7 +719,7 @@ impl Tracker {
     /// Has a new process exec'd, or is it still a copy of its parent? By
     /// layout where both are visible (or the child's is that of another
     /// process known); else by name, then by arguments.
-    pub(super) fn classify(&self, child: &Image, parent: Option<&Image>) -> Class {
+    fn classify(&self, child: &Image, parent: Option<&Image>) -> Class {
         if self.layouts
             && let Mm::Known(k) = child.mm
         {
@@ -752,10 +749,10 @@ impl Tracker {
     /// Stop following processes that are old: a name-only copy still held
     /// then is reported as it is, a record still waiting for its arguments
     /// goes out as it is, a sure copy becomes a fork-only child.
-    pub(super) fn age(&mut self, procs: &mut dyn Procs, now: u64, out: &mut VecDeque<Record>) {
+    fn age(&mut self, procs: &mut dyn Procs, now: u64, out: &mut VecDeque<Record>) {
         let mut due: Vec<u32> = Vec::new();
-        let forever = self.config.kernel.pid.is_some();
-        let (table, config) = (&mut self.table, &self.config);
+        let forever = self.kernel.pid.is_some();
+        let table = &mut self.table;
         self.follow.retain(|pid| {
             let Some(e) = table.get_mut(*pid) else { return false };
             if (forever && e.in_tree) || now.saturating_sub(e.first_seen_ns) < YOUNG_NS {
@@ -763,7 +760,7 @@ impl Tracker {
             }
             e.follow = false;
             if let Some((exec, _)) = e.pending.take() {
-                hand_on(config, e, *exec, out);
+                hand_on(e, *exec, out);
             }
             match e.phase {
                 Phase::Copy { sure: true, .. } => e.phase = Phase::ForkOnly,
@@ -786,15 +783,8 @@ impl Tracker {
     /// kernel sets the new name first); the record then waits for the next
     /// scan, at most [`HOLD_SCANS`] times, keeping its timestamp, and goes
     /// out as it is after that or when the process ends first.
-    pub(super) fn emit(
-        &mut self,
-        pid: u32,
-        procs: &mut dyn Procs,
-        now: u64,
-        may_wait: bool,
-        out: &mut VecDeque<Record>,
-    ) {
-        let (cap, track) = (self.config.kernel.args_cap, self.config.kernel.track);
+    fn emit(&mut self, pid: u32, procs: &mut dyn Procs, now: u64, may_wait: bool, out: &mut VecDeque<Record>) {
+        let (cap, track) = (self.kernel.args_cap, self.kernel.track);
         let Some(entry) = self.table.get_mut(pid) else { return };
         let (ts, tries) = entry.pending.take().map_or((now, 0), |(e, n)| (e.ts_ns, n));
         let mut e = procs.exec(pid, ts, cap);
@@ -815,14 +805,13 @@ impl Tracker {
             entry.pending = Some((Box::new(e), tries + 1));
             return;
         }
-        hand_on(&self.config, entry, e, out);
+        hand_on(entry, e, out);
     }
 }
 
 /// Hand on an exec record of a process in the `-p` tree (the pipeline
 /// applies the other filters), and remember it for the process's exit.
-pub(super) fn hand_on(config: &Config, entry: &mut Entry, e: Exec, out: &mut VecDeque<Record>) {
-    let _ = config;
+fn hand_on(entry: &mut Entry, e: Exec, out: &mut VecDeque<Record>) {
     if entry.in_tree {
         entry.reported = Some(e.ts_ns);
         entry.uid = (e.uid != u32::MAX).then_some(e.uid);
@@ -831,7 +820,7 @@ pub(super) fn hand_on(config: &Config, entry: &mut Entry, e: Exec, out: &mut Vec
 }
 
 /// Whether a followed process runs another program than when last read.
-pub(super) fn image_changed(old: &Image, new: &Image, layouts: bool) -> bool {
+fn image_changed(old: &Image, new: &Image, layouts: bool) -> bool {
     if layouts && let (Mm::Known(a), Mm::Known(b)) = (old.mm, new.mm) {
         // The layout decides: a renamed fork (prctl) is no exec, and an exec
         // of the same program gets a new layout.
@@ -851,4 +840,680 @@ pub(super) fn hash_args(area: &[u8], more: bool) -> u64 {
     area.hash(&mut h);
     more.hash(&mut h);
     h.finish() | 1
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::{BTreeMap, HashSet};
+
+    use super::*;
+    use crate::event::{ArgsFrom, ExecFlags};
+
+    const MS: u64 = 1_000_000;
+    /// Clock ticks of 10 ms, as with USER_HZ 100.
+    const TICK: u64 = 10 * MS;
+
+    /// What the sources get for these flags: the trackers read only the
+    /// kernel part.
+    fn kernel(flags: &[&str]) -> KernelFilter {
+        crate::config::for_tests(flags).source_request().kernel
+    }
+
+    /// A layout as a readable process shows it; `n` tells images apart.
+    fn known(n: u64) -> Mm {
+        Mm::Known(Layout { start_code: 0x5555_0000_0000 + n * 0x1000, start_stack: 0x7ffc_0000_0000 + n * 0x10 })
+    }
+
+    #[derive(Clone)]
+    struct FakeProc {
+        ino: u64,
+        seen: Seen,
+        args: Vec<u8>,
+        uid: u32,
+    }
+
+    /// Snapshots of a pretend /proc.
+    #[derive(Default)]
+    struct Fake {
+        procs: BTreeMap<u32, FakeProc>,
+        /// Listed, but stat is refused (hidepid=1).
+        denied: HashSet<u32>,
+        /// cmdline cannot be read.
+        no_args: HashSet<u32>,
+        /// The exec record's arguments cannot be read (yet).
+        args_fail: HashSet<u32>,
+        /// What the next stat read of a pid returns instead of the truth.
+        stale_stat: HashMap<u32, Seen>,
+        next_ino: u64,
+        stat_reads: usize,
+    }
+
+    impl Fake {
+        fn spawn(&mut self, pid: u32, ppid: u32, start_ticks: u64, comm: &str, mm: Mm, args: &[&str]) {
+            self.next_ino += 1;
+            let seen = Seen {
+                start_ticks,
+                ppid,
+                state: b'S',
+                kthread: false,
+                image: Image { comm: comm.as_bytes().to_vec(), mm, args: None },
+            };
+            self.procs.insert(pid, FakeProc { ino: self.next_ino, seen, args: area(args), uid: 1000 });
+        }
+
+        /// A fork of `ppid`: its name, layout and arguments.
+        fn fork(&mut self, pid: u32, ppid: u32, start_ticks: u64) {
+            let parent = self.procs[&ppid].clone();
+            self.next_ino += 1;
+            let mut seen = parent.seen.clone();
+            seen.ppid = ppid;
+            seen.start_ticks = start_ticks;
+            self.procs.insert(pid, FakeProc { ino: self.next_ino, seen, args: parent.args, uid: parent.uid });
+        }
+
+        fn exec(&mut self, pid: u32, comm: &str, mm: Mm, args: &[&str]) {
+            let p = self.procs.get_mut(&pid).expect("running");
+            p.seen.image = Image { comm: comm.as_bytes().to_vec(), mm, args: None };
+            p.args = area(args);
+        }
+
+        fn zombie(&mut self, pid: u32) {
+            let p = self.procs.get_mut(&pid).expect("running");
+            p.seen.state = b'Z';
+            p.seen.image.mm = Mm::Absent;
+            p.args.clear();
+        }
+
+        fn reap(&mut self, pid: u32) {
+            self.procs.remove(&pid);
+        }
+    }
+
+    fn area(args: &[&str]) -> Vec<u8> {
+        args.iter().flat_map(|a| a.bytes().chain(std::iter::once(0))).collect()
+    }
+
+    impl Procs for Fake {
+        fn list(&mut self, out: &mut Vec<(u32, u64)>) -> io::Result<()> {
+            out.clear();
+            out.extend(self.procs.iter().map(|(&pid, p)| (pid, p.ino)));
+            Ok(())
+        }
+
+        fn stat(&mut self, pid: u32) -> StatRead {
+            self.stat_reads += 1;
+            if self.denied.contains(&pid) {
+                return StatRead::Denied;
+            }
+            if let Some(s) = self.stale_stat.remove(&pid) {
+                return StatRead::Found(s);
+            }
+            self.procs.get(&pid).map_or(StatRead::Gone, |p| StatRead::Found(p.seen.clone()))
+        }
+
+        fn args_hash(&mut self, pid: u32) -> Option<u64> {
+            let p = self.procs.get(&pid)?;
+            (!self.no_args.contains(&pid)).then(|| hash_args(&p.args, false))
+        }
+
+        fn exec(&mut self, pid: u32, ts_ns: u64, _args_cap: u32) -> Exec {
+            let mut e = Exec {
+                ts_ns,
+                pid,
+                old_pid: pid,
+                source: SourceKind::Procfs,
+                args_from: ArgsFrom::Procfs,
+                uid: u32::MAX,
+                ..Exec::default()
+            };
+            let Some(p) = self.procs.get(&pid) else {
+                e.flags.args_read_failed = true;
+                return e;
+            };
+            e.ppid = p.seen.ppid;
+            e.uid = p.uid;
+            e.comm = p.seen.image.comm.clone();
+            if p.args.is_empty() || self.args_fail.contains(&pid) {
+                e.flags = ExecFlags { args_read_failed: true, ..ExecFlags::default() };
+            } else {
+                e.args = p.args.clone();
+                e.args_size = e.args.len() as u32;
+            }
+            e
+        }
+    }
+
+    /// A tracker over a fake /proc, with a clock that moves one interval
+    /// per scan.
+    struct Harness {
+        fake: Fake,
+        t: Tracker,
+        now: u64,
+        scans: u64,
+    }
+
+    /// A start time in ticks for a process started at boot time `now`.
+    fn ticks_at(now: u64) -> u64 {
+        now / TICK
+    }
+
+    impl Harness {
+        /// A /proc with init (1), a shell (100, layout 1) and a kernel
+        /// thread (2), all long running, then `setup` before the baseline.
+        fn new(flags: &[&str], setup: impl FnOnce(&mut Fake)) -> Harness {
+            Harness::with_layouts(flags, true, setup)
+        }
+
+        fn with_layouts(flags: &[&str], layouts: bool, setup: impl FnOnce(&mut Fake)) -> Harness {
+            let mut fake = Fake::default();
+            fake.spawn(1, 0, 1, "init", known(100), &["/sbin/init"]);
+            fake.spawn(2, 0, 1, "kthreadd", Mm::Absent, &[]);
+            fake.procs.get_mut(&2).unwrap().seen.kthread = true;
+            fake.spawn(100, 1, 50, "bash", known(1), &["-bash"]);
+            setup(&mut fake);
+            let now = 100_000 * MS;
+            let t = Tracker::new(kernel(flags), &mut fake, now, TICK, layouts).expect("baseline");
+            Harness { fake, t, now, scans: 0 }
+        }
+
+        fn scan(&mut self) -> Vec<Record> {
+            self.now += 10 * MS;
+            self.scans += 1;
+            let mut out = VecDeque::new();
+            self.t.scan(&mut self.fake, self.now, self.scans, &mut out).expect("scan");
+            out.into()
+        }
+
+        /// Scan until `ns` have passed; every record on the way.
+        fn scan_for(&mut self, ns: u64) -> Vec<Record> {
+            let end = self.now + ns;
+            let mut all = Vec::new();
+            while self.now < end {
+                all.extend(self.scan());
+            }
+            all
+        }
+
+        fn tick(&self) -> u64 {
+            ticks_at(self.now)
+        }
+    }
+
+    fn execs(recs: &[Record]) -> Vec<&Exec> {
+        recs.iter().filter_map(|r| if let Record::Exec(e) = r { Some(e) } else { None }).collect()
+    }
+
+    fn exits(recs: &[Record]) -> Vec<&Exit> {
+        recs.iter().filter_map(|r| if let Record::Exit(x) = r { Some(x) } else { None }).collect()
+    }
+
+    fn argv(e: &Exec) -> Vec<String> {
+        e.argv().iter().map(|a| String::from_utf8_lossy(a).into_owned()).collect()
+    }
+
+    #[test]
+    fn running_processes_are_the_baseline_new_ones_are_reported() {
+        let mut h = Harness::new(&[], |f| f.spawn(150, 100, 60, "vim", known(2), &["vim", "x"]));
+        assert!(h.scan().is_empty(), "processes running at start are not reported");
+        let tick = h.tick();
+        h.fake.spawn(200, 100, tick, "ls", known(3), &["ls", "-l"]);
+        let recs = h.scan();
+        let e = execs(&recs);
+        assert_eq!(e.len(), 1, "{recs:?}");
+        assert_eq!((e[0].pid, e[0].ppid, e[0].ts_ns), (200, 100, h.now), "stamped when observed");
+        assert_eq!(argv(e[0]), ["ls", "-l"]);
+        assert_eq!(e[0].depth, None, "no depth without -p, COMMAND, --tree or exits");
+        assert!(h.scan().is_empty(), "reported once");
+    }
+
+    #[test]
+    fn a_known_process_costs_no_read() {
+        let mut h = Harness::new(&[], |_| {});
+        h.scan();
+        let reads = h.fake.stat_reads;
+        h.scan_for(50 * MS);
+        assert_eq!(h.fake.stat_reads, reads, "same inode, same process: nothing read");
+        // A new inode (the dentry was evicted) with the same start time is
+        // the same process: read once, not reported.
+        h.fake.procs.get_mut(&100).unwrap().ino = 999;
+        assert!(h.scan().is_empty());
+        assert_eq!(h.fake.stat_reads, reads + 1);
+        h.scan();
+        assert_eq!(h.fake.stat_reads, reads + 1);
+    }
+
+    #[test]
+    fn pid_reuse_is_told_by_start_time() {
+        let mut h = Harness::new(&["-e"], |_| {});
+        let tick = h.tick();
+        h.fake.spawn(300, 100, tick, "make", known(4), &["make"]);
+        let first = h.scan();
+        let exec_ts = execs(&first)[0].ts_ns;
+        h.scan_for(2_000 * MS);
+        // Between two scans, 300 ends and a new process gets its pid.
+        h.fake.reap(300);
+        let tick = h.tick();
+        h.fake.spawn(300, 100, tick, "cc", known(5), &["cc", "-c", "a.c"]);
+        let recs = h.scan();
+        let x = exits(&recs);
+        assert_eq!(x.len(), 1, "{recs:?}");
+        assert_eq!((x[0].pid, x[0].exec_ts_ns, x[0].start_ts_ns), (300, exec_ts, exec_ts));
+        assert_eq!(x[0].comm, b"make");
+        let e = execs(&recs);
+        assert_eq!(e.len(), 1, "{recs:?}");
+        assert_eq!(argv(e[0]), ["cc", "-c", "a.c"]);
+        assert!(matches!(recs[0], Record::Exit(_)), "the old process's end comes first: {recs:?}");
+    }
+
+    #[test]
+    fn fork_caught_before_its_exec_is_held_until_the_exec() {
+        let mut h = Harness::new(&[], |_| {});
+        let tick = h.tick();
+        h.fake.fork(400, 100, tick);
+        assert!(h.scan().is_empty(), "bash's own copy, not an exec");
+        assert!(h.scan().is_empty());
+        h.fake.exec(400, "sleep", known(6), &["sleep", "1"]);
+        let recs = h.scan();
+        let e = execs(&recs);
+        assert_eq!(e.len(), 1, "{recs:?}");
+        assert_eq!((e[0].pid, e[0].comm.as_slice()), (400, &b"sleep"[..]));
+        assert_eq!(argv(e[0]), ["sleep", "1"]);
+        assert!(h.scan_for(1_500 * MS).is_empty(), "reported once");
+    }
+
+    #[test]
+    fn fork_that_never_execs_is_never_reported() {
+        let mut h = Harness::new(&["-e"], |_| {});
+        let tick = h.tick();
+        h.fake.fork(401, 100, tick);
+        // A renamed fork (prctl) keeps its layout: still no exec.
+        h.fake.procs.get_mut(&401).unwrap().seen.image.comm = b"(worker)".to_vec();
+        assert!(h.scan_for(1_500 * MS).is_empty());
+        h.fake.zombie(401);
+        h.scan();
+        h.fake.reap(401);
+        assert!(h.scan().is_empty(), "no exec reported, so no exit either");
+    }
+
+    #[test]
+    fn fork_reparented_to_init_is_still_recognised() {
+        let mut h = Harness::new(&[], |_| {});
+        let tick = h.tick();
+        // Forked from bash, whose intermediate child ended: now under init,
+        // with bash's layout.
+        h.fake.fork(402, 100, tick);
+        h.fake.procs.get_mut(&402).unwrap().seen.ppid = 1;
+        assert!(h.scan().is_empty());
+    }
+
+    #[test]
+    fn name_only_copy_is_held_then_reported() {
+        // Another user's processes: no layouts, no arguments to compare.
+        let mut h = Harness::new(&[], |f| {
+            f.spawn(500, 1, 60, "cron", Mm::Hidden, &["/usr/sbin/cron"]);
+        });
+        let tick = h.tick();
+        h.fake.fork(501, 500, tick);
+        h.fake.no_args.extend([500, 501]);
+        for scan in 1..=HOLD_SCANS {
+            assert!(h.scan().is_empty(), "held at scan {scan}");
+        }
+        let recs = h.scan();
+        let e = execs(&recs);
+        assert_eq!(e.len(), 1, "reported after the hold: {recs:?}");
+        assert_eq!(argv(e[0]), ["/usr/sbin/cron"], "as it is: cron's own program, again or still");
+        assert!(h.scan_for(1_500 * MS).is_empty());
+    }
+
+    #[test]
+    fn name_only_copy_that_execs_during_the_hold_is_reported_once() {
+        let mut h = Harness::new(&[], |f| f.spawn(500, 1, 60, "cron", Mm::Hidden, &["/usr/sbin/cron"]));
+        let tick = h.tick();
+        h.fake.fork(502, 500, tick);
+        h.fake.no_args.extend([500, 502]);
+        assert!(h.scan().is_empty());
+        h.fake.exec(502, "sh", Mm::Hidden, &["/bin/sh", "-c", "job"]);
+        let recs = h.scan_for(1_500 * MS);
+        let e = execs(&recs);
+        assert_eq!(e.len(), 1, "{recs:?}");
+        assert_eq!(argv(e[0]), ["/bin/sh", "-c", "job"]);
+    }
+
+    #[test]
+    fn hidden_layouts_compare_arguments() {
+        let mut h = Harness::new(&[], |f| f.spawn(500, 1, 60, "cron", Mm::Hidden, &["/usr/sbin/cron"]));
+        let tick = h.tick();
+        // Same name, same arguments: a fork.
+        h.fake.fork(503, 500, tick);
+        // Same name, other arguments: the same program run anew.
+        h.fake.spawn(504, 500, tick, "cron", Mm::Hidden, &["cron", "-f"]);
+        let recs = h.scan();
+        let e = execs(&recs);
+        assert_eq!(e.len(), 1, "{recs:?}");
+        assert_eq!(e[0].pid, 504);
+        assert!(h.scan_for(1_500 * MS).is_empty(), "the fork is never reported unless it changes");
+    }
+
+    #[test]
+    fn exec_between_the_stat_and_the_arguments_read_is_reported_once() {
+        let mut h = Harness::new(&[], |f| f.spawn(500, 1, 60, "cron", Mm::Hidden, &["/usr/sbin/cron"]));
+        let tick = h.tick();
+        h.fake.fork(509, 500, tick);
+        assert!(h.scan().is_empty());
+        // The stat read still shows the fork; by the arguments read, the
+        // exec is done.
+        let before = h.fake.procs[&509].seen.clone();
+        h.fake.exec(509, "mail", Mm::Hidden, &["mail", "-s", "x"]);
+        h.fake.stale_stat.insert(509, before);
+        let recs = h.scan_for(1_500 * MS);
+        let e = execs(&recs);
+        assert_eq!(e.len(), 1, "{recs:?}");
+        assert_eq!(argv(e[0]), ["mail", "-s", "x"]);
+    }
+
+    #[test]
+    fn hidden_exec_caught_halfway_waits_for_its_arguments() {
+        let mut h = Harness::new(&[], |f| f.spawn(500, 1, 60, "cron", Mm::Hidden, &["/usr/sbin/cron"]));
+        let tick = h.tick();
+        // The new name is in place, the arguments are not yet.
+        h.fake.spawn(505, 500, tick, "backup", Mm::Hidden, &[]);
+        assert!(h.scan().is_empty(), "decided only once the exec has set up");
+        h.fake.exec(505, "backup", Mm::Hidden, &["backup", "--all"]);
+        let recs = h.scan();
+        let e = execs(&recs);
+        assert_eq!(e.len(), 1, "{recs:?}");
+        assert_eq!(argv(e[0]), ["backup", "--all"]);
+    }
+
+    #[test]
+    fn unreadable_arguments_are_retried_and_keep_the_first_timestamp() {
+        let mut h = Harness::new(&[], |_| {});
+        let tick = h.tick();
+        h.fake.spawn(506, 100, tick, "tool", known(7), &["tool", "x"]);
+        h.fake.args_fail.insert(506);
+        assert!(h.scan().is_empty(), "arguments not in place yet: wait");
+        let seen_at = h.now;
+        h.fake.args_fail.clear();
+        let recs = h.scan();
+        let e = execs(&recs);
+        assert_eq!(e.len(), 1, "{recs:?}");
+        assert_eq!((argv(e[0]), e[0].ts_ns), (vec!["tool".to_string(), "x".to_string()], seen_at));
+        assert!(!e[0].flags.args_read_failed);
+
+        // Never readable: out as it is after the hold.
+        let tick = h.tick();
+        h.fake.spawn(507, 100, tick, "tool2", known(8), &["tool2"]);
+        h.fake.args_fail.insert(507);
+        let recs = h.scan_for(100 * MS);
+        let e = execs(&recs);
+        assert_eq!(e.len(), 1, "{recs:?}");
+        assert!(e[0].flags.args_read_failed && e[0].comm == b"tool2");
+
+        // Gone before the retry: what the first try read.
+        let tick = h.tick();
+        h.fake.spawn(508, 100, tick, "tool3", known(9), &["tool3"]);
+        h.fake.args_fail.insert(508);
+        assert!(h.scan().is_empty());
+        h.fake.reap(508);
+        let recs = h.scan();
+        let e = execs(&recs);
+        assert_eq!(e.len(), 1, "{recs:?}");
+        assert_eq!((e[0].pid, e[0].comm.as_slice(), e[0].ppid), (508, &b"tool3"[..], 100));
+    }
+
+    #[test]
+    fn disappearance_gives_an_exit_of_unknown_status() {
+        let mut h = Harness::new(&["-e"], |_| {});
+        let tick = h.tick();
+        h.fake.spawn(600, 100, tick, "sleep", known(10), &["sleep", "0.3"]);
+        let exec_ts = execs(&h.scan())[0].ts_ns;
+        assert!(h.scan_for(300 * MS).is_empty());
+        h.fake.zombie(600);
+        assert!(h.scan().is_empty(), "a zombie is still listed");
+        h.fake.reap(600);
+        let recs = h.scan();
+        let x = exits(&recs);
+        assert_eq!(x.len(), 1, "{recs:?}");
+        let want = Exit {
+            ts_ns: h.now,
+            pid: 600,
+            ppid: 100,
+            comm: b"sleep".to_vec(),
+            exec_ts_ns: exec_ts,
+            start_ts_ns: exec_ts,
+            status: ExitStatus::Unknown,
+            cpu_ns: None,
+            depth: Some(0),
+            uid: Some(1000),
+            source: SourceKind::Procfs,
+        };
+        assert_eq!(*x[0], want);
+        assert_eq!(x[0].lifetime_ns(), Some(h.now - exec_ts));
+    }
+
+    #[test]
+    fn no_exit_records_without_exits() {
+        let mut h = Harness::new(&[], |_| {});
+        let tick = h.tick();
+        h.fake.spawn(601, 100, tick, "true", known(11), &["true"]);
+        assert_eq!(execs(&h.scan()).len(), 1);
+        h.fake.reap(601);
+        assert!(h.scan().is_empty());
+    }
+
+    #[test]
+    fn exec_chain_is_reported_exec_by_exec() {
+        let mut h = Harness::new(&["-e"], |_| {});
+        let tick = h.tick();
+        h.fake.spawn(700, 100, tick, "env", known(12), &["env", "A=1", "python3"]);
+        let first = h.scan();
+        h.fake.exec(700, "python3", known(13), &["python3"]);
+        let second = h.scan();
+        assert_eq!(execs(&first).len(), 1);
+        let e = execs(&second);
+        assert_eq!(e.len(), 1, "{second:?}");
+        assert_eq!(argv(e[0]), ["python3"]);
+        // An exec of the same program gets a new layout too.
+        h.fake.exec(700, "python3", known(14), &["python3", "-c", "pass"]);
+        let third = h.scan();
+        assert_eq!(execs(&third).len(), 1, "{third:?}");
+        let last_ts = execs(&third)[0].ts_ns;
+        h.fake.reap(700);
+        let recs = h.scan();
+        assert_eq!(exits(&recs)[0].exec_ts_ns, last_ts, "the exit joins the last exec");
+    }
+
+    #[test]
+    fn late_exec_is_seen_while_followed_not_after() {
+        let mut h = Harness::new(&[], |_| {});
+        let tick = h.tick();
+        h.fake.spawn(710, 100, tick, "sh", known(15), &["sh", "script"]);
+        assert_eq!(execs(&h.scan()).len(), 1);
+        h.scan_for(500 * MS);
+        h.fake.exec(710, "tar", known(16), &["tar", "x"]);
+        let recs = h.scan_for(LATE_EVERY * 10 * MS);
+        assert_eq!(execs(&recs).len(), 1, "seen at one of the later, sparser checks: {recs:?}");
+        h.scan_for(YOUNG_NS);
+        h.fake.exec(710, "gzip", known(17), &["gzip"]);
+        assert!(h.scan_for(200 * MS).is_empty(), "no longer followed");
+    }
+
+    #[test]
+    fn pid_option_keeps_the_tree_with_depths() {
+        let mut h = Harness::new(&["-p", "100"], |f| f.spawn(150, 1, 60, "sshd", known(20), &["sshd"]));
+        let tick = h.tick();
+        h.fake.spawn(800, 100, tick, "make", known(21), &["make"]);
+        h.fake.spawn(801, 800, tick, "cc", known(22), &["cc"]);
+        h.fake.spawn(802, 150, tick, "other", known(23), &["other"]);
+        let recs = h.scan();
+        let e = execs(&recs);
+        let got: Vec<(u32, Option<u32>)> = e.iter().map(|e| (e.pid, e.depth)).collect();
+        assert_eq!(got, [(800, Some(1)), (801, Some(2))], "{recs:?}");
+        // The root itself is followed: its exec is seen at any age.
+        h.scan_for(3_000 * MS);
+        h.fake.exec(100, "zsh", known(24), &["zsh"]);
+        let recs = h.scan_for(LATE_EVERY * 10 * MS);
+        let e = execs(&recs);
+        assert_eq!(e.len(), 1, "{recs:?}");
+        assert_eq!((e[0].pid, e[0].depth), (100, Some(0)));
+    }
+
+    #[test]
+    fn pid_option_needs_a_running_process() {
+        let mut fake = Fake::default();
+        fake.spawn(1, 0, 1, "init", known(1), &["init"]);
+        let err = Tracker::new(kernel(&["-p", "4242"]), &mut fake, 100_000 * MS, TICK, true).err();
+        assert!(err.is_some_and(|e| e.to_string() == "-p 4242: no such process"));
+    }
+
+    /// The source hands on what /proc says (`-P` and `-u` are the
+    /// pipeline's, see filter.rs): the parent and user of each exec and exit.
+    #[test]
+    fn execs_and_exits_carry_what_proc_says() {
+        let mut h = Harness::new(&["-P", "100", "-u", "1000", "-e"], |f| {
+            f.spawn(150, 1, 60, "sshd", known(20), &["sshd"]);
+        });
+        let tick = h.tick();
+        h.fake.spawn(900, 100, tick, "a", known(30), &["a"]);
+        h.fake.spawn(902, 100, tick, "c", known(32), &["c"]);
+        h.fake.procs.get_mut(&902).unwrap().uid = 0;
+        let recs = h.scan();
+        let got: Vec<(u32, u32, u32)> = execs(&recs).iter().map(|e| (e.pid, e.ppid, e.uid)).collect();
+        assert_eq!(got, [(900, 100, 1000), (902, 100, 0)], "{recs:?}");
+        for pid in [900, 902] {
+            h.fake.reap(pid);
+        }
+        let recs = h.scan();
+        let got: Vec<(u32, u32, Option<u32>)> = exits(&recs).iter().map(|x| (x.pid, x.ppid, x.uid)).collect();
+        assert_eq!(got, [(900, 100, Some(1000)), (902, 100, Some(0))]);
+    }
+
+    #[test]
+    fn kernel_threads_and_halfway_execs() {
+        let mut h = Harness::new(&[], |_| {});
+        let tick = h.tick();
+        h.fake.spawn(1000, 2, tick, "kworker/0:1", Mm::Absent, &[]);
+        h.fake.procs.get_mut(&1000).unwrap().seen.kthread = true;
+        // No address space yet, not a zombie: an exec setting up.
+        h.fake.spawn(1001, 100, tick, "bash", Mm::Absent, &[]);
+        h.fake.procs.get_mut(&1001).unwrap().seen.state = b'R';
+        assert!(h.scan().is_empty());
+        h.fake.exec(1001, "make", known(40), &["make", "all"]);
+        let recs = h.scan();
+        let e = execs(&recs);
+        assert_eq!(e.len(), 1, "{recs:?}");
+        assert_eq!(argv(e[0]), ["make", "all"]);
+        assert!(h.scan_for(100 * MS).is_empty());
+    }
+
+    #[test]
+    fn zombie_seen_first_is_reported_only_if_it_execd() {
+        let mut h = Harness::new(&[], |_| {});
+        let tick = h.tick();
+        h.fake.spawn(1100, 100, tick, "true", known(41), &["true"]);
+        h.fake.zombie(1100);
+        h.fake.fork(1101, 100, tick);
+        h.fake.zombie(1101);
+        let recs = h.scan();
+        let e = execs(&recs);
+        assert_eq!(e.len(), 1, "{recs:?}");
+        assert_eq!((e[0].pid, e[0].comm.as_slice()), (1100, &b"true"[..]));
+        assert!(e[0].flags.args_read_failed && e[0].args.is_empty(), "what a zombie still shows: its name");
+    }
+
+    #[test]
+    fn without_aslr_names_and_arguments_decide() {
+        let mut h = Harness::with_layouts(&[], false, |_| {});
+        let tick = h.tick();
+        h.fake.fork(1200, 100, tick);
+        // Same layout but other arguments: with ASLR off an exec of the
+        // same program may keep its layout.
+        h.fake.spawn(1201, 100, tick, "bash", known(1), &["bash", "x.sh"]);
+        let recs = h.scan();
+        assert_eq!(execs(&recs).iter().map(|e| e.pid).collect::<Vec<_>>(), [1201], "{recs:?}");
+    }
+
+    #[test]
+    fn unreadable_processes_are_listed_never_reported() {
+        let mut h = Harness::new(&[], |_| {});
+        let tick = h.tick();
+        h.fake.spawn(1300, 1, tick, "secret", Mm::Hidden, &["secret"]);
+        h.fake.denied.insert(1300);
+        assert!(h.scan().is_empty());
+        let reads = h.fake.stat_reads;
+        assert!(h.scan_for(50 * MS).is_empty());
+        assert_eq!(h.fake.stat_reads, reads, "not read again at every scan");
+    }
+
+    #[test]
+    fn full_table_loses_processes_counted_once() {
+        let extra = 3u32;
+        let mut h = Harness::new(&[], |f| {
+            for pid in 10_000..10_000 + crate::lineage::TABLE_MAX as u32 - 3 + extra {
+                f.spawn(pid, 1, 60, "w", known(u64::from(pid)), &["w"]);
+            }
+        });
+        let lost = |recs: &[Record]| -> u64 {
+            recs.iter()
+                .map(|r| {
+                    if let Record::Lost(l) = r {
+                        assert_eq!(l.kind, LostKind::ProcTable);
+                        l.count
+                    } else {
+                        0
+                    }
+                })
+                .sum()
+        };
+        assert_eq!(lost(&h.scan()), u64::from(extra), "not followed at start");
+        assert_eq!(lost(&h.scan_for(30 * MS)), 0, "each counted once");
+        let tick = h.tick();
+        h.fake.spawn(200_000, 100, tick, "new", known(99_999), &["new"]);
+        let recs = h.scan();
+        assert_eq!((lost(&recs), execs(&recs).len()), (1, 0));
+        // Room again: a known process ended.
+        h.fake.reap(10_000);
+        h.scan();
+        let tick = h.tick();
+        h.fake.spawn(200_001, 100, tick, "new2", known(99_998), &["new2"]);
+        let recs = h.scan();
+        assert_eq!((lost(&recs), execs(&recs).len()), (0, 1), "{recs:?}");
+    }
+
+    #[test]
+    fn follow_list_is_bounded() {
+        let mut h = Harness::new(&[], |_| {});
+        let tick = h.tick();
+        let n = FOLLOW_MAX as u32 + 2;
+        for pid in 0..n {
+            h.fake.fork(20_000 + pid, 100, tick);
+        }
+        let recs = h.scan();
+        let lost: u64 = recs.iter().map(|r| if let Record::Lost(l) = r { l.count } else { 0 }).sum();
+        assert_eq!(lost, 2, "copies that cannot be followed are counted: {recs:?}");
+        assert_eq!(h.t.follow.len(), FOLLOW_MAX);
+    }
+
+    #[test]
+    fn stat_fields() {
+        // Readable: code and stack addresses; flags 0x400000 (PF_FORKNOEXEC).
+        let own = b"4242 (a) b) S 17 4242 4242 0 -1 4194304 100 0 0 0 12 34 0 0 20 0 1 0 98765 1000 200 \
+            18446744073709551615 94000000000000 94000000100000 140720000000000 0 0 0 0 0 0 0 0 0 17 0 0 0 0 0 0 \
+            94000000200000 94000000300000 94000001000000 140720000001000 140720000001100 140720000001100 \
+            140720000002000 0\n";
+        let s = parse_seen(own).unwrap();
+        assert_eq!((s.ppid, s.start_ticks, s.state, s.kthread), (17, 98765, b'S', false));
+        assert_eq!(s.image.comm, b"a) b");
+        assert_eq!(s.image.mm, Mm::Known(Layout { start_code: 94_000_000_000_000, start_stack: 140_720_000_000_000 }));
+        // Another user's process: code shown as 1, stack as 0.
+        let other = b"1 (cron) S 1 1 1 0 -1 4194560 0 0 0 0 0 0 0 0 20 0 1 0 5 0 0 18446744073709551615 1 1 0 0 0 0 0 \
+            0 0 0 0 0 17 0 0 0 0 0 0 0 0 0 0 0 0 0 0\n";
+        assert_eq!(parse_seen(other).unwrap().image.mm, Mm::Hidden);
+        // A kernel thread: PF_KTHREAD, no address space.
+        let kthread = b"9 (kworker/0:1-events) I 2 0 0 0 -1 69238880 0 0 0 0 0 0 0 0 20 0 1 0 5 0 0 \
+            18446744073709551615 0 0 0 0 0 0 0 2147483647 0 0 0 0 17 0 0 0 0 0 0 0 0 0 0 0 0 0 0\n";
+        let k = parse_seen(kthread).unwrap();
+        assert!(k.kthread && k.image.mm == Mm::Absent && !k.unsettled());
+        assert!(parse_seen(b"1 (x) S").is_none());
+    }
 }
