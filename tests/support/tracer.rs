@@ -334,6 +334,8 @@ impl Tracer {
 impl Captured {
     /// Some(true) once the process has exited (without reaping it).
     fn child_exited(&self) -> Option<bool> {
+        // SAFETY: siginfo_t is plain old data (integers and a union of them):
+        // all zero bytes is a valid value.
         let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
         // SAFETY: `info` is a valid, writable siginfo_t; WNOWAIT leaves the
         // child to be reaped by std later.
