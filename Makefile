@@ -28,7 +28,7 @@ bpf-check:
 # (tests/generated.rs checks them fresh).
 .PHONY: generated deb
 generated:
-	EXECSNOOP_REGENERATE=1 cargo test --release --test generated -- --test-threads=1
+	EXECSNOOP_REGENERATE=1 cargo test --release --test tests -- --test-threads=1 generated::
 
 # The Debian package (needs cargo-deb: cargo install cargo-deb --locked).
 deb:

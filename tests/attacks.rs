@@ -26,8 +26,6 @@
 //! Root and BPF (and tracefs): `#[ignore]`d by default; run with
 //! `--include-ignored` as root. The usage-error cases need nothing.
 
-mod common;
-
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::PermissionsExt;
@@ -35,7 +33,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{
+use crate::support::{
     Background, Finished, TempCgroup, TempDir, Tracer, assert_error_exit, bin, decode_bytes, json_argv, json_u64,
     marker, root_test, run_capture, run_tool,
 };
@@ -65,7 +63,7 @@ fn cat(parts: &[&[u8]]) -> Vec<u8> {
 
 /// A command run as nobody.
 fn as_nobody() -> Command {
-    let mut c = Command::new(common::tool("setpriv"));
+    let mut c = Command::new(crate::support::tool("setpriv"));
     c.args(NOBODY);
     c
 }
@@ -195,13 +193,13 @@ impl Workload {
     /// Run it all as nobody; the hostile shell in `cgroup` (as root, the
     /// shell moves itself there first, then drops to nobody).
     fn run(&self, cgroup: &Path) {
-        let py = common::python("ctypes");
+        let py = crate::support::python("ctypes");
         let script = format!("/bin/true {} sh; exit 3", self.mark);
         let mut sh = Command::new("/bin/sh");
         sh.args(["-c", r#"echo 0 > "$1/cgroup.procs" && cd "$2" && shift 2 && exec "$@""#, "sh"])
             .arg(cgroup)
             .arg(&self.cwd)
-            .arg(common::tool("setpriv"))
+            .arg(crate::support::tool("setpriv"))
             .args(NOBODY)
             .arg(&self.sh)
             .args(["-c", &script])
@@ -213,7 +211,7 @@ impl Workload {
         run_ok(as_nobody().arg(&self.script).args([&self.mark, "script"]));
         run_ok(as_nobody().args(["/bin/true", &self.mark, "long", &self.long_arg]));
         // A uid with no name in /etc/passwd.
-        run_ok(Command::new(common::tool("setpriv")).args([
+        run_ok(Command::new(crate::support::tool("setpriv")).args([
             "--reuid=4242",
             "--regid=4242",
             "--clear-groups",
@@ -358,10 +356,10 @@ fn hostile_bytes_in_every_column_are_escaped_in_text_and_exact_in_json() {
 #[test]
 #[ignore = "needs root and BPF: run cargo test -- --include-ignored as root"]
 fn wait_rows_and_the_summary_hold_hostile_and_countless_names() {
-    let python = common::python("jsonschema");
+    let python = crate::support::python("jsonschema");
     let _g = root_test();
     let w = Workload::prepare();
-    let names = common::compile_c("names", NAMES_C);
+    let names = crate::support::compile_c("names", NAMES_C);
     std::fs::set_permissions(names.path.parent().unwrap(), std::fs::Permissions::from_mode(0o755)).unwrap();
     let parent = TempCgroup::new("atksum");
     let uid = ["-u", "65534"];
@@ -410,7 +408,7 @@ fn wait_rows_and_the_summary_hold_hostile_and_countless_names() {
     let input = dir.path.join("records.jsonl");
     std::fs::write(&input, jt.stdout_str()).unwrap();
     let schema = Path::new(env!("CARGO_MANIFEST_DIR")).join("schema/execsnoop.schema.json");
-    let f = run_tool(Command::new(&python).arg("-c").arg(common::VALIDATE_PY).arg(&schema).arg(&input));
+    let f = run_tool(Command::new(&python).arg("-c").arg(crate::support::VALIDATE_PY).arg(&schema).arg(&input));
     assert!(f.status.success(), "records the schema rejects:\n{}", f.dump());
 }
 
@@ -459,7 +457,7 @@ fn tracefs() -> PathBuf {
 #[ignore = "needs root: creates tracefs instances"]
 fn ftrace_lines_cannot_be_forged_by_names() {
     let _g = root_test();
-    let py = common::python("ctypes");
+    let py = crate::support::python("ctypes");
     let mark = marker("ftr");
     let dir = TempDir::new("ftrace-forge");
     // The directories of a path that, printed after `filename=`, reads:
@@ -490,7 +488,7 @@ fn ftrace_lines_cannot_be_forged_by_names() {
     run_ok(as_nobody().arg(&forged).arg(&mark));
     // Names with newlines, and one that reads as a header's start
     // (`-1 [0] 1: e:`), given with prctl before forking an exec.
-    let sleep = common::sleep_marker();
+    let sleep = crate::support::sleep_marker();
     for name in [&b"a\nb"[..], b"\n-1 [0] 1: e:", b"x\n\ny\nz"] {
         run_ok(as_nobody().arg(&py).args(["-c", PY_PRCTL_SLEEP]).arg(os(name)).arg(&sleep));
     }
@@ -609,11 +607,11 @@ fn cpu_of(pid: u32) -> Duration {
 #[ignore = "needs root and BPF: run cargo test -- --include-ignored as root"]
 fn execs_in_ever_new_cgroups_cannot_keep_the_tracer_walking() {
     let _g = root_test();
-    let prog = common::compile_c("cgwalk", CGWALK_C);
+    let prog = crate::support::compile_c("cgwalk", CGWALK_C);
     let mut parent = TempCgroup::new("atkwalk");
     let fill = parent.child("fill");
     // Under emulation (the VM matrix) cgroup operations are slow: fewer.
-    let many = if common::in_vm() { 200 } else { 4000 };
+    let many = if crate::support::in_vm() { 200 } else { 4000 };
     let started = Instant::now();
     for i in 0..many {
         std::fs::create_dir(fill.join(format!("c{i}"))).unwrap();
@@ -632,7 +630,7 @@ fn execs_in_ever_new_cgroups_cannot_keep_the_tracer_walking() {
     let tag_arg = format!("{tag}-");
     let t = Tracer::start(&["--json", "--print-cgroup", "-l", &tag_arg]);
     let before = cpu_of(t.pid());
-    let n = if common::in_vm() { 40 } else { 300 };
+    let n = if crate::support::in_vm() { 40 } else { 300 };
     let took = Instant::now();
     let (_, out) = run_capture(Command::new(&prog.path).arg(&parent.path).arg(n.to_string()).arg(&tag));
     assert!(out.status.success(), "\n{}", out.dump());
@@ -667,10 +665,10 @@ fn execs_in_ever_new_cgroups_cannot_keep_the_tracer_walking() {
 #[ignore = "needs root and BPF: run cargo test -- --include-ignored as root"]
 fn a_storm_from_one_user_is_survived_and_counted() {
     let _g = root_test();
-    let storm = common::compile_storm();
+    let storm = crate::support::compile_storm();
     std::fs::set_permissions(storm.path.parent().unwrap(), std::fs::Permissions::from_mode(0o755)).unwrap();
     let tag = marker("storm");
-    let total = if common::in_vm() { 200 } else { 4000 };
+    let total = if crate::support::in_vm() { 200 } else { 4000 };
     let mut driver = Background::spawn(as_nobody().arg(&storm.path).args([&total.to_string(), "4", "1", &tag]));
     let d = driver.pid().to_string();
     let t = Tracer::start(&[

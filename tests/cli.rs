@@ -5,13 +5,11 @@
 //! Every run has a timeout: a usage error that slipped through validation
 //! would otherwise start tracing (when run as root) and never end.
 
-mod common;
-
 use std::process::Command;
 
-use common::{assert_error_exit, bin, is_root, run_tool};
+use crate::support::{assert_error_exit, bin, is_root, run_tool};
 
-fn tool(args: &[&str]) -> common::Finished {
+fn tool(args: &[&str]) -> crate::support::Finished {
     run_tool(Command::new(bin()).args(args))
 }
 
@@ -107,7 +105,7 @@ fn metrics_commands_past_1000_exits_2() {
 fn not_root_exits_1_with_need_root() {
     let f = if is_root() {
         run_tool(
-            Command::new(common::tool("setpriv"))
+            Command::new(crate::support::tool("setpriv"))
                 .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
                 .arg(bin())
                 .args(["--source", "bpf"]),

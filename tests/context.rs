@@ -9,12 +9,10 @@
 //! default; they run in CI and in the VM matrix. (tests/podman.rs runs a
 //! real podman container where podman is installed.)
 
-mod common;
-
 use std::path::PathBuf;
 use std::process::Command;
 
-use common::{TempCgroup, TempDir, Tracer, decode_bytes, json_argv, json_u64, marker, root_test, run_capture};
+use crate::support::{TempCgroup, TempDir, Tracer, decode_bytes, json_argv, json_u64, marker, root_test, run_capture};
 use serde_json::Value;
 
 /// The JSON exec records whose argv holds `mark`.
@@ -171,10 +169,10 @@ fn privilege_raised_by_a_setuid_file() {
     let t = Tracer::start(&["--json", "--context"]);
     let text = Tracer::start(&["--context"]);
     let nobody = ["--reuid=65534", "--regid=65534", "--clear-groups"];
-    let (_, out) = run_capture(Command::new(common::tool("setpriv")).args(nobody).arg(&suid).args(["-u", &mark]));
+    let (_, out) = run_capture(Command::new(crate::support::tool("setpriv")).args(nobody).arg(&suid).args(["-u", &mark]));
     // id rejects the extra operand; the exec is what counts.
     let _ = out;
-    let (_, out) = run_capture(Command::new(common::tool("setpriv")).args(nobody).args(["/bin/echo", &mark]));
+    let (_, out) = run_capture(Command::new(crate::support::tool("setpriv")).args(nobody).args(["/bin/echo", &mark]));
     assert!(out.status.success(), "\n{}", out.dump());
     let f = t.stop(libc::SIGINT);
     let ft = text.stop(libc::SIGINT);

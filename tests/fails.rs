@@ -5,11 +5,9 @@
 //! process id and the thread id apart. Root and BPF: `#[ignore]`d by default,
 //! run with `cargo test --release -- --include-ignored` as root (CI does).
 
-mod common;
-
 use std::process::Command;
 
-use common::{Tracer, compile_c, json_argv, json_u64, marker, my_pid, root_test, run_capture};
+use crate::support::{Tracer, compile_c, json_argv, json_u64, marker, my_pid, root_test, run_capture};
 use serde_json::Value;
 
 /// Attachments a process holds: one per attached program (the raw
@@ -31,7 +29,7 @@ fn bpf_links(pid: u32) -> usize {
         .unwrap_or(0)
 }
 
-fn records_of(f: &common::Finished, pid: u32) -> Vec<Value> {
+fn records_of(f: &crate::support::Finished, pid: u32) -> Vec<Value> {
     f.json().into_iter().filter(|v| v["type"] == "exec" && json_u64(v, "pid") == u64::from(pid)).collect()
 }
 

@@ -23,13 +23,11 @@
 //! Root and BPF; in the VM matrix only the bpf and ftrace columns run (the
 //! others are the same code on every kernel, and slow under emulation).
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use common::{Background, TempCgroup, TempDir, Tracer, json_argv, json_u64, root_test};
+use crate::support::{Background, TempCgroup, TempDir, Tracer, json_argv, json_u64, root_test};
 use serde_json::Value;
 
 /// The filters of the matrix.
@@ -148,8 +146,8 @@ impl Seen {
 /// --summary [-x]` and `--wait` with the filter's flags; or, for a refused
 /// filter, check the refusal.
 fn cell(source: &str, filter: Filter, progs: &Programs) {
-    let m = common::sleep_marker();
-    let n = common::sleep_marker();
+    let m = crate::support::sleep_marker();
+    let n = crate::support::sleep_marker();
     let in_script = progs.in_script(&m);
     let label = format!("--source {source}, {filter:?}");
     let mut helper: Option<Background> = None;
@@ -182,8 +180,8 @@ fn cell(source: &str, filter: Filter, progs: &Programs) {
     let fails = source == "bpf";
 
     if let Some(option) = refused(source, filter) {
-        let f = common::run_tool(Command::new(common::bin()).args(&base));
-        common::assert_error_exit(&f, 1, true);
+        let f = crate::support::run_tool(Command::new(crate::support::bin()).args(&base));
+        crate::support::assert_error_exit(&f, 1, true);
         assert!(
             f.stderr.contains(&format!("{option} is not available with the {source} source")),
             "{label}: refused in one line\n{}",
@@ -204,13 +202,13 @@ fn cell(source: &str, filter: Filter, progs: &Programs) {
         // The tracer runs the in group as its COMMAND; the out group runs
         // beside it while it does.
         let run = |args: &[String]| {
-            let mut cmd = Command::new(common::bin());
+            let mut cmd = Command::new(crate::support::bin());
             cmd.args(args).arg("--").arg(&progs.insh).args(["-c", &format!("sleep 0.5; {in_script}")]);
             let bg = Background::spawn(&mut cmd);
-            std::thread::sleep(common::slow(Duration::from_millis(300)));
-            let out = common::run_capture(Command::new("/bin/sh").args(["-c", &progs.out_script(&n)])).1;
+            std::thread::sleep(crate::support::slow(Duration::from_millis(300)));
+            let out = crate::support::run_capture(Command::new("/bin/sh").args(["-c", &progs.out_script(&n)])).1;
             assert!(out.status.success(), "{label}: out group\n{}", out.dump());
-            let f = bg.wait(common::slow(Duration::from_secs(20)));
+            let f = bg.wait(crate::support::slow(Duration::from_secs(20)));
             assert_eq!(f.status.code(), Some(0), "{label}: exits as its COMMAND did\n{}", f.dump());
             f
         };
@@ -223,7 +221,7 @@ fn cell(source: &str, filter: Filter, progs: &Programs) {
         // The in group, as the filter wants it kept.
         let in_err = match filter {
             Filter::Uid => {
-                let out = common::run_capture(Command::new(common::tool("setpriv")).args([
+                let out = crate::support::run_capture(Command::new(crate::support::tool("setpriv")).args([
                     "--reuid=65534",
                     "--regid=65534",
                     "--clear-groups",
@@ -238,7 +236,7 @@ fn cell(source: &str, filter: Filter, progs: &Programs) {
             Filter::Ppid | Filter::Pid => {
                 let mut h = helper.take().expect("helper");
                 h.send(b"go\n");
-                let f = h.wait(common::slow(Duration::from_secs(10)));
+                let f = h.wait(crate::support::slow(Duration::from_secs(10)));
                 assert!(f.status.success(), "{label}: in group\n{}", f.dump());
                 f.stderr
             }
@@ -246,20 +244,20 @@ fn cell(source: &str, filter: Filter, progs: &Programs) {
                 let cg = cgroup.as_ref().expect("cgroup");
                 let script =
                     format!("{}exec {} -c '{in_script}'", TempCgroup::enter_script(&cg.path), progs.insh.display());
-                let out = common::run_capture(Command::new("/bin/sh").args(["-c", &script])).1;
+                let out = crate::support::run_capture(Command::new("/bin/sh").args(["-c", &script])).1;
                 assert!(out.status.success(), "{label}: in group\n{}", out.dump());
                 out.stderr
             }
             _ => {
-                let out = common::run_capture(Command::new(&progs.insh).args(["-c", &in_script])).1;
+                let out = crate::support::run_capture(Command::new(&progs.insh).args(["-c", &in_script])).1;
                 assert!(out.status.success(), "{label}: in group\n{}", out.dump());
                 out.stderr
             }
         };
-        let out = common::run_capture(Command::new("/bin/sh").args(["-c", &progs.out_script(&n)])).1;
+        let out = crate::support::run_capture(Command::new("/bin/sh").args(["-c", &progs.out_script(&n)])).1;
         assert!(out.status.success(), "{label}: out group\n{}", out.dump());
         // Let the last exits arrive (the poller sees them on its next scan).
-        std::thread::sleep(common::slow(Duration::from_millis(300)));
+        std::thread::sleep(crate::support::slow(Duration::from_millis(300)));
         let fj = tj.stop(libc::SIGINT);
         let fw = tw.stop(libc::SIGINT);
         fj.assert_clean_end();

@@ -13,27 +13,25 @@
 //! missing program is an ignored test that asserts it, so CI fails rather
 //! than passing without testing.
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{Background, TempDir, Tracer, json_argv, json_u64, marker, root_test};
+use crate::support::{Background, TempDir, Tracer, json_argv, json_u64, marker, root_test};
 use serde_json::Value;
 
 /// Run the storm: `total` execs of `/bin/true TAG-T-I` by a driver that
 /// `start` is given the pid of (to start a tracer on it) before it begins.
 fn storm<T>(total: u64, tag: &str, start: impl FnOnce(u32) -> T) -> T {
     assert_eq!(total % 4, 0, "the storm's 4 threads share {total} execs evenly");
-    let prog = common::compile_storm();
+    let prog = crate::support::compile_storm();
     // Each exec's argument unique: TAG-THREAD-SEQ.
     let mut driver = Background::spawn(Command::new(&prog.path).args([&total.to_string(), "4", "1", tag]));
     let t = start(driver.pid());
     driver.send(b"go");
-    let d = driver.wait(Duration::from_secs(if common::in_vm() { 600 } else { 120 }));
+    let d = driver.wait(Duration::from_secs(if crate::support::in_vm() { 600 } else { 120 }));
     assert!(d.status.success(), "storm driver failed\n{}", d.dump());
     assert_eq!(d.stdout_str().trim(), total.to_string(), "driver ran every exec\n{}", d.dump());
     t
@@ -84,7 +82,7 @@ fn count_markers(text: &str, tag: &str, seen: &mut BTreeMap<String, u32>, lost: 
 fn rotation_keeps_every_record_exactly_once() {
     let _g = root_test();
     // In the VM matrix a twentieth of the storm, rotated 4 times as often.
-    let (total, limit): (u64, usize) = if common::in_vm() { (1000, 64 * 1024) } else { (20000, 256 * 1024) };
+    let (total, limit): (u64, usize) = if crate::support::in_vm() { (1000, 64 * 1024) } else { (20000, 256 * 1024) };
     let limit_s = format!("{}K", limit / 1024);
     let dir = TempDir::new("rotate");
     let path = dir.path.join("execsnoop.json");
@@ -127,7 +125,7 @@ fn sighup_reopens_the_file_for_logrotate() {
     let path_s = path.to_string_lossy().into_owned();
     let t = Tracer::start(&["--output", &path_s, "-n", "^true$"]);
     let before = marker("before");
-    common::run_marked("/bin/true", &[&before]);
+    crate::support::run_marked("/bin/true", &[&before]);
     wait_for_file_line(&path, &before);
     let conf = dir.path.join("logrotate.conf");
     std::fs::write(
@@ -138,7 +136,7 @@ fn sighup_reopens_the_file_for_logrotate() {
         ),
     )
     .unwrap();
-    let st = Command::new(common::tool("logrotate"))
+    let st = Command::new(crate::support::tool("logrotate"))
         .args(["-f", "-s"])
         .arg(dir.path.join("state"))
         .arg(&conf)
@@ -146,19 +144,19 @@ fn sighup_reopens_the_file_for_logrotate() {
         .unwrap();
     assert!(st.success(), "logrotate failed");
     let after = marker("after");
-    common::run_marked("/bin/true", &[&after]);
+    crate::support::run_marked("/bin/true", &[&after]);
     wait_for_file_line(&path, &after);
     let f = t.stop(libc::SIGINT);
     assert!(f.status.success(), "SIGHUP did not end tracing; SIGINT did, cleanly\n{}", f.dump());
     let old = std::fs::read_to_string(dir.path.join("execsnoop.log.1")).unwrap();
     let new = std::fs::read_to_string(&path).unwrap();
-    assert!(old.lines().next().is_some_and(common::is_header), "header first in the first file: {old:?}");
+    assert!(old.lines().next().is_some_and(crate::support::is_header), "header first in the first file: {old:?}");
     assert!(old.contains(&before) && !old.contains(&after), "rotated file: {old:?}");
     assert!(new.contains(&after) && !new.contains(&before), "new file: {new:?}");
 }
 
 fn wait_for_file_line(path: &Path, needle: &str) {
-    let deadline = Instant::now() + common::ready_timeout();
+    let deadline = Instant::now() + crate::support::ready_timeout();
     while Instant::now() < deadline {
         if std::fs::read_to_string(path).is_ok_and(|s| s.contains(needle)) {
             return;
@@ -230,15 +228,15 @@ template(name="raw" type="string" string="%app-name% %procid% %msgid% %structure
     .unwrap();
     let daemon = Daemon::spawn(
         "rsyslogd",
-        Command::new(common::tool("rsyslogd")).arg("-n").arg("-f").arg(&conf).arg("-i").arg(dir.path.join("pid")),
+        Command::new(crate::support::tool("rsyslogd")).arg("-n").arg("-f").arg(&conf).arg("-i").arg(dir.path.join("pid")),
         dir.path.join("rsyslogd.log"),
     );
-    let deadline = Instant::now() + common::ready_timeout();
+    let deadline = Instant::now() + crate::support::ready_timeout();
     while !sock.exists() {
         assert!(Instant::now() < deadline, "rsyslogd never made its socket\n{}", daemon.log());
         std::thread::sleep(Duration::from_millis(20));
     }
-    let n: u64 = if common::in_vm() { 48 } else { 300 };
+    let n: u64 = if crate::support::in_vm() { 48 } else { 300 };
     let tag = marker("syslog");
     let long = "L".repeat(20_000);
     let sock_s = sock.to_string_lossy().into_owned();
@@ -259,7 +257,7 @@ template(name="raw" type="string" string="%app-name% %procid% %msgid% %structure
             "-l",
             &tag,
         ]);
-        common::run_marked("/bin/true", &[&format!("{tag}-long"), &long]);
+        crate::support::run_marked("/bin/true", &[&format!("{tag}-long"), &long]);
         std::thread::sleep(Duration::from_millis(300));
         t2.stop(libc::SIGINT)
     };
@@ -267,7 +265,7 @@ template(name="raw" type="string" string="%app-name% %procid% %msgid% %structure
     assert!(f.stdout.is_empty() && f_long.stdout.is_empty(), "nothing on stdout\n{}", f.dump());
     assert!(!f.stderr.contains("could not be sent"), "{}", f.dump());
     // Wait for rsyslog to write both end records.
-    let deadline = Instant::now() + common::exit_timeout();
+    let deadline = Instant::now() + crate::support::exit_timeout();
     let text = loop {
         let text = std::fs::read_to_string(&out).unwrap_or_default();
         if text.lines().filter(|l| l.split(' ').nth(2) == Some("end")).count() >= 2 {
@@ -328,9 +326,9 @@ template(name="raw" type="string" string="%app-name% %procid% %msgid% %structure
 fn metrics_scraped_by_a_real_prometheus() {
     let _g = root_test();
     let dir = TempDir::new("prometheus");
-    let mport = common::free_port();
-    let pport = common::free_port();
-    let n: u64 = if common::in_vm() { 20 } else { 200 };
+    let mport = crate::support::free_port();
+    let pport = crate::support::free_port();
+    let n: u64 = if crate::support::in_vm() { 20 } else { 200 };
     let tag = marker("metrics");
     let maddr = format!("127.0.0.1:{mport}");
     let t = storm(n, &tag, |dpid| {
@@ -339,9 +337,9 @@ fn metrics_scraped_by_a_real_prometheus() {
     });
     // Our own scrape first, then Prometheus's. The tracer may still be
     // draining the storm's last records: scrape until they are counted.
-    let deadline = Instant::now() + common::exit_timeout();
+    let deadline = Instant::now() + crate::support::exit_timeout();
     let own = loop {
-        let own = common::http_get(mport, "/metrics");
+        let own = crate::support::http_get(mport, "/metrics");
         if own.contains(&format!("execs_total {n}\n")) || Instant::now() > deadline {
             break own;
         }
@@ -361,18 +359,18 @@ fn metrics_scraped_by_a_real_prometheus() {
     .unwrap();
     let daemon = Daemon::spawn(
         "prometheus",
-        Command::new(common::tool("prometheus"))
+        Command::new(crate::support::tool("prometheus"))
             .arg(format!("--config.file={}", conf.display()))
             .arg(format!("--storage.tsdb.path={}", dir.path.join("data").display()))
             .arg(format!("--web.listen-address=127.0.0.1:{pport}")),
         dir.path.join("prometheus.log"),
     );
-    let deadline = Instant::now() + Duration::from_secs(if common::in_vm() { 300 } else { 60 });
+    let deadline = Instant::now() + Duration::from_secs(if crate::support::in_vm() { 300 } else { 60 });
     let want = n.to_string();
     let mut last = String::new();
     loop {
         if TcpStream::connect(("127.0.0.1", pport)).is_ok() {
-            last = common::http_get(pport, "/api/v1/query?query=execsnoop_execs_total");
+            last = crate::support::http_get(pport, "/api/v1/query?query=execsnoop_execs_total");
             if let Ok(v) = serde_json::from_str::<Value>(&last)
                 && v["data"]["result"][0]["value"][1] == want.as_str()
             {
@@ -383,7 +381,7 @@ fn metrics_scraped_by_a_real_prometheus() {
         assert!(Instant::now() < deadline, "Prometheus never saw {n} execs: {last}\n{}", daemon.log());
         std::thread::sleep(Duration::from_millis(250));
     }
-    let up = common::http_get(pport, "/api/v1/query?query=up%7Bjob%3D%22execsnoop%22%7D");
+    let up = crate::support::http_get(pport, "/api/v1/query?query=up%7Bjob%3D%22execsnoop%22%7D");
     assert!(up.contains("\"1\"]"), "the target is up: {up}");
     let f = t.stop(libc::SIGINT);
     assert!(f.status.success(), "{}", f.dump());
@@ -396,7 +394,7 @@ fn metrics_scraped_by_a_real_prometheus() {
 #[ignore = "needs root and BPF: run cargo test -- --include-ignored as root"]
 fn metrics_count_failures_by_errno() {
     let _g = root_test();
-    let mport = common::free_port();
+    let mport = crate::support::free_port();
     let maddr = format!("127.0.0.1:{mport}");
     let dir = TempDir::new("metrics-fail");
     let name = format!("nope{}", std::process::id());
@@ -404,9 +402,9 @@ fn metrics_count_failures_by_errno() {
     for _ in 0..3 {
         let _ = Command::new(dir.path.join(&name)).status();
     }
-    let deadline = Instant::now() + common::exit_timeout();
+    let deadline = Instant::now() + crate::support::exit_timeout();
     loop {
-        let m = common::http_get(mport, "/metrics");
+        let m = crate::support::http_get(mport, "/metrics");
         if m.contains("execsnoop_failed_execs_total{errno=\"ENOENT\"} 3\n") {
             assert!(m.contains("execsnoop_lost_total{kind=\"exec\"} 0\n"), "{m}");
             assert!(m.contains("# TYPE execsnoop_execs_total counter"), "{m}");
@@ -423,7 +421,7 @@ fn metrics_count_failures_by_errno() {
 #[test]
 #[ignore = "needs root and BPF: run cargo test -- --include-ignored as root"]
 fn schema_validates_every_record_kind() {
-    let python = common::python("jsonschema");
+    let python = crate::support::python("jsonschema");
     let _g = root_test();
     let dir = TempDir::new("schema");
     let mut lines: Vec<String> = Vec::new();
@@ -460,13 +458,13 @@ fn schema_validates_every_record_kind() {
     ]);
     let mut sh = Command::new("sh");
     sh.args(["-c", &format!("true {tag} secret=x; {missing} {tag} || true; sh -c 'true {tag}'")]);
-    common::run_capture(&mut sh);
+    crate::support::run_capture(&mut sh);
     std::thread::sleep(Duration::from_millis(300));
     take(&t.stop(libc::SIGINT).stdout_str());
     // Lost records: a storm into the smallest ring, plain fields. The
     // tracer is stopped meanwhile, so the ring overflows however fast the
     // machine drains it (a loaded host once kept up with 2000 execs).
-    let t = storm(if common::in_vm() { 300 } else { 2000 }, &marker("lost"), |dpid| {
+    let t = storm(if crate::support::in_vm() { 300 } else { 2000 }, &marker("lost"), |dpid| {
         let dpid = dpid.to_string();
         let t = Tracer::start(&["--json", "-P", &dpid, "--buffer-kib", "4", "-e"]);
         t.signal(libc::SIGSTOP);
@@ -480,7 +478,7 @@ fn schema_validates_every_record_kind() {
     let input = dir.path.join("records.jsonl");
     std::fs::write(&input, lines.join("\n") + "\n").unwrap();
     let schema = Path::new(env!("CARGO_MANIFEST_DIR")).join("schema/execsnoop.schema.json");
-    let f = common::run_tool(Command::new(&python).arg("-c").arg(common::VALIDATE_PY).arg(&schema).arg(&input));
+    let f = crate::support::run_tool(Command::new(&python).arg("-c").arg(crate::support::VALIDATE_PY).arg(&schema).arg(&input));
     assert!(f.status.success(), "records the schema rejects ({kinds:?}):\n{}", f.dump());
     eprintln!("schema: {} records valid: {kinds:?}", lines.len());
 }

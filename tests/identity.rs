@@ -6,12 +6,10 @@
 //! and BPF: `#[ignore]`d by default, run with
 //! `cargo test --release -- --include-ignored` as root (CI does).
 
-mod common;
-
 use std::os::unix::fs::PermissionsExt;
 use std::process::Command;
 
-use common::{Tracer, compile_c, json_argv, json_u64, marker, root_test, run_capture};
+use crate::support::{TempDir, Tracer, compile_c, json_argv, json_u64, marker, root_test, run_capture};
 
 /// A `#!` script: the filename is the script, `interp` is the interpreter,
 /// argv is what the kernel built (interpreter, script path, arguments).
@@ -20,9 +18,8 @@ use common::{Tracer, compile_c, json_argv, json_u64, marker, root_test, run_capt
 fn script_shows_script_and_interpreter() {
     let _g = root_test();
     let mark = marker("script");
-    let dir = std::env::temp_dir().join(format!("execsnoop-script-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    let script = dir.join("hello.sh");
+    let dir = TempDir::new("script");
+    let script = dir.path.join("hello.sh");
     std::fs::write(&script, "#!/bin/sh\nexit 0\n").expect("write script");
     std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).expect("chmod");
     let path = script.to_string_lossy().to_string();
@@ -30,7 +27,6 @@ fn script_shows_script_and_interpreter() {
     let t = Tracer::start(&["--json"]);
     let (pid, out) = run_capture(Command::new(&script).arg(&mark));
     let f = t.stop(libc::SIGINT);
-    let _ = std::fs::remove_dir_all(&dir);
     assert!(out.status.success(), "{}", out.dump());
     f.assert_clean_end();
     let rec = f.one_json_exec(&mark, &path);

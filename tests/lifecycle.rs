@@ -7,20 +7,18 @@
 //! `cargo test --release -- --include-ignored` as root; CI does). They run
 //! one at a time and look only at processes carrying their own marker.
 
-mod common;
-
 use std::process::Command;
 use std::time::Duration;
 
 use serde_json::Value;
 
-use common::{Background, Tracer, compile_c, json_u64, marker, root_test, run_marked, run_tool};
+use crate::support::{Background, Tracer, compile_c, json_u64, marker, root_test, run_marked, run_tool};
 
 const SLOW: Duration = Duration::from_secs(10);
 
 /// `nap SECONDS MARK`: sleep, with a marker in argv (sleep(1) would take the
 /// marker for a duration).
-fn nap() -> common::CProgram {
+fn nap() -> crate::support::CProgram {
     compile_c(
         "nap",
         r#"
@@ -148,7 +146,7 @@ int main(int argc, char **argv) {
     let cpu = json_u64(x, "cpu_ns") as f64 / 1e9;
     let life = json_u64(x, "lifetime_ns") as f64 / 1e9;
     // Under emulation (the VM matrix) starting a process costs far more.
-    let (cpu_max, life_max) = if common::in_vm() { (0.2, 2.0) } else { (0.03, 0.5) };
+    let (cpu_max, life_max) = if crate::support::in_vm() { (0.2, 2.0) } else { (0.03, 0.5) };
     assert!(cpu < cpu_max, "sleep 0.3 used {cpu} s of CPU\n{x}");
     assert!((0.29..=life_max).contains(&life), "sleep 0.3 lived {life} s\n{x}");
 }
@@ -166,7 +164,7 @@ fn command_is_traced_from_its_first_exec_and_sets_the_status() {
         Command::new("sh").args(["-c", &format!("while :; do /bin/echo {outside} >/dev/null; sleep 0.01; done")]),
     );
     let script = format!("sh -c \"/bin/true {mark}; /bin/true {mark}\"; sleep 0.2; exit 7");
-    let f = run_tool(Command::new(common::bin()).args(["--json", "--", "sh", "-c", &script]));
+    let f = run_tool(Command::new(crate::support::bin()).args(["--json", "--", "sh", "-c", &script]));
     // SAFETY: kill takes a pid and a signal number.
     unsafe { libc::kill(noise.pid() as i32, libc::SIGKILL) };
     let _ = noise.wait(SLOW);
@@ -176,25 +174,25 @@ fn command_is_traced_from_its_first_exec_and_sets_the_status() {
     let execs: Vec<&Value> = recs.iter().filter(|r| r["type"] == "exec").collect();
     let argv0: Vec<String> = execs.iter().map(|r| r["argv"][0].as_str().unwrap_or("?").to_string()).collect();
     assert_eq!(argv0, ["sh", "sh", "/bin/true", "/bin/true", "sleep"], "the whole tree, in order\n{}", f.dump());
-    assert_eq!(common::json_argv(execs[0])[2], script.as_bytes(), "the first exec is the command itself");
+    assert_eq!(crate::support::json_argv(execs[0])[2], script.as_bytes(), "the first exec is the command itself");
     assert!(!f.stdout_str().contains(&outside), "nothing outside the tree\n{}", f.dump());
     let depths: Vec<u64> = execs.iter().map(|r| json_u64(r, "depth")).collect();
     assert_eq!(depths, [0, 1, 2, 2, 1], "depth below the command");
 
     // A command killed by a signal: 128 + signal.
-    let f = run_tool(Command::new(common::bin()).args(["--", "sh", "-c", "kill -TERM $$"]));
+    let f = run_tool(Command::new(crate::support::bin()).args(["--", "sh", "-c", "kill -TERM $$"]));
     assert_eq!(f.status.code(), Some(128 + 15), "{}", f.dump());
     // A command that cannot run: one line, no output, and the status a
     // shell (or env, timeout, nohup) gives: 127 when it is not found, 126
     // when it is found but cannot be executed.
-    let f = run_tool(Command::new(common::bin()).args(["--", "/nonexistent/execsnoop-test-command"]));
-    common::assert_error_exit(&f, 127, true);
+    let f = run_tool(Command::new(crate::support::bin()).args(["--", "/nonexistent/execsnoop-test-command"]));
+    crate::support::assert_error_exit(&f, 127, true);
     assert!(f.stderr.contains("cannot run /nonexistent/execsnoop-test-command"), "{}", f.dump());
-    let f = run_tool(Command::new(common::bin()).args(["--", "execsnoop-test-no-such-command-on-path"]));
-    common::assert_error_exit(&f, 127, true);
+    let f = run_tool(Command::new(crate::support::bin()).args(["--", "execsnoop-test-no-such-command-on-path"]));
+    crate::support::assert_error_exit(&f, 127, true);
     for not_executable in ["/etc/passwd", "/tmp"] {
-        let f = run_tool(Command::new(common::bin()).args(["--", not_executable]));
-        common::assert_error_exit(&f, 126, true);
+        let f = run_tool(Command::new(crate::support::bin()).args(["--", not_executable]));
+        crate::support::assert_error_exit(&f, 126, true);
         assert!(f.stderr.contains(&format!("cannot run {not_executable}")), "{}", f.dump());
     }
 }
@@ -244,7 +242,7 @@ fn pid_follows_descendants_forked_later() {
 fn summary_totals_equal_the_exit_records() {
     let _g = root_test();
     let script = "for i in 1 2 3; do /bin/true; done; (i=0; while [ $i -lt 20000 ]; do i=$((i+1)); done); exit 0";
-    let f = run_tool(Command::new(common::bin()).args(["--summary", "--json", "--", "sh", "-c", script]));
+    let f = run_tool(Command::new(crate::support::bin()).args(["--summary", "--json", "--", "sh", "-c", script]));
     assert_eq!(f.status.code(), Some(0), "{}", f.dump());
     let recs = f.json();
     let exits: Vec<&Value> = recs.iter().filter(|r| r["type"] == "exit").collect();
@@ -276,19 +274,19 @@ fn summary_totals_equal_the_exit_records() {
 fn text_exit_lines_wait_rows_tree_and_summary_table() {
     let _g = root_test();
     let script = "sh -c 'sleep 0.2'; exit 5";
-    let f = run_tool(Command::new(common::bin()).args(["-e", "--tree", "--", "sh", "-c", script]));
+    let f = run_tool(Command::new(crate::support::bin()).args(["-e", "--tree", "--", "sh", "-c", script]));
     assert_eq!(f.status.code(), Some(5), "{}", f.dump());
     let out = f.stdout_str();
     let lines: Vec<&str> = out.lines().collect();
-    assert!(common::is_header(lines[0]), "{out}");
+    assert!(crate::support::is_header(lines[0]), "{out}");
     assert!(lines[1].ends_with(&format!(" sh -c {script}")), "depth 0, no indent: {out}");
     assert!(lines[2].ends_with("   sh -c sleep 0.2"), "depth 1, indented: {out}");
     assert!(lines[3].ends_with("     sleep 0.2"), "depth 2: {out}");
-    let sleep_exit = if common::in_vm() { "     [exit: code 0, lifetime " } else { "     [exit: code 0, lifetime 0.2" };
+    let sleep_exit = if crate::support::in_vm() { "     [exit: code 0, lifetime " } else { "     [exit: code 0, lifetime 0.2" };
     assert!(lines[4].contains(sleep_exit), "exit line of sleep: {out}");
     assert!(lines.iter().any(|l| l.contains("[exit: code 5, lifetime ") && l.ends_with("] sh")), "{out}");
 
-    let f = run_tool(Command::new(common::bin()).args(["--wait", "--summary", "--", "sh", "-c", "sleep 0.3; exit 2"]));
+    let f = run_tool(Command::new(crate::support::bin()).args(["--wait", "--summary", "--", "sh", "-c", "sleep 0.3; exit 2"]));
     assert_eq!(f.status.code(), Some(2), "{}", f.dump());
     let out = f.stdout_str();
     let lines: Vec<&str> = out.lines().collect();

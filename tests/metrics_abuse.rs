@@ -10,8 +10,6 @@
 //! `--include-ignored`. Nothing here depends on the kernel (not in
 //! tests/vm/suite). Every connection is to 127.0.0.1, every loop bounded.
 
-mod common;
-
 use std::collections::BTreeSet;
 use std::ffi::OsStr;
 use std::io::{Read, Write};
@@ -24,7 +22,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use common::{TempDir, Tracer, root_test};
+use crate::support::{TempDir, Tracer, root_test};
 use serde_json::Value;
 
 /// A daemon the test started; killed on drop.
@@ -49,7 +47,7 @@ impl Drop for Daemon {
 /// A real Prometheus (its own config, storage and port) scraping
 /// `127.0.0.1:mport` every second, each scrape timing out after 1 s.
 fn prometheus(dir: &Path, mport: u16) -> (Daemon, u16) {
-    let pport = common::free_port();
+    let pport = crate::support::free_port();
     let conf = dir.join("prometheus.yml");
     std::fs::write(
         &conf,
@@ -60,7 +58,7 @@ fn prometheus(dir: &Path, mport: u16) -> (Daemon, u16) {
     .unwrap();
     let log = dir.join("prometheus.log");
     let out = std::fs::File::create(&log).unwrap();
-    let child = Command::new(common::tool("prometheus"))
+    let child = Command::new(crate::support::tool("prometheus"))
         .arg(format!("--config.file={}", conf.display()))
         .arg(format!("--storage.tsdb.path={}", dir.join("data").display()))
         .arg(format!("--web.listen-address=127.0.0.1:{pport}"))
@@ -83,7 +81,7 @@ fn query(pport: u16, q: &str) -> Vec<Value> {
             if b.is_ascii_alphanumeric() || b"_-.".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") }
         })
         .collect();
-    let body = common::http_get(pport, &format!("/api/v1/query?query={enc}"));
+    let body = crate::support::http_get(pport, &format!("/api/v1/query?query={enc}"));
     let v: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
     v["data"]["result"].as_array().cloned().unwrap_or_default()
 }
@@ -226,15 +224,15 @@ fn series(text: &str, name: &str) -> u64 {
 fn prometheus_scrapes_through_idle_slow_and_deaf_clients() {
     let _g = root_test();
     let dir = TempDir::new("metrics-abuse");
-    let mport = common::free_port();
+    let mport = crate::support::free_port();
     let maddr = format!("127.0.0.1:{mport}");
-    let me = common::my_pid().to_string();
+    let me = crate::support::my_pid().to_string();
     // Our children with the tag only: not Prometheus (also our child).
-    let tag = common::marker("abuse");
+    let tag = crate::support::marker("abuse");
     let t = Tracer::start(&["--json", "-P", &me, "-l", &tag, "--metrics", &maddr]);
     let n: u64 = 20;
     for i in 0..n {
-        common::run_marked("/bin/true", &[format!("{tag}-{i}")]);
+        crate::support::run_marked("/bin/true", &[format!("{tag}-{i}")]);
     }
     let (cpu0, wall0) = (cpu_secs(t.pid()), Instant::now());
     let attack = Attack::start(mport, &[(Abuse::Idle, 64), (Abuse::Slow, 64), (Abuse::NeverReads, 16)]);
@@ -287,9 +285,9 @@ fn prometheus_scrapes_through_idle_slow_and_deaf_clients() {
 #[ignore = "needs root and BPF: run cargo test -- --include-ignored as root"]
 fn a_slow_request_is_cut_at_2s_and_big_headers_get_431() {
     let _g = root_test();
-    let mport = common::free_port();
+    let mport = crate::support::free_port();
     let maddr = format!("127.0.0.1:{mport}");
-    let me = common::my_pid().to_string();
+    let me = crate::support::my_pid().to_string();
     let t = Tracer::start(&["-P", &me, "--metrics", &maddr]);
     let mut c = TcpStream::connect(("127.0.0.1", mport)).unwrap();
     let start = Instant::now();
@@ -320,7 +318,7 @@ fn a_slow_request_is_cut_at_2s_and_big_headers_get_431() {
     let _ = c.read_to_string(&mut answer);
     assert!(answer.starts_with("HTTP/1.1 431 Request Header Fields Too Large\r\n"), "{answer:.300}");
 
-    let own = common::http_get(mport, "/metrics");
+    let own = crate::support::http_get(mport, "/metrics");
     assert_eq!(series(&own, "execsnoop_metrics_dropped_connections_total{reason=\"request-deadline\"}"), 1, "{own}");
     let f = t.stop(libc::SIGINT);
     assert!(f.status.success(), "{}", f.dump());
@@ -342,9 +340,9 @@ fn copy_true(dir: &Path, name: &[u8]) -> PathBuf {
 fn prometheus_keeps_every_command_name_distinct_and_escaped() {
     let _g = root_test();
     let dir = TempDir::new("metrics-labels");
-    let mport = common::free_port();
+    let mport = crate::support::free_port();
     let maddr = format!("127.0.0.1:{mport}");
-    let me = common::my_pid().to_string();
+    let me = crate::support::my_pid().to_string();
     // Our children named t...: not Prometheus (also our child).
     let t = Tracer::start(&["--json", "-P", &me, "-n", "^t", "--metrics", &maddr, "--metrics-commands", "20"]);
     let names: [(&[u8], &str); 6] = [

@@ -5,18 +5,16 @@
 //! The tracing tests need root and BPF, so each one is `#[ignore]`d by
 //! default and fails with a clear message when run without root (run
 //! `cargo test --release -- --include-ignored` as root; CI does). They run
-//! one at a time ([`common::serial`]) and look only at rows carrying their
+//! one at a time ([`crate::support::serial`]) and look only at rows carrying their
 //! own marker. The usage-error tests need nothing and always run.
-
-mod common;
 
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::process::CommandExt;
 use std::process::Command;
 
-use common::{
-    TempCgroup, Tracer, assert_error_exit, decode_bytes, json_u64, marker, my_cgroup2_path, my_pid, nobody_uid,
+use crate::support::{
+    TempCgroup, TempDir, Tracer, assert_error_exit, decode_bytes, json_u64, marker, my_cgroup2_path, my_pid, nobody_uid,
     root_test, row, run_capture, run_marked, run_tool,
 };
 
@@ -26,12 +24,12 @@ fn echo_as_nobody(mark: &str) -> u32 {
     let uid = nobody_uid().to_string();
     let reuid = format!("--reuid={uid}");
     let regid = format!("--regid={uid}");
-    run_marked(common::tool("setpriv"), &[reuid.as_str(), regid.as_str(), "--clear-groups", "/bin/echo", mark])
+    run_marked(crate::support::tool("setpriv"), &[reuid.as_str(), regid.as_str(), "--clear-groups", "/bin/echo", mark])
 }
 
 /// Rows for `/bin/echo` with `mark` (not those of setpriv or sh that also
 /// carry it in their arguments).
-fn echo_rows(f: &common::Finished, mark: &str) -> Vec<String> {
+fn echo_rows(f: &crate::support::Finished, mark: &str) -> Vec<String> {
     f.rows_with(mark)
         .into_iter()
         .filter(|r| r.contains(&format!(" /bin/echo {mark}")) && !r.contains("setpriv") && !r.contains("/bin/sh -c"))
@@ -76,24 +74,6 @@ fn uid_filter_by_number_and_by_name() {
     }
 }
 
-/// A temporary directory, removed on drop (also when a test fails).
-struct TempDir(std::path::PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> TempDir {
-        let p = std::env::temp_dir().join(format!("execsnoop-opt-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&p);
-        std::fs::create_dir_all(&p).unwrap_or_else(|e| panic!("mkdir {}: {e}", p.display()));
-        TempDir(p)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 /// `-l` searches the command line (the arguments joined by spaces), not the
 /// process name: a program whose name matches but whose arguments do not is
 /// not shown, and a pattern spanning two arguments matches.
@@ -105,7 +85,7 @@ fn line_regex_matches_arguments_not_the_name() {
     // A program whose name (comm) is unique and appears in no argument.
     let dir = TempDir::new("line");
     let name = format!("zq{}", std::process::id() % 100_000_000);
-    let prog = dir.0.join(&name);
+    let prog = dir.path.join(&name);
     std::fs::copy("/bin/true", &prog).unwrap();
 
     let by_name_text = Tracer::start(&["-l", &name]);
@@ -420,8 +400,8 @@ fn all_columns_in_order() {
 
 // ---- usage errors: no root needed -------------------------------------
 
-fn tool(args: &[&str]) -> common::Finished {
-    run_tool(Command::new(common::bin()).args(args))
+fn tool(args: &[&str]) -> crate::support::Finished {
+    run_tool(Command::new(crate::support::bin()).args(args))
 }
 
 #[test]

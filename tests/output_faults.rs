@@ -8,8 +8,6 @@
 //!
 //! Root and BPF: `#[ignore]`d by default; run with `--include-ignored`.
 
-mod common;
-
 use std::ffi::CString;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::PermissionsExt;
@@ -17,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use common::{Background, Finished, TempDir, Tracer, marker, root_test};
+use crate::support::{Background, Finished, TempDir, Tracer, marker, root_test};
 use serde_json::Value;
 
 /// A tmpfs of `kib` KiB on a fresh directory, unmounted on drop.
@@ -28,7 +26,7 @@ struct Tmpfs {
 impl Tmpfs {
     fn mount(tag: &str, kib: u32) -> Tmpfs {
         let dir = TempDir::new(tag);
-        let f = common::run_tool(Command::new(common::tool("mount")).args([
+        let f = crate::support::run_tool(Command::new(crate::support::tool("mount")).args([
             "-t",
             "tmpfs",
             "-o",
@@ -95,7 +93,7 @@ fn not_written(f: &Finished) -> u64 {
 
 /// The `execsnoop_lost_total{kind="output"}` value of a scrape.
 fn scraped_lost_output(port: u16) -> u64 {
-    let m = common::http_get(port, "/metrics");
+    let m = crate::support::http_get(port, "/metrics");
     m.lines()
         .find_map(|l| l.strip_prefix("execsnoop_lost_total{kind=\"output\"} "))
         .unwrap_or_else(|| panic!("no output lost series\n{m}"))
@@ -117,18 +115,18 @@ fn a_full_disk_holds_counts_and_resumes_without_half_lines() {
     let fs = Tmpfs::mount("full-disk", 4096);
     let out = fs.path("execs.json");
     let tag = marker("full");
-    let port = common::free_port();
+    let port = crate::support::free_port();
     let addr = format!("127.0.0.1:{port}");
     let t = Tracer::start(&["--json", "-o", out.to_str().unwrap(), "-l", &tag, "--metrics", &addr]);
     for i in 0..5 {
-        common::run_marked("/bin/true", &[control_bytes(&tag, i, 3000)]);
+        crate::support::run_marked("/bin/true", &[control_bytes(&tag, i, 3000)]);
     }
     std::thread::sleep(Duration::from_millis(300));
     fs.fill();
     // About 18 KB of JSON each: well beyond the 1 MiB held.
     let storm = 150;
     for i in 5..5 + storm {
-        common::run_marked("/bin/true", &[control_bytes(&tag, i, 3000)]);
+        crate::support::run_marked("/bin/true", &[control_bytes(&tag, i, 3000)]);
     }
     std::thread::sleep(Duration::from_millis(400));
     let during = scraped_lost_output(port);
@@ -138,7 +136,7 @@ fn a_full_disk_holds_counts_and_resumes_without_half_lines() {
     // The held records and a lost record go out at the next flush.
     std::thread::sleep(Duration::from_millis(400));
     for i in 5 + storm..10 + storm {
-        common::run_marked("/bin/true", &[control_bytes(&tag, i, 3000)]);
+        crate::support::run_marked("/bin/true", &[control_bytes(&tag, i, 3000)]);
     }
     std::thread::sleep(Duration::from_millis(300));
     let f = t.stop(libc::SIGTERM);
@@ -168,7 +166,7 @@ fn a_64k_disk_that_stays_full_ends_clean_and_a_restart_appends_whole_lines() {
     let t = Tracer::start(&["--json", "-o", out.to_str().unwrap(), "-l", &tag]);
     let n = 40;
     for i in 0..n {
-        common::run_marked("/bin/true", &[control_bytes(&tag, i, 3000)]);
+        crate::support::run_marked("/bin/true", &[control_bytes(&tag, i, 3000)]);
     }
     std::thread::sleep(Duration::from_millis(300));
     let f = t.stop(libc::SIGTERM);
@@ -190,7 +188,7 @@ fn a_64k_disk_that_stays_full_ends_clean_and_a_restart_appends_whole_lines() {
     std::fs::set_permissions(&out, std::fs::Permissions::from_mode(0o640)).unwrap();
     let tag2 = marker("restart");
     let t = Tracer::start(&["--json", "-o", out.to_str().unwrap(), "-l", &tag2]);
-    common::run_marked("/bin/true", &[&tag2]);
+    crate::support::run_marked("/bin/true", &[&tag2]);
     std::thread::sleep(Duration::from_millis(300));
     t.stop(libc::SIGTERM).assert_clean_end();
     let text = std::fs::read_to_string(&out).unwrap();
@@ -202,13 +200,13 @@ fn a_64k_disk_that_stays_full_ends_clean_and_a_restart_appends_whole_lines() {
 
 /// Run `argv` as nobody.
 fn as_nobody(argv: &[&str]) -> Command {
-    let mut c = Command::new(common::tool("setpriv"));
+    let mut c = Command::new(crate::support::tool("setpriv"));
     c.args(["--reuid=65534", "--regid=65534", "--clear-groups"]).args(argv);
     c
 }
 
 fn nobody(argv: &[&str]) {
-    let f = common::run_tool(&mut as_nobody(argv));
+    let f = crate::support::run_tool(&mut as_nobody(argv));
     assert!(f.status.success(), "as nobody: {argv:?}\n{}", f.dump());
 }
 
@@ -230,8 +228,8 @@ fn secret_file(dir: &Path) -> PathBuf {
 /// Start a tracer on `out` that must refuse it: status 2, one line that
 /// says `why`, nothing written.
 fn refused(out: &Path, why: &str) {
-    let f = common::run_tool(Command::new(common::bin()).args(["--json", "-o", out.to_str().unwrap(), "-d", "1"]));
-    common::assert_error_exit(&f, 2, true);
+    let f = crate::support::run_tool(Command::new(crate::support::bin()).args(["--json", "-o", out.to_str().unwrap(), "-d", "1"]));
+    crate::support::assert_error_exit(&f, 2, true);
     assert!(f.stderr.contains(why), "the refusal says {why:?}\n{}", f.dump());
 }
 
@@ -288,7 +286,7 @@ fn a_symlink_planted_after_a_rotation_is_not_followed_at_sighup() {
     let out = d.path.join("execsnoop.json");
     let tag = marker("hup");
     let t = Tracer::start(&["--json", "-o", out.to_str().unwrap(), "-l", &tag]);
-    common::run_marked("/bin/true", &[format!("{tag}-before")]);
+    crate::support::run_marked("/bin/true", &[format!("{tag}-before")]);
     std::thread::sleep(Duration::from_millis(300));
     // logrotate (root) moves the file away; nobody is quicker than the
     // SIGHUP and puts a link in its place.
@@ -297,7 +295,7 @@ fn a_symlink_planted_after_a_rotation_is_not_followed_at_sighup() {
     nobody(&["ln", "-s", secret.to_str().unwrap(), out.to_str().unwrap()]);
     t.signal(libc::SIGHUP);
     std::thread::sleep(Duration::from_millis(300));
-    common::run_marked("/bin/true", &[format!("{tag}-after")]);
+    crate::support::run_marked("/bin/true", &[format!("{tag}-after")]);
     std::thread::sleep(Duration::from_millis(300));
     let f = t.stop(libc::SIGTERM);
     f.assert_clean_end();
@@ -321,7 +319,7 @@ fn a_directory_planted_at_a_rotated_name_does_not_end_tracing() {
     let t = Tracer::start(&["--json", "-o", out.to_str().unwrap(), "-l", &tag, "--rotate-size", "2k", "--rotate-keep", "3"]);
     let n = 30;
     for i in 0..n {
-        common::run_marked("/bin/true", &[format!("{tag}-{i}-{}", "r".repeat(300))]);
+        crate::support::run_marked("/bin/true", &[format!("{tag}-{i}-{}", "r".repeat(300))]);
     }
     std::thread::sleep(Duration::from_millis(300));
     let f = t.stop(libc::SIGTERM);

@@ -9,19 +9,17 @@
 //! crun refuses this machine's hybrid cgroups). Not in the VM matrix: the
 //! guest's root is the host's, read-only, and podman needs its storage.
 
-mod common;
-
 use std::path::Path;
 use std::process::Command;
 
-use common::{TempDir, Tracer, decode_bytes, json_argv, json_u64, marker, root_test, run_capture};
+use crate::support::{TempDir, Tracer, decode_bytes, json_argv, json_u64, marker, root_test, run_capture};
 use serde_json::Value;
 
 const IMAGE: &str = "localhost/execsnoop-test:latest";
 
 /// podman with what this machine needs: runc, and ulimits it may set.
 fn podman(conf: &Path) -> Command {
-    let mut cmd = Command::new(common::tool("podman"));
+    let mut cmd = Command::new(crate::support::tool("podman"));
     cmd.env("CONTAINERS_CONF", conf);
     cmd
 }
@@ -103,8 +101,8 @@ fn podman_container_is_named_and_filtered() {
     }
     let row = ft.one_row_ending(&format!("/bin/echo {mark} inside"));
     assert!(row.contains(&format!(" {} /bin/echo", &id[..12])), "{row}");
-    let inside = |f: &common::Finished| f.stdout_str().contains(&format!("\"{mark}\",\"inside\""));
-    let outside = |f: &common::Finished| f.stdout_str().contains(&format!("\"{mark}\",\"outside\""));
+    let inside = |f: &crate::support::Finished| f.stdout_str().contains(&format!("\"{mark}\",\"inside\""));
+    let outside = |f: &crate::support::Finished| f.stdout_str().contains(&format!("\"{mark}\",\"outside\""));
     assert!(!inside(&fh) && outside(&fh), "--host\n{}", fh.dump());
     assert!(inside(&fc) && !outside(&fc), "--containers\n{}", fc.dump());
 }

@@ -11,11 +11,9 @@
 //!
 //! Root and BPF: `#[ignore]`d by default; run with `--include-ignored`.
 
-mod common;
-
 use std::process::Command;
 
-use common::{Finished, TempDir, Tracer, decode_bytes, json_argv, json_u64, marker, root_test, run_capture};
+use crate::support::{Finished, TempDir, Tracer, decode_bytes, json_argv, json_u64, marker, root_test, run_capture};
 use serde_json::Value;
 
 /// The 12 names that leaked and 3 that were already caught, each

@@ -4,13 +4,11 @@
 //! `contrib/logrotate.conf` (logrotate parses it). The BPF test is
 //! `#[ignore]`d by default (root); it runs in CI.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{TempDir, root_test};
+use crate::support::{TempDir, root_test};
 
 fn contrib(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("contrib").join(name)
@@ -32,8 +30,8 @@ fn systemd_analyze_accepts_the_unit() {
     // the one built here, so the check does not depend on an install.
     let unit = std::fs::read_to_string(contrib("execsnoop.service")).unwrap();
     let copy = dir.path.join("execsnoop.service");
-    std::fs::write(&copy, unit.replace("/usr/sbin/execsnoop", common::bin())).unwrap();
-    let f = common::run_tool(Command::new(common::tool("systemd-analyze")).args(["verify", "--man=no"]).arg(&copy));
+    std::fs::write(&copy, unit.replace("/usr/sbin/execsnoop", crate::support::bin())).unwrap();
+    let f = crate::support::run_tool(Command::new(crate::support::tool("systemd-analyze")).args(["verify", "--man=no"]).arg(&copy));
     assert!(f.status.success(), "systemd-analyze verify rejected the unit\n{}", f.dump());
     assert!(f.stderr.trim().is_empty(), "systemd-analyze verify warned about the unit\n{}", f.dump());
 }
@@ -41,8 +39,8 @@ fn systemd_analyze_accepts_the_unit() {
 #[test]
 fn logrotate_parses_its_config() {
     let dir = TempDir::new("logrotate-conf");
-    let f = common::run_tool(
-        Command::new(common::tool("logrotate"))
+    let f = crate::support::run_tool(
+        Command::new(crate::support::tool("logrotate"))
             .arg("-d")
             .arg("-s")
             .arg(dir.path.join("state"))
@@ -66,7 +64,7 @@ fn the_units_command_line_runs_with_its_capabilities() {
     let caps = unit_value(&unit, "CapabilityBoundingSet");
     let dir = TempDir::new("unit-run");
     let log = dir.path.join("execsnoop.json");
-    let port = common::free_port();
+    let port = crate::support::free_port();
     let mut args: Vec<String> = exec.split_whitespace().map(str::to_string).collect();
     assert_eq!(args[0], "/usr/sbin/execsnoop");
     for a in args.iter_mut().skip(1) {
@@ -81,17 +79,17 @@ fn the_units_command_line_runs_with_its_capabilities() {
     let set: Vec<String> =
         caps.split_whitespace().map(|c| format!("+{}", c.trim_start_matches("CAP_").to_lowercase())).collect();
     let bounding = format!("-all,{}", set.join(","));
-    let mut argv: Vec<String> = vec!["--bounding-set".into(), bounding, "--".into(), common::bin().into()];
+    let mut argv: Vec<String> = vec!["--bounding-set".into(), bounding, "--".into(), crate::support::bin().into()];
     argv.extend(args.into_iter().skip(1));
     let argv_ref: Vec<&str> = argv.iter().map(String::as_str).collect();
-    let mut cmd = Command::new(common::tool("setpriv"));
+    let mut cmd = Command::new(crate::support::tool("setpriv"));
     cmd.args(&argv_ref).stdin(std::process::Stdio::null());
     let mut child = cmd.stderr(std::process::Stdio::piped()).spawn().unwrap();
-    let mark = common::marker("unit");
-    let deadline = Instant::now() + common::ready_timeout();
+    let mark = crate::support::marker("unit");
+    let deadline = Instant::now() + crate::support::ready_timeout();
     let seen = loop {
         // Exec until one reaches the file (tracing is live by then).
-        common::run_marked("/bin/true", &[&mark]);
+        crate::support::run_marked("/bin/true", &[&mark]);
         if std::fs::read_to_string(&log).is_ok_and(|s| s.contains(&mark)) {
             break true;
         }
@@ -105,7 +103,7 @@ fn the_units_command_line_runs_with_its_capabilities() {
         let out = child.wait_with_output().unwrap();
         panic!("the unit's command never traced an exec: {}", String::from_utf8_lossy(&out.stderr));
     }
-    let m = common::http_get(port, "/metrics");
+    let m = crate::support::http_get(port, "/metrics");
     assert!(m.contains("execsnoop_source_info{source=\"bpf\"} 1"), "the bpf source, with the unit's capabilities\n{m}");
     let pid = child.id() as i32;
     // SAFETY: kill(2) on our own child's pid, with valid signal numbers.

@@ -4,16 +4,14 @@
 //! clean end and, after a `kill -9`, by the next run; and the options it
 //! refuses. Tracing tests need root (they create a tracefs instance), so they
 //! are `#[ignore]`d by default: run `cargo test --release --test
-//! source_ftrace -- --include-ignored` as root. The refusals need nothing.
-
-mod common;
+//! tests source_ftrace:: -- --include-ignored` as root. The refusals need nothing.
 
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{Tracer, assert_error_exit, bin, json_argv, json_u64, root_test, run_capture, run_tool};
+use crate::support::{Tracer, assert_error_exit, bin, json_argv, json_u64, root_test, run_capture, run_tool};
 use serde_json::Value;
 
 /// Where the tracer finds (or mounts) tracefs.
@@ -82,7 +80,7 @@ fn wait_until(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
 #[ignore = "needs root: creates a tracefs instance"]
 fn exec_seen_and_instance_removed() {
     let _g = root_test();
-    let mark = common::sleep_marker();
+    let mark = crate::support::sleep_marker();
     let t = Tracer::start(&["--source", "ftrace", "--json"]);
     let pid = t.pid();
     assert_eq!(instances_of(pid), ours(pid), "instances while tracing\n{}", t.dump());
@@ -103,12 +101,12 @@ fn exec_seen_and_instance_removed() {
     assert_eq!(json_argv(&rec), vec![b"sleep".to_vec(), b"0.3".to_vec(), mark.as_bytes().to_vec()], "\n{rec}");
     assert_eq!(rec["source"], "ftrace", "\n{rec}");
     assert_eq!(rec["comm"], "sleep", "\n{rec}");
-    assert_eq!(rec["ppid"], Value::from(common::my_pid()), "\n{rec}");
+    assert_eq!(rec["ppid"], Value::from(crate::support::my_pid()), "\n{rec}");
     assert_eq!(rec["args_from"], if has_kprobes() { "probe" } else { "procfs" }, "\n{rec}");
     assert_eq!(rec["args_read_failed"], false, "\n{rec}");
     // Boot-clock timestamps, like the other sources.
     let ts = json_u64(&rec, "ts_ns");
-    let now = common::boot_ns();
+    let now = crate::support::boot_ns();
     assert!(ts <= now && now - ts < 30_000_000_000, "ts_ns {ts} is not recent boot time ({now})\n{rec}");
 
     assert!(
@@ -130,7 +128,7 @@ fn arguments_from_the_kprobe_and_the_rest_marked() {
     let _g = root_test();
     let in_vm = std::env::var_os("EXECSNOOP_VM").is_some();
     assert!(!in_vm || has_kprobes(), "every kernel of the VM matrix has kprobe_events");
-    let mark = common::sleep_marker();
+    let mark = crate::support::sleep_marker();
     let t = Tracer::start(&["--source", "ftrace", "--json"]);
     let pid = t.pid();
     let group = format!("execsnoop_{pid}");
@@ -189,7 +187,7 @@ fn arguments_from_the_kprobe_and_the_rest_marked() {
     }
     for &p in &trues {
         let rec = exec_of(p);
-        assert_eq!(rec["ppid"], Value::from(common::my_pid()), "parent of a short-lived exec\n{rec}");
+        assert_eq!(rec["ppid"], Value::from(crate::support::my_pid()), "parent of a short-lived exec\n{rec}");
         if has_kprobes() {
             assert_eq!(json_argv(rec), vec![b"/bin/true".to_vec(), mark.as_bytes().to_vec()], "\n{rec}");
         }
@@ -207,7 +205,7 @@ fn arguments_from_the_kprobe_and_the_rest_marked() {
 #[ignore = "needs root: creates a tracefs instance"]
 fn exit_joined_to_exec() {
     let _g = root_test();
-    let mark = common::sleep_marker();
+    let mark = crate::support::sleep_marker();
     let t = Tracer::start(&["--source", "ftrace", "--json", "-e"]);
     let sleep_pid = sleep_marked(&mark);
     let needle = "\"type\":\"exit\",";
@@ -263,7 +261,7 @@ fn stale_instance_of_killed_run_is_removed() {
 fn not_root_is_a_permission_error() {
     let _g = root_test();
     let f = run_tool(
-        Command::new(common::tool("setpriv"))
+        Command::new(crate::support::tool("setpriv"))
             .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
             .arg(bin())
             .args(["--source", "ftrace"]),

@@ -16,16 +16,14 @@
 //! rejects a word it cannot parse, so its marker is a number of seconds too
 //! small to matter, made of digits no other process has.
 
-mod common;
-
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use common::{
-    Finished, Tracer, assert_error_exit, bin, json_argv, json_u64, my_pid, nobody_uid, root_test, row, run_capture,
-    run_marked, run_tool,
+use crate::support::{
+    Finished, Tracer, assert_error_exit, bin, json_argv, json_u64, my_pid, nobody_uid, root_test, row,
+    run_capture, run_marked, run_tool,
 };
 
 fn argv_strings(v: &Value) -> Vec<String> {
@@ -66,7 +64,7 @@ fn wait_child(child: &mut std::process::Child, timeout: Duration) -> std::proces
 #[ignore = "needs root: the proc connector needs CAP_NET_ADMIN"]
 fn text_row_for_a_marked_sleep() {
     let _g = root_test();
-    let mark = common::sleep_marker();
+    let mark = crate::support::sleep_marker();
     let t = Tracer::start(&["--source", "netlink"]);
     let pid = run_marked("sleep", &["0.3", mark.as_str()]);
     let f = t.stop(libc::SIGINT);
@@ -87,7 +85,7 @@ fn text_row_for_a_marked_sleep() {
 #[ignore = "needs root: the proc connector needs CAP_NET_ADMIN"]
 fn json_record_for_a_marked_sleep() {
     let _g = root_test();
-    let mark = common::sleep_marker();
+    let mark = crate::support::sleep_marker();
     let t = Tracer::start(&["--source", "netlink", "--json"]);
     let pid = run_marked("sleep", &["0.3", mark.as_str()]);
     let f = t.stop(libc::SIGINT);
@@ -105,7 +103,7 @@ fn json_record_for_a_marked_sleep() {
     assert_eq!(v["depth"], Value::Null, "no tree without -p/--tree/-e: {v}");
     // The connector's monotonic time, turned into boot time: close to now.
     let ts = json_u64(&v, "ts_ns");
-    let now = common::boot_ns();
+    let now = crate::support::boot_ns();
     assert!(ts < now && now - ts < 30_000_000_000, "ts_ns {ts} is boot time (now {now})");
 }
 
@@ -115,7 +113,7 @@ fn json_record_for_a_marked_sleep() {
 #[ignore = "needs root: the proc connector needs CAP_NET_ADMIN"]
 fn queued_events_are_delivered_at_the_end() {
     let _g = root_test();
-    let mark = common::sleep_marker();
+    let mark = crate::support::sleep_marker();
     let t = Tracer::start(&["--source", "netlink"]);
     t.signal(libc::SIGSTOP);
     let mut child =
@@ -140,8 +138,8 @@ fn queued_events_are_delivered_at_the_end() {
 #[ignore = "needs root: the proc connector needs CAP_NET_ADMIN"]
 fn exits_with_code_and_signal() {
     let _g = root_test();
-    let mark = common::sleep_marker();
-    let kill_mark = common::sleep_marker();
+    let mark = crate::support::sleep_marker();
+    let kill_mark = crate::support::sleep_marker();
     let t = Tracer::start(&["--source", "netlink", "-e", "--json"]);
 
     let (sh_pid, out) = run_capture(Command::new("sh").args(["-c", "sleep 0.3; exit 3", mark.as_str()]));
@@ -196,7 +194,7 @@ fn exits_with_code_and_signal() {
 #[ignore = "needs root: the proc connector needs CAP_NET_ADMIN"]
 fn pid_follows_a_grandchild_forked_later() {
     let _g = root_test();
-    let mark = common::sleep_marker();
+    let mark = crate::support::sleep_marker();
     // `; true` after each command keeps the shells from exec'ing their last
     // command in place: the sleep is a grandchild of the root.
     let inner = format!("sleep 0.3 {mark}; true");
@@ -240,8 +238,8 @@ fn pid_follows_a_grandchild_forked_later() {
 #[ignore = "needs root: the proc connector needs CAP_NET_ADMIN"]
 fn ppid_filter_in_user_space() {
     let _g = root_test();
-    let child_mark = common::sleep_marker();
-    let grandchild_mark = common::sleep_marker();
+    let child_mark = crate::support::sleep_marker();
+    let grandchild_mark = crate::support::sleep_marker();
     let t = Tracer::start(&["--source", "netlink", "-P", &my_pid().to_string()]);
     let pid = run_marked("sleep", &["0.3", child_mark.as_str()]);
     run_marked("sh", &["-c", &format!("sleep 0.3 {grandchild_mark}; true")]);
@@ -269,7 +267,7 @@ fn ppid_filter_in_user_space() {
 fn unprivileged_starts_or_is_refused_in_one_line() {
     let _g = root_test();
     let uid = nobody_uid().to_string();
-    let f = run_tool(Command::new(common::tool("setpriv")).args([
+    let f = run_tool(Command::new(crate::support::tool("setpriv")).args([
         &format!("--reuid={uid}"),
         &format!("--regid={uid}"),
         "--clear-groups",

@@ -7,12 +7,10 @@
 //! the suite. The one that proves it needs none switches to user nobody,
 //! which takes root: it is `#[ignore]`d by default (run `cargo test --release
 //! -- --include-ignored` as root; CI does). Tracing tests run one at a time
-//! ([`common::serial`]) and look only at records carrying their own marker.
+//! ([`crate::support::serial`]) and look only at records carrying their own marker.
 //!
 //! `sleep` rejects arguments that are not numbers, so the markers here are
 //! numbers too: a unique tail of decimals that adds nothing measurable.
-
-mod common;
 
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
@@ -22,10 +20,10 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use common::{Background, Tracer, assert_error_exit, bin, json_u64, my_pid, run_marked, run_tool, serial};
+use crate::support::{Background, Tracer, assert_error_exit, bin, json_u64, my_pid, run_marked, run_tool, serial};
 
 /// The one JSON exec record whose argv is exactly `argv`.
-fn one_exec_with_argv(f: &common::Finished, marker: &str, argv: &[&str]) -> Value {
+fn one_exec_with_argv(f: &crate::support::Finished, marker: &str, argv: &[&str]) -> Value {
     let recs: Vec<Value> =
         f.json_execs_with(marker).into_iter().filter(|v| v["argv"].as_array().is_some_and(|a| a == argv)).collect();
     assert_eq!(recs.len(), 1, "expected exactly one exec record with argv {argv:?}, got {recs:#?}\n{}", f.dump());
@@ -63,9 +61,9 @@ fn assert_world_runnable(path: &Path) {
 #[test]
 #[ignore = "needs root: switches to an unprivileged user to prove no privileges are needed"]
 fn works_as_an_unprivileged_user() {
-    let _g = common::root_test();
+    let _g = crate::support::root_test();
     assert_world_runnable(Path::new(bin()));
-    let nobody = common::nobody_uid();
+    let nobody = crate::support::nobody_uid();
     // What `setpriv --reuid=nobody --regid=nobody --clear-groups` does, done
     // by std in the child before the exec (setgroups([]), setgid, setuid),
     // so that the tracer's own pid is the one checked below.
@@ -77,7 +75,7 @@ fn works_as_an_unprivileged_user() {
     assert_eq!(status_field(t.pid(), "CapEff"), "0000000000000000", "tracer has no capabilities");
     assert_eq!(status_field(t.pid(), "Groups"), "", "tracer has no supplementary groups");
 
-    let mark = common::sleep_marker();
+    let mark = crate::support::sleep_marker();
     let pid = run_marked("sleep", &["0.5", mark.as_str()]);
     let f = t.stop(libc::SIGINT);
     f.assert_clean_end();
@@ -97,12 +95,12 @@ fn works_as_an_unprivileged_user() {
 #[test]
 #[ignore = "needs root: switches to an unprivileged user to prove no privileges are needed"]
 fn auto_falls_back_to_procfs_for_a_plain_user() {
-    let _g = common::root_test();
-    let nobody = common::nobody_uid();
+    let _g = crate::support::root_test();
+    let nobody = crate::support::nobody_uid();
     let t = Tracer::start_with(&["--json"], |cmd| {
         cmd.uid(nobody).gid(nobody);
     });
-    let mark = common::sleep_marker();
+    let mark = crate::support::sleep_marker();
     run_marked("sleep", &["0.3", mark.as_str()]);
     let f = t.stop(libc::SIGINT);
     f.assert_clean_end();
@@ -142,7 +140,7 @@ fn exit_records_join_their_exec() {
     let _g = serial();
     let t = Tracer::start(&["--source", "procfs", "-e", "--json"]);
     assert!(t.stderr().contains("exit status and CPU time are unknown"), "\n{}", t.dump());
-    let mark = common::sleep_marker();
+    let mark = crate::support::sleep_marker();
     let pid = run_marked("sleep", &["0.3", mark.as_str()]);
     // The exit is seen at the next scan after the parent reaps it.
     std::thread::sleep(Duration::from_millis(200));
@@ -171,8 +169,8 @@ fn exit_records_join_their_exec() {
 #[test]
 fn pid_option_follows_one_tree() {
     let _g = serial();
-    let inside = common::sleep_marker();
-    let outside = common::sleep_marker();
+    let inside = crate::support::sleep_marker();
+    let outside = crate::support::sleep_marker();
     // `true` after the sleep keeps sh from exec'ing it in place.
     let script = format!("read go; sleep 0.3 {inside}; true");
     let mut sh = Background::spawn(Command::new("sh").args(["-c", &script]));

@@ -6,12 +6,10 @@
 //!
 //! Root and BPF: `#[ignore]`d by default; run with `--include-ignored`.
 
-mod common;
-
 use std::os::unix::net::UnixDatagram;
 use std::time::{Duration, Instant};
 
-use common::{TempDir, Tracer, marker, root_test};
+use crate::support::{TempDir, Tracer, marker, root_test};
 
 /// Every datagram waiting on `sock`, without blocking.
 fn read_all(sock: &UnixDatagram) -> Vec<String> {
@@ -42,25 +40,25 @@ fn a_socket_that_never_reads_does_not_hold_the_tracer() {
     let path = dir.path.join("log");
     // Bound, never read: its queue (net.unix.max_dgram_qlen) fills at once.
     let receiver = UnixDatagram::bind(&path).unwrap();
-    let port = common::free_port();
+    let port = crate::support::free_port();
     let tag = marker("stuck");
     let addr = format!("127.0.0.1:{port}");
     let t = Tracer::start(&["--syslog", "--syslog-socket", path.to_str().unwrap(), "--metrics", &addr, "-l", &tag]);
     // More records than the socket's queue and ours (QUEUE_MAX) hold, on
     // the host; a few in the VM (the counts must agree there too).
-    let n = if common::in_vm() { 40 } else { 1300 };
+    let n = if crate::support::in_vm() { 40 } else { 1300 };
     for i in 0..n {
-        common::run_marked("/bin/true", &[format!("{tag}-{i}")]);
+        crate::support::run_marked("/bin/true", &[format!("{tag}-{i}")]);
     }
     std::thread::sleep(Duration::from_millis(300));
-    let during = lost_syslog(&common::http_get(port, "/metrics"));
-    if !common::in_vm() {
+    let during = lost_syslog(&crate::support::http_get(port, "/metrics"));
+    if !crate::support::in_vm() {
         assert!(during > 0, "records beyond the queue are counted as lost while tracing: {during}");
     }
     let asked = Instant::now();
     let f = t.stop(libc::SIGTERM);
     let took = asked.elapsed();
-    let bound = if common::in_vm() { Duration::from_secs(15) } else { Duration::from_secs(3) };
+    let bound = if crate::support::in_vm() { Duration::from_secs(15) } else { Duration::from_secs(3) };
     assert!(took < bound, "SIGTERM took {took:?} to end tracing with a socket that never reads\n{}", f.dump());
     let (_, shown, _) = f.assert_clean_end();
     assert_eq!(shown, n, "{}", f.dump());
@@ -93,7 +91,7 @@ fn records_flow_again_after_the_daemon_restarts() {
     let tag = marker("restart");
     let t = Tracer::start(&["--syslog", "--syslog-socket", path.to_str().unwrap(), "-l", &tag]);
     let wait_for = |sock: &UnixDatagram, needle: &str| {
-        let deadline = Instant::now() + common::exit_timeout();
+        let deadline = Instant::now() + crate::support::exit_timeout();
         let mut seen = Vec::new();
         while !seen.iter().any(|m: &String| m.contains(needle)) {
             assert!(Instant::now() < deadline, "{needle} never arrived: {seen:?}");
@@ -101,13 +99,13 @@ fn records_flow_again_after_the_daemon_restarts() {
             seen.extend(read_all(sock));
         }
     };
-    common::run_marked("/bin/true", &[format!("{tag}-before")]);
+    crate::support::run_marked("/bin/true", &[format!("{tag}-before")]);
     wait_for(&first, &format!("{tag}-before"));
     // The daemon restarts: its socket is replaced at the same path.
     drop(first);
     std::fs::remove_file(&path).unwrap();
     let second = UnixDatagram::bind(&path).unwrap();
-    common::run_marked("/bin/true", &[format!("{tag}-after")]);
+    crate::support::run_marked("/bin/true", &[format!("{tag}-after")]);
     wait_for(&second, &format!("{tag}-after"));
     let f = t.stop(libc::SIGTERM);
     f.assert_clean_end();

@@ -3,20 +3,18 @@
 //! `#[ignore]`d by default and fails with a clear message when run without
 //! root (run `cargo test --release -- --include-ignored` as root; CI does).
 //!
-//! The tests run one at a time ([`common::serial`]): an exec storm in one
+//! The tests run one at a time ([`crate::support::serial`]): an exec storm in one
 //! would fill the ring buffers of tracers in the others. Other processes on
 //! the machine exec too, so every test puts a unique marker in the arguments
 //! it runs and looks only at rows carrying it.
-
-mod common;
 
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{
-    Background, HEADER, HEADER_T, Tracer, compile_c, json_argv, json_u64, marker, my_pid, root_test, row, run_capture,
+use crate::support::{
+    Background, HEADER, HEADER_T, TempDir, Tracer, compile_c, json_argv, json_u64, marker, my_pid, root_test, row, run_capture,
     run_marked, uptime_secs,
 };
 
@@ -305,7 +303,7 @@ fn closed_stdout_ends_promptly() {
     let _g = root_test();
     let script = r#""$0" | head -1; echo "execsnoop-status=${PIPESTATUS[0]}" >&2"#;
     let started = Instant::now();
-    let (_, f) = run_capture(Command::new("bash").args(["-c", script, common::bin()]));
+    let (_, f) = run_capture(Command::new("bash").args(["-c", script, crate::support::bin()]));
     let took = started.elapsed();
     assert_eq!(f.stdout_str(), format!("{HEADER}\n"), "head printed the header\n{}", f.dump());
     assert!(f.stderr.contains("execsnoop-status=0"), "execsnoop's own status is 0\n{}", f.dump());
@@ -339,9 +337,9 @@ fn sigterm_and_sighup_end_cleanly() {
 #[ignore = "needs root and BPF: run cargo test -- --include-ignored as root"]
 fn loss_accounting_is_exact() {
     // In the VM matrix a fifth of the storm: it takes as long there.
-    let total: u64 = if common::in_vm() { 600 } else { 3000 };
+    let total: u64 = if crate::support::in_vm() { 600 } else { 3000 };
     let _g = root_test();
-    let storm = common::compile_storm();
+    let storm = crate::support::compile_storm();
     // 1500-byte argument: records of ~1.6 KiB, two fit in the 4 KiB ring.
     let mut driver = Background::spawn(Command::new(&storm.path).args([&total.to_string(), "4", "1500"]));
     let dpid = driver.pid();
@@ -350,7 +348,7 @@ fn loss_accounting_is_exact() {
     // A text-mode tracer on the same storm, with its own tiny ring buffer.
     let text = Tracer::start(&["-P", &dpid_s, "--buffer-kib", "4"]);
     driver.send(b"go");
-    if common::in_vm() {
+    if crate::support::in_vm() {
         // Emulated, the tracers keep up with the (slow) storm: stop them
         // for a while mid-storm so that their rings overflow for certain.
         std::thread::sleep(Duration::from_millis(500));
@@ -360,7 +358,7 @@ fn loss_accounting_is_exact() {
         t.signal(libc::SIGCONT);
         text.signal(libc::SIGCONT);
     }
-    let d = driver.wait(Duration::from_secs(if common::in_vm() { 300 } else { 30 }));
+    let d = driver.wait(Duration::from_secs(if crate::support::in_vm() { 300 } else { 30 }));
     assert!(d.status.success(), "storm driver failed\n{}", d.dump());
     assert_eq!(d.stdout_str().trim(), total.to_string(), "driver ran every exec\n{}", d.dump());
     let f = t.stop(libc::SIGINT);
@@ -378,7 +376,7 @@ fn loss_accounting_is_exact() {
         let partial = v["parts_lost"] == true;
         assert_eq!(v["args_truncated"], partial, "only a run that lost a piece is short: {v}");
         if !partial {
-            assert_eq!(common::json_argv(v).len(), 2, "{v}");
+            assert_eq!(crate::support::json_argv(v).len(), 2, "{v}");
         }
     }
     let lost_recs: Vec<&serde_json::Value> = recs.iter().filter(|v| v["type"] == "lost").collect();
@@ -478,8 +476,8 @@ fn missing_btf_is_one_line_exit_1() {
     let _g = root_test();
     // --source bpf: with auto, a fallback source would start instead.
     let f =
-        common::run_tool(Command::new(common::bin()).args(["--source", "bpf"]).env("EXECSNOOP_BTF", "/nonexistent"));
-    common::assert_error_exit(&f, 1, true);
+        crate::support::run_tool(Command::new(crate::support::bin()).args(["--source", "bpf"]).env("EXECSNOOP_BTF", "/nonexistent"));
+    crate::support::assert_error_exit(&f, 1, true);
     assert!(f.stderr.starts_with("execsnoop: kernel BTF not found at /nonexistent"), "{}", f.dump());
 }
 
@@ -558,12 +556,12 @@ fn json_exec_record_fields() {
     // setpriv execs /bin/echo in place as uid 65534.
     let uid = 65534;
     let t = Tracer::start(&["--json"]);
-    let (wall0, boot0) = (common::wall_ns(), common::boot_ns());
+    let (wall0, boot0) = (crate::support::wall_ns(), crate::support::boot_ns());
     let pid = run_marked(
-        common::tool("setpriv"),
+        crate::support::tool("setpriv"),
         &["--reuid=65534", "--regid=65534", "--clear-groups", "/bin/echo", mark.as_str()],
     );
-    let (wall1, boot1) = (common::wall_ns(), common::boot_ns());
+    let (wall1, boot1) = (crate::support::wall_ns(), crate::support::boot_ns());
     let live = t.wait_stdout_contains(&mark, Duration::from_secs(2));
     assert!(live, "the record did not reach stdout within 2 s while tracing\n{}", t.dump());
     let f = t.stop(libc::SIGINT);
@@ -599,14 +597,14 @@ fn json_exec_record_fields() {
     let rec = f.one_json_exec(&mark, "/bin/echo");
     let ts = json_u64(&rec, "ts_ns");
     assert!(boot0 <= ts && ts <= boot1, "ts_ns {ts} not within [{boot0}, {boot1}] (CLOCK_BOOTTIME)\n{rec}");
-    let time = common::rfc3339_ns(rec["time"].as_str().unwrap_or_else(|| panic!("time is a string: {rec}")));
+    let time = crate::support::rfc3339_ns(rec["time"].as_str().unwrap_or_else(|| panic!("time is a string: {rec}")));
     let slack = 50_000_000; // the boot-to-wall offset is measured once at start
     assert!(wall0 - slack <= time && time <= wall1 + slack, "time {time} not within [{wall0}, {wall1}]\n{rec}");
     assert_eq!(json_u64(&rec, "pid"), u64::from(pid), "{rec}");
     assert_eq!(json_u64(&rec, "old_pid"), u64::from(pid), "leader exec: old_pid = pid\n{rec}");
     assert_eq!(json_u64(&rec, "ppid"), u64::from(my_pid()), "{rec}");
     assert_eq!(json_u64(&rec, "uid"), uid, "{rec}");
-    let cg = common::my_cgroup2_id().expect("a cgroup2 hierarchy is mounted");
+    let cg = crate::support::my_cgroup2_id().expect("a cgroup2 hierarchy is mounted");
     assert_eq!(json_u64(&rec, "cgroup_id"), cg, "cgroup v2 id of the test's cgroup\n{rec}");
     assert_eq!(rec["comm"], "echo", "{rec}");
     let argv0 = "/bin/echo"; // setpriv passes its arguments on as they are
@@ -674,8 +672,8 @@ fn duration_interrupted_prints_what_it_collected() {
 fn longest_filename_is_whole_and_not_marked() {
     let _g = root_test();
     let mark = marker("fnlen");
-    let base = std::env::temp_dir().join(format!("execsnoop-fnlen-{}", std::process::id()));
-    let mut dir = base.clone();
+    let base = TempDir::new("fnlen");
+    let mut dir = base.path.clone();
     while 4095 - dir.as_os_str().len() - 1 > 250 {
         dir.push("d".repeat(200));
     }
@@ -687,7 +685,6 @@ fn longest_filename_is_whole_and_not_marked() {
     let t = Tracer::start(&["--json"]);
     let (_pid, out) = run_capture(Command::new(&link).arg(&mark));
     let f = t.stop(libc::SIGINT);
-    let _ = std::fs::remove_dir_all(&base);
     assert!(out.status.success(), "{}", out.dump());
     f.assert_clean_end();
     let rec = f
