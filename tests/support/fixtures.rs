@@ -38,7 +38,7 @@ pub fn my_cgroup2_id() -> Option<u64> {
 
 /// Where the cgroup2 hierarchy is mounted (`/sys/fs/cgroup`, or
 /// `/sys/fs/cgroup/unified` on a hybrid setup), if it is.
-pub fn cgroup2_mount() -> Option<PathBuf> {
+fn cgroup2_mount() -> Option<PathBuf> {
     let mounts = std::fs::read_to_string("/proc/self/mounts").ok()?;
     mounts.lines().find_map(|l| {
         let f: Vec<&str> = l.split_whitespace().collect();

@@ -16,7 +16,7 @@ pub mod tools;
 pub mod tracer;
 
 pub use clock::{boot_ns, uptime_secs, wall_ns};
-pub use fixtures::{TempCgroup, TempDir, cgroup2_mount, marker, my_cgroup2_id, my_cgroup2_path, nobody_uid, sleep_marker};
+pub use fixtures::{TempCgroup, TempDir, marker, my_cgroup2_id, my_cgroup2_path, nobody_uid, sleep_marker};
 pub use net::{free_port, http_get};
 pub use output::{
     Finished, HEADER, HEADER_T, assert_error_exit, decode_bytes, is_header, json_argv, json_u64, rfc3339_ns, row,
