@@ -302,3 +302,36 @@ fn text_exit_lines_wait_rows_tree_and_summary_table() {
     assert!(table.lines().any(|l| l.starts_with("sleep ")), "{out}");
     assert!(table.lines().last().is_some_and(|l| l.starts_with("TOTAL ")), "{out}");
 }
+
+/// `--wait --json`: each exec record is written when its process ends,
+/// just before its exit record (the --wait stage holds it; JSON renders a
+/// held exec as the exec record, then the exit record); a program replaced
+/// by a later exec of its process is written when that exec comes, with no
+/// exit of its own; one still running when tracing ends is written then.
+#[test]
+#[ignore = "needs root and BPF: run cargo test -- --include-ignored as root"]
+fn json_wait_writes_each_exec_with_its_exit() {
+    let _g = root_test();
+    // The background sleep outlives the command (by far, even under TCG),
+    // away from the output pipe that run_tool reads to its end.
+    let script = "sleep 1 >/dev/null 2>&1 & sh -c 'exit 3'; exec env sleep 0.1";
+    let f = run_tool(Command::new(crate::support::bin()).args(["--wait", "--json", "--", "sh", "-c", script]));
+    assert_eq!(f.status.code(), Some(0), "{}", f.dump());
+    let recs = f.json();
+    let kinds: Vec<String> = recs
+        .iter()
+        .filter(|r| r["type"] == "exec" || r["type"] == "exit")
+        .map(|r| format!("{} {}", r["type"].as_str().unwrap(), r["comm"].as_str().unwrap_or("?")))
+        .collect();
+    // sh -c 'exit 3' ends first, with its exit; the outer sh is replaced by
+    // env, env by sleep 0.1, which ends; the background sleep 1 outlives
+    // the command and is written at the end, running.
+    let want = ["exec sh", "exit sh", "exec sh", "exec env", "exec sleep", "exit sleep", "exec sleep"];
+    assert_eq!(kinds, want, "{}", f.dump());
+    let execs: Vec<&Value> = recs.iter().filter(|r| r["type"] == "exec").collect();
+    let exits: Vec<&Value> = recs.iter().filter(|r| r["type"] == "exit").collect();
+    assert_eq!(exits[0]["exit_code"], 3, "{}", f.dump());
+    assert_eq!(json_u64(exits[0], "exec_ts_ns"), json_u64(execs[0], "ts_ns"), "the exit follows its own exec");
+    assert_eq!(json_u64(exits[1], "exec_ts_ns"), json_u64(execs[3], "ts_ns"), "{}", f.dump());
+    assert_eq!(execs[4]["argv"][1], "1", "the background sleep, last: {}", f.dump());
+}

@@ -572,21 +572,11 @@ fn json_exec_record_fields() {
         .lines()
         .find(|l| l.contains(&format!("\"{mark}\"")) && l.contains("\"filename\":\"/bin/echo\""))
         .unwrap_or_else(|| panic!("no JSON line for the marked echo\n{}", f.dump()));
-    let keys = [
-        "type",
-        "ts_ns",
-        "time",
-        "pid",
-        "old_pid",
-        "ppid",
-        "uid",
-        "cgroup_id",
-        "comm",
-        "filename",
-        "argv",
-        "args_size",
-        "args_truncated",
-    ];
+    // The schema is the format's one description: its required exec
+    // fields, in its order.
+    let schema: serde_json::Value = serde_json::from_str(include_str!("../schema/execsnoop.schema.json")).unwrap();
+    let keys: Vec<&str> =
+        schema["$defs"]["exec"]["required"].as_array().unwrap().iter().map(|k| k.as_str().unwrap()).collect();
     let pos: Vec<usize> = keys
         .iter()
         .map(|k| line.find(&format!("\"{k}\":")).unwrap_or_else(|| panic!("no key {k:?} in {line}")))
