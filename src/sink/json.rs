@@ -1,316 +1,19 @@
-//! The JSON sink: one JSON object per line, for programs.
+//! The JSON sink (`--json`): the writer of the machine-readable format.
 //!
-//! This module owns the machine-readable wire format (`--json`). Every record
-//! is one JSON object on one line, ending in `\n` (newline-delimited JSON,
-//! "JSON Lines"); no object ever contains a raw newline. Objects are written
-//! in stream order: execs and loss reports as they happen, one `end` object
-//! last. There is no header object.
+//! This module owns the writer: every record becomes one JSON object on one
+//! line, ending in `\n`, written with the fields in their fixed order, `type`
+//! first. Each object is built in one buffer reused for every record, so
+//! steady state does no allocation per record; numbers and the RFC 3339
+//! `time` come from [`crate::format`], errno and signal names from their
+//! modules. It also owns the byte-string encoding (`push_bytes`): bytes
+//! that are valid UTF-8 go out as a JSON string (serde_json escapes control
+//! characters), anything else as `{"bytes":"<base64>"}` (standard base64
+//! with padding, encoded in place). The syslog sink sends each of these lines
+//! as a message.
 //!
-//! Every object has a `type` field, always first, naming its record type. A
-//! consumer should ignore record types and fields it does not know: later
-//! versions may add them (at the end of an object), but will not remove or
-//! change the meaning of the ones documented here.
-//!
-//! # Record types
-//!
-//! ## `exec`
-//!
-//! One successful exec(), seen after the new program is in place, or (with
-//! `-x`) one failed exec attempt, whose `ret` is negative. Fields, in this
-//! order:
-//!
-//! * `type` — the string `"exec"`.
-//! * `ts_ns` — unsigned integer: kernel timestamp, nanoseconds since boot
-//!   (`CLOCK_BOOTTIME`). Use it to order records and measure intervals.
-//! * `time` — string: the same instant as wall-clock time, UTC, RFC 3339 with
-//!   exactly nine fraction digits, e.g. `"2026-11-26T03:08:07.123456789Z"`.
-//!   It is `ts_ns` plus the offset between the real-time and boot clocks
-//!   measured once when tracing started, so a later change of the system
-//!   clock (NTP step, manual set) does not move it.
-//! * `pid` — unsigned integer: process id (thread group id) after the exec.
-//! * `old_pid` — unsigned integer: id of the thread that called exec(); it
-//!   differs from `pid` only when a thread other than the leader did.
-//! * `ppid` — unsigned integer: process id of the real parent.
-//! * `uid` — unsigned integer: real user id.
-//! * `cgroup_id` — unsigned integer: cgroup v2 id of the process.
-//! * `comm` — byte string (see below): the process name after the exec, as
-//!   the kernel keeps it (at most 15 bytes).
-//! * `filename` — byte string: the path the exec was given, as the kernel
-//!   recorded it.
-//! * `argv` — array of byte strings: the arguments, argv\[0\] first, exactly
-//!   as captured, after redaction (see `redacted`: a secret reads
-//!   `<redacted>`; the count of arguments never changes). When
-//!   `args_truncated` is true the last element is the partial argument at
-//!   which the capture stopped. When `argv0_empty` is true the first element
-//!   is `""` (or the array is empty).
-//! * `args_size` — unsigned integer: size in bytes of the whole argument area
-//!   in the process (all arguments with their NUL terminators), whether or not
-//!   all of it was captured. In a redacted record each hidden part counts as
-//!   the `<redacted>` shown, so no size reveals a secret's length.
-//! * `args_truncated` — boolean: the arguments were cut (at the capture cap,
-//!   `--arg-bytes`): `argv` holds only the first part. False when
-//!   `args_read_failed` is true. Redaction never sets it.
-//! * `args_read_failed` — boolean: reading the argument area failed; `argv`
-//!   holds what was read before the failure, possibly nothing.
-//! * `filename_truncated` — boolean: `filename` was longer than could be
-//!   carried and holds only its first part.
-//! * `filename_failed` — boolean: the filename could not be read; `filename`
-//!   is empty or partial.
-//! * `argv0_empty` — boolean: the process has no usable argv\[0\] (it was
-//!   started with argc 0, which the kernel turns into one empty argument, or
-//!   with an empty argv\[0\]).
-//! * `pcomm` — byte string: the real parent's process name.
-//! * `interp` — byte string, or `null`: the interpreter the kernel ran for a
-//!   `#!` script (or a binfmt_misc handler), e.g. `"/bin/sh"`; `null` when
-//!   the file was run directly. `filename` is then the script, and `argv`
-//!   is the argument vector the kernel built for the interpreter.
-//! * `ret` — integer: 0 for a successful exec, -errno for a failed attempt
-//!   (only with `-x`; without it every record has 0).
-//! * `errno` — string, or `null`: the symbolic name of -`ret`, e.g.
-//!   `"ENOENT"` (`"E<number>"` for a number without a name); `null` when
-//!   `ret` is 0.
-//! * `fileless` — boolean: the executed file has no name on disk (a memfd run
-//!   with fexecve, or a deleted file); `filename` is then what the kernel
-//!   calls it, e.g. `"memfd:name (deleted)"`.
-//! * `interp_truncated` — boolean: `interp` was longer than could be carried
-//!   and holds only its first part.
-//! * `source` — string: the event source that saw the exec: `"bpf"`,
-//!   `"ftrace"`, `"netlink"` or `"procfs"`.
-//! * `args_from` — string: where `filename` and `argv` were read: `"exec"`
-//!   (the new process's own memory, read in the kernel at the exec: exact),
-//!   `"probe"` (a kprobe on the exec syscall: exact up to its argument
-//!   limit), `"procfs"` (`/proc/PID/cmdline` read after the event: racy; when
-//!   the process was already gone `argv` is empty and `args_read_failed` is
-//!   true).
-//! * `depth` — unsigned integer, or `null`: depth below the traced root (`-p`,
-//!   a COMMAND) or below the first ancestor seen, when processes are followed
-//!   (`-e`, `--wait`, `--summary`, `-p`, a COMMAND, `--tree`); else `null`.
-//! * `fd_path` — byte string, or `null`: for an exec through a file
-//!   descriptor (execveat with a directory fd or `AT_EMPTY_PATH`, fexecve),
-//!   the name the kernel recorded, `"/dev/fd/N"` or `"/dev/fd/N/name"`;
-//!   `filename` is then the file that really ran, found by walking its
-//!   dentries up to the root: an absolute path such as `"/usr/bin/true"`;
-//!   for a memfd `"/memfd:name"`, as `/proc/PID/exe` shows it, with
-//!   `fileless` true. A path deeper than the walk (24 levels) lacks its
-//!   leading directories (no leading `/`) and has `filename_truncated` true.
-//!   `null` for an exec by path.
-//! * `parts_lost` — boolean: part of what the kernel captured for this exec
-//!   did not fit in the full ring buffer (bpf source): the interpreter, the
-//!   file behind a descriptor or the rest of the arguments are missing
-//!   (`argv` then holds what arrived, and `args_truncated` is true when it is
-//!   short). The exec itself is not lost.
-//! * `cgroup` — byte string, or `null`; only with `--print-cgroup`: the
-//!   process's cgroup v2 path from the root of the hierarchy, as in
-//!   `/proc/PID/cgroup` (e.g. `"/system.slice/cron.service"`, `"/"` for the
-//!   root); `null` when no cgroup with that id could be found (it was
-//!   removed, or created less than a moment ago).
-//!
-//! ### Context fields
-//!
-//! Written after `cgroup`, each group only when an option asks for it (so a
-//! plain `--json` record is unchanged). All of it is read by the kernel at
-//! the exec (bpf source only; the other sources refuse these options).
-//!
-//! With `--cwd`:
-//! * `cwd` — byte string, or `null`: the working directory at the exec, in
-//!   the process's own view (its root and mounts; a container's cwd is the
-//!   path inside it); `null` when it could not be read.
-//! * `cwd_truncated` — boolean: the path was deeper or longer than the walk
-//!   (24 levels, as for `fd_path`) and lacks its leading directories (no
-//!   leading `/`).
-//!
-//! With `--env`:
-//! * `env` — array of byte strings: the environment block, `NAME=value` each,
-//!   as captured, after redaction: the value of a variable whose name looks
-//!   secret is `<redacted>`, and so is a secret-looking part of any value (a
-//!   URL's password, a token); see `redacted` and the README's list
-//!   (`--no-redact` keeps them).
-//! * `env_size` — unsigned integer: size in bytes of the whole block in the
-//!   process, captured or not; counted after redaction as `args_size` is.
-//! * `env_truncated` — boolean: cut at `--env-bytes` (default 32 KiB); the
-//!   last element is then the partial variable at which it stopped.
-//! * `env_read_failed` — boolean: reading the block failed.
-//!
-//! With `--redact REGEX`:
-//! * `args_redacted` — boolean: a part of `argv` now reads `<redacted>` (by
-//!   any rule). Kept for compatibility: `redacted` says the same and more.
-//!
-//! With `--context` (and, of these, `exec_id`, `parent_exec_id` and
-//! `ancestry` also with `--ancestry N`):
-//! * `euid`, `gid`, `egid` — unsigned integers: the new program's effective
-//!   user id and its real and effective group ids (`uid` is the real one).
-//! * `loginuid`, `sessionid` — unsigned integer, or `null`: the audit login
-//!   uid and session id (who logged in, kept across `sudo` and `su`); `null`
-//!   when unset (a process never below a login, e.g. a daemon).
-//! * `tty` — string, or `null`: the controlling terminal, e.g. `"pts0"`.
-//! * `nspid` — unsigned integer: the pid as the process's own pid namespace
-//!   sees it (`1` for a container's init; `pid` stays the host's).
-//! * `namespaces` — object of unsigned integers `pid`, `mnt`, `net`, `user`,
-//!   `uts`, `ipc`, `cgroup`: the namespace ids (the inode numbers
-//!   `/proc/PID/ns/*` shows) of the new process.
-//! * `privilege` — array of strings, empty when none: how this exec raised
-//!   privileges: `"setuid"` (a set-user-ID file: `euid` differs from `uid`),
-//!   `"setgid"` (likewise for groups), `"caps"` (file capabilities gave a
-//!   process whose uid and euid are not 0 effective capabilities).
-//! * `cap_effective` — unsigned integer: the effective capability set, as a
-//!   bit mask (bit N is capability N).
-//! * `exec_id` — string: this exec's id, `BOOT-PID-START-N`: the first 8 hex
-//!   digits of the boot id, the pid, the task's start time in ns since boot
-//!   and its exec count (every exec increments it), all read in the kernel:
-//!   unique on the machine for the boot, and two tracers agree on it.
-//!   `null` for a failed attempt (`-x`), which has no context (the only
-//!   context field such a record carries).
-//! * `parent_exec_id` — string, or `null`: the `exec_id` of the parent's
-//!   current program, when that exec was seen by this run; else `null`.
-//! * `ancestry` — only with `--ancestry N`: array of up to N objects
-//!   `{"pid", "comm", "exec_id"}`, the parent first, as far as the execs
-//!   seen by this run reach.
-//!
-//! With `--context`, `--print-container` or `--container`:
-//! * `container_id` — string, or `null`: the 64-hex-digit id of the container
-//!   the process runs in, read off its cgroup path; `null` on the host (and
-//!   for a Kubernetes pod's sandbox, which has only `pod_uid`).
-//! * `container_runtime` — string, or `null`: `"docker"`, `"podman"`,
-//!   `"containerd"`, `"cri-o"` or `"kubernetes"` (a pod whose container
-//!   level is not in the path).
-//! * `pod_uid` — string, or `null`: the Kubernetes pod UID, with dashes.
-//!
-//! ### Redaction
-//!
-//! Last, in every exec record unless `--no-redact`:
-//! * `redacted` — boolean: a part of `argv` or of `env` was replaced by
-//!   `<redacted>` before any output saw it (default rules: secret-looking
-//!   variable names, `NAME=value` arguments, options such as `--password`,
-//!   and values such as a URL's password or a token; and `--redact REGEX`;
-//!   see the README's list). In a record where it is false, a `<redacted>`
-//!   was in the process's own arguments. Absent with `--no-redact`, which
-//!   hides nothing.
-//!
-//! ```json
-//! {"type":"exec","ts_ns":12345678901234,"time":"2026-11-26T03:08:07.123456789Z","pid":4242,"old_pid":4242,"ppid":4100,"uid":1000,"cgroup_id":7390,"comm":"ls","filename":"/usr/bin/ls","argv":["ls","-l",{"bytes":"/w=="}],"args_size":12,"args_truncated":false,"args_read_failed":false,"filename_truncated":false,"filename_failed":false,"argv0_empty":false,"pcomm":"bash","interp":null,"ret":0,"errno":null,"fileless":false,"interp_truncated":false,"source":"bpf","args_from":"exec","depth":null,"fd_path":null,"parts_lost":false,"redacted":false}
-//! ```
-//!
-//! ## `exit`
-//!
-//! Only with `-e`, `--wait` or `--summary`: a process ended (its last thread;
-//! threads ending are not process ends). Written for processes that exec'd
-//! while traced, and for processes forked while traced that never exec'd
-//! (a shell's subshells: `exec_ts_ns` is `null`, `comm` is their parent's
-//! program). Fields, in this order:
-//!
-//! * `type` — the string `"exit"`.
-//! * `ts_ns`, `time` — when it ended, as for `exec`.
-//! * `pid`, `ppid`, `comm` — as for `exec`, at the time of the exit.
-//! * `exec_ts_ns` — unsigned integer, or `null`: the `ts_ns` of the `exec`
-//!   record this exit ends; `(pid, exec_ts_ns)` joins the two. `null` when
-//!   the process did not exec while traced.
-//! * `exit_code` — unsigned integer, or `null`: the code it exited with;
-//!   `null` when a signal killed it or the source does not know.
-//! * `signal`, `signal_name` — unsigned integer and string, or `null`: the
-//!   signal that killed it, e.g. `9` and `"SIGKILL"`.
-//! * `core_dumped` — boolean.
-//! * `lifetime_ns` — unsigned integer, or `null`: from its exec (or its fork,
-//!   for a process that never exec'd) to its end; `null` when unknown.
-//! * `cpu_ns` — unsigned integer, or `null`: CPU time, user and system, all
-//!   threads, used over that span (from the kernel's accounted runtime);
-//!   `null` when the source cannot know it.
-//! * `depth`, `source` — as for `exec`.
-//!
-//! ```json
-//! {"type":"exit","ts_ns":12345979901234,"time":"2026-11-26T03:08:07.424456789Z","pid":4242,"ppid":4100,"comm":"ls","exec_ts_ns":12345678901234,"exit_code":0,"signal":null,"signal_name":null,"core_dumped":false,"lifetime_ns":301000000,"cpu_ns":1200000,"depth":null,"source":"bpf"}
-//! ```
-//!
-//! ## `summary`
-//!
-//! Only with `--summary`: written once when tracing ends, just before `end`.
-//! The commands by cost, most CPU first:
-//!
-//! * `type` — the string `"summary"`.
-//! * `commands` — array of objects, one per command name, sorted by `cpu_ns`
-//!   (most first), each with: `comm` (byte string: the name, as the kernel
-//!   keeps it), `execs` (successful execs of it), `failed` (failed attempts,
-//!   `-x`, counted under the last component of the path tried, cut to 15
-//!   bytes; `null` without `-x`), `exits` (processes running it that ended),
-//!   `forks` (of those, forked children that never exec'd and so ran this
-//!   program of their parent's), `cpu_ns` and `lifetime_ns` (sums over those
-//!   exits), `mean_cpu_ns` and `mean_lifetime_ns` (per exit; `null` with no
-//!   exit), `running` (execs whose process had not ended).
-//! * `total` — the same numbers over all commands, without `comm`. Its
-//!   `cpu_ns` and `lifetime_ns` are exactly the sums of `cpu_ns` and
-//!   `lifetime_ns` over the `exit` records written.
-//! * `other` — object, or `null`: at most 4096 names get an entry of their
-//!   own in `commands` (the traced processes choose their names, and could
-//!   make the table as long as they like); the numbers of all further names
-//!   are added up here, as in `total` (without `comm`). `null` when there
-//!   were no more names. `total` includes it.
-//!
-//! ## `lost`
-//!
-//! Records that were dropped before they reached execsnoop. It appears at the
-//! point in the stream where the loss was noticed: the lost records happened
-//! after the previous record and before this one. Fields, in this order:
-//!
-//! * `type` — the string `"lost"`.
-//! * `ts_ns` — unsigned integer: when the loss was noticed, nanoseconds since
-//!   boot.
-//! * `time` — string: the same instant as `ts_ns`, formatted like an exec's
-//!   `time`.
-//! * `kind` — string: `"exec"` for exec records the kernel could not queue
-//!   because the ring buffer was full; `"failed-exec"` for failed-attempt
-//!   records (`-x`) lost the same way; `"untracked-attempt"` for exec
-//!   attempts (`-x`) that could not be followed because too many were in
-//!   flight at once (had they failed, they would not be shown);
-//!   `"malformed"` for records that arrived but could not be decoded (a bug
-//!   in execsnoop; counted, never hidden); `"exit"` for exit records lost
-//!   because the ring buffer was full; `"untracked-process"` for processes
-//!   the kernel could not follow because its process table was full (their
-//!   exits, and with `-p` their descendants, are missing); `"trace-overrun"`
-//!   for events the ftrace buffer overwrote; `"newline-filename"` for execs
-//!   whose file name has a newline, which the ftrace source counts and never
-//!   shows (in its text stream the name could forge records);
-//!   `"socket-overflow"` for times the netlink socket overflowed (`count`
-//!   counts overflows: how many events each one dropped is not known).
-//! * `count` — unsigned integer: how many records of that kind were lost since
-//!   the previous `lost` object of that kind.
-//!
-//! ```json
-//! {"type":"lost","ts_ns":12345678901234,"time":"2026-11-26T03:08:07.123456789Z","kind":"exec","count":17}
-//! ```
-//!
-//! ## `end`
-//!
-//! Written once, last, when tracing ends normally. Fields, in this order:
-//!
-//! * `type` — the string `"end"`.
-//! * `received` — unsigned integer: exec records received, before filtering.
-//! * `shown` — unsigned integer: exec objects written (those that passed the
-//!   filters).
-//! * `lost` — unsigned integer: records lost over the whole run, all kinds
-//!   (the sum of all `lost` counts).
-//!
-//! ```json
-//! {"type":"end","received":1021,"shown":980,"lost":17}
-//! ```
-//!
-//! # Byte strings
-//!
-//! `comm`, `pcomm`, `filename`, `interp`, `cgroup` and the elements of `argv`
-//! come from the traced process or the file system
-//! and are arbitrary bytes: Linux does not require them to be UTF-8. Each is
-//! encoded as one of:
-//!
-//! * a JSON string, when the bytes are valid UTF-8. It holds exactly those
-//!   characters; control characters are escaped the JSON way (`\n`,
-//!   `\u001b`, ...). No other transformation is applied: bidirectional and
-//!   other format characters arrive as they are, and a consumer that shows
-//!   them to people must make them safe itself.
-//! * an object `{"bytes":"..."}` otherwise, whose only field holds the bytes
-//!   in standard base64 (RFC 4648 section 4: alphabet `A-Z a-z 0-9 + /`, with
-//!   `=` padding).
-//!
-//! Either way every byte is recoverable exactly: decode the string as UTF-8
-//! bytes, or the base64 as raw bytes. For example the argument `\xff` (one
-//! byte, not UTF-8) is written `{"bytes":"/w=="}`.
+//! The format — every record type and field, in order — is described once,
+//! in `schema/execsnoop.schema.json`; a test checks this writer's output
+//! against it (field order included).
 
 use std::io::{self, Write};
 
@@ -324,7 +27,7 @@ use crate::summary::{CommandCost, Summary};
 use crate::sink::{Clock, Sink};
 
 /// Which groups of context fields exec records carry (each asked for by
-/// its option; see the module documentation).
+/// its option; see the schema, `schema/execsnoop.schema.json`).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ContextFields {
     pub cwd: bool,
@@ -558,7 +261,7 @@ impl<W: Write> Sink for JsonSink<W> {
     }
 }
 
-/// The context fields of an exec record, in the order documented.
+/// The context fields of an exec record, in the schema's order.
 fn push_context(b: &mut Vec<u8>, e: &Exec, f: ContextFields) -> io::Result<()> {
     if f.cwd {
         b.extend_from_slice(b",\"cwd\":");
@@ -761,7 +464,7 @@ mod tests {
 
     const S: i128 = 1_000_000_000;
 
-    /// Decode a byte-string field back to bytes, per the documented format.
+    /// Decode a byte-string field back to bytes, per the schema's `$defs.bytes`.
     fn decode_bytes(v: &Value) -> Vec<u8> {
         match v {
             Value::String(s) => s.as_bytes().to_vec(),
@@ -1019,6 +722,206 @@ mod tests {
         let v = lines(out);
         assert_eq!(v.len(), 3);
         assert_eq!(v[2]["type"], "end");
+    }
+
+    /// The schema: the one description of the format, field order included.
+    const SCHEMA: &str = include_str!("../../schema/execsnoop.schema.json");
+
+    /// A JSON value that keeps its objects' key order (serde_json's `Map`
+    /// sorts), enough to compare the order on the wire with the schema's.
+    enum J {
+        Obj(Vec<(String, J)>),
+        Arr(Vec<J>),
+        Str(String),
+        Other,
+    }
+
+    impl J {
+        fn get(&self, key: &str) -> Option<&J> {
+            match self {
+                J::Obj(m) => m.iter().find(|(k, _)| k == key).map(|(_, v)| v),
+                _ => None,
+            }
+        }
+
+        fn keys(&self) -> Vec<&str> {
+            match self {
+                J::Obj(m) => m.iter().map(|(k, _)| k.as_str()).collect(),
+                _ => Vec::new(),
+            }
+        }
+    }
+
+    fn parse_ordered(text: &str) -> J {
+        fn ws(b: &[u8], i: &mut usize) {
+            while *i < b.len() && b[*i].is_ascii_whitespace() {
+                *i += 1;
+            }
+        }
+        fn value(b: &[u8], i: &mut usize) -> J {
+            ws(b, i);
+            match b[*i] {
+                open @ (b'{' | b'[') => {
+                    let close = if open == b'{' { b'}' } else { b']' };
+                    *i += 1;
+                    let (mut m, mut a) = (Vec::new(), Vec::new());
+                    loop {
+                        ws(b, i);
+                        if b[*i] == close {
+                            *i += 1;
+                            break;
+                        }
+                        if open == b'{' {
+                            let J::Str(k) = value(b, i) else { panic!("a key at byte {i}") };
+                            ws(b, i);
+                            assert_eq!(b[*i], b':', "byte {i}");
+                            *i += 1;
+                            m.push((k, value(b, i)));
+                        } else {
+                            a.push(value(b, i));
+                        }
+                        ws(b, i);
+                        if b[*i] == b',' {
+                            *i += 1;
+                        }
+                    }
+                    if open == b'{' { J::Obj(m) } else { J::Arr(a) }
+                }
+                b'"' => {
+                    let start = *i;
+                    *i += 1;
+                    while b[*i] != b'"' {
+                        *i += if b[*i] == b'\\' { 2 } else { 1 };
+                    }
+                    *i += 1;
+                    J::Str(serde_json::from_slice(&b[start..*i]).unwrap())
+                }
+                _ => {
+                    while *i < b.len() && !matches!(b[*i], b',' | b'}' | b']') && !b[*i].is_ascii_whitespace() {
+                        *i += 1;
+                    }
+                    J::Other
+                }
+            }
+        }
+        let b = text.as_bytes();
+        let mut i = 0;
+        let v = value(b, &mut i);
+        ws(b, &mut i);
+        assert_eq!(i, b.len(), "one value");
+        // The same text as serde_json reads it: the parse above is faithful.
+        serde_json::from_str::<Value>(text).unwrap();
+        v
+    }
+
+    /// The object schema `node` stands for: itself, what its `$ref` names,
+    /// or the first branch of its `anyOf`/`oneOf` that is one.
+    fn object_schema<'a>(root: &'a J, node: &'a J) -> Option<&'a J> {
+        if node.get("properties").is_some() {
+            return Some(node);
+        }
+        if let Some(J::Str(r)) = node.get("$ref") {
+            let name = r.strip_prefix("#/$defs/").unwrap();
+            return object_schema(root, root.get("$defs")?.get(name)?);
+        }
+        for alt in ["anyOf", "oneOf"] {
+            if let Some(J::Arr(branches)) = node.get(alt)
+                && let Some(o) = branches.iter().find_map(|b| object_schema(root, b))
+            {
+                return Some(o);
+            }
+        }
+        None
+    }
+
+    /// Every object in `v`, at any depth, has only fields its schema `node`
+    /// lists, in the order it lists them.
+    fn check_order(root: &J, node: &J, v: &J, path: &str) {
+        match v {
+            J::Obj(fields) => {
+                let s = object_schema(root, node)
+                    .unwrap_or_else(|| panic!("{path}: an object the schema does not describe"));
+                let props = s.get("properties").unwrap();
+                let got = v.keys();
+                let want: Vec<&str> = props.keys().into_iter().filter(|k| got.contains(k)).collect();
+                assert_eq!(got, want, "{path}: fields not in the schema's order, or not in the schema");
+                for (k, x) in fields {
+                    check_order(root, props.get(k).unwrap(), x, &format!("{path}.{k}"));
+                }
+            }
+            J::Arr(xs) => {
+                let items =
+                    node.get("items").unwrap_or_else(|| panic!("{path}: an array the schema does not describe"));
+                for x in xs {
+                    check_order(root, items, x, &format!("{path}[]"));
+                }
+            }
+            J::Str(_) | J::Other => {}
+        }
+    }
+
+    #[test]
+    fn field_order_is_the_schemas() {
+        use crate::event::{Ancestor, Container, Context, Privilege};
+        let schema = parse_ordered(SCHEMA);
+        let defs = schema.get("$defs").unwrap();
+        let every = ContextFields {
+            cwd: true,
+            env: true,
+            context: true,
+            ancestry: true,
+            containers: true,
+            args_redacted: true,
+            redacted: true,
+        };
+        let mut s = JsonSink::new(Vec::new(), Clock { realtime_offset_ns: 0 }).with_context(every).with_cgroups(true);
+        let mut e = sample();
+        e.cgroup = Some(b"/a/\xff".to_vec());
+        e.cwd = b"/tmp".to_vec();
+        e.env = b"A=1\0B=\xff\0".to_vec();
+        e.env_size = 8;
+        e.fd_path = b"/dev/fd/3".to_vec();
+        e.interp = b"/bin/sh".to_vec();
+        e.context = Some(Box::new(Context {
+            tty: b"pts0".to_vec(),
+            privilege: Privilege { setuid: true, setgid: true, caps: true },
+            exec_id: "0123abcd-2-30-1".into(),
+            parent_exec_id: Some("0123abcd-1-10-1".into()),
+            ancestry: vec![Ancestor { pid: 1, comm: b"in\xffit".to_vec(), exec_id: "0123abcd-1-10-1".into() }],
+            ..Context::default()
+        }));
+        e.container = Some(Container { id: "a".repeat(64), runtime: "kubernetes", pod: Some("p-1".into()) });
+        s.exec(&e).unwrap();
+        // A failed attempt: no context, so `exec_id` (null) alone of its group.
+        e.context = None;
+        e.ret = -libc::ENOENT;
+        s.exec(&e).unwrap();
+        let status = ExitStatus::Signal { signo: 9, core_dumped: true };
+        s.exit(&Exit { ts_ns: 2, pid: 1, comm: b"x".to_vec(), exec_ts_ns: 1, status, ..Exit::default() }).unwrap();
+        s.lost(&Lost { count: 1, kind: LostKind::Exit, ts_ns: 3 }).unwrap();
+        let cost = CommandCost { comm: b"x".to_vec(), execs: 1, exits: 1, ..CommandCost::default() };
+        let other = Some(CommandCost { comm: Vec::new(), ..cost.clone() });
+        s.summary(&Summary { commands: vec![cost.clone()], other, total: cost, failed_traced: true }).unwrap();
+        s.finish(&Totals { received: 2, shown: 2, lost: 1 }).unwrap();
+
+        let raw = String::from_utf8(s.into_inner()).unwrap();
+        let records: Vec<J> = raw.lines().map(parse_ordered).collect();
+        let mut types = Vec::new();
+        for (n, v) in records.iter().enumerate() {
+            let Some(J::Str(t)) = v.get("type") else { panic!("line {n}: no type") };
+            assert_eq!(v.keys()[0], "type", "line {n}");
+            let def = defs.get(t).unwrap_or_else(|| panic!("line {n}: record type {t} not in the schema"));
+            check_order(&schema, def, v, t);
+            // Every record but the failed attempt carries every field its
+            // type has: the whole of the schema's order was compared.
+            if n != 1 {
+                assert_eq!(v.keys(), def.get("properties").unwrap().keys(), "line {n}: {t}");
+            }
+            types.push(t.as_str());
+        }
+        assert_eq!(types, ["exec", "exec", "exit", "lost", "summary", "end"]);
+        let failed = &records[1];
+        assert!(failed.get("exec_id").is_some() && failed.get("euid").is_none());
     }
 
     #[test]
