@@ -9,6 +9,11 @@
 //! flushing (every batch on a terminal, at least every 100 ms into a pipe or
 //! file), and `-d` (collect, then write in time order).
 //!
+//! Idle, it sleeps: with a source that needs no timer (bpf) it waits on the
+//! descriptors alone, and a timer runs only while output is pending (the
+//! flush), for `-d`'s end, for `--metrics` (whose scrape copy is refreshed
+//! every 100 ms), and for a source that polls.
+//!
 //! Between the source and the sink runs the pipe ([`Pipe`]): enrich →
 //! select → redact → observers (metrics, summary) → `--wait` → `-d` hold →
 //! sink, with the one running table ([`crate::running`]) that enrichment,
@@ -140,9 +145,16 @@ pub fn run(
         {
             break Ended::Duration;
         }
-        let mut timeout = FLUSH_EVERY.min(poll);
+        // A timer only when something needs one (see the module docs).
+        let pending = unflushed || watch.outputs.output_waiting() || pipe.metrics.is_some();
+        let mut timeout = match (pending, poll) {
+            (true, Some(p)) => Some(FLUSH_EVERY.min(p)),
+            (true, None) => Some(FLUSH_EVERY),
+            (false, p) => p,
+        };
         if let Some(d) = deadline {
-            timeout = timeout.min(d.saturating_duration_since(now));
+            let left = d.saturating_duration_since(now);
+            timeout = Some(timeout.map_or(left, |t| t.min(left)));
         }
         let command = command_fd.map_or(-1, |fd| fd.as_raw_fd());
         if let Some(why) = wait(source.fd(), signals.fd(), stdout_fd, command, timeout)?.ended() {
@@ -424,8 +436,14 @@ impl Ready {
 }
 
 /// Wait for records, a signal, a closed stdout or the command's exit, at
-/// most `timeout`.
-fn wait(source: BorrowedFd<'_>, signal: RawFd, stdout: RawFd, command: RawFd, timeout: Duration) -> io::Result<Ready> {
+/// most `timeout` (`None`: until one of them).
+fn wait(
+    source: BorrowedFd<'_>,
+    signal: RawFd,
+    stdout: RawFd,
+    command: RawFd,
+    timeout: Option<Duration>,
+) -> io::Result<Ready> {
     poll4(source.as_raw_fd(), signal, stdout, command, timeout)
 }
 
@@ -433,10 +451,10 @@ fn wait(source: BorrowedFd<'_>, signal: RawFd, stdout: RawFd, command: RawFd, ti
 /// `timeout`.
 fn wait_quiet(signal: RawFd, stdout: RawFd, command: RawFd, timeout: Duration) -> io::Result<Ready> {
     // A negative fd is ignored by poll.
-    poll4(-1, signal, stdout, command, timeout)
+    poll4(-1, signal, stdout, command, Some(timeout))
 }
 
-fn poll4(source: RawFd, signal: RawFd, stdout: RawFd, command: RawFd, timeout: Duration) -> io::Result<Ready> {
+fn poll4(source: RawFd, signal: RawFd, stdout: RawFd, command: RawFd, timeout: Option<Duration>) -> io::Result<Ready> {
     let mut fds = [
         libc::pollfd { fd: source, events: libc::POLLIN, revents: 0 },
         libc::pollfd { fd: signal, events: libc::POLLIN, revents: 0 },
@@ -446,7 +464,8 @@ fn poll4(source: RawFd, signal: RawFd, stdout: RawFd, command: RawFd, timeout: D
         // A pidfd is readable once the process has exited.
         libc::pollfd { fd: command, events: libc::POLLIN, revents: 0 },
     ];
-    let ms = timeout.as_millis().min(i32::MAX as u128) as libc::c_int;
+    // Rounded up, so a timer never fires early and spins.
+    let ms = timeout.map_or(-1, |t| t.as_nanos().div_ceil(1_000_000).min(i32::MAX as u128) as libc::c_int);
     // SAFETY: `fds` is a valid array of initialised pollfd structs and its
     // length is passed alongside; poll only writes `revents`.
     let rc = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, ms) };

@@ -51,8 +51,10 @@ pub struct SourceInfo {
     /// Options it cannot honour, with the reason (one line each).
     pub refuses: &'static [(Need, &'static str)],
     /// While tracing, the runner drains it at least this often, even when
-    /// its descriptor stays quiet (loss counters, timers).
-    pub poll: Duration,
+    /// its descriptor stays quiet (loss counters, timers); `None`: only
+    /// when its descriptor is ready or the loop wakes anyway (the bpf
+    /// source, so that an idle tracer never wakes).
+    pub poll: Option<Duration>,
     /// Start it; when this returns, every later exec is captured.
     pub open: fn(&SourceRequest) -> Result<Box<dyn Source>, SourceError>,
 }

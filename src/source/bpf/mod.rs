@@ -65,7 +65,10 @@ pub const CORE_STRUCTS: &[&str] = &[
 /// (for tests of the error path, or a kernel whose BTF lives elsewhere).
 const VMLINUX_BTF: &str = "/sys/kernel/btf/vmlinux";
 
-/// How often the loss counters are read while records flow.
+/// How often, at most, the loss counters are read while records flow. Idle,
+/// nothing is read and nothing wakes the tracer: the counters are read when
+/// records arrive (at most this often), at the next wake-up after them (the
+/// run loop's flush of their output), and at the end.
 const LOST_CHECK: Duration = Duration::from_millis(50);
 
 /// Exact: arguments from the new process's memory, filters in the kernel.
@@ -76,7 +79,8 @@ pub(crate) static INFO: SourceInfo = SourceInfo {
     exit_cpu: true,
     applies: Applies { ppid: true, uid: true, cgroup: true, tree: true },
     refuses: &[],
-    poll: LOST_CHECK,
+    // The ring buffer's descriptor is all the loop waits on.
+    poll: None,
     open: |request| Ok(Box::new(BpfSource::open(request)?)),
 };
 
@@ -350,6 +354,8 @@ pub struct BpfSource {
     malformed: u64,
     malformed_reported: u64,
     last_check: Instant,
+    /// Records came since the counters were last read.
+    check_due: bool,
     last_ts_ns: u64,
 }
 
@@ -405,6 +411,7 @@ impl BpfSource {
             malformed: 0,
             malformed_reported: 0,
             last_check: Instant::now(),
+            check_due: true,
             last_ts_ns: 0,
         })
     }
@@ -472,7 +479,13 @@ impl Source for BpfSource {
                 Err(_) => self.malformed += 1,
             }
         }
-        if !self.attached || self.last_check.elapsed() >= LOST_CHECK {
+        // Records came: read the counters now if not read lately, else at
+        // the next wake-up without records (the flush of their output).
+        if n > 0 {
+            self.check_due = true;
+        }
+        if !self.attached || (self.check_due && (n == 0 || self.last_check.elapsed() >= LOST_CHECK)) {
+            self.check_due = false;
             n += self.report_losses(sink)?;
         }
         Ok(n)

@@ -138,7 +138,7 @@ pub(crate) static INFO: SourceInfo = SourceInfo {
              or netlink",
         ),
     ],
-    poll: LOST_CHECK,
+    poll: Some(LOST_CHECK),
     open: |request| Ok(Box::new(FtraceSource::open(request)?)),
 };
 

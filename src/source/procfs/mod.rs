@@ -140,7 +140,7 @@ pub(crate) static INFO: SourceInfo = SourceInfo {
             "only the bpf source reads the new process (its directory, environment, credentials, namespaces) at the exec; use --source bpf",
         ),
     ],
-    poll: Duration::from_millis(50),
+    poll: Some(Duration::from_millis(50)),
     open: |request| Ok(Box::new(ProcfsSource::open(request)?)),
 };
 
