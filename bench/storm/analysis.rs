@@ -29,6 +29,10 @@ pub(super) enum Kind {
     Libbpf,
     /// `--json --source <fallback source>`.
     Source(Src),
+    /// Linux audit: auditd with an execve rule, its raw log (bench/storm/audit.rs).
+    Auditd,
+    /// auditd with laurel as its plugin, laurel's JSON lines.
+    AuditdLaurel,
 }
 
 /// The fallback event sources, each measured in a row of its own (the bpf
@@ -69,6 +73,8 @@ impl Kind {
             Kind::Source(Src::Ftrace) => "execsnoop --source ftrace",
             Kind::Source(Src::Netlink) => "execsnoop --source netlink",
             Kind::Source(Src::Procfs) => "execsnoop --source procfs",
+            Kind::Auditd => "auditd",
+            Kind::AuditdLaurel => "auditd + laurel",
         }
     }
     pub(super) fn is_json(self) -> bool {
@@ -86,7 +92,11 @@ impl Kind {
         )
     }
     pub(super) fn is_ours(self) -> bool {
-        self != Kind::Libbpf
+        !matches!(self, Kind::Libbpf | Kind::Auditd | Kind::AuditdLaurel)
+    }
+    /// A Linux audit row: runs last, after the tax (see audit.rs).
+    pub(super) fn is_audit(self) -> bool {
+        matches!(self, Kind::Auditd | Kind::AuditdLaurel)
     }
     /// Our text mode (with its header line).
     pub(super) fn is_our_text(self) -> bool {

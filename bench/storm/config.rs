@@ -29,6 +29,9 @@ pub(super) struct Config {
     pub(super) sources: bool,
     /// The syscall-tax part: `None` when skipped (STORM_NO_TAX=1).
     pub(super) tax: Option<TaxConfig>,
+    /// The Linux audit rows, run last: `None` when skipped
+    /// (STORM_NO_AUDIT=1); `Err` says why they cannot run (not installed).
+    pub(super) audit: Option<Result<AuditTools, String>>,
 }
 
 pub(super) struct TaxConfig {
@@ -90,7 +93,7 @@ pub(super) fn parse_config() -> Res<Config> {
                 println!(
                     "exec storm benchmark for execsnoop\n\nusage: sudo cargo bench --bench storm [-- --quick]\n\
                      env: STORM_WORKERS STORM_EXECS STORM_RUNS STORM_QUICK STORM_EXTRA_ARGS STORM_EXECSNOOP STORM_NO_LIBBPF\n     \
-                     STORM_NO_EXITS STORM_NO_CONTEXT STORM_NO_FLEET STORM_NO_SOURCES STORM_NO_TAX STORM_TAX_ROUNDS STORM_TAX_COUNT\n\
+                     STORM_NO_EXITS STORM_NO_CONTEXT STORM_NO_FLEET STORM_NO_SOURCES STORM_NO_TAX STORM_NO_AUDIT STORM_TAX_ROUNDS\n     STORM_TAX_COUNT\n\
                      (see the module doc at the top of bench/storm.rs)"
                 );
                 std::process::exit(0);
@@ -134,6 +137,7 @@ pub(super) fn parse_config() -> Res<Config> {
         fleet: !env_flag("STORM_NO_FLEET"),
         sources: !env_flag("STORM_NO_SOURCES"),
         tax,
+        audit: if env_flag("STORM_NO_AUDIT") { None } else { Some(find_audit()) },
     })
 }
 

@@ -58,6 +58,34 @@
 //!    one that cannot start (e.g. `procfs` while it is not built: exit 1,
 //!    "not built yet") gets its row with `-` and the reason, and is skipped.
 //!
+//! 9. **auditd** and **auditd + laurel** (Linux audit as a peer; see
+//!    audit.rs): auditd with the rule `-a always,exit -F arch=b64 -S
+//!    execve,execveat` (no `arch=b32` rule: the storm and its no-op are
+//!    64-bit and make no 32-bit calls), backlog 8192 and backlog wait 60000
+//!    as Debian's audit.rules set them. auditd runs as `auditd -n -c DIR`
+//!    with a temporary config directory in the benchmark's temporary
+//!    directory (Debian's auditd.conf, but its log there and `max_log_file`
+//!    raised to 1024 MiB so the raw log does not rotate in a run; records are
+//!    counted across `audit.log*` anyway): nothing under /etc/audit or
+//!    /var/log/audit is touched. The `auditd` row counts the storm's EXECVE
+//!    records in the raw log, each joined to its event's SYSCALL record for
+//!    PID, PPID, comm and exe. The `auditd + laurel` row runs a `laurel`
+//!    binary (found in the sbin directories, PATH or ~/.cargo/bin) as
+//!    auditd's plugin and reads its JSON lines (`EXECVE.ARGV`, `SYSCALL`).
+//!    `cpu/1k ev` is auditd + the kauditd kernel thread (+ laurel) per 1000
+//!    EXECVE records; `peak RSS` auditd (+ laurel); `lost` is the delta of
+//!    the kernel's audit `lost` counter (read over netlink, as `auditctl -s`
+//!    does); the backlog's peak (sampled every 20 ms) is in the notes. These
+//!    rows run **last**, after the syscall tax: a kernel that once had audit
+//!    enabled keeps giving new tasks audit contexts until reboot, so their
+//!    baselines (and anything after) run on such a kernel; a line compares
+//!    their storm with the baseline from before audit. They run only when no
+//!    audit daemon is running and no rule is loaded (else the row says why),
+//!    never install anything (`auditd not installed (apt install auditd)`,
+//!    `laurel not found`), and leave audit as they found it: rules deleted,
+//!    the enabled flag, backlog limit and wait time restored, auditd stopped,
+//!    also when the benchmark fails or is interrupted midway (a guard).
+//!
 //! For every tracer run the benchmark does the following:
 //!
 //! 1. It spawns the tracer.
@@ -152,6 +180,10 @@
 //!    attach any syscall tracepoint;
 //! 3. **execsnoop -x**;
 //! 4. **libbpf-tools**, if installed (as in part 1).
+//! 5. **auditd** and **none, after audit**, when the audit rows run: after
+//!    all other rounds (audit last), per round dd with auditd and the rule
+//!    (as in part 1), and dd with no tracer on the kernel that has now had
+//!    audit enabled, paired with that round's no-tracer run from before.
 //!
 //! A tracer is started, waited for (stderr banner for ours, header line for
 //! libbpf-tools), left alone for 150 ms, then dd runs, then the tracer gets
@@ -225,6 +257,7 @@
 //! - `STORM_NO_SOURCES=1`: skip the `--source` rows (and the `per source`
 //!   line).
 //! - `STORM_NO_TAX=1`: skip the syscall tax.
+//! - `STORM_NO_AUDIT=1`: skip the Linux audit rows (both parts).
 //! - `STORM_TAX_ROUNDS`: tax rounds (default 5, 1 with `--quick`).
 //! - `STORM_TAX_COUNT`: dd's `count`, instead of calibrating it.
 //!
@@ -237,6 +270,7 @@
 use serde_json::Value;
 
 mod analysis;
+mod audit;
 mod config;
 mod report;
 mod scenario;
@@ -245,6 +279,7 @@ mod tax;
 mod tracer;
 
 use analysis::*;
+use audit::*;
 use config::*;
 use report::*;
 use scenario::*;
@@ -480,6 +515,10 @@ fn run() -> Res<()> {
     } else if cfg.sources {
         kinds.extend(Src::ALL.map(Kind::Source));
     }
+    // Linux audit, last: its rows run after the tax (see the module doc).
+    if cfg.audit.is_some() {
+        kinds.extend([Kind::Auditd, Kind::AuditdLaurel]);
+    }
     if has_exits_flag(&cfg.extra_args) {
         global_notes.push(
             "STORM_EXTRA_ARGS contains -e/--exits: every execsnoop row runs with it (exit records are not counted \
@@ -533,9 +572,34 @@ fn run() -> Res<()> {
         }
     }
 
+    // The audit rows: not installed, no laurel, or audit in use here.
+    let audit_tools = match &cfg.audit {
+        Some(Ok(t)) => Some(t.clone()),
+        _ => None,
+    };
+    let audit_refused = match &audit_tools {
+        Some(t) => audit_refusal(t)?,
+        None => None,
+    };
+    for (kind, r) in rows.iter_mut().filter(|(k, _)| k.is_audit()) {
+        let why = match (&cfg.audit, &audit_refused) {
+            (Some(Err(why)), _) | (_, Some(why)) => Some(why.clone()),
+            (Some(Ok(t)), None) if *kind == Kind::AuditdLaurel && t.laurel.is_none() => {
+                Some("laurel not found (as auditd's plugin; `cargo install laurel --locked`, needs libacl1-dev)".into())
+            }
+            _ => None,
+        };
+        if let Some(why) = why {
+            eprintln!("storm: {} skipped: {why}", kind.label());
+            r.disabled = true;
+            r.skip_reason = Some(why);
+        }
+    }
+
     for run in 0..cfg.runs {
         for (kind, r) in rows.iter_mut() {
-            if r.disabled {
+            // The audit rows run last, after the tax (below).
+            if r.disabled || kind.is_audit() {
                 continue;
             }
             // A baseline right before each tracer run: the slowdown is the
@@ -656,10 +720,115 @@ fn run() -> Res<()> {
         start_stop.push(ss);
     }
 
-    let tax = match &cfg.tax {
+    let mut tax = match &cfg.tax {
         Some(tc) => run_tax(&cfg, tc, tmp.path(), &mut global_notes)?,
         None => None,
     };
+
+    // Linux audit, last: once audit has been enabled, the kernel gives every
+    // new task an audit context until reboot (each syscall takes the audit
+    // path), so nothing measured after this is on the same kernel.
+    let mut audit_ran = false;
+    if let Some(tools) = &audit_tools {
+        for run in 0..cfg.runs {
+            for (kind, r) in rows.iter_mut().filter(|(k, _)| k.is_audit()) {
+                if r.disabled {
+                    continue;
+                }
+                let base = run_storm(&plan, &noop, "storm", None)?;
+                eprintln!(
+                    "[run {}/{}] baseline (after audit was enabled: {audit_ran}): storm {} ({:.0} execs/s)",
+                    run + 1,
+                    cfg.runs,
+                    fmt_secs(base.wall.as_secs_f64()),
+                    plan.total as f64 / base.wall.as_secs_f64()
+                );
+                r.audit_base_s.push(base.wall.as_secs_f64());
+                nap(Duration::from_millis(200))?;
+                audit_ran = true;
+                let (tr, extra) = match run_audit(tools, *kind, &plan, &noop, tmp.path(), run) {
+                    Ok(x) => x,
+                    Err(e) if !aborted() => {
+                        eprintln!("storm: {} failed, skipping it: {e}", kind.label());
+                        r.note(format!("{} (run {}): failed, skipped from then on: {e}", kind.label(), run + 1));
+                        r.disabled = true;
+                        if r.captured_pct.is_empty() {
+                            r.skip_reason = Some(format!("failed in run {}, see notes", run + 1));
+                        }
+                        continue;
+                    }
+                    Err(e) => return Err(e),
+                };
+                let a = &tr.analysis;
+                let cpu = |v: Option<f64>| fmt_ms(v);
+                eprintln!(
+                    "[run {}/{}] {}: ready {}, storm {}, captured {}/{}, full {}, lost {}, EXECVE records {}, cpu auditd {} + kauditd {} + laurel {}, backlog peak {}, HWM {}, drain {:.0} ms, stop {:.0} ms",
+                    run + 1,
+                    cfg.runs,
+                    kind.label(),
+                    fmt_ms(tr.ready.map(ms)),
+                    fmt_secs(tr.storm.wall.as_secs_f64()),
+                    a.captured,
+                    plan.total,
+                    a.full,
+                    extra.lost,
+                    a.events,
+                    cpu(extra.cpu_ms[0]),
+                    cpu(extra.cpu_ms[1]),
+                    cpu(extra.cpu_ms[2]),
+                    extra.backlog_peak.map_or("n/a".into(), |b| b.to_string()),
+                    tr.hwm_kib.map_or("n/a".into(), |k| format!("{:.1} MiB", k as f64 / 1024.0)),
+                    ms(tr.drain),
+                    ms(tr.exited.stop_latency),
+                );
+                record(r, *kind, &plan, &tr, run);
+                r.slowdown.push(tr.storm.wall.as_secs_f64() / base.wall.as_secs_f64());
+                r.note(format!(
+                    "{} (run {}): lost (auditctl -s delta) {}, backlog peak {} of {} (end {}), CPU ms auditd {} + kauditd {} + laurel {}",
+                    kind.label(),
+                    run + 1,
+                    extra.lost,
+                    extra.backlog_peak.map_or("n/a".into(), |b| b.to_string()),
+                    AUDIT_BACKLOG,
+                    extra.backlog_end,
+                    cpu(extra.cpu_ms[0]),
+                    cpu(extra.cpu_ms[1]),
+                    if *kind == Kind::AuditdLaurel { cpu(extra.cpu_ms[2]) } else { "-".into() }
+                ));
+                for p in extra.problems {
+                    global_notes.push(format!("{} (run {}): restoring audit: {p}", kind.label(), run + 1));
+                }
+                nap(Duration::from_millis(200))?;
+            }
+        }
+        if let (Some(t), Some(tc)) = (tax.as_mut(), &cfg.tax) {
+            run_tax_audit_rounds(tools, t, tc, tmp.path(), &mut global_notes)?;
+            audit_ran = true;
+        }
+    }
+    if audit_ran {
+        global_notes.push(format!(
+            "audit: rule `auditctl {}` (no arch=b32 rule: the storm and its static no-op are 64-bit and make no 32-bit \
+             calls); backlog_limit {} and backlog_wait_time {} for the run (Debian's audit.rules); auditd runs with a \
+             temporary config dir (auditd -n -c, Debian's auditd.conf but max_log_file {} MiB, so the raw log does not \
+             rotate in a run; EXECVE records are counted across audit.log* anyway) in the benchmark's temporary \
+             directory: nothing under /etc/audit or /var/log/audit is touched; laurel runs as root (no _laurel user), \
+             its example config but its directory; cpu/1k ev = auditd + kauditd (+ laurel) per 1000 EXECVE records; \
+             peak RSS = auditd (+ laurel); afterwards rules deleted, enabled flag, backlog limit and wait time restored, \
+             auditd stopped",
+            AUDIT_RULE.join(" "),
+            AUDIT_BACKLOG,
+            AUDIT_BACKLOG_WAIT,
+            AUDIT_MAX_LOG_MIB
+        ));
+        global_notes.push(
+            "audit ran last: a kernel that once had audit enabled keeps giving new tasks audit contexts until reboot \
+             (the audit syscall path, audit off or not; the tax's `none, after audit` row measures it), so the audit rows' baselines (and anything \
+             run on this machine afterwards) are on such a kernel; the audit slowdown is against those, see the \
+             `vs pre-audit baseline` line"
+                .into(),
+        );
+    }
 
     // ---- report
     let base_med = median_f(baseline_s.clone()).unwrap_or(f64::NAN);
@@ -825,6 +994,17 @@ fn run() -> Res<()> {
             fmt_ms(median_f(r.total_cpu_ms.clone())),
             fmt_ms(median_f(r.drain_ms.clone())),
             fmt_ms(median_f(r.stop_ms.clone()))
+        );
+    }
+    for (kind, r) in rows.iter().filter(|(k, r)| k.is_audit() && !r.captured_pct.is_empty()) {
+        let _ = writeln!(
+            out,
+            "{:<w$}vs pre-audit baseline: storm wall {} / {} = {}; its own baselines (after audit was enabled) {}",
+            kind.label(),
+            median_f(r.storm_s.clone()).map_or("n/a".into(), fmt_secs),
+            fmt_secs(base_med),
+            median_f(r.storm_s.clone()).map_or("n/a".into(), |s| format!("{:.2}x", s / base_med)),
+            median_f(r.audit_base_s.clone()).map_or("n/a".into(), fmt_secs),
         );
     }
     let hdr = median_f(start_stop.iter().map(|s| ms(s.header)).collect());

@@ -44,6 +44,8 @@ pub(super) struct Rows {
     pub(super) storm_s: Vec<f64>,
     /// Storm wall time with the tracer / the baseline run just before it.
     pub(super) slowdown: Vec<f64>,
+    /// Audit rows: the wall time of those baselines (after audit was first enabled).
+    pub(super) audit_base_s: Vec<f64>,
     pub(super) drain_ms: Vec<f64>,
     pub(super) stop_ms: Vec<f64>,
     /// `-x` storm: failed attempts captured / made.

@@ -12,6 +12,11 @@ pub(super) enum TaxTool {
     Ours,
     OursFails,
     Libbpf,
+    /// auditd with the execve rule (audit.rs); these rounds run after all
+    /// the others, audit last.
+    Audit,
+    /// No tracer, once audit has been enabled (tasks keep audit contexts).
+    AfterAudit,
 }
 
 impl TaxTool {
@@ -21,6 +26,8 @@ impl TaxTool {
             TaxTool::Ours => "execsnoop",
             TaxTool::OursFails => "execsnoop -x",
             TaxTool::Libbpf => "libbpf-tools",
+            TaxTool::Audit => "auditd",
+            TaxTool::AfterAudit => "none, after audit",
         }
     }
 }
@@ -98,7 +105,7 @@ pub(super) fn spawn_tax_tracer(cfg: &Config, tool: TaxTool, out_path: &Path) -> 
     // Ours in its default (text) mode; readiness is the stderr banner, which
     // does not depend on the header's columns.
     let (program, args, private_tracefs, ready) = match tool {
-        TaxTool::NoTracer => return Err("no tracer to start".into()),
+        TaxTool::NoTracer | TaxTool::Audit | TaxTool::AfterAudit => return Err("no tracer to start".into()),
         TaxTool::Ours => (cfg.execsnoop.clone(), our_args(cfg, false, false), false, Ready::Stderr(BANNER)),
         TaxTool::OursFails => (cfg.execsnoop.clone(), our_args(cfg, false, true), false, Ready::Stderr(BANNER)),
         TaxTool::Libbpf => {
@@ -127,7 +134,7 @@ pub(super) fn run_tax_one(
     round: usize,
     notes: &mut Vec<String>,
 ) -> Res<TaxOne> {
-    if tool == TaxTool::NoTracer {
+    if matches!(tool, TaxTool::NoTracer | TaxTool::AfterAudit) {
         return run_dd(dd, count).map(TaxOne::Ok);
     }
     let out_path = dir.join(format!("tax-{}-{round}.txt", tool.label().replace(' ', "-")));
@@ -177,6 +184,8 @@ pub(super) struct TaxReport {
     pub(super) tools: Vec<TaxTool>,
     /// runs[tool][round]
     pub(super) runs: Vec<Vec<Option<DdRun>>>,
+    /// The audit rounds ran (after everything else).
+    pub(super) audit: bool,
 }
 
 /// Two significant digits, so the printed count reads well.
@@ -264,7 +273,7 @@ pub(super) fn run_tax(cfg: &Config, tc: &TaxConfig, dir: &Path, notes: &mut Vec<
             nap(Duration::from_millis(100))?;
         }
     }
-    let report = TaxReport { count, rounds: tc.rounds, tools, runs };
+    let report = TaxReport { count, rounds: tc.rounds, tools, runs, audit: false };
     // The default mode should cost nothing: flag it if every round says otherwise.
     if !has_fails_flag(&cfg.extra_args)
         && let Some(oi) = report.tools.iter().position(|&t| t == TaxTool::Ours)
@@ -277,6 +286,81 @@ pub(super) fn run_tax(cfg: &Config, tc: &TaxConfig, dir: &Path, notes: &mut Vec<
         ));
     }
     Ok(Some(report))
+}
+
+/// The tax with audit on, after everything else (audit last): per round,
+/// dd with auditd and the rule, and dd with no tracer on this kernel that
+/// has had audit enabled, in alternating order. Ratios are against the
+/// same round's no-tracer run from before audit was ever enabled.
+pub(super) fn run_tax_audit_rounds(
+    tools: &AuditTools,
+    report: &mut TaxReport,
+    tc: &TaxConfig,
+    dir: &Path,
+    notes: &mut Vec<String>,
+) -> Res<()> {
+    let Some(dd) = &tc.dd else { return Ok(()) };
+    let mut audit = Vec::with_capacity(report.rounds);
+    let mut after = Vec::with_capacity(report.rounds);
+    let mut audit_ok = true;
+    for round in 0..report.rounds {
+        for k in 0..2 {
+            if (k + round) % 2 == 0 {
+                let got = if audit_ok {
+                    match run_tax_audit(tools, dd, report.count, dir, round) {
+                        Ok((r, problems)) => {
+                            for p in problems {
+                                push_note(
+                                    notes,
+                                    format!("syscall tax, auditd (round {}): restoring audit: {p}", round + 1),
+                                );
+                            }
+                            Some(r)
+                        }
+                        Err(e) if !aborted() => {
+                            eprintln!("storm: syscall tax, auditd failed, skipping it: {e}");
+                            notes.push(format!(
+                                "syscall tax, auditd (round {}): failed, skipped from then on: {e}",
+                                round + 1
+                            ));
+                            audit_ok = false;
+                            None
+                        }
+                        Err(e) => return Err(e),
+                    }
+                } else {
+                    None
+                };
+                if let Some(r) = got {
+                    eprintln!(
+                        "[tax {}/{}] auditd: dd sys {:.3} s, user {:.3} s, wall {:.3} s",
+                        round + 1,
+                        report.rounds,
+                        r.sys,
+                        r.user,
+                        r.wall
+                    );
+                }
+                audit.push(got);
+            } else {
+                let r = run_dd(dd, report.count)?;
+                eprintln!(
+                    "[tax {}/{}] none, after audit: dd sys {:.3} s, user {:.3} s, wall {:.3} s",
+                    round + 1,
+                    report.rounds,
+                    r.sys,
+                    r.user,
+                    r.wall
+                );
+                after.push(Some(r));
+            }
+            nap(Duration::from_millis(100))?;
+        }
+    }
+    report.tools.extend([TaxTool::Audit, TaxTool::AfterAudit]);
+    report.runs.extend([audit, after]);
+    report.audit = true;
+    Ok(())
 }
 
 impl TaxReport {
@@ -342,6 +426,16 @@ impl TaxReport {
             out,
             "(dd sys = the dd process's system CPU time from wait4 rusage; ns/syscall = dd sys / (2 x count); ratios = this scenario / no tracer in the same round, median; (min-max) = range of the sys ratio over rounds; cpu ratio = the same for user+sys, which is exact where the user/sys split is tick-sampled; execsnoop runs in its default text mode; any attached syscalls:* tracepoint puts every task on the slow syscall path)"
         );
+        if self.audit {
+            let _ = writeln!(
+                out,
+                "(auditd = dd while auditd runs with the rule {}; none, after audit = dd with no tracer and audit off again, \
+                 on this kernel that has had audit enabled: its new tasks keep an audit context (the audit syscall path) until \
+                 reboot; both run after every other scenario, paired with that round's no-tracer run \
+                 from before)",
+                AUDIT_RULE.join(" ")
+            );
+        }
         out
     }
 }

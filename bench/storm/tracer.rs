@@ -225,42 +225,26 @@ impl Tracer {
 
     /// CPU time of all live threads in ns (schedstat), or utime+stime.
     pub(super) fn cpu_ns(&self) -> Option<u64> {
-        let mut total = 0u64;
-        let mut any = false;
-        if let Ok(rd) = fs::read_dir(format!("/proc/{}/task", self.pid)) {
-            for e in rd.flatten() {
-                let Ok(s) = fs::read_to_string(e.path().join("schedstat")) else { continue };
-                if let Some(ns) = s.split_whitespace().next().and_then(|v| v.parse::<u64>().ok()) {
-                    total += ns;
-                    any = true;
-                }
-            }
-        }
-        if any {
-            return Some(total);
-        }
-        let stat = fs::read_to_string(format!("/proc/{}/stat", self.pid)).ok()?;
-        let rest = &stat[stat.rfind(')')? + 2..];
-        let f: Vec<&str> = rest.split_whitespace().collect();
-        let ticks = f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?;
-        // SAFETY: sysconf has no preconditions.
-        let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
-        Some(ticks * 1_000_000_000 / hz)
+        pid_cpu_ns(self.pid)
     }
 
     pub(super) fn hwm_kib(&self) -> Option<u64> {
-        let s = fs::read_to_string(format!("/proc/{}/status", self.pid)).ok()?;
-        let l = s.lines().find(|l| l.starts_with("VmHWM:"))?;
-        l.split_whitespace().nth(1)?.parse().ok()
+        pid_hwm_kib(self.pid)
     }
 
     /// SIGINT, then wait up to `timeout`; SIGKILL if it does not end.
     pub(super) fn stop(&mut self, timeout: Duration) -> Exited {
+        self.stop_with(libc::SIGINT, timeout)
+    }
+
+    /// `sig` (auditd ends on SIGTERM), then wait up to `timeout`; SIGKILL if
+    /// it does not end.
+    pub(super) fn stop_with(&mut self, sig: libc::c_int, timeout: Duration) -> Exited {
         let t0 = Instant::now();
         let mut killed = false;
         if !self.try_reap() {
             // SAFETY: signalling our own child.
-            unsafe { libc::kill(self.pid, libc::SIGINT) };
+            unsafe { libc::kill(self.pid, sig) };
             while !self.try_reap() {
                 if t0.elapsed() >= timeout {
                     killed = true;
@@ -319,6 +303,39 @@ impl Drop for Tracer {
             thread::sleep(Duration::from_millis(5));
         }
     }
+}
+
+/// CPU time of all live threads of a process in ns (schedstat), or
+/// utime+stime from /proc/PID/stat (a kernel thread such as kauditd too).
+pub(super) fn pid_cpu_ns(pid: libc::pid_t) -> Option<u64> {
+    let mut total = 0u64;
+    let mut any = false;
+    if let Ok(rd) = fs::read_dir(format!("/proc/{pid}/task")) {
+        for e in rd.flatten() {
+            let Ok(s) = fs::read_to_string(e.path().join("schedstat")) else { continue };
+            if let Some(ns) = s.split_whitespace().next().and_then(|v| v.parse::<u64>().ok()) {
+                total += ns;
+                any = true;
+            }
+        }
+    }
+    if any {
+        return Some(total);
+    }
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?;
+    // SAFETY: sysconf has no preconditions.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
+    Some(ticks * 1_000_000_000 / hz)
+}
+
+/// VmHWM of a process in KiB.
+pub(super) fn pid_hwm_kib(pid: libc::pid_t) -> Option<u64> {
+    let s = fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let l = s.lines().find(|l| l.starts_with("VmHWM:"))?;
+    l.split_whitespace().nth(1)?.parse().ok()
 }
 
 pub(super) fn file_has_line(p: &Path, test: fn(&str) -> bool) -> bool {
