@@ -29,6 +29,14 @@
 //!
 //! Note that `aya::EbpfLoader::new()` itself still parses the full vmlinux BTF
 //! (aya 0.14), before `.btf()` can replace it.
+//!
+//! Reading: since Linux 6.16 `/sys/kernel/btf/vmlinux` can be mapped
+//! read-only, which gives the kernel's own BTF pages with no copy and no
+//! read calls (and, being mapped kernel memory, adds nothing to our RSS);
+//! elsewhere sysfs hands out at most a page per `read`, so the file is
+//! streamed as before, in two passes and a few random reads, with a bounded
+//! buffer. The string scan finds NULs with `memchr` and compares a string
+//! only when its last two bytes end one of the wanted names.
 
 use std::collections::{HashMap, HashSet};
 use std::fs::File;
@@ -108,10 +116,50 @@ pub enum PruneError {
 pub fn prune_file(path: &Path, struct_names: &[&str]) -> Result<Vec<u8>, PruneError> {
     let io_err = |source| PruneError::Io { path: path.to_owned(), source };
     let file = File::open(path).map_err(io_err)?;
-    prune_reader(file, struct_names).map_err(|e| match e {
+    let pruned = match Mapped::of(&file) {
+        Some(map) => prune_reader(io::Cursor::new(map.bytes()), struct_names),
+        None => prune_reader(file, struct_names),
+    };
+    pruned.map_err(|e| match e {
         PruneError::Read(source) => io_err(source),
         other => other,
     })
+}
+
+/// A read-only private mapping of a whole file, unmapped on drop.
+struct Mapped {
+    ptr: *mut libc::c_void,
+    len: usize,
+}
+
+impl Mapped {
+    /// `None` when the file cannot be mapped (sysfs BTF before Linux 6.16,
+    /// an empty file): the caller reads it instead.
+    fn of(file: &File) -> Option<Mapped> {
+        use std::os::fd::AsRawFd;
+        let len = usize::try_from(file.metadata().ok()?.len()).ok().filter(|&l| l > 0)?;
+        // SAFETY: a fresh read-only private mapping of a descriptor we own;
+        // the result is checked for MAP_FAILED before use, and the mapping
+        // is only read through `bytes` while `self` lives.
+        let ptr = unsafe { libc::mmap(std::ptr::null_mut(), len, libc::PROT_READ, libc::MAP_PRIVATE, file.as_raw_fd(), 0) };
+        (ptr != libc::MAP_FAILED).then_some(Mapped { ptr, len })
+    }
+
+    fn bytes(&self) -> &[u8] {
+        // SAFETY: `ptr` is a live mapping of `len` readable bytes (see `of`),
+        // unmapped only in `drop`, after every borrow of `self` has ended.
+        unsafe { std::slice::from_raw_parts(self.ptr.cast::<u8>(), self.len) }
+    }
+}
+
+impl Drop for Mapped {
+    fn drop(&mut self) {
+        // SAFETY: unmaps exactly the mapping `of` made; no slice of it
+        // outlives `self`.
+        unsafe {
+            libc::munmap(self.ptr, self.len);
+        }
+    }
 }
 
 /// Streams raw native-endian BTF from `r` and returns a raw BTF blob holding
@@ -240,6 +288,24 @@ fn scan_strings<R: Read>(r: &mut R, str_len: u32, wanted: &[&[u8]]) -> Result<Ha
     // The tail (at most MAX_NAME_LEN bytes) of a string begun in an earlier buffer.
     let mut carry = Vec::new();
     let mut pos: usize = 0;
+    // The wanted names by their last two bytes: most strings end otherwise
+    // and are passed over with one lookup, without a comparison.
+    let tail = |s: &[u8]| match s {
+        [.., a, b] => Some(usize::from(*a) << 8 | usize::from(*b)),
+        _ => None,
+    };
+    let mut by_tail: HashMap<usize, Vec<&[u8]>> = HashMap::new();
+    let mut short = Vec::new();
+    for &name in wanted {
+        match tail(name) {
+            Some(t) => by_tail.entry(t).or_default().push(name),
+            None => short.push(name),
+        }
+    }
+    let mut last = vec![false; 1 << 16];
+    for &t in by_tail.keys() {
+        last[t] = true;
+    }
     loop {
         let buf = rd.fill_buf().map_err(read_err)?;
         if buf.is_empty() {
@@ -247,7 +313,7 @@ fn scan_strings<R: Read>(r: &mut R, str_len: u32, wanted: &[&[u8]]) -> Result<Ha
         }
         let len = buf.len();
         let mut from = 0;
-        while let Some(nul) = buf[from..].iter().position(|&b| b == 0) {
+        while let Some(nul) = memchr::memchr(0, &buf[from..]) {
             let s = if carry.is_empty() {
                 &buf[from..from + nul]
             } else {
@@ -255,8 +321,10 @@ fn scan_strings<R: Read>(r: &mut R, str_len: u32, wanted: &[&[u8]]) -> Result<Ha
                 &carry[..]
             };
             let end = pos + from + nul; // stream offset of this NUL
-            for name in wanted {
-                if s.last() == name.last() && s.ends_with(name) {
+            let t = tail(s).filter(|&t| last[t]);
+            let candidates = t.and_then(|t| by_tail.get(&t)).into_iter().flatten().chain(&short);
+            for name in candidates {
+                if s.ends_with(name) {
                     let at = end - name.len();
                     found.insert(u32::try_from(at).map_err(|_| PruneError::TooLarge)?);
                 }
@@ -823,6 +891,10 @@ mod tests {
             eprintln!("pruned {} structs to {} bytes in {:?}", names.len(), out.len(), start.elapsed());
             assert!(out.len() < 64 * 1024, "pruned BTF is {} bytes", out.len());
             parses_in_aya(&out);
+            // prune_file maps the file where the kernel allows it (6.16+);
+            // streaming it gives the same blob.
+            let streamed = prune_reader(File::open(path).unwrap(), names).unwrap();
+            assert!(out == streamed, "mapped and streamed prunes differ");
             let small = Mem::parse(&out);
             for name in names {
                 let want = full.fields_of(name);
