@@ -32,6 +32,8 @@ pub(super) struct Config {
     /// The Linux audit rows, run last: `None` when skipped
     /// (STORM_NO_AUDIT=1); `Err` says why they cannot run (not installed).
     pub(super) audit: Option<Result<AuditTools, String>>,
+    /// The idle part's window: `None` when skipped (STORM_NO_IDLE=1).
+    pub(super) idle: Option<Duration>,
 }
 
 pub(super) struct TaxConfig {
@@ -93,7 +95,7 @@ pub(super) fn parse_config() -> Res<Config> {
                 println!(
                     "exec storm benchmark for execsnoop\n\nusage: sudo cargo bench --bench storm [-- --quick]\n\
                      env: STORM_WORKERS STORM_EXECS STORM_RUNS STORM_QUICK STORM_EXTRA_ARGS STORM_EXECSNOOP STORM_NO_LIBBPF\n     \
-                     STORM_NO_EXITS STORM_NO_CONTEXT STORM_NO_FLEET STORM_NO_SOURCES STORM_NO_TAX STORM_NO_AUDIT STORM_TAX_ROUNDS\n     STORM_TAX_COUNT\n\
+                     STORM_NO_EXITS STORM_NO_CONTEXT STORM_NO_FLEET STORM_NO_SOURCES STORM_NO_TAX STORM_NO_AUDIT STORM_TAX_ROUNDS\n     STORM_TAX_COUNT STORM_NO_IDLE STORM_IDLE_SECS\n\
                      (see the module doc at the top of bench/storm.rs)"
                 );
                 std::process::exit(0);
@@ -138,6 +140,12 @@ pub(super) fn parse_config() -> Res<Config> {
         sources: !env_flag("STORM_NO_SOURCES"),
         tax,
         audit: if env_flag("STORM_NO_AUDIT") { None } else { Some(find_audit()) },
+        idle: if env_flag("STORM_NO_IDLE") {
+            None
+        } else {
+            let secs = env_usize("STORM_IDLE_SECS")?.unwrap_or(if quick { QUICK_IDLE_SECS } else { DEFAULT_IDLE_SECS });
+            Some(Duration::from_secs(secs as u64))
+        },
     })
 }
 

@@ -4,9 +4,10 @@
 //! It fails only when it cannot measure at all, for example when the tracer
 //! never becomes ready or you are not root.
 //!
-//! It has two parts: the **exec storm** (how the tracers cope with many execs)
-//! and the **syscall tax** (what `-x` costs every other program on the
-//! machine while it is attached).
+//! It has three parts: the **exec storm** (how the tracers cope with many execs),
+//! the **syscall tax** (what `-x` costs every other program on the
+//! machine while it is attached), and **idle** (what each tracer costs
+//! while nothing execs: `idle.rs`).
 //!
 //! ## Part 1: the exec storm
 //!
@@ -260,6 +261,8 @@
 //! - `STORM_NO_AUDIT=1`: skip the Linux audit rows (both parts).
 //! - `STORM_TAX_ROUNDS`: tax rounds (default 5, 1 with `--quick`).
 //! - `STORM_TAX_COUNT`: dd's `count`, instead of calibrating it.
+//! - `STORM_NO_IDLE=1`: skip the idle part (see `idle.rs`);
+//!   `STORM_IDLE_SECS`: its window (default 10, 3 with `--quick`).
 //!
 //! It must run as root. Temporary files live in one directory under
 //! `$TMPDIR`, which is removed on every exit path. The tracers run in their
@@ -272,6 +275,7 @@ use serde_json::Value;
 mod analysis;
 mod audit;
 mod config;
+mod idle;
 mod report;
 mod scenario;
 mod storm;
@@ -281,6 +285,7 @@ mod tracer;
 use analysis::*;
 use audit::*;
 use config::*;
+use idle::*;
 use report::*;
 use scenario::*;
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -327,6 +332,9 @@ const ENV_TARGET: f64 = 2.0;
 const OUTPUT_TARGET: f64 = 1.05;
 /// `--metrics` against the plain JSON row: at most 5 % more.
 const METRICS_TARGET: f64 = 1.05;
+
+const DEFAULT_IDLE_SECS: usize = 10;
+const QUICK_IDLE_SECS: usize = 3;
 
 const DEFAULT_TAX_ROUNDS: usize = 5;
 const QUICK_TAX_ROUNDS: usize = 1;
@@ -725,6 +733,15 @@ fn run() -> Res<()> {
         None => None,
     };
 
+    // Idle, before audit (see below).
+    let idle = match cfg.idle {
+        Some(window) => {
+            let disabled: Vec<Kind> = rows.iter().filter(|(_, r)| r.disabled).map(|(k, _)| *k).collect();
+            Some((run_idle(&cfg, window, tmp.path(), &disabled)?, window))
+        }
+        None => None,
+    };
+
     // Linux audit, last: once audit has been enabled, the kernel gives every
     // new task an audit context until reboot (each syscall takes the audit
     // path), so nothing measured after this is on the same kernel.
@@ -1032,6 +1049,9 @@ fn run() -> Res<()> {
     );
     if let Some(t) = &tax {
         out.push_str(&t.render());
+    }
+    if let Some((idle, window)) = &idle {
+        out.push_str(&render_idle(idle, *window));
     }
     for (i, s) in start_stop.iter().enumerate() {
         if s.exited.killed {
