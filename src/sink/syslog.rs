@@ -56,7 +56,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::json::JsonSink;
-use crate::format::push_rfc3339;
+use crate::format::{push_rfc3339, push_u64};
 use super::{Clock, Sink};
 use crate::summary::Summary;
 use crate::event::{Exec, Exit, Lost, Totals};
@@ -66,6 +66,8 @@ use crate::loss::OutputLoss;
 pub const QUEUE_MAX: usize = 1024;
 /// Datagrams per `sendmmsg` call, and the queue length that sends at once.
 pub const BATCH: usize = 64;
+/// Message buffers kept for reuse, at most (a batch's worth, and a little).
+const SPARE_MAX: usize = 2 * BATCH;
 /// Longest wait for the socket at one flush or batch of records.
 pub const FLUSH_BUDGET: Duration = Duration::from_millis(20);
 /// Longest wait for the socket when tracing ends.
@@ -128,6 +130,10 @@ pub struct SyslogSink<E> {
     losses: Arc<OutputLoss>,
     /// Records sent in more than one part.
     split: u64,
+    /// The header being built (kept for its capacity).
+    head: Vec<u8>,
+    /// Buffers of messages sent, for the next ones.
+    spare: Vec<Vec<u8>>,
 }
 
 impl<E: Write> SyslogSink<E> {
@@ -156,16 +162,22 @@ impl<E: Write> SyslogSink<E> {
             dropped: 0,
             losses,
             split: 0,
+            head: Vec::with_capacity(160),
+            spare: Vec::new(),
         })
     }
 
-    /// Send what the JSON sink just wrote, with this header.
+    /// Send what the JSON sink just wrote, with this header. Nothing is
+    /// allocated per record once the buffers have grown: the header is
+    /// built in `head`, and each message in a buffer that a sent message
+    /// gave back (`spare`).
     fn send(&mut self, msgid: &str, ts_ns: u64, severity: u8, sd: &[(&str, u32)]) -> io::Result<()> {
         let record = std::mem::take(self.json.out_mut());
         let body = record.strip_suffix(b"\n").unwrap_or(&record);
-        let mut head = Vec::with_capacity(160);
+        let mut head = std::mem::take(&mut self.head);
+        head.clear();
         head.push(b'<');
-        head.extend_from_slice((u32::from(self.opts.facility) * 8 + u32::from(severity)).to_string().as_bytes());
+        push_u64(&mut head, u64::from(self.opts.facility) * 8 + u64::from(severity));
         head.extend_from_slice(b">1 ");
         if ts_ns == 0 {
             head.push(b'-');
@@ -177,25 +189,26 @@ impl<E: Write> SyslogSink<E> {
         head.push(b' ');
         // Room for the structured data with part="K" parts="N" at most.
         let room = self.opts.max_bytes.saturating_sub(head.len() + sd_len(sd) + 32).max(64);
-        let parts = split_utf8(body, room);
-        if parts.len() > 1 {
+        let n = parts_utf8(body, room).count();
+        if n > 1 {
             self.split += 1;
         }
-        let n = parts.len();
         self.records += 1;
         let id = self.records;
-        for (k, part) in parts.into_iter().enumerate() {
-            let mut msg = Vec::with_capacity(head.len() + part.len() + 64);
+        for (k, part) in parts_utf8(body, room).enumerate() {
+            if self.queue.len() >= QUEUE_MAX {
+                self.drop_record(id);
+                continue;
+            }
+            let mut msg = self.spare.pop().unwrap_or_default();
+            msg.clear();
             msg.extend_from_slice(&head);
             push_sd(&mut msg, sd, (n > 1).then_some((k + 1, n)));
             msg.push(b' ');
             msg.extend_from_slice(part);
-            if self.queue.len() >= QUEUE_MAX {
-                self.drop_record(id);
-            } else {
-                self.queue.push_back((id, msg));
-            }
+            self.queue.push_back((id, msg));
         }
+        self.head = head;
         if self.queue.len() >= BATCH {
             self.deliver(Duration::ZERO);
         }
@@ -204,6 +217,13 @@ impl<E: Write> SyslogSink<E> {
         record.clear();
         *self.json.out_mut() = record;
         Ok(())
+    }
+
+    /// A sent (or dropped) message's buffer, kept for the next message.
+    fn recycle(&mut self, msg: Vec<u8>) {
+        if self.spare.len() < SPARE_MAX {
+            self.spare.push(msg);
+        }
     }
 
     /// Count record `id` as not sent, once however many of its parts are.
@@ -233,7 +253,11 @@ impl<E: Write> SyslogSink<E> {
             let Some(sock) = &self.sock else { return };
             match send_many(sock, &self.queue) {
                 Ok(n) => {
-                    self.queue.drain(..n.clamp(1, self.queue.len()));
+                    for _ in 0..n.clamp(1, self.queue.len()) {
+                        if let Some((_, msg)) = self.queue.pop_front() {
+                            self.recycle(msg);
+                        }
+                    }
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     let left = deadline.saturating_duration_since(Instant::now());
@@ -249,8 +273,9 @@ impl<E: Write> SyslogSink<E> {
                 Err(_) => {
                     // This message cannot be sent (too long for the socket,
                     // say): drop it, counted, and go on with the others.
-                    if let Some((id, _)) = self.queue.pop_front() {
+                    if let Some((id, msg)) = self.queue.pop_front() {
                         self.drop_record(id);
+                        self.recycle(msg);
                     }
                 }
             }
@@ -307,42 +332,44 @@ fn push_sd(b: &mut Vec<u8>, sd: &[(&str, u32)], part: Option<(usize, usize)>) {
         return;
     }
     b.extend_from_slice(b"[execsnoop@32473");
-    let mut param = |k: &str, v: String| {
+    let mut param = |k: &str, v: u64| {
         b.push(b' ');
         b.extend_from_slice(k.as_bytes());
         b.extend_from_slice(b"=\"");
-        b.extend_from_slice(v.as_bytes());
+        push_u64(b, v);
         b.push(b'"');
     };
     for (k, v) in sd {
-        param(k, v.to_string());
+        param(k, u64::from(*v));
     }
     if let Some((k, n)) = part {
-        param("part", k.to_string());
-        param("parts", n.to_string());
+        param("part", k as u64);
+        param("parts", n as u64);
     }
     b.push(b']');
 }
 
 /// `body` in pieces of at most `max` bytes, each ending between UTF-8
-/// characters.
-fn split_utf8(body: &[u8], max: usize) -> Vec<&[u8]> {
-    let mut out = Vec::new();
-    let mut rest = body;
-    while rest.len() > max {
+/// characters (one piece, maybe empty, when it fits).
+fn parts_utf8(body: &[u8], max: usize) -> impl Iterator<Item = &[u8]> {
+    let mut rest = Some(body);
+    std::iter::from_fn(move || {
+        let r = rest?;
+        if r.len() <= max {
+            rest = None;
+            return Some(r);
+        }
         let mut cut = max;
         // Not inside a multi-byte character (continuation bytes are 10xxxxxx).
-        while cut > 0 && rest[cut] & 0xC0 == 0x80 {
+        while cut > 0 && r[cut] & 0xC0 == 0x80 {
             cut -= 1;
         }
         if cut == 0 {
             cut = max;
         }
-        out.push(&rest[..cut]);
-        rest = &rest[cut..];
-    }
-    out.push(rest);
-    out
+        rest = Some(&r[cut..]);
+        Some(&r[..cut])
+    })
 }
 
 /// This machine's name, as `uname -n` says it; `-` when unknown.
@@ -417,7 +444,7 @@ mod tests {
     fn splits_between_characters() {
         let s = "aé€😀b".repeat(10);
         for max in 1..20 {
-            let parts = split_utf8(s.as_bytes(), max.max(4));
+            let parts: Vec<&[u8]> = parts_utf8(s.as_bytes(), max.max(4)).collect();
             assert_eq!(parts.concat(), s.as_bytes());
             for p in &parts {
                 assert!(p.len() <= max.max(4));
