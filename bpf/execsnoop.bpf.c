@@ -159,6 +159,28 @@ static __always_inline __u64 masked(__u64 v, const __u64 mask)
 	return v;
 }
 
+/*
+ * Two adjacent 8-byte fields `a` and `b` of *p in one bpf_probe_read_kernel
+ * when this kernel lays them out one after the other (their CO-RE offsets
+ * are constants once loaded: the verifier drops the other branch), else in
+ * two. Each read is a helper call and a fault-safe copy, the largest part of
+ * what the exec program costs; fields read together cost one.
+ */
+#define READ_PAIR(p, a, b, va, vb)                                                             \
+	do {                                                                                   \
+		if (bpf_core_field_offset((p)->b) == bpf_core_field_offset((p)->a) + 8 &&       \
+		    bpf_core_field_size((p)->a) == 8 && bpf_core_field_size((p)->b) == 8) {     \
+			__u64 pair_[2] = {};                                                   \
+                                                                                               \
+			bpf_core_read(pair_, sizeof(pair_), &(p)->a);                          \
+			va = (typeof(va))pair_[0];                                             \
+			vb = (typeof(vb))pair_[1];                                             \
+		} else {                                                                       \
+			va = (typeof(va))BPF_CORE_READ(p, a);                                  \
+			vb = (typeof(vb))BPF_CORE_READ(p, b);                                  \
+		}                                                                              \
+	} while (0)
+
 /* The task's pid as its own pid namespace sees it, and that namespace. */
 static __always_inline struct upid task_upid(struct task_struct *t)
 {
@@ -220,7 +242,7 @@ static __always_inline struct scratch *get_scratch(void)
  * Start a run: the header fields every exec record takes from the current
  * task. The caller adds what is particular to it.
  */
-static __always_inline void begin(struct scratch *s, struct task_struct *task, __u64 ts, __u32 old_pid, __u32 ppid)
+static __always_inline void begin(struct scratch *s, struct task_struct *parent, __u64 ts, __u32 old_pid, __u32 ppid)
 {
 	s->hdr.type = EVENT_EXEC;
 	s->hdr.flags = 0;
@@ -242,8 +264,11 @@ static __always_inline void begin(struct scratch *s, struct task_struct *task, _
 	s->hdr.pieces = 0;
 	bpf_get_current_comm(s->hdr.comm, sizeof(s->hdr.comm));
 	/* The parent process's name: its leader's comm (real_parent may be a
-	 * non-leader thread, with a thread name of its own). */
-	BPF_CORE_READ_STR_INTO(&s->hdr.pcomm, task, real_parent, group_leader, comm);
+	 * non-leader thread, with a thread name of its own). A plain read: the
+	 * kernel keeps comm NUL-terminated, and user space stops at the NUL. */
+	struct task_struct *pleader = BPF_CORE_READ(parent, group_leader);
+
+	bpf_core_read(&s->hdr.pcomm, sizeof(s->hdr.pcomm), &pleader->comm);
 	s->take = 0;
 	s->done = 0;
 	s->env_take = 0;
@@ -362,10 +387,10 @@ static __always_inline void emit_context(struct scratch *s, struct task_struct *
 /* CPU time of the whole process so far: threads already reaped are summed in
  * signal->sum_sched_runtime; the current thread and the group leader (kept
  * until the group is dead) still hold their own. */
-static __always_inline __u64 process_cpu(struct task_struct *task)
+static __always_inline __u64 process_cpu(struct task_struct *task, struct signal_struct *sig)
 {
 	struct task_struct *leader = BPF_CORE_READ(task, group_leader);
-	__u64 cpu = BPF_CORE_READ(task, signal, sum_sched_runtime) + BPF_CORE_READ(task, se.sum_exec_runtime);
+	__u64 cpu = BPF_CORE_READ(sig, sum_sched_runtime) + BPF_CORE_READ(task, se.sum_exec_runtime);
 
 	if (leader && leader != task)
 		cpu += BPF_CORE_READ(leader, se.sum_exec_runtime);
@@ -384,7 +409,7 @@ static __always_inline void count_full_table(long err)
  * Returns its depth, or DEPTH_NONE when it is not followed. */
 static __always_inline __u32 proc_exec(struct task_struct *task, __u32 ppid, __u64 ts, bool visible)
 {
-	__u32 tgid = BPF_CORE_READ(task, tgid);
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32; /* task is current */
 	struct proc_info *p = bpf_map_lookup_elem(&procs, &tgid);
 	struct proc_info *parent;
 	struct proc_info n = {};
@@ -392,7 +417,7 @@ static __always_inline __u32 proc_exec(struct task_struct *task, __u32 ppid, __u
 	if (p) {
 		p->start_ns = ts;
 		p->exec_ns = ts;
-		p->cpu_base_ns = process_cpu(task);
+		p->cpu_base_ns = process_cpu(task, BPF_CORE_READ(task, signal));
 		p->visible = visible;
 		return p->depth;
 	}
@@ -402,7 +427,7 @@ static __always_inline __u32 proc_exec(struct task_struct *task, __u32 ppid, __u
 	n.depth = parent ? parent->depth + 1 : 0;
 	n.start_ns = ts;
 	n.exec_ns = ts;
-	n.cpu_base_ns = process_cpu(task);
+	n.cpu_base_ns = process_cpu(task, BPF_CORE_READ(task, signal));
 	n.visible = visible;
 	count_full_table(bpf_map_update_elem(&procs, &tgid, &n, BPF_ANY));
 	return n.depth;
@@ -423,15 +448,26 @@ SEC("raw_tracepoint/sched_process_fork")
 int sched_process_fork(struct bpf_raw_tracepoint_args *ctx)
 {
 	/* TP_PROTO(struct task_struct *parent, struct task_struct *child) */
-	struct task_struct *parent = (struct task_struct *)ctx->args[0];
 	struct task_struct *child = (struct task_struct *)ctx->args[1];
-	__u32 ptgid, tgid = BPF_CORE_READ(child, tgid);
+	/* The parent is the current task. */
+	__u32 ptgid = bpf_get_current_pid_tgid() >> 32, pid, tgid;
 	struct proc_info *pp;
 	struct proc_info n = {};
 
-	if (BPF_CORE_READ(child, pid) != tgid)
+	/* pid and tgid in one read where they are adjacent (CO-RE: the
+	 * verifier drops the other branch). */
+	if (bpf_core_field_offset(child->tgid) == bpf_core_field_offset(child->pid) + 4) {
+		__u32 ids[2] = {};
+
+		bpf_core_read(ids, sizeof(ids), &child->pid);
+		pid = ids[0];
+		tgid = ids[1];
+	} else {
+		pid = BPF_CORE_READ(child, pid);
+		tgid = BPF_CORE_READ(child, tgid);
+	}
+	if (pid != tgid)
 		return 0; /* a new thread, not a new process */
-	ptgid = BPF_CORE_READ(parent, tgid);
 	pp = bpf_map_lookup_elem(&procs, &ptgid);
 	if (follow_only && !pp)
 		return 0;
@@ -452,14 +488,15 @@ int sched_process_exit(struct bpf_raw_tracepoint_args *ctx)
 {
 	/* TP_PROTO(struct task_struct *p, ...): p is current. */
 	struct task_struct *task = (struct task_struct *)ctx->args[0];
-	__u32 tgid = BPF_CORE_READ(task, tgid);
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	struct signal_struct *sig = BPF_CORE_READ(task, signal);
 	struct proc_info *p, info;
 	struct exit_event *e;
 	unsigned int sflags;
 
 	/* signal->live counts the threads not yet exiting; it reaches 0 before
 	 * this tracepoint in the last one. Earlier threads are not the process. */
-	if (BPF_CORE_READ(task, signal, live.counter) != 0)
+	if (BPF_CORE_READ(sig, live.counter) != 0)
 		return 0;
 	p = bpf_map_lookup_elem(&procs, &tgid);
 	if (!p)
@@ -479,13 +516,13 @@ int sched_process_exit(struct bpf_raw_tracepoint_args *ctx)
 	e->ts_ns = bpf_ktime_get_boot_ns();
 	e->exec_ts_ns = info.exec_ns;
 	e->start_ts_ns = info.start_ns;
-	e->cpu_ns = process_cpu(task) - info.cpu_base_ns;
+	e->cpu_ns = process_cpu(task, sig) - info.cpu_base_ns;
 	e->pid = tgid;
 	e->ppid = BPF_CORE_READ(task, real_parent, tgid);
 	/* As wait(2) reports it: the group's code when the group exited as one. */
-	sflags = BPF_CORE_READ(task, signal, flags);
+	sflags = BPF_CORE_READ(sig, flags);
 	if (sflags & SIGNAL_GROUP_EXIT)
-		e->status = BPF_CORE_READ(task, signal, group_exit_code);
+		e->status = BPF_CORE_READ(sig, group_exit_code);
 	else
 		e->status = BPF_CORE_READ(task, exit_code);
 	e->depth = info.depth;
@@ -504,7 +541,8 @@ int sched_process_exec(struct bpf_raw_tracepoint_args *ctx)
 	struct task_struct *task = (struct task_struct *)ctx->args[0];
 	__u32 old_pid = (__u32)ctx->args[1];
 	struct linux_binprm *bprm = (struct linux_binprm *)ctx->args[2];
-	__u32 ppid = BPF_CORE_READ(task, real_parent, tgid);
+	struct task_struct *parent = BPF_CORE_READ(task, real_parent);
+	__u32 ppid = BPF_CORE_READ(parent, tgid);
 	__u32 depth = DEPTH_NONE;
 	__u64 ts = bpf_ktime_get_boot_ns();
 	unsigned long arg_start = 0, arg_end = 0;
@@ -528,19 +566,18 @@ int sched_process_exec(struct bpf_raw_tracepoint_args *ctx)
 	s = get_scratch();
 	if (!s)
 		return 0;
-	begin(s, task, ts, old_pid, ppid);
+	begin(s, parent, ts, old_pid, ppid);
 	s->hdr.depth = depth;
 
 	/* The filename as the kernel was given it. Two bytes over the limit:
 	 * a string longer than FILENAME_MAX_LEN is then cut and marked. */
-	filename = BPF_CORE_READ(bprm, filename);
+	READ_PAIR(bprm, filename, interp, filename, interp);
 	n = bpf_probe_read_kernel_str(s->filename, FILENAME_MAX_LEN + 2, filename);
 	fn_len = str_len(s, n, EXEC_F_FILENAME_TRUNCATED, EXEC_F_FILENAME_FAILED);
 	s->hdr.filename_len = fn_len;
 
 	/* For #! scripts and binfmt_misc the kernel's bprm->interp is the
 	 * interpreter; otherwise it is the same pointer as bprm->filename. */
-	interp = BPF_CORE_READ(bprm, interp);
 	if (interp && interp != filename) {
 		n = bpf_probe_read_kernel_str(s->data, FILENAME_MAX_LEN + 2, interp);
 		if (n > 0) {
@@ -557,14 +594,14 @@ int sched_process_exec(struct bpf_raw_tracepoint_args *ctx)
 
 	mm = BPF_CORE_READ(task, mm);
 	if (mm) {
-		arg_start = BPF_CORE_READ(mm, arg_start);
-		arg_end = BPF_CORE_READ(mm, arg_end);
+		READ_PAIR(mm, arg_start, arg_end, arg_start, arg_end);
 	} else {
 		s->hdr.flags |= EXEC_F_NO_MM;
 	}
 	if (want_env && mm) {
-		unsigned long env_start = BPF_CORE_READ(mm, env_start);
-		unsigned long env_end = BPF_CORE_READ(mm, env_end);
+		unsigned long env_start, env_end;
+
+		READ_PAIR(mm, env_start, env_end, env_start, env_end);
 
 		if (env_end > env_start) {
 			unsigned long total = env_end - env_start;
@@ -866,6 +903,7 @@ static __always_inline int leave(void *ctx, long ret)
 {
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct task_struct *parent;
 	struct pending *p;
 	struct pending att;
 	struct scratch *s;
@@ -880,13 +918,14 @@ static __always_inline int leave(void *ctx, long ret)
 	if (ret >= 0)
 		return 0; /* reported by sched_process_exec */
 
-	ppid = BPF_CORE_READ(task, real_parent, tgid);
+	parent = BPF_CORE_READ(task, real_parent);
+	ppid = BPF_CORE_READ(parent, tgid);
 	if (!wanted(ppid))
 		return 0;
 	s = get_scratch();
 	if (!s)
 		return 0;
-	begin(s, task, att.ts_ns, tid, ppid);
+	begin(s, parent, att.ts_ns, tid, ppid);
 	s->hdr.ret = (__s32)ret;
 	s->hdr.depth = proc_depth(task);
 

@@ -40,6 +40,40 @@ fn marked_exec_has_exact_argv_pid_and_ppid() {
     assert_eq!(rows, shown, "one row per shown exec\n{}", f.dump());
 }
 
+/// EXECSNOOP_BPF_STATS=1 (for benchmarks): when tracing ends, one stderr
+/// line per loaded program with the kernel's run statistics; the exec
+/// program ran at least once per exec we made, its stages (tail-called)
+/// count in it. Without the variable, no such line.
+#[test]
+#[ignore = "needs root and BPF: run cargo test -- --include-ignored as root"]
+fn bpf_stats_counts_the_exec_program_runs() {
+    let _g = root_test();
+    let mark = marker("stats");
+    let t = Tracer::start_with(&["--json"], |c| {
+        c.env("EXECSNOOP_BPF_STATS", "1");
+    });
+    for _ in 0..3 {
+        run_marked("/bin/echo", &[mark.as_str()]);
+    }
+    assert!(t.wait_stdout_contains(&mark, Duration::from_secs(5)), "no row\n{}", t.dump());
+    let f = t.stop(libc::SIGINT);
+    let stat = |prog: &str| -> Option<(u64, u64)> {
+        let line = f.stderr.lines().find(|l| l.starts_with(&format!("execsnoop: bpf_stats {prog} ")))?;
+        let field = |k: &str| line.split_whitespace().find_map(|w| w.strip_prefix(k)?.parse::<u64>().ok());
+        Some((field("run_cnt=")?, field("run_time_ns=")?))
+    };
+    let (cnt, ns) = stat("sched_process_exec").unwrap_or_else(|| panic!("no stats line for the exec program\n{}", f.dump()));
+    assert!(cnt >= 3, "run_cnt {cnt} < 3 execs\n{}", f.dump());
+    assert!(ns > 0, "run_time_ns 0 after {cnt} runs\n{}", f.dump());
+    let (stage_cnt, _) = stat("exec_args").unwrap_or_else(|| panic!("no stats line for exec_args\n{}", f.dump()));
+    assert_eq!(stage_cnt, 0, "a tail-called stage counts in its caller\n{}", f.dump());
+
+    let t = Tracer::start(&["--json"]);
+    run_marked("/bin/echo", &[mark.as_str()]);
+    let f = t.stop(libc::SIGINT);
+    assert!(!f.stderr.contains("bpf_stats"), "stats without the variable\n{}", f.dump());
+}
+
 /// (2) Many arguments and one argument larger than the BPF copy chunk
 /// (16 KiB) come out whole and byte-exact.
 #[test]

@@ -648,6 +648,7 @@ pub(super) fn run_audit(
         ending_seen: true,
         stderr_unexpected: Vec::new(),
         analysis,
+        bpf_stats: Vec::new(),
     };
     let extra = AuditExtra {
         lost,

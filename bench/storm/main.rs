@@ -162,6 +162,16 @@
 //!   (ratio of the two medians), against the target of at most 1.5x each.
 //!   The slowdowns are both close to 1, so their ratio mostly shows noise;
 //!   `cpu/1k ev` is the figure to watch.
+//! - `kernel per exec`: for each of our rows, what the kernel side costs:
+//!   every tracer runs with `EXECSNOOP_BPF_STATS=1`, so ours turns on the
+//!   kernel's BPF statistics while it runs and prints each program's
+//!   `run_cnt` and `run_time_ns` when it stops; the line shows each
+//!   program's ns per run (median over the runs) and their sum, the cost per
+//!   exec (the exec program's figure includes its tail-called stages; `-e`
+//!   adds fork and exit, `-x` the syscall entry and exit), and the
+//!   difference to the `execsnoop json` row. The counts cover the tracer's
+//!   whole run and every exec on the machine, not only the storm's. The
+//!   statistics add two clock reads per program run.
 //! - `per source`: captured / full-argv for bpf (the `execsnoop json` row)
 //!   and each `--source` row, or `-` and why it did not run. The bpf source
 //!   must stay at 100% for both; a note says so when it does not.
@@ -317,6 +327,10 @@ const WARMUP_EXECS: usize = 200;
 const FAIL_EVERY: usize = 100;
 const FAIL_OFFSET: usize = 50;
 const FAIL_MARKER: &str = "storm-fail";
+/// Set for every tracer run: ours then prints its BPF programs' kernel
+/// statistics on stderr when it stops (lines starting BPF_STATS_PREFIX).
+const BPF_STATS_ENV: &str = "EXECSNOOP_BPF_STATS";
+const BPF_STATS_PREFIX: &str = "execsnoop: bpf_stats ";
 /// Name of the nonexistent program in the temporary directory.
 const MISSING_NAME: &str = "missing-noop";
 
@@ -972,6 +986,27 @@ fn run() -> Res<()> {
             x(cpu),
             x(slow)
         );
+    }
+    // The kernel side per exec: each program's ns per run (bpf_stats), and
+    // their sum: the programs that run once per exec (-e: fork, exec, exit;
+    // -x: the syscall entry and exit too).
+    let stat_rows: Vec<_> = rows.iter().filter(|(k, r)| k.is_ours() && !r.bpf_ns.is_empty()).collect();
+    if !stat_rows.is_empty() {
+        let _ = writeln!(out, "kernel per exec (bpf_stats: run_time_ns / run_cnt per program, median of runs):");
+        let base = row_of(Kind::OursJson).map(bpf_sum);
+        for (kind, r) in stat_rows {
+            let parts: Vec<String> = r
+                .bpf_ns
+                .iter()
+                .filter_map(|(name, v)| median_f(v.clone()).map(|ns| format!("{name} {ns:.0}")))
+                .collect();
+            let sum = bpf_sum(r);
+            let added = match base {
+                Some(b) if *kind != Kind::OursJson => format!(", {:+.0} ns against execsnoop json", sum - b),
+                _ => String::new(),
+            };
+            let _ = writeln!(out, "  {:<w$}{} = {sum:.0} ns{added}", kind.label(), parts.join(" + "));
+        }
     }
     // Capture and full-argv share by source; bpf is what the default json row measures.
     if rows.iter().any(|(k, _)| k.source().is_some()) {

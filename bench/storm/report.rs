@@ -55,11 +55,18 @@ pub(super) struct Rows {
     pub(super) exits_captured: Vec<f64>,
     /// Storm execs whose record has `args_read_failed` (matched by PID).
     pub(super) args_failed: Vec<f64>,
+    /// Per BPF program that ran (by name), ns per run, one value per run.
+    pub(super) bpf_ns: BTreeMap<String, Vec<f64>>,
     pub(super) notes: Vec<String>,
     /// The comparison tool failed; it is skipped from then on.
     pub(super) disabled: bool,
     /// Why an optional row could not run at all (shown in the table).
     pub(super) skip_reason: Option<String>,
+}
+
+/// The sum over a row's BPF programs of their median ns per run.
+pub(super) fn bpf_sum(r: &Rows) -> f64 {
+    r.bpf_ns.values().filter_map(|v| median_f(v.clone())).sum()
 }
 
 impl Rows {
@@ -73,6 +80,9 @@ impl Rows {
 pub(super) fn record(rows: &mut Rows, kind: Kind, plan: &Plan, r: &TracerRun, run: usize) {
     let a = &r.analysis;
     let total = plan.total as f64;
+    for s in r.bpf_stats.iter().filter(|s| s.run_cnt > 0) {
+        rows.bpf_ns.entry(s.program.clone()).or_default().push(s.run_time_ns as f64 / s.run_cnt as f64);
+    }
     rows.captured_pct.push(a.captured as f64 * 100.0 / total);
     rows.full_pct.push(a.full as f64 * 100.0 / total);
     rows.lost.push(a.lost as f64);

@@ -19,6 +19,27 @@ pub(super) struct TracerRun {
     pub(super) ending_seen: bool,
     pub(super) stderr_unexpected: Vec<String>,
     pub(super) analysis: Analysis,
+    /// Our tracer's `bpf_stats` lines: per program that ran, its runs and
+    /// the kernel time they took (whole tracer lifetime, every exec on the
+    /// machine; tail-called stages count in their caller).
+    pub(super) bpf_stats: Vec<BpfStat>,
+}
+
+pub(super) struct BpfStat {
+    pub(super) program: String,
+    pub(super) run_cnt: u64,
+    pub(super) run_time_ns: u64,
+}
+
+/// `execsnoop: bpf_stats PROGRAM run_cnt=N run_time_ns=T ns_per_run=X`.
+pub(super) fn parse_bpf_stat(line: &str) -> Option<BpfStat> {
+    let rest = line.strip_prefix(BPF_STATS_PREFIX)?;
+    let mut it = rest.split_whitespace();
+    let program = it.next()?.to_owned();
+    let field = |s: Option<&str>, key: &str| s?.strip_prefix(key)?.parse::<u64>().ok();
+    let run_cnt = field(it.next(), "run_cnt=")?;
+    let run_time_ns = field(it.next(), "run_time_ns=")?;
+    Some(BpfStat { program, run_cnt, run_time_ns })
 }
 
 pub(super) fn has_fails_flag(args: &[String]) -> bool {
@@ -157,7 +178,15 @@ pub(super) fn run_tracer(
     // A fallback source says once, at the start, how far to trust it.
     let notice = kind.source().map(|s| format!("execsnoop: {} source: ", s.as_str()));
     let mut notices = Vec::new();
+    let mut bpf_stats = Vec::new();
     for l in &err_lines {
+        if kind.is_ours() && l.starts_with(BPF_STATS_PREFIX) {
+            match parse_bpf_stat(l) {
+                Some(s) => bpf_stats.push(s),
+                None => stderr_unexpected.push(clip(l)),
+            }
+            continue;
+        }
         if let Some(n) = &notice
             && let Some(text) = l.strip_prefix(n.as_str())
         {
@@ -220,6 +249,7 @@ pub(super) fn run_tracer(
         ending_seen,
         stderr_unexpected,
         analysis,
+        bpf_stats,
     })
 }
 

@@ -87,6 +87,9 @@ impl Tracer {
         check_abort()?;
         let mut cmd = Command::new(program);
         cmd.args(args).stdin(Stdio::null()).stderr(Stdio::piped()).process_group(0);
+        // Our tracer then prints its programs' kernel statistics when it
+        // stops (`execsnoop: bpf_stats ...`); other tracers ignore it.
+        cmd.env(BPF_STATS_ENV, "1");
         if pipe_stdout {
             cmd.stdout(Stdio::piped());
         } else {

@@ -8,9 +8,16 @@
 //! it reads at most every [`LOST_CHECK`] and once more after [`Source::stop`],
 //! so the final accounting is exact. No syscall tracepoints and no tracefs are
 //! involved.
+//!
+//! For measuring the kernel side, `EXECSNOOP_BPF_STATS=1` (an environment
+//! variable for benchmarks, not an option) enables the kernel's run-time
+//! statistics while the source runs (`BPF_ENABLE_STATS`, what `sysctl
+//! kernel.bpf_stats_enabled=1` does, undone when execsnoop ends) and prints,
+//! when it stops, one stderr line per loaded program with its `run_cnt` and
+//! `run_time_ns` (see [`STATS_ENV`]).
 
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -97,6 +104,18 @@ const KERNEL_LOSSES: [(u32, LostKind); 5] = [
 const PENDING_MAX: u32 = wire::PENDING_MAX;
 
 const PROGRAM: &str = "sched_process_exec";
+
+/// When set (not empty, not `0`), the kernel's BPF run-time statistics are on
+/// while the source runs, and [`Source::stop`] prints per loaded program
+/// `execsnoop: bpf_stats PROGRAM run_cnt=N run_time_ns=T ns_per_run=X` on
+/// stderr. A tail-called stage has `run_cnt=0`: its time is counted in the
+/// program that called it. The storm benchmark and the VM figures read these
+/// lines.
+pub const STATS_ENV: &str = "EXECSNOOP_BPF_STATS";
+
+fn stats_wanted() -> bool {
+    std::env::var_os(STATS_ENV).is_some_and(|v| !v.is_empty() && v != "0")
+}
 
 /// The stages `sched_process_exec` tail-calls, by index in the `stages` map:
 /// loaded (never attached) and installed before it is attached.
@@ -357,6 +376,9 @@ pub struct BpfSource {
     /// Records came since the counters were last read.
     check_due: bool,
     last_ts_ns: u64,
+    /// [`STATS_ENV`]: the descriptor that keeps the kernel's statistics on,
+    /// or why they could not be turned on.
+    stats: Option<Result<OwnedFd, String>>,
 }
 
 impl BpfSource {
@@ -376,6 +398,9 @@ impl BpfSource {
         let blob = target_btf(Path::new(&btf_path))?;
 
         let settings = Settings::of(request);
+        // Before anything is attached, so that every run is counted.
+        let stats = stats_wanted()
+            .then(|| aya::sys::enable_stats(aya::sys::Stats::RunTime).map_err(|e| format!("{e}")));
         let mut ebpf = match with_pruned_vmlinux(&blob, || setup(&settings, None, true)) {
             Some(r) => r?,
             None => {
@@ -413,7 +438,27 @@ impl BpfSource {
             last_check: Instant::now(),
             check_due: true,
             last_ts_ns: 0,
+            stats,
         })
+    }
+
+    /// [`STATS_ENV`]: one stderr line per loaded program, by name.
+    fn print_stats(&self) {
+        match &self.stats {
+            None => return,
+            Some(Err(e)) => eprintln!("execsnoop: bpf_stats: could not enable the kernel's statistics: {e}"),
+            Some(Ok(_)) => {}
+        }
+        let mut rows: Vec<(String, u64, u64)> = self
+            .ebpf
+            .programs()
+            .filter_map(|(name, p)| p.info().ok().map(|i| (name.to_owned(), i.run_count(), i.run_time().as_nanos() as u64)))
+            .collect();
+        rows.sort();
+        for (name, cnt, ns) in rows {
+            let per = if cnt > 0 { format!("{:.0}", ns as f64 / cnt as f64) } else { "-".to_owned() };
+            eprintln!("execsnoop: bpf_stats {name} run_cnt={cnt} run_time_ns={ns} ns_per_run={per}");
+        }
     }
 
     /// The kernel's count for one counter, summed over CPUs; on a failed
@@ -494,6 +539,7 @@ impl Source for BpfSource {
     fn stop(&mut self) {
         if self.attached {
             self.attached = false;
+            self.print_stats();
             // Unloading a program detaches all its links. Programs never
             // loaded (the syscall ones without -x) are skipped.
             if let Ok(p) = program::<RawTracePoint>(&mut self.ebpf, PROGRAM) {
