@@ -204,6 +204,8 @@ pub struct Redact {
     spans: Vec<Span>,
     line: Vec<u8>,
     out: Vec<u8>,
+    /// Environments redacted lately, with their results.
+    envs: SeenEnvs,
 }
 
 impl Redact {
@@ -234,14 +236,82 @@ impl Redact {
             }
         }
         if !e.env.is_empty() {
-            self.spans.clear();
-            env_spans(rules, &self.extra, &e.env, &mut self.spans);
-            if rebuild(&e.env, &mut self.spans, &mut self.out) {
-                e.env_size = resize(e.env_size, e.env.len(), self.out.len());
-                std::mem::swap(&mut e.env, &mut self.out);
+            let redacted = match self.envs.find(&e.env) {
+                Some(seen) => seen.redacted.then_some(&seen.shown),
+                None => {
+                    self.spans.clear();
+                    env_spans(rules, &self.extra, &e.env, &mut self.spans);
+                    let changed = rebuild(&e.env, &mut self.spans, &mut self.out);
+                    Some(self.envs.remember(&e.env, changed, &self.out)).filter(|seen| seen.redacted).map(|seen| &seen.shown)
+                }
+            };
+            if let Some(shown) = redacted {
+                e.env_size = resize(e.env_size, e.env.len(), shown.len());
+                e.env.clear();
+                e.env.extend_from_slice(shown);
                 e.flags.env_redacted = true;
             }
         }
+    }
+}
+
+/// The environments redacted lately, with what each became: a process's
+/// children mostly inherit its environment unchanged, so the same area
+/// comes again and again (every exec of a build, a shell loop or a storm),
+/// and finding it here (a length check, then one comparison) spares the
+/// name and value rules. The result depends on the bytes alone (the rules
+/// are fixed for the run), so a hit is exactly what redacting again would
+/// give. Bounded: [`SeenEnvs::MAX`] areas of at most
+/// [`SeenEnvs::AREA_MAX`] bytes; a new one takes the oldest one's place
+/// (and buffers), so nothing is allocated once they are all in use.
+#[derive(Debug, Clone, Default)]
+struct SeenEnvs {
+    seen: Vec<SeenEnv>,
+    /// The slot the next new area takes, once all are in use.
+    next: usize,
+}
+
+#[derive(Debug, Clone, Default)]
+struct SeenEnv {
+    area: Vec<u8>,
+    /// Whether the rules hid anything; `shown` is the result when they did.
+    redacted: bool,
+    shown: Vec<u8>,
+}
+
+impl SeenEnvs {
+    const MAX: usize = 8;
+    const AREA_MAX: usize = 16 * 1024;
+
+    fn find(&self, area: &[u8]) -> Option<&SeenEnv> {
+        self.seen.iter().find(|s| s.area.len() == area.len() && s.area == area)
+    }
+
+    /// Keep `area` with its result (not kept when too large); returns the entry,
+    /// or for an area too large to keep, a scratch one.
+    fn remember(&mut self, area: &[u8], redacted: bool, shown: &[u8]) -> &SeenEnv {
+        let slot = if self.seen.len() < Self::MAX {
+            self.seen.push(SeenEnv::default());
+            self.seen.len() - 1
+        } else {
+            let i = self.next % Self::MAX;
+            self.next = i + 1;
+            i
+        };
+        let s = &mut self.seen[slot];
+        s.area.clear();
+        s.shown.clear();
+        s.redacted = redacted;
+        if redacted {
+            s.shown.extend_from_slice(shown);
+        }
+        if area.len() <= Self::AREA_MAX {
+            s.area.extend_from_slice(area);
+        } else {
+            // Too large to keep: the slot holds the result for this record
+            // only (an empty area matches no environment: they are not empty here).
+        }
+        &self.seen[slot]
     }
 }
 
@@ -678,6 +748,34 @@ mod tests {
         ] {
             assert!(!rules.secret_name(name.as_bytes()), "{name}");
         }
+    }
+
+    #[test]
+    fn an_environment_seen_before_gets_the_same_result() {
+        let mut r = on(&[]);
+        let fresh = |area: &[u8], size: u32| {
+            let mut e = Exec { env: area.to_vec(), env_size: size, ..Exec::default() };
+            on(&[]).exec(&mut e);
+            e
+        };
+        let secret: &[u8] = b"A=1\0API_TOKEN=abcdef\0B=2\0";
+        let plain: &[u8] = b"A=1\0B=2\0";
+        // More distinct areas than are kept, each twice, in an order that
+        // makes every kind of hit and miss happen.
+        let mut areas: Vec<Vec<u8>> = (0..SeenEnvs::MAX + 3).map(|i| format!("N{i}=x\0").into_bytes()).collect();
+        areas.extend([secret.to_vec(), plain.to_vec(), secret.to_vec(), plain.to_vec()]);
+        areas.extend(areas.clone());
+        for area in &areas {
+            let mut e = Exec { env: area.clone(), env_size: 1000, ..Exec::default() };
+            r.exec(&mut e);
+            let want = fresh(area, 1000);
+            assert_eq!((&e.env, e.env_size, e.flags), (&want.env, want.env_size, want.flags), "{area:?}");
+        }
+        assert!(r.envs.seen.len() <= SeenEnvs::MAX);
+        let mut e = Exec { env: secret.to_vec(), env_size: secret.len() as u32, ..Exec::default() };
+        r.exec(&mut e);
+        assert_eq!(e.env, b"A=1\0API_TOKEN=<redacted>\0B=2\0".to_vec());
+        assert!(e.flags.env_redacted);
     }
 
     #[test]
