@@ -216,6 +216,35 @@ pub fn run(
     Ok((ended, pipe.totals))
 }
 
+/// The pipe without the loop, for benchmarks that replay records through
+/// it (`cargo bench --bench pipeline`): each drain goes through the stages
+/// exactly as in [`run`], and [`Pipeline::finish`] is its end.
+#[doc(hidden)]
+pub struct Pipeline {
+    pipe: Pipe,
+}
+
+impl Pipeline {
+    /// The stages `config` asks for, for records from a source of `kind`.
+    pub fn new(config: &Config, kind: SourceKind) -> io::Result<Pipeline> {
+        let redact = Redact::new(&config.context).map_err(|e| io::Error::other(format!("redaction rules: {e}")))?;
+        Ok(Pipeline { pipe: Pipe::new(config, kind, None, redact) })
+    }
+
+    /// One drain of `source` through the stages into `sink`.
+    pub fn drain(&mut self, source: &mut dyn Source, sink: &mut dyn Sink) -> io::Result<usize> {
+        let pipe = &mut self.pipe;
+        source.drain(&mut |rec: Record| pipe.handle(rec, sink))
+    }
+
+    /// The end of tracing (after [`Source::stop`]): the last drain, what is
+    /// held, the summary and the closing record.
+    pub fn finish(mut self, source: &mut dyn Source, sink: &mut dyn Sink) -> io::Result<Totals> {
+        self.pipe.finish(source, sink)?;
+        Ok(self.pipe.totals)
+    }
+}
+
 /// The stages between the source and the sink, in order: enrich, select,
 /// redact, the observers (metrics, summary), `--wait`, and `-d`'s hold;
 /// with the running table they share.

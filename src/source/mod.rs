@@ -32,6 +32,9 @@ use std::os::fd::BorrowedFd;
 use std::time::Duration;
 
 pub use crate::event::SourceKind;
+/// The bpf source's decoding fed from memory, for benchmarks.
+#[doc(hidden)]
+pub use bpf::replay::{Replay, SyntheticExec, SyntheticExit};
 use crate::event::{ArgsFrom, Record};
 pub use request::{ARGS_CAP_DEFAULT, ARGS_CAP_MAX, Capture, CgroupTarget, KernelFilter, SourceChoice, SourceRequest};
 

@@ -545,8 +545,8 @@ fn decode_exit(rec: &[u8]) -> Result<Exit, DecodeError> {
 }
 
 /// Encoders that lay records out the way the BPF program does, for tests
-/// that drive the decoder without the kernel.
-#[cfg(test)]
+/// and the replay source ([`super::replay`]) that drive the decoder without
+/// the kernel.
 pub(crate) mod encode {
     use super::*;
 
@@ -575,7 +575,21 @@ pub(crate) mod encode {
     /// The whole run for one exec, as the kernel writes it: interpreter,
     /// executed-file slots and arguments (in pieces of at most PIECE_DATA
     /// bytes), then the exec record with the lengths filled in.
+    #[cfg(test)]
     pub(crate) fn exec_run(h: &ExecEvent, filename: &[u8], interp: &[u8], exe: &[u8], args: &[u8]) -> Vec<Vec<u8>> {
+        exec_run_env(h, filename, interp, exe, args, b"")
+    }
+
+    /// [`exec_run`] with an environment block too (`--env`): its pieces
+    /// come after the arguments', as the argument stage writes them.
+    pub(crate) fn exec_run_env(
+        h: &ExecEvent,
+        filename: &[u8],
+        interp: &[u8],
+        exe: &[u8],
+        args: &[u8],
+        env: &[u8],
+    ) -> Vec<Vec<u8>> {
         let mut h = *h;
         let mut recs = Vec::new();
         let mut add = |kind, data: &[u8]| recs.push(piece(h.cpu, h.ts_ns, kind, data));
@@ -588,12 +602,16 @@ pub(crate) mod encode {
         for chunk in args.chunks(PIECE_DATA as usize) {
             add(PIECE_ARGS, chunk);
         }
+        for chunk in env.chunks(PIECE_DATA as usize) {
+            add(PIECE_ENV, chunk);
+        }
         h.r#type = EVENT_EXEC;
         h.pieces = recs.len() as u32;
         h.filename_len = filename.len() as u32;
         h.interp_len = interp.len() as u32;
         h.exe_len = exe.len() as u32;
         h.args_len = args.len() as u32;
+        h.env_len = env.len() as u32;
         let mut last = bytes_of(&h);
         last.extend_from_slice(filename);
         recs.push(last);
