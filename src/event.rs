@@ -490,6 +490,17 @@ pub enum Record {
 }
 
 impl Record {
+    /// Move the record out (for a stage that keeps it: `--wait`, `-d`),
+    /// leaving an empty one of the same kind in its place, which the source
+    /// that lent it refills (see [`crate::source::Source::drain`]).
+    pub fn take(&mut self) -> Record {
+        match self {
+            Record::Exec(e) => Record::Exec(std::mem::take(e)),
+            Record::Exit(x) => Record::Exit(std::mem::take(x)),
+            Record::Lost(l) => Record::Lost(*l),
+        }
+    }
+
     /// Kernel timestamp of the record, for ordering.
     pub fn ts_ns(&self) -> u64 {
         match self {

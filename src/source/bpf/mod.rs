@@ -19,7 +19,7 @@ use aya::maps::{CgroupArray, HashMap as BpfHashMap, MapData, PerCpuArray, Progra
 use aya::programs::{ProgramError, RawTracePoint, TracePoint};
 use aya::{Btf, Ebpf, EbpfError, EbpfLoader, Endianness};
 
-use self::wire::{Assembler, Decoded};
+use self::wire::Assembler;
 use crate::event::ArgsFrom;
 use crate::event::{Lost, LostKind, Record};
 use crate::source::{Applies, Source, SourceError, SourceInfo, SourceRequest};
@@ -427,7 +427,7 @@ impl BpfSource {
         }
     }
 
-    fn report_losses(&mut self, sink: &mut dyn FnMut(Record) -> io::Result<()>) -> io::Result<usize> {
+    fn report_losses(&mut self, sink: &mut dyn FnMut(&mut Record) -> io::Result<()>) -> io::Result<usize> {
         self.last_check = Instant::now();
         let mut n = 0;
         for (i, &(key, kind)) in KERNEL_LOSSES.iter().enumerate() {
@@ -435,14 +435,14 @@ impl BpfSource {
             if total > self.reported[i] {
                 let count = total - self.reported[i];
                 self.reported[i] = total;
-                sink(Record::Lost(Lost { count, kind, ts_ns: self.now_ts() }))?;
+                sink(&mut Record::Lost(Lost { count, kind, ts_ns: self.now_ts() }))?;
                 n += 1;
             }
         }
         if self.malformed > self.malformed_reported {
             let count = self.malformed - self.malformed_reported;
             self.malformed_reported = self.malformed;
-            sink(Record::Lost(Lost { count, kind: LostKind::Malformed, ts_ns: self.now_ts() }))?;
+            sink(&mut Record::Lost(Lost { count, kind: LostKind::Malformed, ts_ns: self.now_ts() }))?;
             n += 1;
         }
         Ok(n)
@@ -460,7 +460,7 @@ impl Source for BpfSource {
         self.ring.as_fd()
     }
 
-    fn drain(&mut self, sink: &mut dyn FnMut(Record) -> io::Result<()>) -> io::Result<usize> {
+    fn drain(&mut self, sink: &mut dyn FnMut(&mut Record) -> io::Result<()>) -> io::Result<usize> {
         let mut n = 0;
         while let Some(item) = self.ring.next() {
             let decoded = self.assembler.push(&item);
@@ -507,15 +507,14 @@ impl Source for BpfSource {
 /// ([`replay::Replay`]). Returns how many records went on (0 or 1); a record
 /// that does not decode is counted in `malformed`.
 fn deliver(
-    decoded: Result<Option<Decoded>, wire::DecodeError>,
+    decoded: Result<Option<&mut Record>, wire::DecodeError>,
     malformed: &mut u64,
     last_ts_ns: &mut u64,
-    sink: &mut dyn FnMut(Record) -> io::Result<()>,
+    sink: &mut dyn FnMut(&mut Record) -> io::Result<()>,
 ) -> io::Result<usize> {
     let rec = match decoded {
         Ok(None) => return Ok(0),
-        Ok(Some(Decoded::Exec(e))) => Record::Exec(e),
-        Ok(Some(Decoded::Exit(x))) => Record::Exit(x),
+        Ok(Some(rec)) => rec,
         Err(_) => {
             *malformed += 1;
             return Ok(0);

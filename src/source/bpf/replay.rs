@@ -146,7 +146,7 @@ impl Source for Replay {
         self.null.as_fd()
     }
 
-    fn drain(&mut self, sink: &mut dyn FnMut(Record) -> io::Result<()>) -> io::Result<usize> {
+    fn drain(&mut self, sink: &mut dyn FnMut(&mut Record) -> io::Result<()>) -> io::Result<usize> {
         let mut n = 0;
         if self.records.is_empty() || self.stopped {
             return Ok(0);
