@@ -1,7 +1,8 @@
 //! # pipeline: what user space costs per record, without the kernel
 //!
 //! `cargo bench --bench pipeline` (no root needed; `PIPELINE_RECORDS=N`
-//! changes how many records each measured pass takes, 200,000 by default).
+//! changes how many records each measured pass takes, 200,000 by default;
+//! `PIPELINE_CASE="json -e"` runs one case).
 //!
 //! It replays synthetic ring-buffer records, laid out exactly as
 //! `bpf/execsnoop.bpf.c` writes them (the wire format of `bpf/execsnoop.h`:
@@ -291,8 +292,9 @@ fn main() {
         "{:<12} {:>10} {:>16} {:>14} {:>11} {:>13}",
         "case", "ns/record", "spread (min-max)", "allocs/record", "bytes out", "records/s"
     );
+    let only = std::env::var("PIPELINE_CASE").ok();
     let mut rows = Vec::new();
-    for case in CASES {
+    for case in CASES.iter().filter(|c| only.as_deref().is_none_or(|o| o == c.name)) {
         match measure(case, per_pass) {
             Ok(f) => {
                 let med = f.ns[f.ns.len() / 2];

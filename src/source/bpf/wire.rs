@@ -341,7 +341,8 @@ impl Run {
 /// completes it fills into records it keeps and lends out ([`Assembler::push`]).
 #[derive(Debug)]
 pub(crate) struct Assembler {
-    runs: HashMap<u32, Run>,
+    /// By CPU (a small key the kernel gives: no need for a keyed hash).
+    runs: HashMap<u32, Run, foldhash::fast::FixedState>,
     /// An exec record with no run of its own is checked against this one,
     /// always empty.
     none: Run,
@@ -352,7 +353,7 @@ pub(crate) struct Assembler {
 impl Default for Assembler {
     fn default() -> Assembler {
         Assembler {
-            runs: HashMap::new(),
+            runs: HashMap::default(),
             none: Run::default(),
             exec: Record::Exec(Exec::default()),
             exit: Record::Exit(Exit::default()),
