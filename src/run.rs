@@ -343,9 +343,7 @@ impl Pipe {
                         m.record(rec);
                     }
                     match (&mut self.wait, rec) {
-                        (Some(w), Record::Exec(e)) => {
-                            w.exec(Box::new(std::mem::take(e)), &mut self.running, &mut self.held)
-                        }
+                        (Some(w), Record::Exec(e)) => w.exec(Box::new(e.take()), &mut self.running, &mut self.held),
                         (_, rec) => self.out(rec, sink)?,
                     }
                 }
