@@ -88,7 +88,7 @@ impl Enrich {
         let (mut pid, mut start) = (e.ppid, ctx.parent_start_boottime);
         while ctx.ancestry.len() < self.ancestry {
             let Some((a, ids)) = same(pid, start) else { break };
-            ctx.ancestry.push(Ancestor { pid, comm: a.comm.clone(), exec_id: ids.exec_id.clone() });
+            ctx.ancestry.push(Ancestor { pid, comm: a.comm.as_bytes().to_vec(), exec_id: ids.exec_id.clone() });
             (pid, start) = (a.ppid, ids.parent_start);
         }
         (e.ret == 0).then(|| Ids {

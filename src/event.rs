@@ -76,6 +76,39 @@ pub struct Exec {
     pub depth: Option<u32>,
 }
 
+/// A command name (the kernel's comm: at most 15 bytes), stored inline so
+/// that keeping one (the running table, the metrics' table of commands)
+/// allocates nothing.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Comm {
+    len: u8,
+    bytes: [u8; Comm::MAX],
+}
+
+impl Comm {
+    /// Longest name kept; the kernel's are at most 15 bytes (TASK_COMM_LEN 16).
+    pub const MAX: usize = 16;
+
+    /// None for a name longer than [`Comm::MAX`] (no kernel makes one).
+    pub fn new(name: &[u8]) -> Option<Comm> {
+        let mut bytes = [0u8; Comm::MAX];
+        bytes.get_mut(..name.len())?.copy_from_slice(name);
+        Some(Comm { len: name.len() as u8, bytes })
+    }
+
+    /// The name's first [`Comm::MAX`] bytes (all of a kernel's name).
+    pub fn cut(name: &[u8]) -> Comm {
+        let name = &name[..name.len().min(Comm::MAX)];
+        let mut bytes = [0u8; Comm::MAX];
+        bytes[..name.len()].copy_from_slice(name);
+        Comm { len: name.len() as u8, bytes }
+    }
+
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.bytes[..usize::from(self.len)]
+    }
+}
+
 /// Which source produced a record: a plain value, best first. What each
 /// source declares (its name's table entry: what it gives, refuses and
 /// applies) is [`SourceKind::info`], in `source/`; the event model does not
@@ -346,6 +379,18 @@ pub struct Container {
 }
 
 impl Exec {
+    /// Move the exec out for a stage that keeps it (`--wait`, `-d`), its
+    /// buffers cut to what they hold (a reused buffer may be larger), leaving
+    /// an empty one.
+    pub fn take(&mut self) -> Exec {
+        let mut e = std::mem::take(self);
+        let Exec { comm, pcomm, filename, interp, args, fd_path, cgroup, cwd, env, .. } = &mut e;
+        for v in [comm, pcomm, filename, interp, args, fd_path, cwd, env].into_iter().chain(cgroup.as_mut()) {
+            v.shrink_to_fit();
+        }
+        e
+    }
+
     /// The arguments, split at NUL. A truncated area yields its partial last
     /// argument too; an empty area yields nothing.
     pub fn argv(&self) -> Vec<&[u8]> {
@@ -490,6 +535,17 @@ pub enum Record {
 }
 
 impl Record {
+    /// Move the record out (for a stage that keeps it: `--wait`, `-d`),
+    /// leaving an empty one of the same kind in its place, which the source
+    /// that lent it refills (see [`crate::source::Source::drain`]).
+    pub fn take(&mut self) -> Record {
+        match self {
+            Record::Exec(e) => Record::Exec(e.take()),
+            Record::Exit(x) => Record::Exit(std::mem::take(x)),
+            Record::Lost(l) => Record::Lost(*l),
+        }
+    }
+
     /// Kernel timestamp of the record, for ordering.
     pub fn ts_ns(&self) -> u64 {
         match self {
@@ -582,6 +638,17 @@ mod tests {
         assert_eq!(ExitStatus::from_wait(9).shell_code(), Some(137));
         assert_eq!(ExitStatus::from_wait(7 << 8).shell_code(), Some(7));
         assert_eq!(ExitStatus::Unknown.shell_code(), None);
+    }
+
+    #[test]
+    fn a_record_taken_is_cut_to_size_and_leaves_an_empty_one() {
+        let mut args = Vec::with_capacity(4096);
+        args.extend_from_slice(b"ls\0");
+        let mut rec = Record::Exec(Exec { pid: 7, args, ..Exec::default() });
+        let Record::Exec(e) = rec.take() else { panic!("an exec") };
+        assert_eq!((e.pid, e.args.as_slice()), (7, &b"ls\0"[..]));
+        assert!(e.args.capacity() < 4096, "cut to what it holds");
+        assert_eq!(rec, Record::Exec(Exec::default()));
     }
 
     #[test]

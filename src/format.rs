@@ -6,26 +6,12 @@
 
 /// A signed decimal number.
 pub fn push_i64(b: &mut Vec<u8>, n: i64) {
-    if n < 0 {
-        b.push(b'-');
-    }
-    push_u64(b, n.unsigned_abs());
+    b.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
 }
 
 /// An unsigned decimal number.
 pub fn push_u64(b: &mut Vec<u8>, n: u64) {
-    let mut tmp = [0u8; 20];
-    let mut i = tmp.len();
-    let mut n = n;
-    loop {
-        i -= 1;
-        tmp[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    b.extend_from_slice(&tmp[i..]);
+    b.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
 }
 
 /// Append `n` as exactly `width` decimal digits (`n` must fit).
@@ -72,6 +58,34 @@ pub fn push_rfc3339(b: &mut Vec<u8>, wall_ns: i128, digits: u32) {
     b.push(b'Z');
 }
 
+/// [`push_rfc3339`] for a stream of timestamps that mostly share their
+/// second (a record's `time`): the `YYYY-MM-DDTHH:MM:SS.` of the last second
+/// is kept, so only its fraction is formatted again.
+#[derive(Debug, Clone, Default)]
+pub struct Rfc3339 {
+    /// The second of `head`, when `head` is filled.
+    sec: Option<i128>,
+    head: Vec<u8>,
+}
+
+impl Rfc3339 {
+    /// `YYYY-MM-DDTHH:MM:SS.nnnnnnnnnZ`, as [`push_rfc3339`] with 9 digits.
+    pub fn push(&mut self, b: &mut Vec<u8>, wall_ns: i128) {
+        let ns = wall_ns.clamp(RFC3339_MIN_NS, RFC3339_MAX_NS);
+        let sec = ns.div_euclid(1_000_000_000);
+        if self.sec != Some(sec) {
+            self.head.clear();
+            push_rfc3339(&mut self.head, sec * 1_000_000_000, 9);
+            // Keep up to the '.', drop "000000000Z".
+            self.head.truncate(self.head.len() - 10);
+            self.sec = Some(sec);
+        }
+        b.extend_from_slice(&self.head);
+        push_padded(b, ns.rem_euclid(1_000_000_000) as u64, 9);
+        b.push(b'Z');
+    }
+}
+
 /// Proleptic Gregorian (year, month 1..=12, day 1..=31) for days since
 /// 1970-01-01: Howard Hinnant's `civil_from_days`.
 fn civil_from_days(z: i64) -> (i64, u32, u32) {
@@ -104,7 +118,7 @@ pub fn push_secs(line: &mut Vec<u8>, ns: u64) {
 
 #[cfg(test)]
 mod tests {
-    use super::{civil_from_days, push_i64, push_rfc3339, push_secs, push_u64};
+    use super::{Rfc3339, civil_from_days, push_i64, push_rfc3339, push_secs, push_u64};
 
     fn rfc(wall_ns: i128) -> String {
         let mut b = Vec::new();
@@ -147,6 +161,29 @@ mod tests {
             };
             assert_eq!(next, want, "day {z}");
             (y, m, d) = next;
+        }
+    }
+
+    #[test]
+    fn rfc3339_cache_agrees() {
+        let mut c = Rfc3339::default();
+        let instants = [
+            0i128,
+            999_999_999,
+            1_000_000_000,
+            1_795_662_487_000_000_123,
+            1_795_662_487_999_999_999,
+            1_795_662_488_000_000_000,
+            -1,
+            -1_000_000_001,
+            i128::MAX,
+            i128::MIN,
+            1_795_662_488_000_000_007,
+        ];
+        for &t in &instants {
+            let mut got = Vec::new();
+            c.push(&mut got, t);
+            assert_eq!(String::from_utf8(got).unwrap(), rfc(t), "{t}");
         }
     }
 

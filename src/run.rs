@@ -160,7 +160,7 @@ pub fn run(
         if let Some(why) = wait(source.fd(), signals.fd(), stdout_fd, command, timeout)?.ended() {
             break why;
         }
-        let delivered = match source.drain(&mut |rec: Record| pipe.handle(rec, sink)) {
+        let delivered = match source.drain(&mut |rec: &mut Record| pipe.handle(rec, sink)) {
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::BrokenPipe => break Ended::OutputClosed,
             Err(e) => return Err(e),
@@ -203,7 +203,7 @@ pub fn run(
         // Nobody reads stdout, but losses still belong in the record: count
         // them for the closing line on stderr.
         let totals = &mut pipe.totals;
-        let mut count = |rec: Record| {
+        let mut count = |rec: &mut Record| {
             match rec {
                 Record::Lost(l) => totals.lost += l.count,
                 Record::Exec(_) => totals.received += 1,
@@ -214,6 +214,35 @@ pub fn run(
         let _ = source.drain(&mut count);
     }
     Ok((ended, pipe.totals))
+}
+
+/// The pipe without the loop, for benchmarks that replay records through
+/// it (`cargo bench --bench pipeline`): each drain goes through the stages
+/// exactly as in [`run`], and [`Pipeline::finish`] is its end.
+#[doc(hidden)]
+pub struct Pipeline {
+    pipe: Pipe,
+}
+
+impl Pipeline {
+    /// The stages `config` asks for, for records from a source of `kind`.
+    pub fn new(config: &Config, kind: SourceKind) -> io::Result<Pipeline> {
+        let redact = Redact::new(&config.context).map_err(|e| io::Error::other(format!("redaction rules: {e}")))?;
+        Ok(Pipeline { pipe: Pipe::new(config, kind, None, redact) })
+    }
+
+    /// One drain of `source` through the stages into `sink`.
+    pub fn drain(&mut self, source: &mut dyn Source, sink: &mut dyn Sink) -> io::Result<usize> {
+        let pipe = &mut self.pipe;
+        source.drain(&mut |rec: &mut Record| pipe.handle(rec, sink))
+    }
+
+    /// The end of tracing (after [`Source::stop`]): the last drain, what is
+    /// held, the summary and the closing record.
+    pub fn finish(mut self, source: &mut dyn Source, sink: &mut dyn Sink) -> io::Result<Totals> {
+        self.pipe.finish(source, sink)?;
+        Ok(self.pipe.totals)
+    }
 }
 
 /// The stages between the source and the sink, in order: enrich, select,
@@ -277,18 +306,20 @@ impl Pipe {
         }
     }
 
-    fn handle(&mut self, rec: Record, sink: &mut dyn Sink) -> io::Result<()> {
+    /// One record, lent by the source: what a stage keeps (`--wait`, `-d`)
+    /// it moves out; the rest goes back to the source for the next record.
+    fn handle(&mut self, rec: &mut Record, sink: &mut dyn Sink) -> io::Result<()> {
         match rec {
-            Record::Exec(mut e) => {
+            Record::Exec(e) => {
                 self.totals.received += 1;
                 if let Some(m) = &self.metrics {
                     m.received();
                 }
                 // Before selection: a filter may need what it adds (the
                 // container), and the running table takes every exec.
-                let ids = self.enrich.exec(&mut e, &self.running);
-                let replaced = self.running.exec(&e, ids, &mut self.released);
-                let keep = self.select.keep(&e);
+                let ids = self.enrich.exec(e, &self.running);
+                let replaced = self.running.exec(e, ids, &mut self.released);
+                let keep = self.select.keep(e);
                 if keep && let Some(p) = self.running.of_exec_mut(e.pid, e.ts_ns) {
                     p.kept = true;
                 }
@@ -304,50 +335,47 @@ impl Pipe {
                 }
                 if keep {
                     self.totals.shown += 1;
-                    self.redact.exec(&mut e);
+                    self.redact.exec(e);
                     if let Some(s) = &mut self.summary {
-                        s.exec(&e);
+                        s.exec(e);
                     }
-                    let rec = Record::Exec(e);
                     if let Some(m) = &self.metrics {
-                        m.record(&rec);
+                        m.record(rec);
                     }
                     match (&mut self.wait, rec) {
-                        (Some(w), Record::Exec(e)) => w.exec(Box::new(e), &mut self.running, &mut self.held),
-                        (_, rec) => self.out(Out::Record(rec), sink)?,
+                        (Some(w), Record::Exec(e)) => w.exec(Box::new(e.take()), &mut self.running, &mut self.held),
+                        (_, rec) => self.out(rec, sink)?,
                     }
                 }
                 self.write_held(sink)
             }
             Record::Exit(x) => {
-                if self.select.keep_exit(&x, &self.running) {
+                if self.select.keep_exit(x, &self.running) {
                     if let Some(s) = &mut self.summary {
-                        s.exit(&x);
+                        s.exit(x);
                     }
                     let taken = match &mut self.wait {
-                        Some(w) => w.exit(&x, &mut self.running, &mut self.held),
+                        Some(w) => w.exit(x, &mut self.running, &mut self.held),
                         None => false,
                     };
-                    self.running.exit(&x);
-                    let rec = Record::Exit(x);
+                    self.running.exit(x);
                     if let Some(m) = &self.metrics {
-                        m.record(&rec);
+                        m.record(rec);
                     }
                     if !taken {
-                        self.out(Out::Record(rec), sink)?;
+                        self.out(rec, sink)?;
                     }
                     return self.write_held(sink);
                 }
-                self.running.exit(&x);
+                self.running.exit(x);
                 Ok(())
             }
             Record::Lost(l) => {
                 self.totals.lost += l.count;
-                let rec = Record::Lost(l);
                 if let Some(m) = &self.metrics {
-                    m.record(&rec);
+                    m.record(rec);
                 }
-                self.out(Out::Record(rec), sink)
+                self.out(rec, sink)
             }
         }
     }
@@ -359,26 +387,30 @@ impl Pipe {
         }
         let mut held = std::mem::take(&mut self.held);
         for h in held.drain(..) {
-            self.out(Out::Ended(h), sink)?;
+            match &mut self.hold {
+                Some(hold) => hold.push(Out::Ended(h)),
+                None => write(sink, &Out::Ended(h))?,
+            }
         }
         self.held = held;
         Ok(())
     }
 
-    fn out(&mut self, out: Out, sink: &mut dyn Sink) -> io::Result<()> {
+    /// A record to the sink, or into `-d`'s hold (moved out: held).
+    fn out(&mut self, rec: &mut Record, sink: &mut dyn Sink) -> io::Result<()> {
         match &mut self.hold {
             Some(hold) => {
-                hold.push(out);
+                hold.push(Out::Record(rec.take()));
                 Ok(())
             }
-            None => write(sink, &out),
+            None => write_record(sink, rec),
         }
     }
 
     /// The last drain after detaching, what `--wait` still holds, the `-d`
     /// records in time order, the summary, and the sink's closing record.
     fn finish(&mut self, source: &mut dyn Source, sink: &mut dyn Sink) -> io::Result<()> {
-        source.drain(&mut |rec: Record| self.handle(rec, sink))?;
+        source.drain(&mut |rec: &mut Record| self.handle(rec, sink))?;
         if let Some(w) = &mut self.wait {
             w.finish(&mut self.running, &mut self.held);
         }
@@ -407,10 +439,16 @@ impl Pipe {
 
 fn write(sink: &mut dyn Sink, out: &Out) -> io::Result<()> {
     match out {
-        Out::Record(Record::Exec(e)) => sink.exec(e),
-        Out::Record(Record::Exit(x)) => sink.exit(x),
-        Out::Record(Record::Lost(l)) => sink.lost(l),
+        Out::Record(rec) => write_record(sink, rec),
         Out::Ended(h) => sink.ended(&h.exec, &h.fate),
+    }
+}
+
+fn write_record(sink: &mut dyn Sink, rec: &Record) -> io::Result<()> {
+    match rec {
+        Record::Exec(e) => sink.exec(e),
+        Record::Exit(x) => sink.exit(x),
+        Record::Lost(l) => sink.lost(l),
     }
 }
 

@@ -26,7 +26,7 @@
 
 use std::collections::{HashMap, VecDeque};
 
-use crate::event::{Exec, Exit};
+use crate::event::{Comm, Exec, Exit};
 
 /// Processes remembered at most (the sources' lineage tables hold as many).
 pub const RUNNING_MAX: usize = crate::lineage::TABLE_MAX;
@@ -36,7 +36,8 @@ pub const RUNNING_MAX: usize = crate::lineage::TABLE_MAX;
 pub struct Proc {
     /// The exec's kernel timestamp (what its exit's `exec_ts_ns` names).
     pub exec_ts: u64,
-    pub comm: Vec<u8>,
+    /// Its name (inline: keeping it allocates nothing).
+    pub comm: Comm,
     pub ppid: u32,
     /// The exec passed the filters (its exit is shown).
     pub kept: bool,
@@ -117,7 +118,7 @@ impl Running {
         if !self.on || e.ret != 0 {
             return None;
         }
-        let p = Proc { exec_ts: e.ts_ns, comm: e.comm.clone(), ppid: e.ppid, ids, ..Proc::default() };
+        let p = Proc { exec_ts: e.ts_ns, comm: Comm::cut(&e.comm), ppid: e.ppid, ids, ..Proc::default() };
         self.order.push_back((e.pid, e.ts_ns));
         let old = self.procs.insert(e.pid, p).filter(|old| !old.ended);
         while self.procs.len() > self.cap {

@@ -128,7 +128,7 @@ impl Summarize {
         let mut other = self.other.clone();
         for (_, p) in running.iter().filter(|(_, p)| p.kept && !p.ended) {
             // A name without a row of its own was added to the other row.
-            match by_comm.get_mut(&p.comm) {
+            match by_comm.get_mut(p.comm.as_bytes()) {
                 Some(c) => c.running += 1,
                 None => other.running += 1,
             }

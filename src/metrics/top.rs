@@ -21,29 +21,7 @@ use std::cmp::Ordering;
 
 use priority_queue::PriorityQueue;
 
-/// A command name (the kernel's comm: at most 15 bytes), stored inline so
-/// that a copy of the whole table allocates nothing.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Comm {
-    len: u8,
-    bytes: [u8; Comm::MAX],
-}
-
-impl Comm {
-    /// Longest name kept; the kernel's are at most 15 bytes (TASK_COMM_LEN 16).
-    pub const MAX: usize = 16;
-
-    /// None for a name longer than [`Comm::MAX`] (no kernel makes one).
-    pub fn new(name: &[u8]) -> Option<Comm> {
-        let mut bytes = [0u8; Comm::MAX];
-        bytes.get_mut(..name.len())?.copy_from_slice(name);
-        Some(Comm { len: name.len() as u8, bytes })
-    }
-
-    pub fn as_bytes(&self) -> &[u8] {
-        &self.bytes[..usize::from(self.len)]
-    }
-}
+pub use crate::event::Comm;
 
 /// A name's place in the heap: the one with the smallest estimate (then the
 /// smallest count: the newest arrival) is the heap's top, pushed out first.

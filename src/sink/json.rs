@@ -4,10 +4,12 @@
 //! line, ending in `\n`, written with the fields in their fixed order, `type`
 //! first. Each object is built in one buffer reused for every record, so
 //! steady state does no allocation per record; numbers and the RFC 3339
-//! `time` come from [`crate::format`], errno and signal names from their
+//! `time` (its date and second formatted once per second) come from
+//! [`crate::format`], errno and signal names from their
 //! modules. It also owns the byte-string encoding (`push_bytes`): bytes
-//! that are valid UTF-8 go out as a JSON string (serde_json escapes control
-//! characters), anything else as `{"bytes":"<base64>"}` (standard base64
+//! that are valid UTF-8 go out as a JSON string (control characters, `"`
+//! and `\` escaped by a table, byte for byte as serde_json would),
+//! anything else as `{"bytes":"<base64>"}` (standard base64
 //! with padding, encoded in place). The syslog sink sends each of these lines
 //! as a message.
 //!
@@ -21,10 +23,10 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 
 use crate::errno;
-use crate::format::{push_i64, push_rfc3339, push_u64};
 use crate::event::{Exec, Exit, ExitStatus, Lost, Totals};
-use crate::summary::{CommandCost, Summary};
+use crate::format::{Rfc3339, push_i64, push_u64};
 use crate::sink::{Clock, Sink};
+use crate::summary::{CommandCost, Summary};
 
 /// Which groups of context fields exec records carry (each asked for by
 /// its option; see the schema, `schema/execsnoop.schema.json`).
@@ -51,12 +53,21 @@ pub struct JsonSink<W> {
     fields: ContextFields,
     /// Reused for every record, so steady state does no allocation.
     buf: Vec<u8>,
+    /// The `time` of the last second, reused while records share it.
+    time: Rfc3339,
 }
 
 impl<W: Write> JsonSink<W> {
     /// A sink writing JSON lines to `out`.
     pub fn new(out: W, clock: Clock) -> Self {
-        JsonSink { out, clock, cgroups: false, fields: ContextFields::default(), buf: Vec::with_capacity(4096) }
+        JsonSink {
+            out,
+            clock,
+            cgroups: false,
+            fields: ContextFields::default(),
+            buf: Vec::with_capacity(4096),
+            time: Rfc3339::default(),
+        }
     }
 
     /// Add the context fields asked for.
@@ -90,7 +101,7 @@ impl<W: Write> Sink for JsonSink<W> {
 
     fn exec(&mut self, e: &Exec) -> io::Result<()> {
         let b = &mut self.buf;
-        push_head(b, "exec", e.ts_ns, &self.clock);
+        push_head(b, "exec", self.clock.wall_ns(e.ts_ns), e.ts_ns, &mut self.time);
         b.extend_from_slice(b",\"pid\":");
         push_u64(b, e.pid.into());
         b.extend_from_slice(b",\"old_pid\":");
@@ -162,7 +173,7 @@ impl<W: Write> Sink for JsonSink<W> {
 
     fn exit(&mut self, x: &Exit) -> io::Result<()> {
         let b = &mut self.buf;
-        push_head(b, "exit", x.ts_ns, &self.clock);
+        push_head(b, "exit", self.clock.wall_ns(x.ts_ns), x.ts_ns, &mut self.time);
         b.extend_from_slice(b",\"pid\":");
         push_u64(b, x.pid.into());
         b.extend_from_slice(b",\"ppid\":");
@@ -204,7 +215,7 @@ impl<W: Write> Sink for JsonSink<W> {
 
     fn lost(&mut self, l: &Lost) -> io::Result<()> {
         let b = &mut self.buf;
-        push_head(b, "lost", l.ts_ns, &self.clock);
+        push_head(b, "lost", self.clock.wall_ns(l.ts_ns), l.ts_ns, &mut self.time);
         b.extend_from_slice(b",\"kind\":\"");
         b.extend_from_slice(l.kind.as_str().as_bytes());
         b.extend_from_slice(b"\",\"count\":");
@@ -371,8 +382,19 @@ fn push_context(b: &mut Vec<u8>, e: &Exec, f: ContextFields) -> io::Result<()> {
 
 /// A byte string: a JSON string if it is UTF-8, else `{"bytes":"<base64>"}`.
 fn push_bytes(b: &mut Vec<u8>, s: &[u8]) -> io::Result<()> {
+    // The common case: ASCII with nothing to escape, copied whole.
+    if s.iter().all(|&c| ESCAPE[usize::from(c)] == 0 && c < 0x80) {
+        b.reserve(s.len() + 2);
+        b.push(b'"');
+        b.extend_from_slice(s);
+        b.push(b'"');
+        return Ok(());
+    }
     match std::str::from_utf8(s) {
-        Ok(text) => serde_json::to_writer(&mut *b, text).map_err(io::Error::from),
+        Ok(text) => {
+            push_str(b, text);
+            Ok(())
+        }
         Err(_) => {
             b.extend_from_slice(b"{\"bytes\":\"");
             push_base64(b, s);
@@ -380,6 +402,55 @@ fn push_bytes(b: &mut Vec<u8>, s: &[u8]) -> io::Result<()> {
             Ok(())
         }
     }
+}
+
+/// How each byte goes into a JSON string: 0, as it is; `u`, as `\u00XX`;
+/// else `\` and this letter. Byte for byte what serde_json writes (a test
+/// compares them): the short escapes where JSON has them, the other control
+/// characters as `\u00XX` in lowercase hex, nothing else escaped.
+static ESCAPE: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut i = 0;
+    while i < 0x20 {
+        t[i] = b'u';
+        i += 1;
+    }
+    t[0x08] = b'b';
+    t[0x09] = b't';
+    t[0x0a] = b'n';
+    t[0x0c] = b'f';
+    t[0x0d] = b'r';
+    t[b'"' as usize] = b'"';
+    t[b'\\' as usize] = b'\\';
+    t
+};
+
+/// `text` as a JSON string, quotes included: the runs that need no escape
+/// are copied whole.
+fn push_str(b: &mut Vec<u8>, text: &str) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let s = text.as_bytes();
+    b.reserve(s.len() + 2);
+    b.push(b'"');
+    let mut from = 0;
+    for (i, &c) in s.iter().enumerate() {
+        let esc = ESCAPE[usize::from(c)];
+        if esc == 0 {
+            continue;
+        }
+        b.extend_from_slice(&s[from..i]);
+        if esc == b'u' {
+            b.extend_from_slice(b"\\u00");
+            b.push(HEX[usize::from(c >> 4)]);
+            b.push(HEX[usize::from(c & 0xf)]);
+        } else {
+            b.push(b'\\');
+            b.push(esc);
+        }
+        from = i + 1;
+    }
+    b.extend_from_slice(&s[from..]);
+    b.push(b'"');
 }
 
 /// Standard base64 with padding, appended in place.
@@ -422,15 +493,15 @@ fn push_cost(b: &mut Vec<u8>, c: &CommandCost, failed_traced: bool) {
 }
 
 /// The start every timed record shares: `{"type":"T","ts_ns":N,"time":"..."`
-/// (the buffer is cleared first).
-fn push_head(b: &mut Vec<u8>, typ: &str, ts_ns: u64, clock: &Clock) {
+/// (the buffer is cleared first), for the boot-clock `ts_ns` at `wall_ns`.
+fn push_head(b: &mut Vec<u8>, typ: &str, wall_ns: i128, ts_ns: u64, time: &mut Rfc3339) {
     b.clear();
     b.extend_from_slice(b"{\"type\":\"");
     b.extend_from_slice(typ.as_bytes());
     b.extend_from_slice(b"\",\"ts_ns\":");
     push_u64(b, ts_ns);
     b.extend_from_slice(b",\"time\":\"");
-    push_rfc3339(b, clock.wall_ns(ts_ns), 9);
+    time.push(b, wall_ns);
     b.push(b'"');
 }
 
@@ -509,6 +580,17 @@ mod tests {
             args_size: 400,
             flags: ExecFlags { args_truncated: true, ..ExecFlags::default() },
             ..Exec::default()
+        }
+    }
+
+    #[test]
+    fn strings_escape_as_serde_json_does() {
+        let mut all: String = (0u8..0x80).map(char::from).collect();
+        all.push_str("é\u{202e}\u{1f600}\u{7f}\"\\x");
+        for s in [all.as_str(), "", "plain", "\"", "a\nb", "\u{1b}[31m"] {
+            let mut got = Vec::new();
+            push_str(&mut got, s);
+            assert_eq!(String::from_utf8(got).unwrap(), serde_json::to_string(s).unwrap(), "{s:?}");
         }
     }
 

@@ -32,6 +32,9 @@ use std::os::fd::BorrowedFd;
 use std::time::Duration;
 
 pub use crate::event::SourceKind;
+/// The bpf source's decoding fed from memory, for benchmarks.
+#[doc(hidden)]
+pub use bpf::replay::{Replay, SyntheticExec, SyntheticExit};
 use crate::event::{ArgsFrom, Record};
 pub use request::{ARGS_CAP_DEFAULT, ARGS_CAP_MAX, Capture, CgroupTarget, KernelFilter, SourceChoice, SourceRequest};
 
@@ -147,7 +150,12 @@ pub trait Source {
     /// Hand every record that is ready now to `sink`, including notices of
     /// records lost since the last call. Returns how many records were handed
     /// on. An error from `sink` stops the drain and is returned as is.
-    fn drain(&mut self, sink: &mut dyn FnMut(Record) -> std::io::Result<()>) -> std::io::Result<usize>;
+    ///
+    /// Each record is lent: a stage that keeps it moves it out
+    /// ([`Record::take`]), and a source may refill what comes back for the
+    /// next record, so that steady state allocates nothing (the bpf source
+    /// does).
+    fn drain(&mut self, sink: &mut dyn FnMut(&mut Record) -> std::io::Result<()>) -> std::io::Result<usize>;
 
     /// One line for the user about how far to trust this source, printed
     /// when tracing starts (e.g. the /proc poller's interval); `None` for a

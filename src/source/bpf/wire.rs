@@ -22,7 +22,7 @@
 use std::collections::HashMap;
 use std::mem::{offset_of, size_of};
 
-use crate::event::{ArgsFrom, Context, Exec, ExecFlags, Exit, ExitStatus, Namespaces, Privilege, SourceKind};
+use crate::event::{ArgsFrom, Context, Exec, ExecFlags, Exit, ExitStatus, Namespaces, Privilege, Record, SourceKind};
 
 pub(crate) const TASK_COMM_LEN: usize = 16;
 
@@ -272,13 +272,6 @@ pub(crate) enum DecodeError {
     Run { declared: u32, got: u32, bytes: [u64; 5], have: [u64; 5] },
 }
 
-/// What a ring-buffer record completes.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Decoded {
-    Exec(Exec),
-    Exit(Exit),
-}
-
 fn u32_at(b: &[u8], off: usize) -> u32 {
     let mut a = [0u8; 4];
     a.copy_from_slice(&b[off..off + 4]);
@@ -297,9 +290,13 @@ fn cstr(field: &[u8]) -> &[u8] {
     &field[..len]
 }
 
-/// The pieces of the run a CPU is writing.
+/// The pieces of the run a CPU is writing. Kept per CPU from run to run:
+/// its buffers are cleared, not dropped, and trade places with the exec's
+/// (so steady state allocates nothing).
 #[derive(Debug, Default)]
 struct Run {
+    /// A run is being collected (its exec record has not come).
+    open: bool,
     ts_ns: u64,
     pieces: u32,
     interp: Vec<u8>,
@@ -310,10 +307,58 @@ struct Run {
     env: Vec<u8>,
 }
 
-/// Joins the runs of records the BPF program writes into execs.
-#[derive(Debug, Default)]
+/// A buffer kept for reuse is let go above this size (a 6 MiB argument
+/// area is not held on to for the execs after it).
+const KEEP_BYTES: usize = 256 * 1024;
+
+/// Empty `v` for reuse, keeping its allocation unless it is large.
+fn recycle(v: &mut Vec<u8>) {
+    if v.capacity() > KEEP_BYTES {
+        *v = Vec::new();
+    } else {
+        v.clear();
+    }
+}
+
+/// `v` becomes a copy of `from`, in its own allocation when it fits.
+fn refill(v: &mut Vec<u8>, from: &[u8]) {
+    recycle(v);
+    v.extend_from_slice(from);
+}
+
+impl Run {
+    /// Start the run `ts_ns`, forgetting what an earlier one collected.
+    fn open(&mut self, ts_ns: u64) {
+        let Run { open, ts_ns: ts, pieces, interp, exe, args, ctx, cwd, env } = self;
+        (*open, *ts, *pieces) = (true, ts_ns, 0);
+        for v in [interp, exe, args, ctx, cwd, env] {
+            recycle(v);
+        }
+    }
+}
+
+/// Joins the runs of records the BPF program writes into execs. What it
+/// completes it fills into records it keeps and lends out ([`Assembler::push`]).
+#[derive(Debug)]
 pub(crate) struct Assembler {
-    runs: HashMap<u32, Run>,
+    /// By CPU (a small key the kernel gives: no need for a keyed hash).
+    runs: HashMap<u32, Run, foldhash::fast::FixedState>,
+    /// An exec record with no run of its own is checked against this one,
+    /// always empty.
+    none: Run,
+    exec: Record,
+    exit: Record,
+}
+
+impl Default for Assembler {
+    fn default() -> Assembler {
+        Assembler {
+            runs: HashMap::default(),
+            none: Run::default(),
+            exec: Record::Exec(Exec::default()),
+            exit: Record::Exit(Exit::default()),
+        }
+    }
 }
 
 impl Assembler {
@@ -322,15 +367,23 @@ impl Assembler {
     }
 
     /// Take one ring-buffer record. Returns what it completes: an exec (the
-    /// record that closes a run), an exit, or nothing (a piece).
-    pub(crate) fn push(&mut self, rec: &[u8]) -> Result<Option<Decoded>, DecodeError> {
+    /// record that closes a run), an exit, or nothing (a piece). The record
+    /// returned is the assembler's, refilled by the next one of its kind: a
+    /// stage that keeps it moves it out ([`Record::take`]).
+    pub(crate) fn push(&mut self, rec: &[u8]) -> Result<Option<&mut Record>, DecodeError> {
         if rec.len() < 4 {
             return Err(DecodeError::Short(rec.len()));
         }
         match u32_at(rec, 0) {
             EVENT_PIECE => self.piece(rec).map(|()| None),
-            EVENT_EXEC => self.exec(rec).map(|e| Some(Decoded::Exec(e))),
-            EVENT_EXIT => decode_exit(rec).map(|x| Some(Decoded::Exit(x))),
+            EVENT_EXEC => {
+                self.exec(rec)?;
+                Ok(Some(&mut self.exec))
+            }
+            EVENT_EXIT => {
+                decode_exit(rec, &mut self.exit)?;
+                Ok(Some(&mut self.exit))
+            }
             t => Err(DecodeError::UnknownType(t)),
         }
     }
@@ -346,10 +399,10 @@ impl Assembler {
         }
         let ts_ns = u64_at(rec, offset_of!(Piece, ts_ns));
         let run = self.runs.entry(u32_at(rec, offset_of!(Piece, cpu))).or_default();
-        if run.ts_ns != ts_ns {
-            // A new run on this CPU: the last one's exec record was lost
-            // (the kernel counted it), so its pieces go.
-            *run = Run { ts_ns, ..Run::default() };
+        if !run.open || run.ts_ns != ts_ns {
+            // A new run on this CPU: if the last one is still open, its exec
+            // record was lost (the kernel counted it), so its pieces go.
+            run.open(ts_ns);
         }
         let data = &rec[HDR..HDR + len];
         match u32_at(rec, offset_of!(Piece, kind)) {
@@ -365,7 +418,8 @@ impl Assembler {
         Ok(())
     }
 
-    fn exec(&mut self, rec: &[u8]) -> Result<Exec, DecodeError> {
+    /// Close the run of an exec record, into `self.exec`.
+    fn exec(&mut self, rec: &[u8]) -> Result<(), DecodeError> {
         const HDR: usize = size_of::<ExecEvent>();
         if rec.len() < HDR {
             return Err(DecodeError::Short(rec.len()));
@@ -376,10 +430,18 @@ impl Assembler {
         }
         let ts_ns = u64_at(rec, offset_of!(ExecEvent, ts_ns));
         let cpu = u32_at(rec, offset_of!(ExecEvent, cpu));
-        let run = match self.runs.remove(&cpu) {
-            Some(run) if run.ts_ns == ts_ns => run,
-            _ => Run::default(),
+        let run = match self.runs.get_mut(&cpu) {
+            Some(run) if run.open && run.ts_ns == ts_ns => run,
+            other => {
+                // Whatever this CPU had open is not this exec's: it goes.
+                if let Some(stale) = other {
+                    stale.open = false;
+                }
+                &mut self.none
+            }
         };
+        // The run ends here, whether it adds up or not.
+        run.open = false;
         let declared = u32_at(rec, offset_of!(ExecEvent, pieces));
         let bytes = [
             offset_of!(ExecEvent, interp_len),
@@ -396,63 +458,97 @@ impl Assembler {
         if declared != run.pieces || bytes != have {
             return Err(DecodeError::Run { declared, got: run.pieces, bytes, have });
         }
-        Ok(exec_from(rec, &rec[HDR..HDR + filename_len], run))
+        match &mut self.exec {
+            Record::Exec(e) => exec_into(rec, &rec[HDR..HDR + filename_len], run, e),
+            other => {
+                let mut e = Exec::default();
+                exec_into(rec, &rec[HDR..HDR + filename_len], run, &mut e);
+                *other = Record::Exec(e);
+            }
+        }
+        Ok(())
     }
 }
 
-fn exec_from(rec: &[u8], filename: &[u8], run: Run) -> Exec {
+/// Fill `e` from an exec record and its run, every field of it (nothing of
+/// the exec it held before stays but its buffers); the run's buffers trade
+/// places with the exec's.
+fn exec_into(rec: &[u8], filename: &[u8], run: &mut Run, e: &mut Exec) {
     let flags = u32_at(rec, offset_of!(ExecEvent, flags));
-    let comm = cstr(&rec[offset_of!(ExecEvent, comm)..offset_of!(ExecEvent, comm) + TASK_COMM_LEN]);
-    let pcomm = cstr(&rec[offset_of!(ExecEvent, pcomm)..offset_of!(ExecEvent, pcomm) + TASK_COMM_LEN]);
-    let exe_steps = u32_at(rec, offset_of!(ExecEvent, exe_steps)) as usize;
-    let exe = exe_path(&run.exe, exe_steps);
     let exe_truncated = flags & EXEC_F_EXE_TRUNCATED != 0;
-    let cwd_steps = u32_at(rec, offset_of!(ExecEvent, cwd_steps)) as usize;
-    let cwd = exe_path(&run.cwd, cwd_steps);
-    let context = context(&run.ctx);
+    // Every field, by name: a field added to Exec must be decided here.
+    let Exec {
+        ts_ns,
+        pid,
+        old_pid,
+        ppid,
+        uid,
+        cgroup_id,
+        comm,
+        pcomm,
+        filename: file,
+        interp,
+        ret,
+        args,
+        args_size,
+        flags: marks,
+        fd_path,
+        cgroup,
+        cwd,
+        env,
+        env_size,
+        context: ctx,
+        container,
+        source,
+        args_from,
+        depth: level,
+    } = e;
+    *ts_ns = u64_at(rec, offset_of!(ExecEvent, ts_ns));
+    *pid = u32_at(rec, offset_of!(ExecEvent, pid));
+    *old_pid = u32_at(rec, offset_of!(ExecEvent, old_pid));
+    *ppid = u32_at(rec, offset_of!(ExecEvent, ppid));
+    *uid = u32_at(rec, offset_of!(ExecEvent, uid));
+    *cgroup_id = u64_at(rec, offset_of!(ExecEvent, cgroup_id));
+    refill(comm, cstr(&rec[offset_of!(ExecEvent, comm)..offset_of!(ExecEvent, comm) + TASK_COMM_LEN]));
+    refill(pcomm, cstr(&rec[offset_of!(ExecEvent, pcomm)..offset_of!(ExecEvent, pcomm) + TASK_COMM_LEN]));
     // Through a descriptor, the walked path is the file that ran; the
     // kernel's "/dev/fd/N..." is kept beside it.
-    let (filename, fd_path) = if exe.is_empty() { (filename.to_vec(), Vec::new()) } else { (exe, filename.to_vec()) };
-    Exec {
-        ts_ns: u64_at(rec, offset_of!(ExecEvent, ts_ns)),
-        pid: u32_at(rec, offset_of!(ExecEvent, pid)),
-        old_pid: u32_at(rec, offset_of!(ExecEvent, old_pid)),
-        ppid: u32_at(rec, offset_of!(ExecEvent, ppid)),
-        uid: u32_at(rec, offset_of!(ExecEvent, uid)),
-        cgroup_id: u64_at(rec, offset_of!(ExecEvent, cgroup_id)),
-        comm: comm.to_vec(),
-        pcomm: pcomm.to_vec(),
-        filename,
-        interp: run.interp,
-        args: run.args,
-        ret: u32_at(rec, offset_of!(ExecEvent, ret)) as i32,
-        args_size: u32_at(rec, offset_of!(ExecEvent, args_size)),
-        flags: ExecFlags {
-            args_truncated: flags & EXEC_F_ARGS_TRUNCATED != 0,
-            args_read_failed: flags & (EXEC_F_ARGS_READ_FAILED | EXEC_F_NO_MM) != 0,
-            filename_truncated: flags & EXEC_F_FILENAME_TRUNCATED != 0 || exe_truncated,
-            filename_failed: flags & EXEC_F_FILENAME_FAILED != 0,
-            fileless: flags & EXEC_F_FILELESS != 0,
-            interp_truncated: flags & EXEC_F_INTERP_TRUNCATED != 0,
-            exe_truncated,
-            parts_lost: flags & EXEC_F_PIECE_LOST != 0,
-            cwd_truncated: flags & EXEC_F_CWD_TRUNCATED != 0,
-            env_truncated: flags & EXEC_F_ENV_TRUNCATED != 0,
-            env_read_failed: flags & EXEC_F_ENV_READ_FAILED != 0,
-            args_redacted: false,
-            env_redacted: false,
-        },
-        fd_path,
-        cgroup: None,
-        cwd,
-        env: run.env,
-        env_size: u32_at(rec, offset_of!(ExecEvent, env_size)),
-        context,
-        container: None,
-        source: SourceKind::Bpf,
-        args_from: ArgsFrom::Exec,
-        depth: depth(u32_at(rec, offset_of!(ExecEvent, depth))),
+    if run.exe.is_empty() {
+        refill(file, filename);
+        recycle(fd_path);
+    } else {
+        exe_path_into(file, &run.exe, u32_at(rec, offset_of!(ExecEvent, exe_steps)) as usize);
+        refill(fd_path, filename);
     }
+    exe_path_into(cwd, &run.cwd, u32_at(rec, offset_of!(ExecEvent, cwd_steps)) as usize);
+    for (mine, theirs) in [(interp, &mut run.interp), (args, &mut run.args), (env, &mut run.env)] {
+        std::mem::swap(mine, theirs);
+        recycle(theirs);
+    }
+    *ret = u32_at(rec, offset_of!(ExecEvent, ret)) as i32;
+    *args_size = u32_at(rec, offset_of!(ExecEvent, args_size));
+    *marks = ExecFlags {
+        args_truncated: flags & EXEC_F_ARGS_TRUNCATED != 0,
+        args_read_failed: flags & (EXEC_F_ARGS_READ_FAILED | EXEC_F_NO_MM) != 0,
+        filename_truncated: flags & EXEC_F_FILENAME_TRUNCATED != 0 || exe_truncated,
+        filename_failed: flags & EXEC_F_FILENAME_FAILED != 0,
+        fileless: flags & EXEC_F_FILELESS != 0,
+        interp_truncated: flags & EXEC_F_INTERP_TRUNCATED != 0,
+        exe_truncated,
+        parts_lost: flags & EXEC_F_PIECE_LOST != 0,
+        cwd_truncated: flags & EXEC_F_CWD_TRUNCATED != 0,
+        env_truncated: flags & EXEC_F_ENV_TRUNCATED != 0,
+        env_read_failed: flags & EXEC_F_ENV_READ_FAILED != 0,
+        args_redacted: false,
+        env_redacted: false,
+    };
+    *cgroup = None;
+    *env_size = u32_at(rec, offset_of!(ExecEvent, env_size));
+    *ctx = context(&run.ctx);
+    *container = None;
+    *source = SourceKind::Bpf;
+    *args_from = ArgsFrom::Exec;
+    *level = depth(u32_at(rec, offset_of!(ExecEvent, depth)));
 }
 
 /// The context piece, decoded (the ids, ancestry and container are the
@@ -488,7 +584,8 @@ fn context(raw: &[u8]) -> Option<Box<Context>> {
 }
 
 /// The executed file's path from the dentry names the kernel walked (leaf
-/// first, one per [`EXE_SLOT`]-byte slot). The walk moved `steps` times and
+/// first, one per [`EXE_SLOT`]-byte slot), into `out` (emptied first). The
+/// walk moved `steps` times and
 /// then stayed at the top: the process's root, or the root of a mount that
 /// is not below it (a memfd's internal mount). Slots `0..steps` are the path
 /// upwards; a mount's root dentry is named "/" and is skipped. A walk that
@@ -496,17 +593,17 @@ fn context(raw: &[u8]) -> Option<Box<Context>> {
 /// it), or for a memfd `/memfd:x`, as `/proc/PID/exe` shows it. A walk that
 /// was still moving at its last slots (too deep, `EXE_DEPTH - 1` steps or
 /// more, marked by the kernel) gives the path without its leading directories
-/// and no leading `/`.
-pub(crate) fn exe_path(slots: &[u8], steps: usize) -> Vec<u8> {
+/// and no leading `/`. No slots, no path (empty).
+pub(crate) fn exe_path_into(out: &mut Vec<u8>, slots: &[u8], steps: usize) {
+    recycle(out);
     if slots.is_empty() {
-        return Vec::new();
+        return;
     }
     let settled = steps < EXE_DEPTH - 1;
     let take = if settled { steps } else { steps.saturating_add(1) };
-    let names: Vec<&[u8]> = slots.chunks(EXE_SLOT).take(take).map(cstr).collect();
-    let mut out = Vec::new();
-    for name in names.iter().rev() {
-        if *name == b"/" || name.is_empty() {
+    let used = slots.len().min(take.saturating_mul(EXE_SLOT));
+    for name in slots[..used].chunks(EXE_SLOT).rev().map(cstr) {
+        if name == b"/" || name.is_empty() {
             continue;
         }
         if !out.is_empty() || settled {
@@ -517,6 +614,13 @@ pub(crate) fn exe_path(slots: &[u8], steps: usize) -> Vec<u8> {
     if out.is_empty() && settled {
         out.push(b'/');
     }
+}
+
+/// [`exe_path_into`] a new buffer.
+#[cfg(test)]
+pub(crate) fn exe_path(slots: &[u8], steps: usize) -> Vec<u8> {
+    let mut out = Vec::new();
+    exe_path_into(&mut out, slots, steps);
     out
 }
 
@@ -524,16 +628,22 @@ fn depth(d: u32) -> Option<u32> {
     (d != DEPTH_NONE).then_some(d)
 }
 
-fn decode_exit(rec: &[u8]) -> Result<Exit, DecodeError> {
+/// Decode an exit record into `slot` (its comm buffer reused).
+fn decode_exit(rec: &[u8], slot: &mut Record) -> Result<(), DecodeError> {
     const LEN: usize = size_of::<ExitEvent>();
     if rec.len() < LEN {
         return Err(DecodeError::Short(rec.len()));
     }
-    Ok(Exit {
+    let mut comm = match slot {
+        Record::Exit(x) => std::mem::take(&mut x.comm),
+        _ => Vec::new(),
+    };
+    refill(&mut comm, cstr(&rec[offset_of!(ExitEvent, comm)..offset_of!(ExitEvent, comm) + TASK_COMM_LEN]));
+    *slot = Record::Exit(Exit {
         ts_ns: u64_at(rec, offset_of!(ExitEvent, ts_ns)),
         pid: u32_at(rec, offset_of!(ExitEvent, pid)),
         ppid: u32_at(rec, offset_of!(ExitEvent, ppid)),
-        comm: cstr(&rec[offset_of!(ExitEvent, comm)..offset_of!(ExitEvent, comm) + TASK_COMM_LEN]).to_vec(),
+        comm,
         exec_ts_ns: u64_at(rec, offset_of!(ExitEvent, exec_ts_ns)),
         start_ts_ns: u64_at(rec, offset_of!(ExitEvent, start_ts_ns)),
         status: ExitStatus::from_wait(u32_at(rec, offset_of!(ExitEvent, status))),
@@ -541,12 +651,13 @@ fn decode_exit(rec: &[u8]) -> Result<Exit, DecodeError> {
         depth: depth(u32_at(rec, offset_of!(ExitEvent, depth))),
         uid: Some(u32_at(rec, offset_of!(ExitEvent, uid))),
         source: SourceKind::Bpf,
-    })
+    });
+    Ok(())
 }
 
 /// Encoders that lay records out the way the BPF program does, for tests
-/// that drive the decoder without the kernel.
-#[cfg(test)]
+/// and the replay source ([`super::replay`]) that drive the decoder without
+/// the kernel.
 pub(crate) mod encode {
     use super::*;
 
@@ -575,7 +686,21 @@ pub(crate) mod encode {
     /// The whole run for one exec, as the kernel writes it: interpreter,
     /// executed-file slots and arguments (in pieces of at most PIECE_DATA
     /// bytes), then the exec record with the lengths filled in.
+    #[cfg(test)]
     pub(crate) fn exec_run(h: &ExecEvent, filename: &[u8], interp: &[u8], exe: &[u8], args: &[u8]) -> Vec<Vec<u8>> {
+        exec_run_env(h, filename, interp, exe, args, b"")
+    }
+
+    /// [`exec_run`] with an environment block too (`--env`): its pieces
+    /// come after the arguments', as the argument stage writes them.
+    pub(crate) fn exec_run_env(
+        h: &ExecEvent,
+        filename: &[u8],
+        interp: &[u8],
+        exe: &[u8],
+        args: &[u8],
+        env: &[u8],
+    ) -> Vec<Vec<u8>> {
         let mut h = *h;
         let mut recs = Vec::new();
         let mut add = |kind, data: &[u8]| recs.push(piece(h.cpu, h.ts_ns, kind, data));
@@ -588,12 +713,16 @@ pub(crate) mod encode {
         for chunk in args.chunks(PIECE_DATA as usize) {
             add(PIECE_ARGS, chunk);
         }
+        for chunk in env.chunks(PIECE_DATA as usize) {
+            add(PIECE_ENV, chunk);
+        }
         h.r#type = EVENT_EXEC;
         h.pieces = recs.len() as u32;
         h.filename_len = filename.len() as u32;
         h.interp_len = interp.len() as u32;
         h.exe_len = exe.len() as u32;
         h.args_len = args.len() as u32;
+        h.env_len = env.len() as u32;
         let mut last = bytes_of(&h);
         last.extend_from_slice(filename);
         recs.push(last);
@@ -853,13 +982,13 @@ mod tests {
     }
 
     /// Feed records; the completed records, in order.
-    fn feed(asm: &mut Assembler, recs: &[Vec<u8>]) -> Vec<Decoded> {
-        recs.iter().filter_map(|r| asm.push(r).expect("decodes")).collect()
+    fn feed(asm: &mut Assembler, recs: &[Vec<u8>]) -> Vec<Record> {
+        recs.iter().filter_map(|r| asm.push(r).expect("decodes").map(|rec| rec.clone())).collect()
     }
 
     fn one_exec(recs: &[Vec<u8>]) -> Exec {
         match feed(&mut Assembler::new(), recs).as_slice() {
-            [Decoded::Exec(e)] => e.clone(),
+            [Record::Exec(e)] => e.clone(),
             other => panic!("expected one exec, got {other:?}"),
         }
     }
@@ -906,7 +1035,7 @@ mod tests {
         let execs: Vec<(u32, Vec<u8>, Vec<u8>)> = out
             .into_iter()
             .map(|d| match d {
-                Decoded::Exec(e) => (e.pid, e.args, e.interp),
+                Record::Exec(e) => (e.pid, e.args, e.interp),
                 other => panic!("{other:?}"),
             })
             .collect();
@@ -937,7 +1066,7 @@ mod tests {
 
     fn one_exec_from(asm: &mut Assembler, recs: &[Vec<u8>]) -> Exec {
         match feed(asm, recs).as_slice() {
-            [Decoded::Exec(e)] => e.clone(),
+            [Record::Exec(e)] => e.clone(),
             other => panic!("expected one exec, got {other:?}"),
         }
     }
@@ -995,14 +1124,14 @@ mod tests {
             ..ExitEvent::default()
         };
         let mut asm = Assembler::new();
-        let Some(Decoded::Exit(x)) = asm.push(&encode_exit(&h)).unwrap() else { panic!("not an exit") };
+        let Some(Record::Exit(x)) = asm.push(&encode_exit(&h)).unwrap().cloned() else { panic!("not an exit") };
         assert_eq!(x.status, ExitStatus::Code(3));
         assert_eq!((x.pid, x.ppid, x.exec_ts_ns, x.cpu_ns, x.depth), (7, 1, 600, Some(12), Some(2)));
         assert_eq!(x.lifetime_ns(), Some(300));
         assert_eq!(x.comm, b"sleep");
         let mut h2 = h;
         h2.depth = DEPTH_NONE;
-        let Some(Decoded::Exit(x)) = asm.push(&encode_exit(&h2)).unwrap() else { panic!("not an exit") };
+        let Some(Record::Exit(x)) = asm.push(&encode_exit(&h2)).unwrap().cloned() else { panic!("not an exit") };
         assert_eq!(x.depth, None);
         assert!(asm.push(&encode_exit(&h)[..40]).is_err(), "short exit record");
     }
@@ -1023,6 +1152,45 @@ mod tests {
         let mut huge = recs[1].clone();
         huge[48..52].copy_from_slice(&u32::MAX.to_ne_bytes());
         assert!(matches!(asm.push(&huge), Err(DecodeError::Lengths { .. })));
+    }
+
+    /// The record an exec is decoded into is reused: nothing of the one
+    /// before it (nor what the pipe added to it) stays, and steady state
+    /// reuses its buffers.
+    #[test]
+    fn a_reused_record_keeps_nothing_of_the_last() {
+        let mut rich = sample();
+        rich.exe_steps = 2;
+        rich.env_size = 4;
+        let mut recs = exec_run(&rich, b"/dev/fd/3", b"/bin/sh", &slots(&[b"true", b"bin", b"/"]), b"t\0");
+        recs.extend(encode::exec_run_env(&rich, b"/bin/x", b"", &[], b"x\0", b"A=1\0"));
+        let mut plain = sample();
+        plain.ts_ns += 10;
+        plain.pid = 99;
+        plain.flags = 0;
+        plain.comm = *b"ls\0\0\0\0\0\0\0\0\0\0\0\0\0\0";
+        let last = exec_run(&plain, b"/bin/ls", b"", &[], b"ls\0-l\0");
+        let want = one_exec(&last);
+        let mut asm = Assembler::new();
+        for r in &recs {
+            if let Some(Record::Exec(e)) = asm.push(r).unwrap() {
+                // What later stages fill in.
+                e.cgroup = Some(b"/x".to_vec());
+                e.container = Some(Default::default());
+                e.flags.args_redacted = true;
+                e.depth = Some(3);
+            }
+        }
+        let mut got = None;
+        for r in &last {
+            if let Some(Record::Exec(e)) = asm.push(r).unwrap() {
+                got = Some(e.clone());
+            }
+        }
+        assert_eq!(got, Some(want));
+        // A failed decode leaves the next run whole.
+        assert!(asm.push(&last[1]).is_err());
+        assert_eq!(one_exec_from(&mut asm, &last).pid, 99);
     }
 
     #[test]

@@ -272,7 +272,7 @@ impl FtraceSource {
 
     /// Handle the complete lines in `buf` (all of it when `flush`), keeping
     /// an unfinished last line in `self.partial`.
-    fn lines(&mut self, buf: &[u8], flush: bool, sink: &mut dyn FnMut(Record) -> io::Result<()>) -> io::Result<usize> {
+    fn lines(&mut self, buf: &[u8], flush: bool, sink: &mut dyn FnMut(&mut Record) -> io::Result<()>) -> io::Result<usize> {
         let mut data = std::mem::take(&mut self.partial);
         data.extend_from_slice(buf);
         let end = if flush { data.len() } else { data.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1) };
@@ -287,8 +287,8 @@ impl FtraceSource {
         self.tracker.look_ahead(whole);
         let mut n = 0;
         for line in whole.split(|&b| b == b'\n') {
-            if let Some(rec) = self.tracker.line(line) {
-                sink(rec)?;
+            if let Some(mut rec) = self.tracker.line(line) {
+                sink(&mut rec)?;
                 n += 1;
             }
         }
@@ -315,7 +315,7 @@ impl FtraceSource {
         }
     }
 
-    fn report_losses(&mut self, sink: &mut dyn FnMut(Record) -> io::Result<()>) -> io::Result<usize> {
+    fn report_losses(&mut self, sink: &mut dyn FnMut(&mut Record) -> io::Result<()>) -> io::Result<usize> {
         self.last_check = Instant::now();
         if !self.stopped {
             self.read_counters();
@@ -332,7 +332,7 @@ impl FtraceSource {
             if total > *reported {
                 let count = total - *reported;
                 *reported = total;
-                sink(Record::Lost(Lost { count, kind, ts_ns }))?;
+                sink(&mut Record::Lost(Lost { count, kind, ts_ns }))?;
                 n += 1;
             }
         }
@@ -345,7 +345,7 @@ impl Source for FtraceSource {
         self.pipe.as_ref().map_or(self.idle.as_fd(), |p| p.as_fd())
     }
 
-    fn drain(&mut self, sink: &mut dyn FnMut(Record) -> io::Result<()>) -> io::Result<usize> {
+    fn drain(&mut self, sink: &mut dyn FnMut(&mut Record) -> io::Result<()>) -> io::Result<usize> {
         let mut n = 0;
         if let Some(tail) = self.tail.take() {
             n += self.lines(&tail, true, sink)?;

@@ -192,7 +192,7 @@ impl NetlinkSource {
     /// Read and handle up to `budget` datagrams, handing records on as they
     /// come. Returns the records handed on and whether the socket was
     /// emptied.
-    fn pump(&mut self, sink: &mut dyn FnMut(Record) -> io::Result<()>, budget: usize) -> io::Result<(usize, bool)> {
+    fn pump(&mut self, sink: &mut dyn FnMut(&mut Record) -> io::Result<()>, budget: usize) -> io::Result<(usize, bool)> {
         let mut n = 0;
         for _ in 0..budget {
             match self.sock.recv()? {
@@ -211,7 +211,7 @@ impl NetlinkSource {
     /// exit message (lost in an overflow). A process is reaped only after
     /// its exit message was queued, so the socket is emptied once more
     /// before anything is forgotten: no exit still queued is missed.
-    fn sweep(&mut self, sink: &mut dyn FnMut(Record) -> io::Result<()>) -> io::Result<usize> {
+    fn sweep(&mut self, sink: &mut dyn FnMut(&mut Record) -> io::Result<()>) -> io::Result<usize> {
         if !self.tracker.nearly_full() || self.last_sweep.elapsed() < SWEEP_EVERY {
             return Ok(0);
         }
@@ -241,7 +241,7 @@ impl Source for NetlinkSource {
         self.sock.fd.as_fd()
     }
 
-    fn drain(&mut self, sink: &mut dyn FnMut(Record) -> io::Result<()>) -> io::Result<usize> {
+    fn drain(&mut self, sink: &mut dyn FnMut(&mut Record) -> io::Result<()>) -> io::Result<usize> {
         let mut n = self.tracker.deliver(sink)?;
         if !self.stopped {
             let (got, emptied) = self.pump(sink, DRAIN_BUDGET)?;

@@ -264,10 +264,10 @@ impl Tracker {
     }
 
     /// Hand every pending record to `sink`.
-    pub(super) fn deliver(&mut self, sink: &mut dyn FnMut(Record) -> io::Result<()>) -> io::Result<usize> {
+    pub(super) fn deliver(&mut self, sink: &mut dyn FnMut(&mut Record) -> io::Result<()>) -> io::Result<usize> {
         let mut n = 0;
-        while let Some(rec) = self.pending.pop_front() {
-            sink(rec)?;
+        while let Some(mut rec) = self.pending.pop_front() {
+            sink(&mut rec)?;
             n += 1;
         }
         Ok(n)

@@ -196,7 +196,7 @@ impl Source for ProcfsSource {
         self.timer.as_fd()
     }
 
-    fn drain(&mut self, sink: &mut dyn FnMut(Record) -> io::Result<()>) -> io::Result<usize> {
+    fn drain(&mut self, sink: &mut dyn FnMut(&mut Record) -> io::Result<()>) -> io::Result<usize> {
         if self.stopped {
             if !self.final_scan_done {
                 self.final_scan_done = true;
@@ -208,8 +208,8 @@ impl Source for ProcfsSource {
             self.scan()?;
         }
         let mut n = 0;
-        while let Some(rec) = self.pending.pop_front() {
-            sink(rec)?;
+        while let Some(mut rec) = self.pending.pop_front() {
+            sink(&mut rec)?;
             n += 1;
         }
         Ok(n)
