@@ -289,6 +289,8 @@ mod idle;
 mod report;
 mod scenario;
 mod storm;
+#[path = "../storm_env.rs"]
+mod storm_env;
 mod tax;
 mod tracer;
 
