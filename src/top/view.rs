@@ -370,6 +370,8 @@ impl Interactive<Model> for View {
         }
         model.roll();
         if !self.paused {
+            // With the interval just ended.
+            self.history = model.history().collect();
             if self.full_redraw {
                 self.terminal.clear()?;
             }
@@ -469,5 +471,6 @@ fn draw_table(f: &mut ratatui::Frame<'_>, area: Rect, rows: &[RowView], selected
 
 fn one_line(s: &str) -> String {
     let lines: Vec<&str> = s.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
-    crate::escape::escape(lines.last().copied().unwrap_or("invalid regex").as_bytes())
+    let last = lines.last().copied().unwrap_or("invalid regex");
+    crate::escape::escape(last.strip_prefix("error: ").unwrap_or(last).as_bytes())
 }
