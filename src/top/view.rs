@@ -108,7 +108,8 @@ impl View {
             terminal,
             winch: read,
             interval: opts.interval,
-            next: Instant::now() + opts.interval,
+            // The first picture at once (an empty table), then every interval.
+            next: Instant::now(),
             by: opts.by,
             facts,
             full_redraw,
