@@ -77,8 +77,9 @@ pub struct View {
     error: Option<String>,
     paused: bool,
     log: bool,
-    /// Index in `rows` of the selected row.
+    /// Index in `rows` of the selected row, and of the first one shown.
     selected: usize,
+    offset: usize,
     snap: Option<Snapshot>,
     /// The snapshot's rows, filtered and sorted.
     rows: Vec<RowView>,
@@ -120,6 +121,7 @@ impl View {
             paused: false,
             log: false,
             selected: 0,
+            offset: 0,
             snap: None,
             rows: Vec::new(),
             history: Vec::new(),
@@ -130,21 +132,7 @@ impl View {
     /// The snapshot's rows through the filter, in the sort order.
     fn arrange(&mut self) {
         let Some(s) = &self.snap else { return };
-        let mut rows: Vec<RowView> = match &self.filter {
-            Some(re) => s.rows.iter().filter(|r| re.is_match(&super::batch::key_text(r))).cloned().collect(),
-            None => s.rows.clone(),
-        };
-        let col = self.sort;
-        rows.sort_by(|a, b| {
-            a.other.cmp(&b.other).then_with(|| {
-                if col == 0 {
-                    a.key.cmp(&b.key)
-                } else {
-                    sort_value(b, col).total_cmp(&sort_value(a, col)).then(a.key.cmp(&b.key))
-                }
-            })
-        });
-        self.rows = rows;
+        self.rows = arrange(&s.rows, self.filter.as_ref(), self.sort);
         self.selected = self.selected.min(self.rows.len().saturating_sub(1));
     }
 
@@ -161,7 +149,7 @@ impl View {
         let sort = self.sort;
         let fails = self.facts.fails;
         let show_log = self.log;
-        let View { terminal, rows, history, selected, .. } = self;
+        let View { terminal, rows, history, selected, offset, .. } = self;
         let selected = *selected;
         terminal.draw(|f| {
             let area = f.area();
@@ -190,7 +178,18 @@ impl View {
             } else {
                 (parts[1], None)
             };
-            draw_table(f, table_area, rows, selected, sort, fails);
+            // Only the rows that fit are formatted (a refresh with 10,000
+            // keys formats a screenful), scrolled to keep the selected one.
+            let height = usize::from(table_area.height.saturating_sub(1)).max(1);
+            if selected < *offset {
+                *offset = selected;
+            } else if selected >= *offset + height {
+                *offset = selected + 1 - height;
+            }
+            *offset = (*offset).min(rows.len().saturating_sub(height));
+            let end = (*offset + height).min(rows.len());
+            let shown = &rows[(*offset).min(end)..end];
+            draw_table(f, table_area, shown, selected.saturating_sub(*offset), sort, fails);
             if let Some(a) = log_area {
                 let height = usize::from(a.height.saturating_sub(2));
                 let shown: Vec<Line> = log.iter().rev().take(height).rev().map(|l| Line::from(l.clone())).collect();
@@ -384,6 +383,26 @@ impl Interactive<Model> for View {
     fn on_end(&mut self, _: &mut Model, _: &Totals) -> io::Result<()> {
         Ok(())
     }
+}
+
+/// The rows the view shows: those whose key (as text) `filter` matches,
+/// sorted by column `sort` of [`COLUMNS`] (the key ascending, a number
+/// largest first, a blank last), "(other)" last.
+pub fn arrange(rows: &[RowView], filter: Option<&Regex>, sort: usize) -> Vec<RowView> {
+    let mut rows: Vec<RowView> = match filter {
+        Some(re) => rows.iter().filter(|r| re.is_match(&super::batch::key_text(r))).cloned().collect(),
+        None => rows.to_vec(),
+    };
+    rows.sort_by(|a, b| {
+        a.other.cmp(&b.other).then_with(|| {
+            if sort == 0 {
+                a.key.cmp(&b.key)
+            } else {
+                sort_value(b, sort).total_cmp(&sort_value(a, sort)).then(a.key.cmp(&b.key))
+            }
+        })
+    });
+    rows
 }
 
 /// What column `col` sorts by (larger first); a blank sorts last.
