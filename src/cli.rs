@@ -334,6 +334,11 @@ pub struct Args {
     pub command: Vec<std::ffi::OsString>,
 }
 
+/// The values `--top-by` takes.
+pub fn top_by_choices() -> Vec<&'static str> {
+    crate::top::By::ALL.iter().map(|b| b.as_str()).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -384,11 +389,6 @@ mod tests {
         assert!(parse(&["-t"]).is_ok());
         assert!(parse(&["-T"]).is_ok());
     }
-}
-
-/// The values `--top-by` takes.
-pub fn top_by_choices() -> Vec<&'static str> {
-    crate::top::By::ALL.iter().map(|b| b.as_str()).collect()
 }
 
 /// The values `--source` takes: `auto`, then every source's name, best

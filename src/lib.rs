@@ -14,7 +14,7 @@ pub(crate) mod enrich;
 pub(crate) mod errno;
 pub mod escape;
 pub(crate) mod format;
-pub mod event;
+pub(crate) mod event;
 pub(crate) mod filter;
 pub mod interactive;
 pub(crate) mod lineage;

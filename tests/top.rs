@@ -149,7 +149,8 @@ fn view_counts_sorts_switches_filters_resizes_and_quits() {
     run_times(&slow_p, &["0.2"], 2);
     let among = [fast.as_str(), slow_name.as_str()];
     let s = t.wait_for("both rows with their totals", slow(Duration::from_secs(5)), |s| {
-        row_of(s, &fast).is_some_and(|r| cell(&r, 2) == "7") && row_of(s, &slow_name).is_some_and(|r| cell(&r, 2) == "2")
+        row_of(s, &fast).is_some_and(|r| cell(&r, 2) == "7")
+            && row_of(s, &slow_name).is_some_and(|r| cell(&r, 2) == "2")
     });
     let f = row_of(&s, &fast).unwrap();
     assert_eq!((cell(&f, 5), cell(&f, 12)), ("7", "0"), "seven exits with code 0, none running: {s}");

@@ -617,7 +617,11 @@ pub(super) fn analyze_json(data: &str, plan: &Plan, pids: &[i32], noop: &Noop, f
 /// is what was counted too (a note says so).
 pub(super) fn analyze_top(data: &str, plan: &Plan, noop: &Noop) -> Analysis {
     let mut a = Analysis::default();
-    let last = data.lines().filter_map(|l| serde_json::from_str::<Value>(l).ok()).filter(|v| v["type"] == "interval").last();
+    let last = data
+        .lines()
+        .rev()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .find(|v| v["type"] == "interval");
     let Some(last) = last else {
         a.notes.push("no interval record".into());
         return a;

@@ -20,10 +20,9 @@
 
 use std::time::{Duration, Instant};
 
-use execsnoop::event::{Exec, Exit, ExitStatus};
 use execsnoop::top::batch::{Facts, cells, write_table};
 use execsnoop::top::view::arrange;
-use execsnoop::top::{By, KEYS_DEFAULT, Model};
+use execsnoop::top::{By, Exec, Exit, ExitStatus, KEYS_DEFAULT, Model};
 
 fn exec(pid: u32, ts: u64, name: &str) -> Exec {
     Exec {
@@ -100,7 +99,9 @@ fn main() {
         std::hint::black_box(shown);
     };
     let (med, worst) = time50(|| refresh(None));
-    println!("view refresh, 10000 keys (snapshot + sort + a screenful of cells): median {med:.2} ms, worst {worst:.2} ms");
+    println!(
+        "view refresh, 10000 keys (snapshot + sort + a screenful of cells): median {med:.2} ms, worst {worst:.2} ms"
+    );
     let re = regex::Regex::new("cc0[0-4]").unwrap_or_else(|e| panic!("{e}"));
     let (med, worst) = time50(|| refresh(Some(&re)));
     println!("view refresh, 10000 keys, with a / filter: median {med:.2} ms, worst {worst:.2} ms");
@@ -111,10 +112,7 @@ fn main() {
         write_table(&mut out, &m.snapshot(By::Comm), &Default::default(), &facts);
         m.roll();
     });
-    println!(
-        "batch table, 10000 rows ({} KiB): median {med:.2} ms, worst {worst:.2} ms",
-        out.len() / 1024
-    );
+    println!("batch table, 10000 rows ({} KiB): median {med:.2} ms, worst {worst:.2} ms", out.len() / 1024);
     drop(m);
 
     // 2. Memory, each case in a process of its own.

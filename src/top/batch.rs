@@ -270,9 +270,8 @@ impl<W: Write> Batch<W> {
         model.roll();
         self.buf.clear();
         if self.json {
-            let wall = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_nanos() as i128);
+            let wall =
+                std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as i128);
             write_json(&mut self.buf, &s, totals, &self.facts, wall);
         } else {
             write_table(&mut self.buf, &s, totals, &self.facts);
@@ -340,7 +339,8 @@ mod tests {
         assert!(lines[0].starts_with("execsnoop --top: "), "{}", lines[0]);
         assert!(lines[0].contains("filters: -n x") && lines[0].contains("3 keys (+other)"), "{}", lines[0]);
         assert!(lines[1].starts_with("KEY "), "{}", lines[1]);
-        let keys: Vec<&str> = lines[2..].iter().filter(|l| !l.is_empty()).map(|l| l.split(' ').next().unwrap()).collect();
+        let keys: Vec<&str> =
+            lines[2..].iter().filter(|l| !l.is_empty()).map(|l| l.split(' ').next().unwrap()).collect();
         assert_eq!(keys, ["b", "a", "c", "(other)"]);
         assert!(!text.contains('\x1b'), "keys are escaped");
         assert!(text.ends_with("\n\n"));

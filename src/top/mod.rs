@@ -15,6 +15,8 @@ pub mod view;
 use std::time::Duration;
 
 pub use model::Model;
+/// The records the model is fed (for the benchmark that feeds it).
+pub use crate::event::{Exec, Exit, ExitStatus};
 
 /// What a row of `--top` stands for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]

@@ -561,9 +561,7 @@ impl Model {
 /// component (`/system.slice/nginx.service` → `nginx.service`); empty
 /// when none.
 pub fn unit_of(path: &[u8]) -> &[u8] {
-    path.rsplit(|&b| b == b'/')
-        .find(|c| c.ends_with(b".service") || c.ends_with(b".scope"))
-        .unwrap_or(&[])
+    path.rsplit(|&b| b == b'/').find(|c| c.ends_with(b".service") || c.ends_with(b".scope")).unwrap_or(&[])
 }
 
 /// The last path component, cut to a comm's 15 bytes (as `--summary`

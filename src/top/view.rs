@@ -426,7 +426,11 @@ fn sort_value(r: &RowView, col: usize) -> f64 {
 
 fn header_lines(s: Option<&Snapshot>, lost: u64, facts: &Facts, by: By, paused: bool) -> Vec<Line<'static>> {
     let Some(s) = s else {
-        return vec![Line::from(format!("execsnoop --top: source {}, by {}: waiting for the first interval", facts.source, by.as_str()))];
+        return vec![Line::from(format!(
+            "execsnoop --top: source {}, by {}: waiting for the first interval",
+            facts.source,
+            by.as_str()
+        ))];
     };
     let mut first = format!(
         "execsnoop --top  source {}  by {}  elapsed {}",
@@ -449,7 +453,8 @@ fn header_lines(s: Option<&Snapshot>, lost: u64, facts: &Facts, by: By, paused: 
         s.keys,
         if s.folded { " (+other)" } else { "" }
     );
-    let third = if facts.filters.is_empty() { "filters: none".to_string() } else { format!("filters: {}", facts.filters) };
+    let third =
+        if facts.filters.is_empty() { "filters: none".to_string() } else { format!("filters: {}", facts.filters) };
     let mut lines = vec![Line::from(first), Line::from(second), Line::from(third)];
     if s.untracked > 0 {
         lines.push(Line::from(format!("{} execs not counted as running (too many at once)", s.untracked)));
@@ -475,9 +480,11 @@ fn draw_table(f: &mut ratatui::Frame<'_>, area: Rect, rows: &[RowView], selected
     .style(Style::default().add_modifier(Modifier::REVERSED));
     // Numbers right-aligned, the key left.
     let body = data.into_iter().map(|c| {
-        Row::new(c.into_iter().enumerate().map(|(i, s)| {
-            if i == 0 { Cell::from(s) } else { Cell::from(Line::from(s).right_aligned()) }
-        }))
+        Row::new(
+            c.into_iter()
+                .enumerate()
+                .map(|(i, s)| if i == 0 { Cell::from(s) } else { Cell::from(Line::from(s).right_aligned()) }),
+        )
     });
     let table = Table::new(body, widths.iter().map(|&w| Constraint::Length(w)))
         .header(header)
