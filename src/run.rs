@@ -178,9 +178,13 @@ pub fn run(
         }
         if ready.extra
             && let (Some(i), Some(top)) = (interactive.as_deref_mut(), pipe.top.as_mut())
-            && i.on_ready(top, &pipe.totals)? == Control::End
         {
-            break Ended::Quit;
+            match i.on_ready(top, &pipe.totals) {
+                Ok(Control::Go) => {}
+                Ok(Control::End) => break Ended::Quit,
+                Err(e) if e.kind() == io::ErrorKind::BrokenPipe => break Ended::OutputClosed,
+                Err(e) => return Err(e),
+            }
         }
         let delivered = match source.drain(&mut |rec: Record| pipe.handle(rec, sink)) {
             Ok(n) => n,
@@ -192,9 +196,14 @@ pub fn run(
         }
         if let (Some(i), Some(top)) = (interactive.as_deref_mut(), pipe.top.as_mut())
             && i.next_deadline().is_some_and(|d| Instant::now() >= d)
-            && i.on_tick(top, &pipe.totals)? == Control::End
         {
-            break Ended::Quit;
+            match i.on_tick(top, &pipe.totals) {
+                Ok(Control::Go) => {}
+                Ok(Control::End) => break Ended::Quit,
+                // Nobody reads the tables any more (as for the records).
+                Err(e) if e.kind() == io::ErrorKind::BrokenPipe => break Ended::OutputClosed,
+                Err(e) => return Err(e),
+            }
         }
         // A scrape's copy of the per-command table (never waits).
         if let Some(m) = &pipe.metrics {

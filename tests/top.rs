@@ -343,3 +343,37 @@ fn usage_errors() {
         assert_error_exit(&f, 2, true);
     }
 }
+
+/// A reader that goes away (`| head`) ends the batch printer cleanly, as
+/// it ends the log: status 0, no error line.
+#[test]
+#[ignore = "needs root and BPF: run cargo test -- --include-ignored as root"]
+fn a_closed_stdout_ends_the_batch_tables_cleanly() {
+    use std::io::Read;
+    use std::process::Stdio;
+    let _g = root_test();
+    let mut child = Command::new(bin())
+        .args(["--top", "--interval", "0.05"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn execsnoop");
+    let mut out = child.stdout.take().expect("its stdout");
+    let mut first = [0u8; 16];
+    out.read_exact(&mut first).expect("a first table");
+    assert!(first.starts_with(b"execsnoop --top:"), "{}", String::from_utf8_lossy(&first));
+    drop(out);
+    let deadline = Instant::now() + exit_timeout();
+    let status = loop {
+        if let Some(st) = child.try_wait().expect("wait") {
+            break st;
+        }
+        assert!(Instant::now() < deadline, "execsnoop did not end after its reader went away");
+        thread::sleep(Duration::from_millis(20));
+    };
+    let mut err = String::new();
+    child.stderr.take().expect("its stderr").read_to_string(&mut err).expect("read stderr");
+    assert_eq!(status.code(), Some(0), "{err}");
+    assert!(!err.contains("Broken pipe") && !err.contains("error"), "{err}");
+}
