@@ -238,8 +238,13 @@ fn trace(config: &Config) -> anyhow::Result<Status> {
     let _ = io::stderr().flush();
     Ok(match running {
         None => Status::Clean,
-        // q in --top: the user's clean end, whatever the COMMAND does.
-        Some(_) if ended == Ended::Quit => Status::Clean,
+        // q in --top: the user's clean end. The COMMAND gets the SIGINT a
+        // Ctrl-C would have sent it outside raw mode, and a moment to end.
+        Some(r) if ended == Ended::Quit => {
+            r.interrupt();
+            let _ = command_status(&r, ended);
+            Status::Clean
+        }
         Some(r) => command_status(&r, ended),
     })
 }

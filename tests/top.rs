@@ -236,6 +236,17 @@ fn the_terminal_is_restored_on_ctrl_c_sigterm_and_the_end_of_d() {
     // The end of a COMMAND (its status, as without --top).
     let t = Tmux::start(100, 30, &format!("{} --top -- sh -c 'sleep 1; exit 3'", bin()));
     t.assert_restored(3);
+    drop(t);
+    // q while the COMMAND runs: status 0, and the COMMAND gets the SIGINT
+    // Ctrl-C would have sent it.
+    let t = Tmux::start(100, 30, &format!("{} --top -- sleep 60", bin()));
+    t.wait_for("the view", ready_timeout(), |s| s.contains("KEY"));
+    let tracer = t.program_pid();
+    let kids = std::fs::read_to_string(format!("/proc/{tracer}/task/{tracer}/children")).unwrap_or_default();
+    let command: u32 = kids.split_whitespace().next().and_then(|p| p.parse().ok()).expect("the COMMAND");
+    t.keys(&["q"]);
+    t.assert_restored(0);
+    assert!(!Path::new(&format!("/proc/{command}")).exists(), "the COMMAND ({command}) ended");
 }
 
 /// The batch tables of a traced COMMAND's tree (no terminal: stdout is a

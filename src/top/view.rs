@@ -9,7 +9,8 @@
 //! with a regex typed in the status line (Enter applies, an empty one
 //! clears, Esc cancels; a bad one is shown there); `p` pauses the display
 //! (tracing and counting go on); Up/Down (PgUp/PgDn, Home/End) select a
-//! row; `e` toggles the log; `q` or Ctrl-C end (status 0).
+//! row; `e` toggles the log; `q` or Ctrl-C end (status 0; a COMMAND still
+//! running gets the SIGINT that Ctrl-C sends outside raw mode).
 //!
 //! The terminal is restored on every exit path: [`View`]'s drop (a `q`, a
 //! signal, the end of `-d` or of the COMMAND, an error), and a panic hook
