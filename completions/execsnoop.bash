@@ -23,7 +23,7 @@ _execsnoop() {
 
     case "${cmd}" in
         execsnoop)
-            opts="-a -d -r -t -T -U -u -P -c -M -n -l -q -x -e -p -o -h -V --max-args --argc --duration --reexec --timestamp --time --print-uid --uid --ppid --cgroup --print-cgroup --print-pcomm --name --line --quote --fails --json --arg-bytes --buffer-kib --exits --wait --summary --pid --tree --source --cwd --env --env-bytes --redact --no-redact --context --print-container --container --host --containers --ancestry --names --output --rotate-size --rotate-keep --syslog --syslog-socket --syslog-facility --syslog-app-name --syslog-max-bytes --metrics --metrics-commands --help --version"
+            opts="-a -d -r -t -T -U -u -P -c -M -n -l -q -x -e -p -o -h -V --max-args --argc --duration --reexec --timestamp --time --print-uid --uid --ppid --cgroup --print-cgroup --print-pcomm --name --line --quote --fails --json --arg-bytes --buffer-kib --exits --wait --summary --top --top-by --top-keys --interval --batch --pid --tree --source --cwd --env --env-bytes --redact --no-redact --context --print-container --container --host --containers --ancestry --names --output --rotate-size --rotate-keep --syslog --syslog-socket --syslog-facility --syslog-app-name --syslog-max-bytes --metrics --metrics-commands --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -94,6 +94,18 @@ _execsnoop() {
                     return 0
                     ;;
                 --buffer-kib)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --top-by)
+                    COMPREPLY=($(compgen -W "comm exe user parent container unit cgroup" -- "${cur}"))
+                    return 0
+                    ;;
+                --top-keys)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --interval)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -7,6 +7,15 @@ complete -c execsnoop -s n -l name -d 'Only processes whose name (after exec) ma
 complete -c execsnoop -s l -l line -d 'Only processes whose command line (the arguments, argv[0] included, joined by single spaces) matches this regular expression' -r
 complete -c execsnoop -l arg-bytes -d 'Capture at most BYTES of each process\'s arguments (default 32768, at most 6291456); longer argument lists are marked truncated' -r
 complete -c execsnoop -l buffer-kib -d 'Ring buffer size in KiB, a power of two (default 1024, or larger to hold a few records of --arg-bytes)' -r
+complete -c execsnoop -l top-by -d 'With --top, what a row stands for: comm (the name), exe (the file run), user, parent (its name), container (id), unit (the systemd unit of its cgroup) or cgroup (path); default comm' -r -f -a "comm\t''
+exe\t''
+user\t''
+parent\t''
+container\t''
+unit\t''
+cgroup\t''"
+complete -c execsnoop -l top-keys -d 'With --top, rows of their own per key, at most (default 10000); the rest are added up in one "(other)" row' -r
+complete -c execsnoop -l interval -d 'With --top, refresh (or print a table) every SECS seconds (default 1)' -r
 complete -c execsnoop -s p -l pid -d 'Only PID and all its descendants, including those forked after tracing started (followed in the kernel from fork)' -r
 complete -c execsnoop -l source -d 'Where events come from: auto (the first that starts, best first), or one source by name. ftrace counts as lost, and never shows, an exec whose file name has a newline (its text could forge records)' -r -f -a "auto\t''
 bpf\t''
@@ -38,6 +47,8 @@ complete -c execsnoop -l json -d 'One JSON object per line instead of text colum
 complete -c execsnoop -s e -l exits -d 'Also report each process\'s end: exit status (code or signal), lifetime since its exec and CPU time used since its exec'
 complete -c execsnoop -l wait -d 'One line per process, printed when it ends, with EXIT, TIME(s) and CPU(s) columns (implies --exits; still-running ones are listed at the end). At most 64 MiB of rows wait: beyond, the oldest are printed at once as running, and stderr says so'
 complete -c execsnoop -l summary -d 'When tracing ends, print a table of commands sorted by total CPU: execs, failures (-x), total and mean CPU and lifetime, still running. At most 4096 names get a row; the rest are added up in one "(other commands)" row'
+complete -c execsnoop -l top -d 'A live view instead of a log: one row per command (or --top-by key) with execs in the interval and in total, rate, failures (-x), exits by kind, CPU, lifetime (mean, p95) and how many still run, refreshed every --interval. Keys: c n f l sort (< > move), k switch key, / filter rows, p pause, Up/Down select, e recent execs of the row, q quit. Without a terminal (or with --batch), one table per interval; with --json, one interval record per interval'
+complete -c execsnoop -l batch -d 'With --top, plain tables even on a terminal (as top -b)'
 complete -c execsnoop -l tree -d 'Indent each row by its depth below the traced root (-p or COMMAND), or below the first ancestor seen'
 complete -c execsnoop -l cwd -d 'A CWD column (JSON: cwd): the working directory at the exec, as the process sees it'
 complete -c execsnoop -l env -d 'Capture the environment (JSON: env; text: a trailing [env: ...]). Secrets in it are redacted unless --no-redact'

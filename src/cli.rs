@@ -37,7 +37,10 @@ Examples:
                            # run make, trace its tree, then the commands by CPU
   execsnoop -p 1234 --tree # process 1234 and its descendants, as a tree
   execsnoop --source netlink
-                           # the proc connector instead of eBPF (see README)";
+                           # the proc connector instead of eBPF (see README)
+  execsnoop --top          # a live view: commands by execs, CPU, lifetime
+  execsnoop --top --top-by unit --batch -d 10
+                           # ten one-second tables of systemd units";
 
 /// Trace new processes: one line for every exec(), with PID, PPID and arguments.
 #[derive(Debug, Clone, Parser)]
@@ -151,6 +154,41 @@ pub struct Args {
     /// "(other commands)" row.
     #[arg(long = "summary")]
     pub summary: bool,
+
+    /// A live view instead of a log: one row per command (or --top-by key)
+    /// with execs in the interval and in total, rate, failures (-x), exits
+    /// by kind, CPU, lifetime (mean, p95) and how many still run, refreshed
+    /// every --interval. Keys: c n f l sort (< > move), k switch key, /
+    /// filter rows, p pause, Up/Down select, e recent execs of the row, q
+    /// quit. Without a terminal (or with --batch), one table per interval;
+    /// with --json, one interval record per interval.
+    #[arg(long = "top", help_heading = "Top", conflicts_with_all = [
+        "wait", "summary", "tree", "quote", "timestamp", "time", "print_uid", "print_pcomm", "max_args",
+        "print_cgroup", "print_container", "cwd", "env", "env_bytes", "context", "ancestry", "names",
+        "output", "syslog",
+    ])]
+    pub top: bool,
+
+    /// With --top, what a row stands for: comm (the name), exe (the file
+    /// run), user, parent (its name), container (id), unit (the systemd
+    /// unit of its cgroup) or cgroup (path); default comm.
+    #[arg(long = "top-by", value_name = "KEY", requires = "top", help_heading = "Top",
+          value_parser = clap::builder::PossibleValuesParser::new(top_by_choices()))]
+    pub top_by: Option<String>,
+
+    /// With --top, rows of their own per key, at most (default 10000); the
+    /// rest are added up in one "(other)" row.
+    #[arg(long = "top-keys", value_name = "N", requires = "top", help_heading = "Top")]
+    pub top_keys: Option<usize>,
+
+    /// With --top, refresh (or print a table) every SECS seconds (default 1).
+    #[arg(long = "interval", value_name = "SECS", requires = "top", help_heading = "Top",
+          allow_hyphen_values = true)]
+    pub interval: Option<String>,
+
+    /// With --top, plain tables even on a terminal (as top -b).
+    #[arg(long = "batch", requires = "top", help_heading = "Top")]
+    pub batch: bool,
 
     /// Only PID and all its descendants, including those forked after
     /// tracing started (followed in the kernel from fork).
@@ -294,6 +332,11 @@ pub struct Args {
     /// found but not executable, as a shell says it).
     #[arg(last = true, value_name = "COMMAND")]
     pub command: Vec<std::ffi::OsString>,
+}
+
+/// The values `--top-by` takes.
+pub fn top_by_choices() -> Vec<&'static str> {
+    crate::top::By::ALL.iter().map(|b| b.as_str()).collect()
 }
 
 #[cfg(test)]

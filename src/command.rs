@@ -159,6 +159,16 @@ impl Running {
         self.pid as u32
     }
 
+    /// Send it SIGINT, as Ctrl-C on a terminal in cooked mode would (`q` in
+    /// `--top`'s view, whose raw mode makes Ctrl-C a key). Nothing happens
+    /// if it has already exited.
+    pub fn interrupt(&self) {
+        // SAFETY: kill has no memory preconditions. The child is ours and not
+        // reaped until `wait`/`try_wait` say it ended, so its pid cannot have
+        // been reused by another process.
+        unsafe { libc::kill(self.pid, libc::SIGINT) };
+    }
+
     /// Reap the child (blocking until it exits) and return how it ended.
     pub fn wait(&self) -> io::Result<ExitStatus> {
         let mut status: libc::c_int = 0;

@@ -24,6 +24,7 @@ pub use crate::sink::file::Rotation;
 pub use crate::sink::text::{ExitDisplay, TextOptions};
 pub use crate::sink::{Destination, OutputFormat, SinkRequest};
 pub use crate::sink::syslog::{FACILITIES, SyslogOptions};
+pub use crate::top::{By as TopBy, TopMode, TopOptions};
 pub use crate::source::{
     ARGS_CAP_DEFAULT, ARGS_CAP_MAX, Capture, CgroupTarget, KernelFilter, SourceChoice, SourceRequest,
 };
@@ -88,6 +89,10 @@ pub enum ConfigError {
     BadRedact { pattern: String, reason: String },
     #[error("--container {0:?}: give the start of a container id (hexadecimal digits)")]
     BadContainer(String),
+    #[error("invalid --interval {0:?}: give a positive number of seconds, e.g. 1 or 0.5")]
+    BadInterval(String),
+    #[error("--top-keys must be between 1 and {max}, got {got}")]
+    BadTopKeys { got: usize, max: usize },
     #[error("{0} needs a cgroup v2 hierarchy to read container ids from, and none is mounted")]
     NoHierarchy(&'static str),
 }
@@ -134,6 +139,8 @@ pub struct Config {
     pub destination: Destination,
     /// `--metrics`.
     pub metrics: Option<MetricsOptions>,
+    /// `--top`: a live view instead of the log ([`crate::top`]).
+    pub top: Option<TopOptions>,
 }
 
 /// What else is read at each exec, and what is added to it, beyond the
@@ -323,7 +330,7 @@ impl Config {
         } else {
             ExitDisplay::Off
         };
-        let exits = args.exits || args.wait || args.summary;
+        let exits = args.exits || args.wait || args.summary || args.top;
         let track = exits || args.pid.is_some() || command.is_some() || args.tree;
 
         let format = if args.json {
@@ -385,7 +392,7 @@ impl Config {
             names: args.names,
             hierarchy: None,
         };
-        if context.containers() {
+        if context.containers() || args.top {
             let what = if args.container.is_some() {
                 "--container"
             } else if args.print_container {
@@ -393,8 +400,15 @@ impl Config {
             } else {
                 "--context"
             };
-            context.hierarchy = Some(cgroup::find_hierarchy().ok().flatten().ok_or(ConfigError::NoHierarchy(what))?);
+            let found = cgroup::find_hierarchy().ok().flatten();
+            // --top's unit, cgroup and container keys stay blank without one.
+            if !args.top || context.containers() {
+                context.hierarchy = Some(found.ok_or(ConfigError::NoHierarchy(what))?);
+            } else {
+                context.hierarchy = found;
+            }
         }
+        let top = args.top.then(|| top_options(args)).transpose()?;
 
         Ok(Config {
             context,
@@ -433,8 +447,46 @@ impl Config {
                     Ok(MetricsOptions { addr, commands })
                 })
                 .transpose()?,
+            top,
         })
     }
+}
+
+/// `--top` and its options; the filters in force as the header says them.
+fn top_options(args: &Args) -> Result<TopOptions, ConfigError> {
+    let interval = match args.interval.as_deref() {
+        None => Duration::from_secs(1),
+        Some(s) => parse_duration(s).map_err(|_| ConfigError::BadInterval(s.to_string()))?,
+    };
+    let keys = match args.top_keys {
+        None => crate::top::KEYS_DEFAULT,
+        Some(n) if (1..=crate::top::KEYS_MAX).contains(&n) => n,
+        Some(n) => return Err(ConfigError::BadTopKeys { got: n, max: crate::top::KEYS_MAX }),
+    };
+    let by = args.top_by.as_deref().map_or(Some(TopBy::Comm), TopBy::named).unwrap_or_default();
+    let mut f: Vec<String> = Vec::new();
+    let mut flag = |name: &str, v: Option<String>| {
+        if let Some(v) = v {
+            f.push(format!("{name} {}", crate::escape::escape(v.as_bytes())));
+        }
+    };
+    flag("-u", args.uid.clone());
+    flag("-P", args.ppid.map(|p| p.to_string()));
+    flag("-p", args.pid.map(|p| p.to_string()));
+    flag("-c", args.cgroup.as_ref().map(|c| c.display().to_string()));
+    flag("-n", args.name.clone().or_else(|| args.name_opt.clone()));
+    flag("-l", args.line.clone());
+    flag("--container", args.container.clone());
+    if args.host {
+        f.push("--host".into());
+    }
+    if args.containers {
+        f.push("--containers".into());
+    }
+    if !args.command.is_empty() {
+        f.push("-- COMMAND".into());
+    }
+    Ok(TopOptions { by, keys, interval, batch: args.batch, json: args.json, filters: f.join(" ") })
 }
 
 /// `--output` (with its rotation) or `--syslog`, else stdout.

@@ -47,8 +47,9 @@ impl Enrich {
         let hierarchy = config.print_cgroup.clone().or_else(|| c.hierarchy.clone());
         Enrich {
             cgroups: hierarchy.map(Resolver::new),
-            print_cgroup: config.print_cgroup.is_some(),
-            containers: c.containers(),
+            // --top keys rows by cgroup, unit and container.
+            print_cgroup: config.print_cgroup.is_some() || config.top.is_some(),
+            containers: c.containers() || config.top.is_some(),
             ids: c.kernel_context(),
             boot: boot_id_prefix(),
             ancestry: c.ancestry,

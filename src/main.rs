@@ -22,6 +22,9 @@ use execsnoop::run::{self, Ended, Signals, note};
 use execsnoop::sink::file::RotatingFile;
 use execsnoop::sink::{self, Clock};
 use execsnoop::source;
+use execsnoop::top::batch::{Batch, Facts};
+use execsnoop::top::view::View;
+use execsnoop::top::{self, TopMode};
 
 /// How execsnoop ends: every exit status it can return, in one place.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -157,12 +160,17 @@ fn trace(config: &Config) -> anyhow::Result<Status> {
     let to_stdout = config.destination == Destination::Stdout;
     let stdout_is_tty = to_stdout && stdout.is_terminal();
     let stdout_fd = stdout.as_fd().try_clone_to_owned()?;
-    let out: Box<dyn Write> = match file {
-        Some(f) => Box::new(f),
-        None => Box::new(BufWriter::with_capacity(64 * 1024, stdout.lock())),
+    let mut sink = match &config.top {
+        // --top writes its own tables; the records go nowhere.
+        Some(_) => Box::new(sink::Discard),
+        None => {
+            let out: Box<dyn Write> = match file {
+                Some(f) => Box::new(f),
+                None => Box::new(BufWriter::with_capacity(64 * 1024, stdout.lock())),
+            };
+            sink::build(&config.sink_request(), clock, out, io::stderr(), losses.clone())?
+        }
     };
-    let err = io::stderr();
-    let mut sink = sink::build(&config.sink_request(), clock, out, err, losses.clone())?;
     let metrics = match (config.metrics, listener) {
         (Some(m), Some(l)) => {
             let metrics = Arc::new(Metrics::new(kind.info().name, m.commands, losses.clone()));
@@ -173,6 +181,7 @@ fn trace(config: &Config) -> anyhow::Result<Status> {
     };
 
     match config.duration {
+        Some(d) if config.top.is_some() => note(&format!("Tracing exec()s for {} seconds...", fmt_secs(d.as_secs_f64()))),
         Some(d) => note(&format!("Tracing exec()s for {} seconds (buffered)...", fmt_secs(d.as_secs_f64()))),
         None => note("Tracing exec()s. Ctrl-C to end."),
     }
@@ -184,14 +193,32 @@ fn trace(config: &Config) -> anyhow::Result<Status> {
         return Err(e.into());
     }
 
+    // --top: its view on a terminal, else its batch printer.
+    let mut front: Option<Box<dyn execsnoop::interactive::Interactive<top::Model>>> = match &config.top {
+        Some(t) => {
+            let facts = Facts { source: kind.info().name, fails: config.kernel.fails, filters: t.filters.clone() };
+            let terminal = stdout_is_tty && io::stdin().is_terminal();
+            Some(match t.mode(terminal) {
+                TopMode::View => Box::new(View::new(t, facts, config.command.is_some())?),
+                TopMode::Text | TopMode::Json => Box::new(Batch::new(io::stdout(), t, facts)),
+            })
+        }
+        None => None,
+    };
     let watch = run::Watch {
         stdout: to_stdout.then(|| stdout_fd.as_fd()),
         stdout_is_tty,
         command: running.as_ref().map(|r| r.fd()),
         metrics,
         outputs: losses.clone(),
+        // Coerced here, out of the Option: a `dyn + 'static` behind `&mut`
+        // would otherwise pin the borrow to 'static.
+        interactive: front.as_mut().map(|f| &mut **f as &mut dyn execsnoop::interactive::Interactive<top::Model>),
     };
-    let (ended, totals) = run::run(config, source.as_mut(), kind, sink.as_mut(), &signals, watch)?;
+    let result = run::run(config, source.as_mut(), kind, sink.as_mut(), &signals, watch);
+    // The terminal back as it was before any line below (the view's drop).
+    drop(front);
+    let (ended, totals) = result?;
     drop(sink);
     if ended != Ended::OutputClosed {
         note("Ending tracing...");
@@ -211,6 +238,13 @@ fn trace(config: &Config) -> anyhow::Result<Status> {
     let _ = io::stderr().flush();
     Ok(match running {
         None => Status::Clean,
+        // q in --top: the user's clean end. The COMMAND gets the SIGINT a
+        // Ctrl-C would have sent it outside raw mode, and a moment to end.
+        Some(r) if ended == Ended::Quit => {
+            r.interrupt();
+            let _ = command_status(&r, ended);
+            Status::Clean
+        }
         Some(r) => command_status(&r, ended),
     })
 }

@@ -15,9 +15,14 @@
 //! every 100 ms), and for a source that polls.
 //!
 //! Between the source and the sink runs the pipe ([`Pipe`]): enrich →
-//! select → redact → observers (metrics, summary) → `--wait` → `-d` hold →
-//! sink, with the one running table ([`crate::running`]) that enrichment,
-//! selection, the summary and `--wait` read. Sinks only format.
+//! select → redact → observers (metrics, summary, `--top`'s model) →
+//! `--wait` → `-d` hold → sink, with the one running table
+//! ([`crate::running`]) that enrichment, selection, the summary and `--wait`
+//! read. Sinks only format.
+//!
+//! A front end beside the pipe (`--top`'s view or batch printer) hooks in
+//! through [`crate::interactive::Interactive`]: the loop also waits on its
+//! descriptors and until its deadline, and hands it the model.
 
 use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
@@ -31,6 +36,7 @@ use crate::config::Config;
 use crate::enrich::Enrich;
 use crate::event::{Fate, Record, Totals};
 use crate::filter::Select;
+use crate::interactive::{Control, Interactive};
 use crate::loss::OutputLoss;
 use crate::metrics::Metrics;
 use crate::redact::Redact;
@@ -38,6 +44,7 @@ use crate::running::{Proc, Running};
 use crate::sink::Sink;
 use crate::source::{Source, SourceKind};
 use crate::summary::Summarize;
+use crate::top::Model as TopModel;
 use crate::wait::{Ended as Held, Wait};
 
 /// Longest time output may sit in the buffer while records flow.
@@ -63,6 +70,8 @@ pub enum Ended {
     OutputClosed,
     /// The COMMAND we ran exited.
     CommandExited,
+    /// The user ended it from the interactive front end (`q` in `--top`).
+    Quit,
 }
 
 /// A pipe that becomes readable when one of the ending signals arrives.
@@ -114,6 +123,9 @@ pub struct Watch<'a> {
     /// What the outputs could not take; while the `--output` file holds
     /// lines it could not write, every pass flushes (retries).
     pub outputs: Arc<OutputLoss>,
+    /// `--top`: the front end that reads the model (its view, or the
+    /// batch printer).
+    pub interactive: Option<&'a mut dyn Interactive<TopModel>>,
 }
 
 /// Run until a signal, the duration, a closed output or the end of the
@@ -131,6 +143,7 @@ pub fn run(
     let stdout_is_tty = watch.stdout_is_tty;
     let stdout_fd = watch.stdout.map_or(-1, |fd| fd.as_raw_fd());
     let command_fd = watch.command;
+    let mut interactive = watch.interactive;
     let redact = Redact::new(&config.context).map_err(|e| io::Error::other(format!("redaction rules: {e}")))?;
     let mut pipe = Pipe::new(config, kind, watch.metrics, redact);
     let start = Instant::now();
@@ -152,13 +165,26 @@ pub fn run(
             (true, None) => Some(FLUSH_EVERY),
             (false, p) => p,
         };
-        if let Some(d) = deadline {
+        let front = interactive.as_ref().and_then(|i| i.next_deadline());
+        for d in deadline.into_iter().chain(front) {
             let left = d.saturating_duration_since(now);
             timeout = Some(timeout.map_or(left, |t| t.min(left)));
         }
         let command = command_fd.map_or(-1, |fd| fd.as_raw_fd());
-        if let Some(why) = wait(source.fd(), signals.fd(), stdout_fd, command, timeout)?.ended() {
+        let extra = interactive.as_ref().map_or([-1, -1], |i| i.fds());
+        let ready = wait(source.fd(), signals.fd(), stdout_fd, command, extra, timeout)?;
+        if let Some(why) = ready.ended() {
             break why;
+        }
+        if ready.extra
+            && let (Some(i), Some(top)) = (interactive.as_deref_mut(), pipe.top.as_mut())
+        {
+            match i.on_ready(top, &pipe.totals) {
+                Ok(Control::Go) => {}
+                Ok(Control::End) => break Ended::Quit,
+                Err(e) if e.kind() == io::ErrorKind::BrokenPipe => break Ended::OutputClosed,
+                Err(e) => return Err(e),
+            }
         }
         let delivered = match source.drain(&mut |rec: &mut Record| pipe.handle(rec, sink)) {
             Ok(n) => n,
@@ -167,6 +193,17 @@ pub fn run(
         };
         if delivered > 0 {
             unflushed = true;
+        }
+        if let (Some(i), Some(top)) = (interactive.as_deref_mut(), pipe.top.as_mut())
+            && i.next_deadline().is_some_and(|d| Instant::now() >= d)
+        {
+            match i.on_tick(top, &pipe.totals) {
+                Ok(Control::Go) => {}
+                Ok(Control::End) => break Ended::Quit,
+                // Nobody reads the tables any more (as for the records).
+                Err(e) if e.kind() == io::ErrorKind::BrokenPipe => break Ended::OutputClosed,
+                Err(e) => return Err(e),
+            }
         }
         // A scrape's copy of the per-command table (never waits).
         if let Some(m) = &pipe.metrics {
@@ -198,6 +235,13 @@ pub fn run(
             Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::BrokenPipe => return Ok((Ended::OutputClosed, pipe.totals)),
             Err(e) => return Err(e),
+        }
+        if let (Some(i), Some(top)) = (interactive, pipe.top.as_mut()) {
+            match i.on_end(top, &pipe.totals) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::BrokenPipe => return Ok((Ended::OutputClosed, pipe.totals)),
+                Err(e) => return Err(e),
+            }
         }
     } else {
         // Nobody reads stdout, but losses still belong in the record: count
@@ -256,6 +300,8 @@ struct Pipe {
     totals: Totals,
     running: Running,
     summary: Option<Summarize>,
+    /// `--top`: the model its front end reads.
+    top: Option<TopModel>,
     wait: Option<Wait>,
     /// `-d`: what would be written, held to the end and written in time
     /// order.
@@ -299,8 +345,10 @@ impl Pipe {
             redact,
             totals: Totals::default(),
             summary,
+            top: config.top.as_ref().map(|t| TopModel::new(t.keys)),
             wait,
-            hold: config.duration.is_some().then(Vec::new),
+            // --top writes nothing in time order: nothing to hold.
+            hold: (config.duration.is_some() && config.top.is_none()).then(Vec::new),
             released: Vec::new(),
             held: Vec::new(),
         }
@@ -339,6 +387,9 @@ impl Pipe {
                     if let Some(s) = &mut self.summary {
                         s.exec(e);
                     }
+                    if let Some(t) = &mut self.top {
+                        t.exec(e);
+                    }
                     if let Some(m) = &self.metrics {
                         m.record(rec);
                     }
@@ -353,6 +404,9 @@ impl Pipe {
                 if self.select.keep_exit(x, &self.running) {
                     if let Some(s) = &mut self.summary {
                         s.exit(x);
+                    }
+                    if let Some(t) = &mut self.top {
+                        t.exit(x);
                     }
                     let taken = match &mut self.wait {
                         Some(w) => w.exit(x, &mut self.running, &mut self.held),
@@ -456,6 +510,8 @@ struct Ready {
     signal: bool,
     output_closed: bool,
     command_exited: bool,
+    /// One of the front end's descriptors.
+    extra: bool,
 }
 
 impl Ready {
@@ -473,26 +529,34 @@ impl Ready {
     }
 }
 
-/// Wait for records, a signal, a closed stdout or the command's exit, at
-/// most `timeout` (`None`: until one of them).
+/// Wait for records, a signal, a closed stdout, the command's exit or the
+/// front end's descriptors, at most `timeout` (`None`: until one of them).
 fn wait(
     source: BorrowedFd<'_>,
     signal: RawFd,
     stdout: RawFd,
     command: RawFd,
+    extra: [RawFd; 2],
     timeout: Option<Duration>,
 ) -> io::Result<Ready> {
-    poll4(source.as_raw_fd(), signal, stdout, command, timeout)
+    poll_fds(source.as_raw_fd(), signal, stdout, command, extra, timeout)
 }
 
 /// Wait for a signal, a closed stdout or the command's exit only, at most
 /// `timeout`.
 fn wait_quiet(signal: RawFd, stdout: RawFd, command: RawFd, timeout: Duration) -> io::Result<Ready> {
     // A negative fd is ignored by poll.
-    poll4(-1, signal, stdout, command, Some(timeout))
+    poll_fds(-1, signal, stdout, command, [-1, -1], Some(timeout))
 }
 
-fn poll4(source: RawFd, signal: RawFd, stdout: RawFd, command: RawFd, timeout: Option<Duration>) -> io::Result<Ready> {
+fn poll_fds(
+    source: RawFd,
+    signal: RawFd,
+    stdout: RawFd,
+    command: RawFd,
+    extra: [RawFd; 2],
+    timeout: Option<Duration>,
+) -> io::Result<Ready> {
     let mut fds = [
         libc::pollfd { fd: source, events: libc::POLLIN, revents: 0 },
         libc::pollfd { fd: signal, events: libc::POLLIN, revents: 0 },
@@ -501,6 +565,8 @@ fn poll4(source: RawFd, signal: RawFd, stdout: RawFd, command: RawFd, timeout: O
         libc::pollfd { fd: stdout, events: 0, revents: 0 },
         // A pidfd is readable once the process has exited.
         libc::pollfd { fd: command, events: libc::POLLIN, revents: 0 },
+        libc::pollfd { fd: extra[0], events: libc::POLLIN, revents: 0 },
+        libc::pollfd { fd: extra[1], events: libc::POLLIN, revents: 0 },
     ];
     // Rounded up, so a timer never fires early and spins.
     let ms = timeout.map_or(-1, |t| t.as_nanos().div_ceil(1_000_000).min(i32::MAX as u128) as libc::c_int);
@@ -510,7 +576,7 @@ fn poll4(source: RawFd, signal: RawFd, stdout: RawFd, command: RawFd, timeout: O
     if rc < 0 {
         let e = io::Error::last_os_error();
         if e.kind() == io::ErrorKind::Interrupted {
-            return Ok(Ready { signal: false, output_closed: false, command_exited: false });
+            return Ok(Ready { signal: false, output_closed: false, command_exited: false, extra: false });
         }
         return Err(e);
     }
@@ -518,5 +584,6 @@ fn poll4(source: RawFd, signal: RawFd, stdout: RawFd, command: RawFd, timeout: O
         signal: fds[1].revents & libc::POLLIN != 0,
         output_closed: fds[2].revents & (libc::POLLERR | libc::POLLHUP) != 0,
         command_exited: fds[3].revents & libc::POLLIN != 0,
+        extra: fds[4..].iter().any(|f| f.revents & (libc::POLLIN | libc::POLLERR | libc::POLLHUP) != 0),
     })
 }

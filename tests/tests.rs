@@ -32,4 +32,5 @@ mod source_ftrace;
 mod source_netlink;
 mod source_procfs;
 mod syslog_stuck;
+mod top;
 mod trace;

@@ -26,6 +26,10 @@ pub(super) enum Kind {
     OursText,
     /// Text mode with `-e`.
     OursTextExits,
+    /// `--top --json --interval 0.2`: the storm added up, one interval
+    /// record per 0.2 s instead of a record per exec (exits on, as --top
+    /// has them).
+    OursTop,
     Libbpf,
     /// `--json --source <fallback source>`.
     Source(Src),
@@ -69,6 +73,7 @@ impl Kind {
             Kind::OursSyslog => "execsnoop --syslog",
             Kind::OursText => "execsnoop text",
             Kind::OursTextExits => "execsnoop text -e",
+            Kind::OursTop => "execsnoop --top --json",
             Kind::Libbpf => "libbpf-tools",
             Kind::Source(Src::Ftrace) => "execsnoop --source ftrace",
             Kind::Source(Src::Netlink) => "execsnoop --source netlink",
@@ -604,6 +609,42 @@ pub(super) fn analyze_json(data: &str, plan: &Plan, pids: &[i32], noop: &Noop, f
         a.notes.push("the last JSON line is not the end record".into());
     }
     a
+}
+
+/// The storm's execs as `--top --json` counted them: the no-op's row in
+/// the last interval record (its `execs_total`), and the losses it reports.
+/// Every exec counted is "captured"; --top prints no argv, so "full argv"
+/// is what was counted too (a note says so).
+pub(super) fn analyze_top(data: &str, plan: &Plan, noop: &Noop) -> Analysis {
+    let mut a = Analysis::default();
+    let last = data
+        .lines()
+        .rev()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .find(|v| v["type"] == "interval");
+    let Some(last) = last else {
+        a.notes.push("no interval record".into());
+        return a;
+    };
+    let counted = top_count(&last, &noop.comm);
+    a.captured = counted.min(plan.total as u64);
+    a.full = a.captured;
+    a.events = last["execs_total"].as_u64().unwrap_or(0);
+    a.lost = last["lost"].as_u64().unwrap_or(0);
+    if counted > plan.total as u64 {
+        a.notes.push(format!("{counted} execs of {} counted, {} made", noop.comm, plan.total));
+    }
+    a.info.push("full argv: --top counts execs and prints no argv (the column shows what was counted)".into());
+    a
+}
+
+/// `execs_total` of the row keyed `comm` in a `--top --json` interval record.
+pub(super) fn top_count(rec: &Value, comm: &str) -> u64 {
+    rec["rows"]
+        .as_array()
+        .and_then(|rows| rows.iter().find(|r| r["key"] == comm))
+        .and_then(|r| r["execs_total"].as_u64())
+        .unwrap_or(0)
 }
 
 pub(super) fn analyze_text(

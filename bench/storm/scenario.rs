@@ -72,6 +72,7 @@ pub(super) fn kind_args(cfg: &Config, kind: Kind) -> Vec<String> {
         Kind::OursJsonCwd => v.extend(["--cwd".to_owned(), "--print-container".to_owned()]),
         Kind::OursJsonEnv => v.push("--env".to_owned()),
         Kind::OursJsonMetrics => v.extend(["--metrics".to_owned(), "127.0.0.1:0".to_owned()]),
+        Kind::OursTop => v.extend(["--top", "--json", "--interval", "0.2"].map(str::to_owned)),
         _ => {}
     }
     if let Some(src) = kind.source() {
@@ -136,6 +137,7 @@ pub(super) fn run_tracer(
             let (p, a, private) = libbpf_command(cfg)?;
             (p, a, private, libbpf_ready(cfg, &out_path))
         }
+        Kind::OursTop => (cfg.execsnoop.clone(), kind_args(cfg, kind), false, Ready::Stderr(BANNER)),
         _ if kind.is_json() => {
             let mut a = kind_args(cfg, kind);
             a.extend(extra);
@@ -151,10 +153,18 @@ pub(super) fn run_tracer(
     // that could not read the arguments, the no-op's comm), failed attempts
     // (-x), and in the -e rows one exit record per exec (the no-op's comm;
     // not counted in other rows, where STORM_EXTRA_ARGS may add them).
-    let expected_rows = plan.total * if kind.with_exits() { 2 } else { 1 } + storm.fail_attempts.len();
+    // --top: one interval record that counted them all.
+    let expected_rows = if kind == Kind::OursTop {
+        1
+    } else {
+        plan.total * if kind.with_exits() { 2 } else { 1 } + storm.fail_attempts.len()
+    };
     let storm_pids: HashSet<i32> = storm.pids.iter().copied().filter(|&p| p > 0).collect();
     let text_exit_end = format!("] {}", noop.comm);
     let is_storm_row = |l: &[u8]| {
+        if kind == Kind::OursTop {
+            return serde_json::from_slice::<Value>(l).is_ok_and(|v| top_count(&v, &noop.comm) >= plan.total as u64);
+        }
         contains(l, b"storm")
             || if kind.is_json() {
                 // By PID: a record whose arguments could not be read has no "storm".
@@ -206,7 +216,9 @@ pub(super) fn run_tracer(
     let _ = fs::remove_file(&out_path);
     let data = String::from_utf8_lossy(&data);
     let fail_check = kind.with_fails().then(|| FailCheck::new(&missing.path_str, &storm.fail_attempts));
-    let mut analysis = if kind.is_json() {
+    let mut analysis = if kind == Kind::OursTop {
+        analyze_top(&data, plan, noop)
+    } else if kind.is_json() {
         analyze_json(&data, plan, &storm.pids, noop, fail_check.as_ref())
     } else {
         analyze_text(&data, plan, &storm.pids, kind, noop, !cfg.extra_args.is_empty())

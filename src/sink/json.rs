@@ -968,6 +968,34 @@ mod tests {
         assert!(failed.get("exec_id").is_some() && failed.get("euid").is_none());
     }
 
+    /// `--top --json`'s record (written by crate::top::batch, checked here
+    /// with the others): every field, in the schema's order, the rows and
+    /// the other row too.
+    #[test]
+    fn interval_field_order_is_the_schemas() {
+        use crate::top::batch::{Facts, write_json};
+        use crate::top::{By, Model};
+        let schema = parse_ordered(SCHEMA);
+        let def = schema.get("$defs").unwrap().get("interval").expect("an interval record in the schema");
+        let mut m = Model::with_users(1, Default::default());
+        for (pid, comm) in [(1, b"a"), (2, b"b")] {
+            m.exec(&Exec { pid, ts_ns: 1, comm: comm.to_vec(), ..Exec::default() });
+        }
+        m.exit(&Exit { pid: 1, exec_ts_ns: 1, start_ts_ns: 1, ts_ns: 5, cpu_ns: Some(2), ..Exit::default() });
+        let mut out = Vec::new();
+        let facts = Facts { source: "bpf", fails: true, filters: String::new() };
+        write_json(&mut out, &m.snapshot(By::Comm), &Totals::default(), &facts, 0);
+        let raw = String::from_utf8(out).unwrap();
+        let v = parse_ordered(raw.trim_end());
+        check_order(&schema, def, &v, "interval");
+        assert_eq!(v.keys(), def.get("properties").unwrap().keys());
+        let Some(J::Arr(rows)) = v.get("rows") else { panic!("rows: {raw}") };
+        let row_def = def.get("properties").unwrap().get("rows").unwrap().get("items").unwrap();
+        assert_eq!(rows[0].keys(), row_def.get("properties").unwrap().keys());
+        let other_def = def.get("properties").unwrap().get("other").unwrap();
+        assert_eq!(v.get("other").unwrap().keys(), other_def.get("properties").unwrap().keys(), "{raw}");
+    }
+
     #[test]
     fn buffer_is_reused() {
         let e = sample();

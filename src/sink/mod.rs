@@ -89,6 +89,34 @@ pub trait Sink {
     fn finish(&mut self, totals: &Totals) -> io::Result<()>;
 }
 
+/// A sink that writes nothing: `--top` shows what its model adds up
+/// instead of the records ([`crate::top`]).
+pub struct Discard;
+
+impl Sink for Discard {
+    fn header(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+    fn exec(&mut self, _: &Exec) -> io::Result<()> {
+        Ok(())
+    }
+    fn lost(&mut self, _: &Lost) -> io::Result<()> {
+        Ok(())
+    }
+    fn exit(&mut self, _: &Exit) -> io::Result<()> {
+        Ok(())
+    }
+    fn summary(&mut self, _: &Summary) -> io::Result<()> {
+        Ok(())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+    fn finish(&mut self, _: &Totals) -> io::Result<()> {
+        Ok(())
+    }
+}
+
 /// Clock facts a sink may need to turn kernel timestamps into wall-clock time.
 #[derive(Debug, Clone, Copy)]
 pub struct Clock {
